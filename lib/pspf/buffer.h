@@ -1,0 +1,70 @@
+// Buffer: a growable byte buffer for building batches and output without per-record
+// allocation. It only grows; clear() keeps the capacity for reuse.
+// It has the write(const char*, size_t) member that msgpack-cxx's packer expects.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+namespace pspf {
+
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(size_t capacity) { reserve(capacity); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&&) noexcept = default;
+  Buffer& operator=(Buffer&&) noexcept = default;
+
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {data_.get(), size_}; }
+  void clear() { size_ = 0; }
+
+  void reserve(size_t n) {
+    if (n > capacity_) grow(n);
+  }
+  // Returns a pointer to at least n writable bytes at the end; follow with commit().
+  char* ensure(size_t n) {
+    if (size_ + n > capacity_) grow(size_ + n);
+    return data_.get() + size_;
+  }
+  void commit(size_t n) { size_ += n; }
+  void resize(size_t n) {
+    reserve(n);
+    size_ = n;
+  }
+
+  void append(const void* p, size_t n) {
+    std::memcpy(ensure(n), p, n);
+    size_ += n;
+  }
+  void append(std::string_view s) { append(s.data(), s.size()); }
+  void push_back(char c) {
+    *ensure(1) = c;
+    ++size_;
+  }
+  void write(const char* p, size_t n) { append(p, n); }  // for msgpack::packer
+
+ private:
+  void grow(size_t need) {
+    size_t cap = capacity_ ? capacity_ : 256;
+    while (cap < need) cap *= 2;
+    std::unique_ptr<char[]> bigger(new char[cap]);
+    if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+    data_ = std::move(bigger);
+    capacity_ = cap;
+  }
+
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+}  // namespace pspf

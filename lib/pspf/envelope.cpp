@@ -1,0 +1,117 @@
+#include "pspf/envelope.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "pspf/error.h"
+#include "pspf/json_codec.h"
+
+namespace pspf {
+
+namespace {
+
+// Reads a map header at *p; returns the entry count or -1.
+int64_t map_size(const char** p, const char* end) {
+  if (*p >= end) return -1;
+  auto c = static_cast<uint8_t>(**p);
+  if ((c & 0xf0) == 0x80) {
+    *p += 1;
+    return c & 0x0f;
+  }
+  if (c == 0xde && end - *p >= 3) {
+    uint16_t n;
+    std::memcpy(&n, *p + 1, 2);
+    *p += 3;
+    return __builtin_bswap16(n);
+  }
+  if (c == 0xdf && end - *p >= 5) {
+    uint32_t n;
+    std::memcpy(&n, *p + 1, 4);
+    *p += 5;
+    return __builtin_bswap32(n);
+  }
+  return -1;
+}
+
+bool is_nil(const char* p, const char* end) { return p < end && static_cast<uint8_t>(*p) == 0xc0; }
+
+}  // namespace
+
+bool is_string_map(std::string_view msgpack) {
+  const char* p = msgpack.data();
+  const char* end = p + msgpack.size();
+  int64_t n = map_size(&p, end);
+  if (n < 0) return false;
+  std::string_view s;
+  for (int64_t i = 0; i < n; ++i)
+    if (!msgpack_get_str(&p, end, s) || !msgpack_get_str(&p, end, s)) return false;
+  return p == end;
+}
+
+std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFields& out) {
+  out = EnvelopeFields{};
+  const char* p = msgpack.data();
+  const char* end = p + msgpack.size();
+  int64_t n = map_size(&p, end);
+  if (n < 0) return std::string("an envelope must be a JSON object");
+  bool has_value = false;
+  for (int64_t i = 0; i < n; ++i) {
+    std::string_view name;
+    if (!msgpack_get_str(&p, end, name)) return std::string("bad field name");
+    const char* start = p;
+    if (!msgpack_skip(&p, end)) return std::string("bad field value");
+    std::string_view raw(start, static_cast<size_t>(p - start));
+    const char* q = start;
+    if (name == "key" || name == "id") {
+      bool& has = name == "key" ? out.has_key : out.has_id;
+      std::string_view& dst = name == "key" ? out.key : out.id;
+      if (is_nil(q, p)) {
+        has = false;
+      } else if (msgpack_get_str(&q, p, dst)) {
+        has = true;
+      } else {
+        return fmt::format("envelope field \"{}\" must be a string or null", name);
+      }
+    } else if (name == "headers") {
+      if (is_nil(q, p)) continue;
+      if (!is_string_map(raw))
+        return std::string("envelope field \"headers\" must be an object of strings");
+      out.headers = map_size(&q, p) == 0 ? std::string_view() : raw;
+    } else if (name == "value") {
+      out.value = raw;
+      has_value = true;
+    }
+  }
+  if (!has_value) return std::string("envelope has no \"value\" field");
+  return std::nullopt;
+}
+
+void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, Buffer& out) {
+  out.append(R"({"topic":)");
+  append_json_string(topic, out);
+  char num[96];
+  auto end = fmt::format_to(num, R"(,"partition":{},"offset":{},"timestamp":{},"key":)", p.value,
+                            r.offset.value, r.timestamp.value);
+  out.append(num, static_cast<size_t>(end - num));
+  if (r.has_key) append_json_string(r.key, out);
+  else out.append("null");
+  out.append(R"(,"id":)");
+  if (r.has_id) append_json_string(r.id, out);
+  else out.append("null");
+  out.append(R"(,"headers":)");
+  if (r.headers.empty()) {
+    out.append("{}");
+  } else {
+    const char* h = r.headers.data();
+    if (!msgpack_to_json(&h, h + r.headers.size(), out))
+      throw Error(Errc::corrupt, fmt::format("record at offset {} has bad headers", r.offset.value));
+  }
+  out.append(R"(,"value":)");
+  const char* v = r.value.data();
+  if (!msgpack_to_json(&v, v + r.value.size(), out))
+    throw Error(Errc::corrupt, fmt::format("record at offset {} has a bad value", r.offset.value));
+  out.push_back('}');
+}
+
+}  // namespace pspf

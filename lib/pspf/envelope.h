@@ -1,0 +1,39 @@
+// Envelope: the JSON form of a whole record, as pspf-replay -J prints it and
+// pspf-produce -J reads it back:
+//   {"topic":"t","partition":0,"offset":5,"timestamp":1764000000000,
+//    "key":"k"|null,"id":"e1"|null,"headers":{"name":"value",...},"value":<any JSON>}
+// Keys, ids and header values are strings. Reading, only key, id, headers and value
+// matter (where a record goes and when is decided by the log).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pspf/batch.h"
+#include "pspf/buffer.h"
+#include "pspf/types.h"
+
+namespace pspf {
+
+struct EnvelopeFields {
+  bool has_key = false;
+  std::string_view key;
+  bool has_id = false;
+  std::string_view id;
+  std::string_view headers;  // MessagePack map of str -> str, or empty
+  std::string_view value;    // MessagePack value
+};
+
+// Reads an envelope from the MessagePack form of a JSON object (views point into
+// `msgpack`). Returns the reason when it is not a valid envelope ("value" missing,
+// "key" not a string, a header value not a string...), nullopt when it is.
+std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFields& out);
+
+// Appends the envelope JSON of a record (no newline).
+void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, Buffer& out);
+
+// Checks that a MessagePack map has only string keys and string values.
+bool is_string_map(std::string_view msgpack);
+
+}  // namespace pspf

@@ -1,0 +1,86 @@
+// JSON <-> MessagePack, without a document tree.
+//
+// Input: one JSON text (one line of a JSON-lines stream), strict RFC 8259 (no
+// trailing commas, no comments, no NaN, exactly one value, valid UTF-8), parsed with
+// simdjson's on-demand parser and written straight to MessagePack.
+// Output: MessagePack written back as compact JSON text.
+//
+// The mapping keeps the JSON value:
+//   object -> map (key order kept, duplicate keys kept as they are)
+//   array  -> array
+//   string -> str (UTF-8, escapes resolved; \u0000 allowed inside strings)
+//   integer that fits int64 / uint64 -> int / uint
+//   any other number -> float64 when the text has a fraction or exponent and the
+//       value is finite; otherwise (an integer beyond 64 bits, an overflowing
+//       exponent) -> ext type kJsonNumberExt holding the number's text, printed back
+//       verbatim, so no number is ever altered
+//   true/false/null -> bool/nil
+// A float64 is printed as the shortest text that reads back as the same double, with
+// ".0" added when that text would otherwise read back as an integer (1.0 stays 1.0).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "pspf/buffer.h"
+
+namespace pspf {
+
+// MessagePack ext type used for numbers that neither int64/uint64 nor a finite
+// float64 can hold exactly; the payload is the number's JSON text.
+inline constexpr int8_t kJsonNumberExt = 1;
+
+// Number of readable bytes that must follow the end of a line handed to
+// JsonToMsgpack::convert (simdjson reads ahead). Their content does not matter.
+inline constexpr size_t kJsonPadding = 64;
+
+// A field to pick out while converting: a dot path into nested objects ("item.id").
+struct FieldCapture {
+  std::string_view path;   // set by the caller; empty = capture nothing
+  bool found = false;      // set by convert: the path exists and is not null
+  std::string text;        // set by convert: a string's content (unescaped), or the
+                           // JSON text of a number, true or false
+};
+
+class JsonToMsgpack {
+ public:
+  JsonToMsgpack();
+  ~JsonToMsgpack();
+  JsonToMsgpack(const JsonToMsgpack&) = delete;
+  JsonToMsgpack& operator=(const JsonToMsgpack&) = delete;
+
+  // Converts the JSON text `line` (no trailing newline; kJsonPadding readable bytes
+  // must follow line.data()+line.size()) and appends its MessagePack form to `out`.
+  // Each capture whose path is non-empty is filled in (found=false when absent or
+  // null). Returns true on success. Returns false when the text is not one valid JSON
+  // value, or a captured field is an object or array; then error() says why
+  // ("invalid JSON: unclosed string", "key field item.id is an object") and `out` is
+  // restored to its size before the call.
+  bool convert(std::string_view line, Buffer& out, std::span<FieldCapture> captures);
+
+  const std::string& error() const { return error_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string error_;
+};
+
+// Reads one MessagePack value at *p (not past end), appends it to `out` as compact
+// JSON and advances *p past it. Map keys that are not strings are written as their
+// JSON text in quotes; bin is written as a string of its bytes escaped as JSON.
+// Returns false (with *p unspecified) when the bytes are not one well-formed value or
+// nest deeper than 1000 levels.
+bool msgpack_to_json(const char** p, const char* end, Buffer& out);
+
+// Appends `s` to `out` as a JSON string literal (quotes, escapes for '"', '\\' and
+// control characters; other bytes as they are).
+void append_json_string(std::string_view s, Buffer& out);
+
+// Skips one MessagePack value at *p. Returns false when malformed or truncated.
+bool msgpack_skip(const char** p, const char* end);
+
+}  // namespace pspf

@@ -1,0 +1,61 @@
+#include "pspf/log.h"
+
+#include <fmt/format.h>
+
+#include "pspf/error.h"
+#include "pspf/paths.h"
+
+namespace pspf {
+
+Log::Log(std::string dir) : dir_(std::move(dir)) {}
+
+std::optional<TopicConfig> Log::find_topic(std::string_view name) const {
+  return pspf::find_topic(dir_, name);
+}
+
+TopicConfig Log::topic(std::string_view name) const { return load_topic(dir_, name); }
+
+TopicConfig Log::create_topic(const TopicConfig& cfg) { return pspf::create_topic(dir_, cfg); }
+
+TopicConfig Log::open_or_create(std::string_view name, int32_t partitions, bool& created) {
+  created = false;
+  if (auto t = find_topic(name)) return *t;
+  TopicConfig cfg;
+  cfg.name = std::string(name);
+  cfg.partitions = partitions;
+  try {
+    TopicConfig t = pspf::create_topic(dir_, cfg);
+    created = true;
+    return t;
+  } catch (const Error& e) {
+    if (e.code() != Errc::exists) throw;
+    return topic(name);  // another process created it first: use theirs
+  }
+}
+
+std::vector<std::string> Log::list_topics() const { return pspf::list_topics(dir_); }
+
+void Log::delete_topic(std::string_view name) { pspf::delete_topic(dir_, name); }
+
+std::string Log::label(const TopicConfig& t, PartitionId p) {
+  return fmt::format("topic {} partition {}", t.name, p.value);
+}
+
+std::unique_ptr<PartitionWriter> Log::writer(const TopicConfig& t, PartitionId p) const {
+  return std::make_unique<PartitionWriter>(paths::partition_dir(dir_, t.name, p), label(t, p),
+                                           t.segment_bytes);
+}
+
+std::unique_ptr<PartitionReader> Log::reader(const TopicConfig& t, PartitionId p) const {
+  return std::make_unique<PartitionReader>(paths::partition_dir(dir_, t.name, p), label(t, p));
+}
+
+PartitionScan Log::scan(const TopicConfig& t, PartitionId p, bool verify_indexes) const {
+  return scan_partition(paths::partition_dir(dir_, t.name, p), verify_indexes);
+}
+
+PartitionScan Log::repair(const TopicConfig& t, PartitionId p) const {
+  return repair_partition(paths::partition_dir(dir_, t.name, p));
+}
+
+}  // namespace pspf

@@ -1,0 +1,51 @@
+#include "pspf/murmur2.h"
+
+#include <cassert>
+#include <cstring>
+
+namespace pspf {
+
+int32_t murmur2(std::string_view data) {
+  // Java does this arithmetic on signed ints with wrap-around; unsigned gives the
+  // same bits without undefined behaviour.
+  const uint32_t seed = 0x9747b28cu;
+  const uint32_t m = 0x5bd1e995u;
+  const int r = 24;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  const size_t length = data.size();
+  uint32_t h = seed ^ static_cast<uint32_t>(length);
+  const size_t length4 = length / 4;
+  for (size_t i = 0; i < length4; i++) {
+    const size_t i4 = i * 4;
+    uint32_t k = uint32_t(bytes[i4]) | (uint32_t(bytes[i4 + 1]) << 8) |
+                 (uint32_t(bytes[i4 + 2]) << 16) | (uint32_t(bytes[i4 + 3]) << 24);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  // Java's switch falls through from the highest remaining byte.
+  const size_t tail = length & ~size_t(3);
+  switch (length % 4) {
+    case 3: h ^= uint32_t(bytes[tail + 2]) << 16; [[fallthrough]];
+    case 2: h ^= uint32_t(bytes[tail + 1]) << 8; [[fallthrough]];
+    case 1:
+      h ^= uint32_t(bytes[tail]);
+      h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  int32_t out;
+  std::memcpy(&out, &h, sizeof out);
+  return out;
+}
+
+PartitionId partition_for_key(std::string_view key, int32_t partitions) {
+  assert(partitions > 0);
+  uint32_t positive = static_cast<uint32_t>(murmur2(key)) & 0x7fffffffu;
+  return PartitionId(static_cast<int32_t>(positive % static_cast<uint32_t>(partitions)));
+}
+
+}  // namespace pspf

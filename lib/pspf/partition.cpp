@@ -1,0 +1,428 @@
+#include "pspf/partition.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "pspf/error.h"
+#include "pspf/paths.h"
+
+namespace pspf {
+
+namespace {
+
+std::atomic<int64_t> g_clock_skew{0};
+
+// True when a batch with base offset `expect` starts at `pos` (an index entry is
+// only trusted after this check).
+bool batch_starts_at(int fd, const std::string& path, uint64_t pos, Offset expect) {
+  char raw[kBatchHeaderSize];
+  if (pread_full(fd, raw, sizeof raw, pos, path) != sizeof raw) return false;
+  uint32_t magic;
+  std::memcpy(&magic, raw, 4);
+  return magic == kBatchMagic && decode_batch_header(raw).base_offset == expect;
+}
+
+// The byte position to start scanning segment `base` from to reach its tail: the
+// last index entry if it checks out, else 0 (and the index is cleared for rebuild
+// when `index` is writable).
+uint64_t tail_start(int fd, const std::string& path, SegmentIndex& index, bool writable) {
+  if (index.entries().empty()) return 0;
+  IndexEntry e = index.entries().back();
+  if (batch_starts_at(fd, path, e.position, Offset(index.base().value + e.rel_offset)))
+    return e.position;
+  if (writable) index.clear();
+  return 0;
+}
+
+[[noreturn]] void throw_corrupt(const std::string& label, const std::string& path,
+                                const std::string& reason) {
+  throw Error(Errc::corrupt,
+              fmt::format("{} segment {}: {} (pspf-topics repair cuts the partition back to "
+                          "its last good batch)",
+                          label, path, reason));
+}
+
+}  // namespace
+
+Timestamp now_ms() {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return Timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(now).count() +
+                   g_clock_skew.load());
+}
+
+void set_clock_skew_for_tests(int64_t delta_ms) { g_clock_skew = delta_ms; }
+
+std::vector<Offset> list_segments(const std::string& partition_dir) {
+  std::vector<Offset> out;
+  for (const auto& name : list_dir(partition_dir))
+    if (auto base = paths::parse_segment_name(name, paths::kLogExt)) out.push_back(*base);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ---------------------------------------------------------------- PartitionWriter
+
+PartitionWriter::PartitionWriter(std::string partition_dir, std::string label,
+                                 uint64_t segment_bytes)
+    : dir_(std::move(partition_dir)),
+      label_(std::move(label)),
+      segment_bytes_(segment_bytes),
+      lock_(paths::partition_lock(dir_)) {}
+
+PartitionWriter::~PartitionWriter() = default;
+
+void PartitionWriter::open_active(Offset base) {
+  active_path_ = paths::segment_file(dir_, base, paths::kLogExt);
+  bool existed = path_exists(active_path_);
+  active_fd_ = open_file(active_path_, O_RDWR | O_CREAT, 0644);
+  // A new file is only durable once its directory entry is.
+  if (!existed) sync_dir(dir_);
+  active_base_ = base;
+  index_ = std::make_unique<SegmentIndex>(dir_, base);
+  next_offset_ = std::max(next_offset_, base);
+  end_pos_ = 0;
+  uint64_t start = tail_start(active_fd_.get(), active_path_, *index_, true);
+  if (start == 0) index_->clear();
+  scan_tail(start);
+}
+
+void PartitionWriter::scan_tail(uint64_t from) {
+  SegmentReader r(active_fd_.get(), active_path_, from);
+  if (from == 0) r.expect_offset_at_least(*active_base_);
+  else if (from == end_pos_) r.expect_offset_at_least(next_offset_);
+  const char* data;
+  BatchHeader h;
+  for (;;) {
+    BatchStatus s = r.next(data, h);
+    if (s == BatchStatus::ok) {
+      index_->note_batch(r.batch_position(), h.base_offset, h.first_timestamp);
+      next_offset_ = h.next_offset();
+      last_ts_ = std::max(last_ts_, h.max_timestamp);
+      continue;
+    }
+    if (s == BatchStatus::corrupt) throw_corrupt(label_, active_path_, r.reason());
+    if (s == BatchStatus::torn) {
+      // A writer died mid-write (we hold the lock, so nobody is writing now): cut the
+      // torn batch off so that our batch follows the last good one.
+      uint64_t size = file_size(active_fd_.get(), active_path_);
+      truncate_file(active_fd_.get(), r.position(), active_path_);
+      sync_data(active_fd_.get(), active_path_);
+      index_->truncate_from(r.position());
+      truncated_bytes_ += size - r.position();
+    }
+    break;
+  }
+  end_pos_ = r.position();
+}
+
+void PartitionWriter::refresh() {
+  std::vector<Offset> segs = list_segments(dir_);
+  if (segs.empty()) {
+    open_active(Offset(0));
+    return;
+  }
+  if (!active_base_ || segs.back() != *active_base_) {
+    if (segs.size() > 1 && !active_base_) {
+      // Timestamps never go backwards: learn the previous segment's last one too,
+      // in case the active segment is still empty.
+      Offset prev = segs[segs.size() - 2];
+      std::string path = paths::segment_file(dir_, prev, paths::kLogExt);
+      Fd fd = open_file(path, O_RDONLY);
+      SegmentIndex idx(dir_, prev);
+      SegmentReader r(fd.get(), path, tail_start(fd.get(), path, idx, false));
+      const char* data;
+      BatchHeader h;
+      while (r.next(data, h) == BatchStatus::ok) {
+        last_ts_ = std::max(last_ts_, h.max_timestamp);
+        next_offset_ = std::max(next_offset_, h.next_offset());
+      }
+    }
+    open_active(segs.back());
+    return;
+  }
+  uint64_t size = file_size(active_fd_.get(), active_path_);
+  if (size > end_pos_) scan_tail(end_pos_);
+  else if (size < end_pos_) open_active(segs.back());  // cut back by a repair: start over
+}
+
+void PartitionWriter::roll() {
+  Offset base = next_offset_;
+  std::string path = paths::segment_file(dir_, base, paths::kLogExt);
+  Fd fd = open_file(path, O_RDWR | O_CREAT, 0644);
+  sync_dir(dir_);
+  active_fd_ = std::move(fd);
+  active_path_ = path;
+  active_base_ = base;
+  index_ = std::make_unique<SegmentIndex>(dir_, base);
+  index_->clear();
+  end_pos_ = 0;
+}
+
+Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync) {
+  assert(!batch.empty());
+  lock_.lock();
+  struct Unlock {
+    FileLock& l;
+    ~Unlock() { l.unlock(); }
+  } unlock{lock_};
+  refresh();
+  if (end_pos_ >= segment_bytes_) roll();
+  Timestamp ts = std::max(now_ms(), last_ts_);
+  std::string_view bytes = batch.seal(next_offset_, ts);
+  try {
+    pwrite_all(active_fd_.get(), bytes.data(), bytes.size(), end_pos_, active_path_);
+    if (sync != SyncMode::none) sync_data(active_fd_.get(), active_path_);
+  } catch (...) {
+    // Never leave a partial batch behind us: cut back to the last good end.
+    ::ftruncate(active_fd_.get(), static_cast<off_t>(end_pos_));
+    throw;
+  }
+  index_->note_batch(end_pos_, next_offset_, ts);
+  Appended a{next_offset_, ts, batch.count()};
+  end_pos_ += bytes.size();
+  next_offset_ = Offset(next_offset_.value + batch.count());
+  last_ts_ = ts;
+  return a;
+}
+
+// ---------------------------------------------------------------- PartitionReader
+
+PartitionReader::PartitionReader(std::string partition_dir, std::string label)
+    : dir_(std::move(partition_dir)), label_(std::move(label)) {}
+
+PartitionReader::~PartitionReader() = default;
+
+Offset PartitionReader::log_start() {
+  auto segs = list_segments(dir_);
+  return segs.empty() ? Offset(0) : segs.front();
+}
+
+Offset PartitionReader::log_end() {
+  auto segs = list_segments(dir_);
+  if (segs.empty()) return Offset(0);
+  Offset base = segs.back();
+  std::string path = paths::segment_file(dir_, base, paths::kLogExt);
+  Fd fd = open_file(path, O_RDONLY);
+  SegmentIndex idx(dir_, base);
+  SegmentReader r(fd.get(), path, tail_start(fd.get(), path, idx, false));
+  Offset end = base;
+  const char* data;
+  BatchHeader h;
+  for (;;) {
+    BatchStatus s = r.next(data, h);
+    if (s == BatchStatus::ok) end = h.next_offset();
+    else if (s == BatchStatus::corrupt) throw_corrupt(label_, path, r.reason());
+    else break;
+  }
+  return end;
+}
+
+void PartitionReader::open_segment(Offset base, uint64_t pos) {
+  std::string path = paths::segment_file(dir_, base, paths::kLogExt);
+  fd_ = open_file(path, O_RDONLY);
+  reader_ = std::make_unique<SegmentReader>(fd_.get(), path, pos);
+  if (pos == 0) reader_->expect_offset_at_least(base);
+}
+
+void PartitionReader::seek(Offset o) {
+  want_ = o;
+  segments_ = list_segments(dir_);
+  reader_.reset();
+  if (segments_.empty()) return;
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), o);
+  seg_index_ = it == segments_.begin() ? 0 : static_cast<size_t>(it - segments_.begin() - 1);
+  Offset base = segments_[seg_index_];
+  SegmentIndex idx(dir_, base);
+  IndexEntry e = idx.floor_offset(o);
+  open_segment(base, 0);
+  if (e.position > 0 &&
+      batch_starts_at(fd_.get(), reader_->path(), e.position, Offset(base.value + e.rel_offset)))
+    reader_->seek(e.position);
+}
+
+void PartitionReader::seek_time(Timestamp t) {
+  segments_ = list_segments(dir_);
+  reader_.reset();
+  want_ = Offset(0);
+  if (segments_.empty()) return;
+  // The segment to start in: the last one whose first batch is older than t.
+  seg_index_ = 0;
+  for (size_t i = 1; i < segments_.size(); ++i) {
+    std::string path = paths::segment_file(dir_, segments_[i], paths::kLogExt);
+    Fd fd = open_file_if_exists(path, O_RDONLY);
+    char raw[kBatchHeaderSize];
+    if (!fd.valid() || pread_full(fd.get(), raw, sizeof raw, 0, path) != sizeof raw) break;
+    if (decode_batch_header(raw).first_timestamp.value >= t.value) break;
+    seg_index_ = i;
+  }
+  Offset base = segments_[seg_index_];
+  SegmentIndex idx(dir_, base);
+  Offset from = idx.floor_time(t);
+  seek(from);
+}
+
+bool PartitionReader::advance_segment() {
+  auto segs = list_segments(dir_);
+  Offset current = segments_.empty() ? Offset(-1) : segments_[seg_index_];
+  auto it = std::upper_bound(segs.begin(), segs.end(), current);
+  if (it == segs.end()) return false;
+  segments_ = std::move(segs);
+  seg_index_ = static_cast<size_t>(it - segments_.begin());
+  open_segment(segments_[seg_index_], 0);
+  return true;
+}
+
+bool PartitionReader::next(BatchRef& b) {
+  if (!reader_) {
+    segments_ = list_segments(dir_);
+    if (segments_.empty()) return false;
+    seek(want_);
+    if (!reader_) return false;
+  }
+  for (;;) {
+    BatchStatus s = reader_->next(b.data, b.header);
+    if (s == BatchStatus::ok) {
+      if (b.header.next_offset() <= want_) continue;  // wholly before the seek target
+      return true;
+    }
+    if (s == BatchStatus::corrupt) throw_corrupt(label_, reader_->path(), reader_->reason());
+    // End of this segment's data. If a newer segment exists, this one is closed: read
+    // it once more (a write seen in progress has completed since), then move on.
+    auto segs = list_segments(dir_);
+    if (segs.empty() || segs.back() <= segments_[seg_index_]) return false;
+    s = reader_->next(b.data, b.header);
+    if (s == BatchStatus::ok) {
+      if (b.header.next_offset() <= want_) continue;
+      return true;
+    }
+    if (s != BatchStatus::end) {
+      throw_corrupt(label_, reader_->path(),
+                    reader_->reason() + " in a segment that is not the last");
+    }
+    if (!advance_segment()) return false;
+  }
+}
+
+// ---------------------------------------------------------------- scan and repair
+
+PartitionScan scan_partition(const std::string& partition_dir, bool verify_indexes) {
+  PartitionScan out;
+  auto segs = list_segments(partition_dir);
+  out.segments = static_cast<uint32_t>(segs.size());
+  if (!segs.empty()) out.start = out.end = segs.front();
+  bool first_batch = true;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    std::string path = paths::segment_file(partition_dir, segs[i], paths::kLogExt);
+    Fd fd = open_file(path, O_RDONLY);
+    uint64_t size = file_size(fd.get(), path);
+    out.bytes += size;
+    if (out.damaged) {
+      out.bytes_after_damage += size;
+      continue;
+    }
+    SegmentReader r(fd.get(), path, 0);
+    r.expect_offset_at_least(std::max(segs[i], out.end));
+    std::vector<std::pair<uint64_t, BatchHeader>> batches;
+    const char* data;
+    BatchHeader h;
+    BatchStatus s;
+    while ((s = r.next(data, h)) == BatchStatus::ok) {
+      if (first_batch) {
+        out.start = h.base_offset;
+        out.first_timestamp = h.first_timestamp;
+        first_batch = false;
+      }
+      out.records += h.record_count;
+      out.batches++;
+      out.end = h.next_offset();
+      out.last_timestamp = h.max_timestamp;
+      if (verify_indexes) batches.emplace_back(r.batch_position(), h);
+    }
+    if (out.batches == 0 && i + 1 == segs.size()) out.end = std::max(out.end, segs[i]);
+    bool last = i + 1 == segs.size();
+    if (s == BatchStatus::torn && last) {
+      out.torn_tail = true;
+      out.damage = fmt::format("segment {}: torn tail: {}", path, r.reason());
+      out.damaged_segment = path;
+      out.damage_position = r.position();
+      out.bytes_after_damage = size - r.position();
+    } else if (s != BatchStatus::end) {
+      out.damaged = true;
+      out.damage = fmt::format("segment {}: {}{}", path, r.reason(),
+                               s == BatchStatus::torn ? " (torn batch in a closed segment)" : "");
+      out.damaged_segment = path;
+      out.damage_position = r.position();
+      out.bytes_after_damage = size - r.position();
+    }
+    if (!verify_indexes) continue;
+    SegmentIndex idx(partition_dir, segs[i]);
+    auto find = [&](uint64_t pos) {
+      auto it = std::lower_bound(batches.begin(), batches.end(), pos,
+                                 [](const auto& b, uint64_t p) { return b.first < p; });
+      return it != batches.end() && it->first == pos ? &it->second : nullptr;
+    };
+    for (size_t k = 0; k < idx.entries().size(); ++k) {
+      const IndexEntry& e = idx.entries()[k];
+      const BatchHeader* bh = find(e.position);
+      if (!bh || bh->base_offset.value != segs[i].value + e.rel_offset)
+        out.index_problems.push_back(fmt::format(
+            "{}: entry {} (offset {}, byte {}) does not point at a batch with that offset",
+            paths::segment_file(partition_dir, segs[i], paths::kIndexExt), k,
+            segs[i].value + e.rel_offset, e.position));
+    }
+    for (size_t k = 0; k < idx.time_entries().size(); ++k) {
+      const TimeEntry& e = idx.time_entries()[k];
+      auto it = std::find_if(batches.begin(), batches.end(), [&](const auto& b) {
+        return b.second.base_offset.value == segs[i].value + e.rel_offset;
+      });
+      if (it == batches.end() || it->second.first_timestamp.value != e.timestamp)
+        out.index_problems.push_back(fmt::format(
+            "{}: entry {} (time {}, offset {}) does not match a batch",
+            paths::segment_file(partition_dir, segs[i], paths::kTimeIndexExt), k, e.timestamp,
+            segs[i].value + e.rel_offset));
+    }
+  }
+  return out;
+}
+
+PartitionScan repair_partition(const std::string& partition_dir) {
+  FileLock lock(paths::partition_lock(partition_dir));
+  lock.lock();
+  PartitionScan before = scan_partition(partition_dir, true);
+  auto segs = list_segments(partition_dir);
+  bool cut = before.damaged || before.torn_tail;
+  for (Offset base : segs) {
+    std::string path = paths::segment_file(partition_dir, base, paths::kLogExt);
+    if (cut && path > before.damaged_segment) {
+      // Later segments follow the damage: they go (the report said so first).
+      for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
+        ::unlink(paths::segment_file(partition_dir, base, ext).c_str());
+      continue;
+    }
+    Fd fd = open_file(path, O_RDWR);
+    if (cut && path == before.damaged_segment) {
+      truncate_file(fd.get(), before.damage_position, path);
+      sync_data(fd.get(), path);
+    }
+    // Rebuild the indexes of every segment from the log: they are caches.
+    SegmentIndex idx(partition_dir, base);
+    idx.clear();
+    SegmentReader r(fd.get(), path, 0);
+    const char* data;
+    BatchHeader h;
+    while (r.next(data, h) == BatchStatus::ok)
+      idx.note_batch(r.batch_position(), h.base_offset, h.first_timestamp);
+  }
+  sync_dir(partition_dir);
+  return before;
+}
+
+}  // namespace pspf

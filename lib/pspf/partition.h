@@ -1,0 +1,159 @@
+// Partition: a directory of segments, the unit of ordering and locking.
+//
+// PartitionWriter appends batches under an exclusive flock of the partition's lock
+// file. Each append: take the lock; bring its view of the tail up to date (reading
+// what other writers appended, truncating a torn batch a dead writer left); roll to a
+// new segment when the active one is full; assign offsets and the append time
+// (never below the partition's last timestamp); write the batch with one write;
+// sync as asked; note it in the index; release the lock.
+//
+// PartitionReader takes no lock. It reads the segments in order, treats a torn tail
+// as the end of the data, and throws Error(corrupt) naming the segment and byte
+// position for a bad batch that has data after it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pspf/batch.h"
+#include "pspf/file.h"
+#include "pspf/segment.h"
+#include "pspf/segment_index.h"
+#include "pspf/types.h"
+
+namespace pspf {
+
+enum class SyncMode { none, batch, always };
+
+// Base offsets of the segments in a partition directory, ascending.
+std::vector<Offset> list_segments(const std::string& partition_dir);
+
+// The wall clock in milliseconds since the epoch (a test hook may shift it).
+Timestamp now_ms();
+// Test hook: add `delta_ms` to what now_ms() returns (negative: the clock steps back).
+void set_clock_skew_for_tests(int64_t delta_ms);
+
+struct Appended {
+  Offset base{0};
+  Timestamp timestamp{0};
+  uint32_t count = 0;
+};
+
+class PartitionWriter {
+ public:
+  // `label` names the partition in messages ("topic orders partition 3").
+  PartitionWriter(std::string partition_dir, std::string label, uint64_t segment_bytes);
+  ~PartitionWriter();
+  PartitionWriter(const PartitionWriter&) = delete;
+  PartitionWriter& operator=(const PartitionWriter&) = delete;
+
+  // Appends the records of `batch` as one batch and returns where they went. With
+  // SyncMode::batch or ::always the data is on disk when this returns. Throws
+  // Error(corrupt) when the partition has a bad batch before its tail (nothing is
+  // appended), Error(io) on write failure (the partial write is cut off again).
+  // Precondition: !batch.empty().
+  Appended append(BatchBuilder& batch, SyncMode sync);
+
+  // Bytes of torn batches this writer has cut off the tail so far.
+  uint64_t truncated_bytes() const { return truncated_bytes_; }
+
+ private:
+  void refresh();
+  void open_active(Offset base);
+  void scan_tail(uint64_t from);
+  void roll();
+
+  std::string dir_;
+  std::string label_;
+  uint64_t segment_bytes_;
+  FileLock lock_;
+  // State of the active (last) segment as of the last time the lock was held.
+  std::optional<Offset> active_base_;
+  std::string active_path_;
+  Fd active_fd_;
+  std::unique_ptr<SegmentIndex> index_;
+  uint64_t end_pos_ = 0;
+  Offset next_offset_{0};
+  Timestamp last_ts_{0};
+  uint64_t truncated_bytes_ = 0;
+};
+
+// A batch handed out by PartitionReader: `data` points into the reader's buffer and
+// is valid until the next call.
+struct BatchRef {
+  const char* data = nullptr;
+  BatchHeader header;
+};
+
+class PartitionReader {
+ public:
+  PartitionReader(std::string partition_dir, std::string label);
+  ~PartitionReader();
+  PartitionReader(const PartitionReader&) = delete;
+  PartitionReader& operator=(const PartitionReader&) = delete;
+
+  // Lowest offset still in the log (base of the first segment), and the offset the
+  // next append will get (end of the valid data now). Equal when empty.
+  Offset log_start();
+  Offset log_end();
+
+  // Positions the reader so that the next batch holds the first record with offset
+  // >= o (batches before it are skipped using the index).
+  void seek(Offset o);
+  // Positions the reader at the first batch that may hold a record with timestamp
+  // >= t; returns the offset to start from (records before it in that batch are older
+  // than t only if the caller checks; append times are monotonic).
+  void seek_time(Timestamp t);
+
+  // Fills `b` with the next batch and returns true, or returns false when there is
+  // no more data now (a later call sees what was appended since). Throws
+  // Error(corrupt) on damage.
+  bool next(BatchRef& b);
+
+ private:
+  void open_segment(Offset base, uint64_t pos);
+  bool advance_segment();
+
+  std::string dir_;
+  std::string label_;
+  std::vector<Offset> segments_;
+  size_t seg_index_ = 0;
+  Fd fd_;
+  std::unique_ptr<SegmentReader> reader_;
+  Offset want_{0};
+};
+
+// What a full scan of a partition found (pspf-topics describe/verify/repair).
+struct PartitionScan {
+  Offset start{0};
+  Offset end{0};
+  uint64_t records = 0;
+  uint64_t batches = 0;
+  uint64_t bytes = 0;
+  uint32_t segments = 0;
+  Timestamp first_timestamp{0};
+  Timestamp last_timestamp{0};
+  // Damage: the first bad place found, if any.
+  bool damaged = false;
+  bool torn_tail = false;        // a torn tail only (harmless; the next writer cuts it)
+  std::string damage;            // "segment 000...0.log: bad batch at byte N: why"
+  std::string damaged_segment;   // path
+  uint64_t damage_position = 0;  // byte position in that segment
+  uint64_t bytes_after_damage = 0;
+  std::vector<std::string> index_problems;
+};
+
+// Scans every batch of a partition (checksums included). With verify_indexes, checks
+// every index entry against the batches.
+PartitionScan scan_partition(const std::string& partition_dir, bool verify_indexes);
+
+// Cuts a damaged partition back to its last good batch: truncates the damaged
+// segment at the damage position, removes later segments, rebuilds the indexes of
+// the truncated segment. Takes the partition lock. Returns what scan_partition found
+// before the repair.
+PartitionScan repair_partition(const std::string& partition_dir);
+
+}  // namespace pspf

@@ -1,0 +1,54 @@
+#include "pspf/paths.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "pspf/error.h"
+
+namespace pspf::paths {
+
+void check_name(std::string_view name, std::string_view what) {
+  auto fail = [&](std::string_view why) {
+    throw Error(Errc::usage, fmt::format("invalid {} name '{}': {}", what, name, why));
+  };
+  if (name.empty()) fail("it is empty");
+  if (name.size() > 249) fail("longer than 249 characters");
+  if (name == "." || name == "..") fail("'.' and '..' are not allowed");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) fail("only letters, digits, '.', '_' and '-' are allowed");
+  }
+}
+
+std::string topics_dir(const std::string& dir) { return dir + "/topics"; }
+
+std::string topic_dir(const std::string& dir, std::string_view topic) {
+  check_name(topic);
+  return fmt::format("{}/topics/{}", dir, topic);
+}
+
+std::string topic_meta(const std::string& dir, std::string_view topic) {
+  return topic_dir(dir, topic) + "/topic.json";
+}
+
+std::string partition_dir(const std::string& dir, std::string_view topic, PartitionId p) {
+  return fmt::format("{}/{}", topic_dir(dir, topic), p.value);
+}
+
+std::string partition_lock(const std::string& partition_dir) { return partition_dir + "/lock"; }
+
+std::string segment_file(const std::string& partition_dir, Offset base, std::string_view ext) {
+  return fmt::format("{}/{:020d}{}", partition_dir, base.value, ext);
+}
+
+std::optional<Offset> parse_segment_name(std::string_view filename, std::string_view ext) {
+  if (filename.size() != 20 + ext.size() || filename.substr(20) != ext) return std::nullopt;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(filename.data(), filename.data() + 20, v);
+  if (ec != std::errc() || ptr != filename.data() + 20 || v < 0) return std::nullopt;
+  return Offset(v);
+}
+
+}  // namespace pspf::paths

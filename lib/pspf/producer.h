@@ -1,0 +1,68 @@
+// Producer: routes records to partitions and appends them in batches of about
+// batch_bytes per partition. Records wait in memory only until their partition's
+// batch is full, flush() is called, or (SyncMode::always) at once; a record counts
+// as written only when the append that carried it has returned.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "pspf/batch.h"
+#include "pspf/log.h"
+#include "pspf/partition.h"
+
+namespace pspf {
+
+class Producer {
+ public:
+  // Called after each append with the partition, where the batch went and its bytes
+  // (records readable with RecordIterator). The records are durable per the sync mode.
+  using AppendHook = std::function<void(PartitionId, const Appended&, std::string_view batch)>;
+
+  Producer(const Log& log, TopicConfig topic, SyncMode sync, size_t batch_bytes = 1 << 20);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  void on_append(AppendHook hook) { hook_ = std::move(hook); }
+
+  // The partition for a record: Kafka's murmur2 of the key; without a key, the
+  // current sticky partition (it moves to the next one each time a keyless batch is
+  // appended, so keyless records spread evenly).
+  PartitionId route(const std::string_view* key);
+
+  // Queues a record for partition p (appending its batch first when full). key/id
+  // may be null; headers is a MessagePack map or empty; value one MessagePack value.
+  void add(PartitionId p, const std::string_view* key, const std::string_view* id,
+           std::string_view headers, std::string_view value);
+
+  // Appends every queued record.
+  void flush();
+
+  uint64_t appended() const { return appended_; }
+  uint64_t pending() const { return pending_; }
+  // Bytes of torn batches left by dead writers and cut off by this producer.
+  uint64_t truncated_bytes() const;
+  const TopicConfig& topic() const { return topic_; }
+
+ private:
+  struct Slot;
+  void flush_slot(PartitionId p);
+
+  const Log& log_;  // borrowed: outlives the producer
+  TopicConfig topic_;
+  SyncMode sync_;
+  size_t batch_bytes_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  AppendHook hook_;
+  int32_t sticky_;
+  uint64_t appended_ = 0;
+  uint64_t pending_ = 0;
+  size_t pending_bytes_ = 0;
+};
+
+}  // namespace pspf

@@ -1,0 +1,74 @@
+// SegmentIndex: the sparse offset index (<base>.index) and time index
+// (<base>.timeindex) of one segment. Both are caches of the log: they are never
+// synced, may lack entries at the end, and are dropped and rebuilt from the log when
+// they disagree with it. A reader never trusts an entry without checking the batch
+// it points at.
+//
+//   .index      8-byte entries:  u32 offset - base, u32 byte position of that batch
+//   .timeindex 12-byte entries:  i64 first timestamp of the batch, u32 offset - base
+//
+// An entry is added for a batch when at least kIndexInterval bytes of log lie
+// between it and the previous entry (and for the first batch). Entries strictly
+// increase in offset and position and never decrease in time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pspf/file.h"
+#include "pspf/types.h"
+
+namespace pspf {
+
+inline constexpr uint64_t kIndexInterval = 4096;
+
+struct IndexEntry {
+  uint32_t rel_offset;
+  uint32_t position;
+};
+struct TimeEntry {
+  int64_t timestamp;
+  uint32_t rel_offset;
+};
+
+class SegmentIndex {
+ public:
+  // Loads the index files of segment `base` in `partition_dir`, keeping the longest
+  // well-formed prefix of each (missing files are empty indexes).
+  SegmentIndex(const std::string& partition_dir, Offset base);
+
+  // Byte position of the last indexed batch whose base offset is <= target, with
+  // that batch's base offset; {0, base} when none is.
+  IndexEntry floor_offset(Offset target) const;
+  // Base offset of the last indexed batch whose first timestamp is < t (all records
+  // before it are older than t), or the segment base when none is.
+  Offset floor_time(Timestamp t) const;
+
+  const std::vector<IndexEntry>& entries() const { return offsets_; }
+  const std::vector<TimeEntry>& time_entries() const { return times_; }
+  Offset base() const { return base_; }
+
+  // --- writing (only under the partition lock) ---
+
+  // Drops every entry at or past `position` (and the time entries that go with them),
+  // truncating the files.
+  void truncate_from(uint64_t position);
+  // Drops all entries and empties both files (before a rebuild).
+  void clear();
+  // Records a batch at `position`; writes an entry when the interval has passed.
+  void note_batch(uint64_t position, Offset batch_base, Timestamp first_ts);
+
+ private:
+  void open_for_write();
+
+  std::string index_path_;
+  std::string time_path_;
+  Offset base_;
+  std::vector<IndexEntry> offsets_;
+  std::vector<TimeEntry> times_;
+  Fd index_fd_;
+  Fd time_fd_;
+};
+
+}  // namespace pspf

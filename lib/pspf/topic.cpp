@@ -1,0 +1,122 @@
+#include "pspf/topic.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/partition.h"
+#include "pspf/paths.h"
+
+namespace pspf {
+
+std::string topic_to_json(const TopicConfig& t) {
+  nlohmann::ordered_json j;
+  j["format"] = 1;
+  j["name"] = t.name;
+  j["partitions"] = t.partitions;
+  j["created"] = t.created_ms;
+  j["segment_bytes"] = t.segment_bytes;
+  return j.dump(2) + "\n";
+}
+
+TopicConfig topic_from_json(std::string_view text, const std::string& path) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    TopicConfig t;
+    t.name = j.at("name").get<std::string>();
+    t.partitions = j.at("partitions").get<int32_t>();
+    t.created_ms = j.value("created", int64_t{0});
+    t.segment_bytes = j.value("segment_bytes", kDefaultSegmentBytes);
+    if (t.partitions < 1 || t.partitions > kMaxPartitions || t.segment_bytes < 1)
+      throw Error(Errc::corrupt, path + ": partitions or segment_bytes out of range");
+    return t;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Errc::corrupt, fmt::format("{}: not a valid topic file: {}", path, e.what()));
+  }
+}
+
+TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
+  paths::check_name(cfg.name);
+  if (cfg.partitions < 1 || cfg.partitions > kMaxPartitions)
+    throw Error(Errc::usage, fmt::format("invalid partition count {}: must be 1..{}",
+                                         cfg.partitions, kMaxPartitions));
+  if (cfg.segment_bytes < 1024)
+    throw Error(Errc::usage, fmt::format("invalid segment size {}: at least 1024 bytes",
+                                         cfg.segment_bytes));
+  if (!path_exists(dir)) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw Error(Errc::io, fmt::format("cannot create directory {}: {}", dir, ec.message()));
+    sync_dir(dir + "/..");
+  }
+  std::string topics = paths::topics_dir(dir);
+  if (make_dir(topics)) sync_dir(dir);
+  std::string final_dir = paths::topic_dir(dir, cfg.name);
+  if (path_exists(final_dir))
+    throw Error(Errc::exists, fmt::format("topic '{}' already exists", cfg.name));
+  cfg.created_ms = now_ms().value;
+  // Build the whole topic under a name no reader looks at, then rename it into place.
+  std::string tmp = fmt::format("{}/.creating-{}-{}", topics, cfg.name, ::getpid());
+  remove_tree(tmp);
+  make_dir(tmp);
+  for (int32_t p = 0; p < cfg.partitions; ++p) make_dir(fmt::format("{}/{}", tmp, p));
+  write_file_atomic(tmp + "/topic.json", topic_to_json(cfg));
+  for (int32_t p = 0; p < cfg.partitions; ++p) sync_dir(fmt::format("{}/{}", tmp, p));
+  sync_dir(tmp);
+  if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
+    int err = errno;
+    remove_tree(tmp);
+    if (err == EEXIST || err == ENOTEMPTY)
+      throw Error(Errc::exists, fmt::format("topic '{}' already exists", cfg.name));
+    throw_errno("cannot create topic directory " + final_dir, err);
+  }
+  sync_dir(topics);
+  return cfg;
+}
+
+std::optional<TopicConfig> find_topic(const std::string& dir, std::string_view name) {
+  std::string meta = paths::topic_meta(dir, name);
+  if (!path_exists(meta)) return std::nullopt;
+  return topic_from_json(read_small_file(meta), meta);
+}
+
+TopicConfig load_topic(const std::string& dir, std::string_view name) {
+  auto t = find_topic(dir, name);
+  if (!t)
+    throw Error(Errc::not_found,
+                fmt::format("topic '{}' does not exist in {} (pspf-topics list shows the topics "
+                            "there)",
+                            name, dir));
+  return *t;
+}
+
+std::vector<std::string> list_topics(const std::string& dir) {
+  std::vector<std::string> out;
+  std::string topics = paths::topics_dir(dir);
+  if (!path_exists(topics)) return out;
+  for (auto& name : list_dir(topics)) {
+    if (name.empty() || name[0] == '.') continue;  // temporaries of create and delete
+    if (path_exists(topics + "/" + name + "/topic.json")) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void delete_topic(const std::string& dir, std::string_view name) {
+  std::string final_dir = paths::topic_dir(dir, name);
+  if (!path_exists(final_dir + "/topic.json"))
+    throw Error(Errc::not_found, fmt::format("topic '{}' does not exist in {}", name, dir));
+  std::string tmp = fmt::format("{}/.deleting-{}-{}", paths::topics_dir(dir), name, ::getpid());
+  rename_path(final_dir, tmp);
+  remove_tree(tmp);
+}
+
+}  // namespace pspf

@@ -1,0 +1,41 @@
+// Topic: a named set of partitions with its settings in topic.json. A topic appears
+// whole or not at all: it is built in a temporary directory (topic.json and every
+// partition directory) and renamed into place, so a reader never sees half a topic
+// and two processes creating the same topic at once end up with one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pspf {
+
+inline constexpr uint64_t kDefaultSegmentBytes = 64ull << 20;
+inline constexpr int32_t kMaxPartitions = 10000;
+
+struct TopicConfig {
+  std::string name;
+  int32_t partitions = 1;
+  int64_t created_ms = 0;
+  uint64_t segment_bytes = kDefaultSegmentBytes;
+};
+
+std::string topic_to_json(const TopicConfig& t);
+// Parses topic.json text; throws Error(corrupt) naming `path` when it is not valid.
+TopicConfig topic_from_json(std::string_view text, const std::string& path);
+
+// Creates a topic in data directory `dir` (creating `dir` itself if needed). Throws
+// Error(exists) when it exists, Error(usage) for a bad name or partition count.
+TopicConfig create_topic(const std::string& dir, TopicConfig cfg);
+// The topic's settings, or nullopt when it does not exist.
+std::optional<TopicConfig> find_topic(const std::string& dir, std::string_view name);
+// Like find_topic but throws Error(not_found).
+TopicConfig load_topic(const std::string& dir, std::string_view name);
+// Names of all topics, sorted.
+std::vector<std::string> list_topics(const std::string& dir);
+// Removes a topic (renamed away first, so it disappears at once). Throws not_found.
+void delete_topic(const std::string& dir, std::string_view name);
+
+}  // namespace pspf

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds pspf and runs every test: unit tests (doctest), CLI tests (tests/cli/t*.sh)
+# and the examples' checks. Installs missing Debian packages when run as root;
+# otherwise prints the apt-get line to run and exits 2. Ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+top=$(pwd)
+
+packages=(meson ninja-build g++ pkg-config libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev
+  libfmt-dev doctest-dev libsimdjson-dev libxxhash-dev jq sqlite3 shellcheck)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: missing packages; run as root: apt-get install -y ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "tests/run.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null || {
+    echo "tests/run.sh: apt-get install failed" >&2
+    exit 2
+  }
+fi
+
+build=${PSPF_BUILD:-$top/build}
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" >/dev/null || { echo "tests/run.sh: meson setup failed" >&2; exit 1; }
+fi
+ninja -C "$build" >"$build/ninja.log" 2>&1 || {
+  tail -n 60 "$build/ninja.log" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+passed=0
+failed=0
+failures=()
+record() {  # name status
+  if [ "$2" -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "PASS $1"
+  elif [ "$2" -eq 77 ]; then
+    echo "SKIP $1"
+  else
+    failed=$((failed + 1))
+    failures+=("$1")
+    echo "FAIL $1 (exit $2)"
+  fi
+}
+
+# Unit tests: each doctest binary counts as one test per test case.
+for exe in "$build"/tests/*_test; do
+  [ -x "$exe" ] || continue
+  name=$(basename "$exe")
+  out=$("$exe" --no-colors=true 2>&1)
+  status=$?
+  summary=$(printf '%s\n' "$out" | grep -E '^\[doctest\] test cases:' | tail -n 1)
+  ok=$(printf '%s' "$summary" | sed -nE 's/.*\| *([0-9]+) passed.*/\1/p')
+  bad=$(printf '%s' "$summary" | sed -nE 's/.*\| *([0-9]+) failed.*/\1/p')
+  if [ -n "$ok" ]; then
+    passed=$((passed + ok))
+    failed=$((failed + ${bad:-0}))
+    echo "UNIT $name: $ok passed, ${bad:-0} failed"
+  fi
+  if [ $status -ne 0 ]; then
+    printf '%s\n' "$out" | tail -n 40
+    [ -z "$bad" ] || [ "$bad" -eq 0 ] && failed=$((failed + 1))
+    failures+=("$name")
+  fi
+done
+
+# CLI tests and example checks: scripts that exit 0 (pass), 77 (skip) or else (fail).
+export PSPF_BIN="$build/tools"
+export PATH="$build/tools:$PATH"
+for t in "$top"/tests/cli/t[0-9]*.sh; do
+  [ -f "$t" ] || continue
+  name=cli/$(basename "$t" .sh)
+  log="$build/$(basename "$t" .sh).log"
+  timeout 300 bash "$t" >"$log" 2>&1
+  status=$?
+  [ $status -ne 0 ] && [ $status -ne 77 ] && tail -n 30 "$log"
+  record "$name" $status
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,106 @@
+// Batches: header round trip, checksums, record iteration.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "pspf/batch.h"
+#include "pspf/error.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+TEST_CASE("a sealed batch decodes to the header it was sealed with") {
+  BatchBuilder b;
+  test::fill(b, 0, 3);
+  std::string_view bytes = b.seal(Offset(40), Timestamp(1764000000000));
+  BatchHeader h = decode_batch_header(bytes.data());
+  CHECK(h.length == bytes.size());
+  CHECK(h.base_offset.value == 40);
+  CHECK(h.record_count == 3);
+  CHECK(h.last_offset_delta == 2);
+  CHECK(h.next_offset().value == 43);
+  CHECK(h.first_timestamp.value == 1764000000000);
+  CHECK(h.max_timestamp.value == 1764000000000);
+  CHECK(h.checksum == batch_checksum(bytes.data(), bytes.size()));
+  CHECK_FALSE(header_problem(h).has_value());
+}
+
+TEST_CASE("records come back with their offsets, keys, ids, headers and values") {
+  BatchBuilder b;
+  std::string_view k = "item-1", id = "e-1";
+  Buffer headers;
+  msgpack_put_map_header(headers, 1);
+  msgpack_put_str(headers, "source");
+  msgpack_put_str(headers, "cron");
+  std::string v0 = test::value_of(0), v1 = test::value_of(1);
+  b.add(&k, &id, headers.view(), v0);
+  b.add(nullptr, nullptr, {}, v1);
+  std::string_view bytes = b.seal(Offset(7), Timestamp(5));
+  BatchHeader h = decode_batch_header(bytes.data());
+  RecordIterator it(bytes.data(), h);
+  RecordView r;
+  REQUIRE(it.next(r));
+  CHECK(r.offset.value == 7);
+  CHECK(r.timestamp.value == 5);
+  CHECK(r.has_key);
+  CHECK(r.key == "item-1");
+  CHECK(r.has_id);
+  CHECK(r.id == "e-1");
+  CHECK(r.headers == headers.view());
+  CHECK(r.value == v0);
+  REQUIRE(it.next(r));
+  CHECK(r.offset.value == 8);
+  CHECK_FALSE(r.has_key);
+  CHECK_FALSE(r.has_id);
+  CHECK(r.headers.empty());
+  CHECK(r.value == v1);
+  CHECK_FALSE(it.next(r));
+}
+
+TEST_CASE("a single bit flipped anywhere fails the header check or the checksum") {
+  BatchBuilder b;
+  test::fill(b, 0, 20);
+  std::string bytes(b.seal(Offset(0), Timestamp(1)));
+  uint64_t good = batch_checksum(bytes.data(), bytes.size());
+  uint32_t good_header = header_checksum(bytes.data());
+  CHECK(decode_batch_header(bytes.data()).header_check == good_header);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      CAPTURE(i);
+      bytes[i] = static_cast<char>(bytes[i] ^ (1 << bit));
+      BatchHeader h = decode_batch_header(bytes.data());
+      bool caught = header_checksum(bytes.data()) != h.header_check ||
+                    batch_checksum(bytes.data(), bytes.size()) != h.checksum;
+      CHECK(caught);
+      bytes[i] = static_cast<char>(bytes[i] ^ (1 << bit));
+    }
+  }
+}
+
+TEST_CASE("headers with impossible lengths or counts are refused") {
+  BatchHeader h;
+  h.length = 10;
+  h.record_count = 1;
+  CHECK(header_problem(h).has_value());
+  h.length = kMaxBatchBytes + 1;
+  CHECK(header_problem(h).has_value());
+  h.length = 100;
+  h.record_count = 0;
+  CHECK(header_problem(h).has_value());
+  h.record_count = 5;
+  h.last_offset_delta = 3;
+  CHECK(header_problem(h).has_value());
+  h.last_offset_delta = 9;  // gaps left by compaction are fine
+  CHECK_FALSE(header_problem(h).has_value());
+}
+
+TEST_CASE("a checksum-valid batch with malformed records throws corrupt, not a crash") {
+  BatchBuilder b;
+  test::fill(b, 0, 2);
+  std::string bytes(b.seal(Offset(0), Timestamp(1)));
+  bytes[kBatchHeaderSize] = 0x11;  // not the 6-element record array
+  BatchHeader h = decode_batch_header(bytes.data());
+  RecordIterator it(bytes.data(), h);
+  RecordView r;
+  CHECK_THROWS_AS(it.next(r), Error);
+}

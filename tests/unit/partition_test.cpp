@@ -1,0 +1,215 @@
+// Partitions: appends, concurrent writer state, torn-tail recovery by the next
+// writer, segment rolling, index loss and damage, monotonic timestamps.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/partition.h"
+#include "pspf/paths.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+
+Appended append(PartitionWriter& w, int first, int count, SyncMode sync = SyncMode::none) {
+  BatchBuilder b;
+  test::fill(b, first, count);
+  return w.append(b, sync);
+}
+
+// Every record offset and key the reader returns from `from` on.
+std::vector<std::pair<int64_t, std::string>> read_from(const std::string& dir, Offset from = Offset(0)) {
+  PartitionReader r(dir, "test partition");
+  r.seek(from);
+  std::vector<std::pair<int64_t, std::string>> out;
+  BatchRef b;
+  while (r.next(b)) {
+    RecordIterator it(b.data, b.header);
+    RecordView rec;
+    while (it.next(rec))
+      if (rec.offset >= from) out.emplace_back(rec.offset.value, std::string(rec.key));
+  }
+  return out;
+}
+
+std::string seg(const std::string& dir, int64_t base, std::string_view ext = paths::kLogExt) {
+  return paths::segment_file(dir, Offset(base), ext);
+}
+
+}  // namespace
+
+TEST_CASE("appends get dense offsets and read back in order") {
+  test::TempDir dir;
+  PartitionWriter w(dir.path(), "p", 1 << 20);
+  CHECK(append(w, 0, 3).base.value == 0);
+  CHECK(append(w, 3, 2).base.value == 3);
+  auto recs = read_from(dir.path());
+  REQUIRE(recs.size() == 5);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(recs[i].first == i);
+    CHECK(recs[i].second == "k" + std::to_string(i));
+  }
+  PartitionReader r(dir.path(), "p");
+  CHECK(r.log_end().value == 5);
+  CHECK(r.log_start().value == 0);
+}
+
+TEST_CASE("two writers on one partition see each other's appends") {
+  test::TempDir dir;
+  PartitionWriter a(dir.path(), "p", 1 << 20), b(dir.path(), "p", 1 << 20);
+  CHECK(append(a, 0, 2).base.value == 0);
+  CHECK(append(b, 2, 3).base.value == 2);
+  CHECK(append(a, 5, 1).base.value == 5);
+  CHECK(read_from(dir.path()).size() == 6);
+}
+
+TEST_CASE("the next writer truncates a torn tail at every length and appends after it") {
+  test::TempDir dir;
+  uint64_t good_end, full_end;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    append(w, 0, 4);
+    good_end = file_size(open_file(seg(dir.path(), 0), O_RDONLY).get(), "");
+    append(w, 4, 4);
+    full_end = file_size(open_file(seg(dir.path(), 0), O_RDONLY).get(), "");
+  }
+  std::string full = read_small_file(seg(dir.path(), 0));
+  for (uint64_t len = good_end + 1; len < full_end; len += 7) {
+    CAPTURE(len);
+    write_file_atomic(seg(dir.path(), 0), full.substr(0, len));
+    CHECK(read_from(dir.path()).size() == 4);  // the torn batch is invisible
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    Appended a = append(w, 100, 1);
+    CHECK(a.base.value == 4);
+    CHECK(w.truncated_bytes() == len - good_end);
+    auto recs = read_from(dir.path());
+    REQUIRE(recs.size() == 5);
+    CHECK(recs[4].second == "k100");
+  }
+}
+
+TEST_CASE("a writer refuses to append after a corrupt batch and names it") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "topic t partition 0", 1 << 20);
+    append(w, 0, 2);
+    append(w, 2, 2);
+  }
+  std::string bytes = read_small_file(seg(dir.path(), 0));
+  bytes[60] = static_cast<char>(bytes[60] ^ 1);  // inside the first batch's records
+  write_file_atomic(seg(dir.path(), 0), bytes);
+  PartitionWriter w(dir.path(), "topic t partition 0", 1 << 20);
+  try {
+    append(w, 4, 1);
+    FAIL("append should have thrown");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::corrupt);
+    std::string msg = e.what();
+    CHECK(msg.find("topic t partition 0") != std::string::npos);
+    CHECK(msg.find("00000000000000000000.log") != std::string::npos);
+    CHECK(msg.find("byte 0") != std::string::npos);
+  }
+  CHECK(read_small_file(seg(dir.path(), 0)) == bytes);  // nothing appended
+}
+
+TEST_CASE("segments roll at the configured size and readers cross them") {
+  test::TempDir dir;
+  PartitionWriter w(dir.path(), "p", 1024);
+  for (int i = 0; i < 30; ++i) append(w, i * 10, 10);
+  auto segs = list_segments(dir.path());
+  CHECK(segs.size() > 3);
+  CHECK(segs.front().value == 0);
+  auto recs = read_from(dir.path());
+  REQUIRE(recs.size() == 300);
+  for (int i = 0; i < 300; ++i) CHECK(recs[i].first == i);
+  // Seeking into a later segment returns exactly from there.
+  auto tail = read_from(dir.path(), Offset(251));
+  REQUIRE(tail.size() == 49);
+  CHECK(tail.front().first == 251);
+}
+
+TEST_CASE("lost or damaged indexes do not change what a seek returns") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    for (int i = 0; i < 50; ++i) append(w, i * 100, 100);  // batches > 4 KiB: indexed
+  }
+  std::vector<IndexEntry> entries = SegmentIndex(dir.path(), Offset(0)).entries();
+  CHECK(entries.size() > 10);
+  auto expected = read_from(dir.path(), Offset(3210));
+  REQUIRE(expected.size() == 5000 - 3210);
+  // Lost: every seek still lands right, and the next writer rebuilds the index.
+  ::unlink(seg(dir.path(), 0, paths::kIndexExt).c_str());
+  ::unlink(seg(dir.path(), 0, paths::kTimeIndexExt).c_str());
+  CHECK(read_from(dir.path(), Offset(3210)) == expected);
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    append(w, 9999, 1);
+  }
+  // The writer rebuilt the index by scanning: the same entries as before.
+  std::vector<IndexEntry> rebuilt = SegmentIndex(dir.path(), Offset(0)).entries();
+  REQUIRE(rebuilt.size() >= entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    CHECK(rebuilt[i].rel_offset == entries[i].rel_offset);
+    CHECK(rebuilt[i].position == entries[i].position);
+  }
+  // Damaged: entries pointing at wrong positions are not trusted.
+  std::string idx = read_small_file(seg(dir.path(), 0, paths::kIndexExt));
+  for (size_t i = 4; i < idx.size(); i += 8) idx[i] = static_cast<char>(idx[i] + 3);
+  write_file_atomic(seg(dir.path(), 0, paths::kIndexExt), idx);
+  auto again = read_from(dir.path(), Offset(3210));
+  REQUIRE(again.size() == expected.size() + 1);
+  CHECK(std::equal(expected.begin(), expected.end(), again.begin()));
+  PartitionScan s = scan_partition(dir.path(), true);
+  CHECK_FALSE(s.index_problems.empty());
+  repair_partition(dir.path());
+  CHECK(scan_partition(dir.path(), true).index_problems.empty());
+}
+
+TEST_CASE("append timestamps never go backwards when the clock does") {
+  test::TempDir dir;
+  PartitionWriter w(dir.path(), "p", 1 << 20);
+  Appended a = append(w, 0, 1);
+  set_clock_skew_for_tests(-3'600'000);
+  Appended b = append(w, 1, 1);
+  set_clock_skew_for_tests(0);
+  CHECK(b.timestamp >= a.timestamp);
+  // A new writer (a new process) learns the last timestamp from the log.
+  set_clock_skew_for_tests(-3'600'000);
+  PartitionWriter w2(dir.path(), "p", 1 << 20);
+  Appended c = append(w2, 2, 1);
+  set_clock_skew_for_tests(0);
+  CHECK(c.timestamp >= b.timestamp);
+}
+
+TEST_CASE("scan and repair cut a damaged partition back to its last good batch") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    append(w, 0, 3);
+    append(w, 3, 3);
+    append(w, 6, 3);
+  }
+  std::string bytes = read_small_file(seg(dir.path(), 0));
+  BatchHeader first = decode_batch_header(bytes.data());
+  size_t second = first.length;
+  bytes[second + 70] = static_cast<char>(bytes[second + 70] ^ 4);
+  write_file_atomic(seg(dir.path(), 0), bytes);
+  PartitionScan s = scan_partition(dir.path(), false);
+  CHECK(s.damaged);
+  CHECK(s.damage_position == second);
+  CHECK(s.bytes_after_damage == bytes.size() - second);
+  CHECK(s.records == 3);
+  repair_partition(dir.path());
+  PartitionScan after = scan_partition(dir.path(), true);
+  CHECK_FALSE(after.damaged);
+  CHECK(after.records == 3);
+  CHECK(after.end.value == 3);
+  CHECK(read_from(dir.path()).size() == 3);
+}

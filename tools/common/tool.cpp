@@ -1,0 +1,82 @@
+#include "common/tool.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "common/output.h"
+#include "pspf/error.h"
+
+namespace pspf::tool {
+
+namespace {
+std::string g_name = "pspf";
+
+int exit_code_for(Errc c) {
+  switch (c) {
+    case Errc::usage: return kExitUsage;
+    case Errc::invalid_input: return kExitInvalidInput;
+    case Errc::condition: return kExitCondition;
+    case Errc::busy: return kExitBusy;
+    default: return kExitFailure;
+  }
+}
+}  // namespace
+
+void add_common_options(CLI::App& app, std::string& dir) {
+  const char* env = std::getenv("PSPF_DIR");
+  dir = env && *env ? env : "./pspf-data";
+  app.add_option("-d,--dir", dir, "data directory (default: $PSPF_DIR, else ./pspf-data)");
+  app.set_version_flag("--version", std::string(PSPF_VERSION));
+}
+
+void note(const std::string& message) {
+  std::fflush(stdout);
+  std::cerr << g_name << ": " << message << std::endl;
+}
+
+int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
+             const std::function<int()>& body) {
+  g_name = name;
+  // A closed pipe must show up as EPIPE from write(), not kill the process, so that
+  // the tool can stop cleanly and commit only what was written.
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << name << " " << PSPF_VERSION << "\n";
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << name << ": error: " << e.what() << " (see " << name << " --help)\n";
+    return kExitUsage;
+  }
+  try {
+    int rc = body();
+    stdout_output().flush();
+    return rc;
+  } catch (const OutputClosed& e) {
+    if (e.broken_pipe) return kExitOk;
+    std::cerr << name << ": error: cannot write to standard output: " << e.what() << "\n";
+    return kExitFailure;
+  } catch (const Error& e) {
+    try {
+      stdout_output().flush();
+    } catch (...) {
+      // stdout is already failing; the error below is the one to report.
+    }
+    std::cerr << name << ": error: " << e.what() << "\n";
+    return exit_code_for(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << name << ": error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace pspf::tool

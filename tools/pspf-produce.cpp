@@ -1,0 +1,222 @@
+// pspf-produce: append JSON lines to a topic (pspf-produce(1)).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <optional>
+
+#include "common/output.h"
+#include "common/options.h"
+#include "common/tool.h"
+#include "pspf/batch.h"
+#include "pspf/envelope.h"
+#include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/json_codec.h"
+#include "pspf/line_reader.h"
+#include "pspf/log.h"
+#include "pspf/producer.h"
+
+using namespace pspf;
+
+namespace {
+
+struct Options {
+  std::string dir, topic;
+  std::vector<std::string> files;
+  std::optional<int32_t> partition;
+  std::optional<std::string> key, key_field, key_delimiter, id_field, reject_file;
+  std::vector<std::string> headers;
+  bool allow_missing_key = false, envelope = false, skip_invalid = false;
+  bool receipts = false, quiet = false;
+  int32_t partitions = 4;
+  std::string sync = "batch";
+  size_t max_record_bytes = 1 << 20;
+};
+
+// Turns input lines into records and hands them to the producer.
+class Importer {
+ public:
+  Importer(const Options& o, Producer& producer) : o_(o), producer_(producer) {
+    captures_[0].path = o.key_field ? std::string_view(*o.key_field) : std::string_view();
+    captures_[1].path = o.id_field ? std::string_view(*o.id_field) : std::string_view();
+    for (const auto& h : o.headers) {
+      auto eq = h.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw Error(Errc::usage, fmt::format("invalid header '{}': expected NAME=VALUE", h));
+    }
+    if (!o.headers.empty()) {
+      msgpack_put_map_header(headers_, static_cast<uint32_t>(o.headers.size()));
+      for (const auto& h : o.headers) {
+        auto eq = h.find('=');
+        msgpack_put_str(headers_, std::string_view(h).substr(0, eq));
+        msgpack_put_str(headers_, std::string_view(h).substr(eq + 1));
+      }
+    }
+    if (o.reject_file) reject_ = open_file(*o.reject_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  }
+
+  void import(LineReader& in) {
+    std::string_view line;
+    for (;;) {
+      LineReader::Status s = in.next(line);
+      if (s == LineReader::Status::end) break;
+      if (s == LineReader::Status::too_long)
+        invalid(in, line, fmt::format("line longer than --max-record-bytes ({})", o_.max_record_bytes));
+      else if (!line.empty())
+        record(in, line);
+      if (in.idle()) producer_.flush();  // input paused: make what we have durable now
+    }
+  }
+
+  uint64_t skipped() const { return skipped_; }
+
+ private:
+  void record(LineReader& in, std::string_view line) {
+    std::string_view json = line, key_text;
+    if (o_.key_delimiter) {
+      auto d = line.find(*o_.key_delimiter);
+      if (d == std::string_view::npos)
+        return invalid(in, line, fmt::format("no key delimiter '{}'", *o_.key_delimiter));
+      key_text = line.substr(0, d);
+      json = line.substr(d + o_.key_delimiter->size());
+    }
+    if (json.find('\0') != std::string_view::npos) return invalid(in, line, "NUL byte in line");
+    value_.clear();
+    if (!codec_.convert(json, value_, captures_)) return invalid(in, line, codec_.error());
+    std::string_view key, id, headers = headers_.view(), value = value_.view();
+    const std::string_view *kp = nullptr, *ip = nullptr;
+    if (o_.envelope) {
+      EnvelopeFields f;
+      if (auto why = parse_envelope(value_.view(), f)) return invalid(in, line, *why);
+      if (f.has_key) key = f.key, kp = &key;
+      if (f.has_id) id = f.id, ip = &id;
+      if (!f.headers.empty()) headers = f.headers;
+      value = f.value;
+    }
+    if (o_.key) key = *o_.key, kp = &key;
+    if (o_.key_delimiter) key = key_text, kp = &key;
+    if (o_.key_field) {
+      if (captures_[0].found) key = captures_[0].text, kp = &key;
+      else if (!o_.allow_missing_key)
+        return invalid(in, line, fmt::format("key field {} is missing or null", *o_.key_field));
+    }
+    if (o_.id_field && captures_[1].found) id = captures_[1].text, ip = &id;
+    if (value.size() > o_.max_record_bytes)
+      return invalid(in, line, fmt::format("record larger than --max-record-bytes ({})", o_.max_record_bytes));
+    PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp);
+    producer_.add(p, kp, ip, headers, value);
+  }
+
+  void invalid(LineReader& in, std::string_view line, const std::string& why) {
+    if (!o_.skip_invalid) {
+      producer_.flush();  // everything before the bad line is appended and durable
+      throw Error(Errc::invalid_input,
+                  fmt::format("{}:{}: {} (lines before it were appended; --skip-invalid skips "
+                              "bad lines)", in.name(), in.line_number(), why));
+    }
+    ++skipped_;
+    if (reject_.valid()) {
+      std::string copy(line);
+      copy.push_back('\n');
+      if (!write_all(reject_.get(), copy.data(), copy.size()))
+        throw_errno("cannot write " + *o_.reject_file);
+    }
+  }
+
+  const Options& o_;
+  Producer& producer_;
+  JsonToMsgpack codec_;
+  FieldCapture captures_[2];
+  Buffer value_;
+  Buffer headers_;
+  Fd reject_;
+  uint64_t skipped_ = 0;
+};
+
+void print_receipts(const std::string& topic, PartitionId p, std::string_view batch) {
+  auto& out = tool::stdout_output();
+  BatchHeader h = decode_batch_header(batch.data());
+  RecordIterator it(batch.data(), h);
+  RecordView r;
+  while (it.next(r)) {
+    out.write(R"({"topic":)");
+    append_json_string(topic, out.buffer());
+    out.write(fmt::format(R"(,"partition":{},"offset":{},"key":)", p.value, r.offset.value));
+    if (r.has_key) append_json_string(r.key, out.buffer());
+    else out.write("null");
+    out.write("}\n");
+  }
+  out.flush();  // a receipt is a promise: it goes out as soon as the batch is durable
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"Append JSON lines from stdin or files to a topic.", "pspf-produce"};
+  tool::add_common_options(app, o.dir);
+  app.add_option("topic", o.topic, "topic to append to")->required();
+  app.add_option("files", o.files, "input files (default: stdin; - is stdin)");
+  app.add_option("-p,--partition", o.partition, "append every record to partition N");
+  auto* key = app.add_option("-k,--key", o.key, "fixed key for every record");
+  auto* key_field = app.add_option("--key-field", o.key_field, "key from this field (dot path, e.g. item.id)");
+  auto* key_delim = app.add_option("-K,--key-delimiter", o.key_delimiter, "lines are KEY DELIM JSON");
+  key->excludes(key_field)->excludes(key_delim);
+  key_field->excludes(key_delim);
+  app.add_flag("--allow-missing-key", o.allow_missing_key, "a record without the key field gets no key");
+  app.add_option("--id-field", o.id_field, "store this field (dot path) as the event id");
+  app.add_option("-H,--header", o.headers, "add header NAME=VALUE to every record (repeatable)");
+  app.add_flag("-J,--envelope", o.envelope, "input lines are envelopes as printed by pspf-replay -J");
+  app.add_option("--partitions", o.partitions, "partitions of the topic if it must be created (default 4)");
+  app.add_option("--sync", o.sync, "none, batch (default) or always");
+  app.add_option("--max-record-bytes", o.max_record_bytes, "longest accepted line (default 1048576)");
+  app.add_flag("--skip-invalid", o.skip_invalid, "skip invalid lines instead of stopping");
+  app.add_option("--reject-file", o.reject_file, "with --skip-invalid, append rejected lines here");
+  app.add_flag("--receipts", o.receipts, "print a JSON receipt per appended record on stdout");
+  app.add_flag("-q,--quiet", o.quiet, "no summary on stderr");
+
+  return tool::run_tool("pspf-produce", app, argc, argv, [&] {
+    SyncMode sync = tool::parse_sync_mode(o.sync);
+    if (o.reject_file && !o.skip_invalid)
+      throw Error(Errc::usage, "--reject-file needs --skip-invalid");
+    if (o.max_record_bytes < 1) throw Error(Errc::usage, "--max-record-bytes must be at least 1");
+    Log log(o.dir);
+    bool created = false;
+    TopicConfig topic = log.open_or_create(o.topic, o.partitions, created);
+    if (created && !o.quiet)
+      tool::note(fmt::format("created topic {} with {} partitions in {}", topic.name,
+                             topic.partitions, o.dir));
+    if (o.partition && (*o.partition < 0 || *o.partition >= topic.partitions))
+      throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it has {})", topic.name,
+                                           *o.partition, topic.partitions));
+    auto started = std::chrono::steady_clock::now();
+    Producer producer(log, topic, sync);
+    if (o.receipts)
+      producer.on_append([&](PartitionId p, const Appended&, std::string_view batch) {
+        print_receipts(topic.name, p, batch);
+      });
+    Importer importer(o, producer);
+    if (o.files.empty()) o.files.push_back("-");
+    for (const auto& f : o.files) {
+      Fd fd;
+      if (f != "-") fd = open_file(f, O_RDONLY);
+      LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f, o.max_record_bytes);
+      importer.import(in);
+    }
+    producer.flush();
+    if (!o.quiet) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::string msg = fmt::format("appended {} events to topic {} in {:.2f}s", producer.appended(),
+                                    topic.name, secs);
+      if (importer.skipped()) msg += fmt::format(", skipped {} invalid lines", importer.skipped());
+      if (producer.truncated_bytes())
+        msg += fmt::format(", cut off a torn tail of {} bytes left by an earlier writer",
+                           producer.truncated_bytes());
+      tool::note(msg);
+    }
+    return tool::kExitOk;
+  });
+}

@@ -1,0 +1,96 @@
+// pspf-replay: print a range of a topic as JSON lines (pspf-replay(1)).
+#include <fmt/format.h>
+
+#include <csignal>
+#include <optional>
+
+#include "common/options.h"
+#include "common/output.h"
+#include "common/tool.h"
+#include "pspf/envelope.h"
+#include "pspf/error.h"
+#include "pspf/json_codec.h"
+#include "pspf/log.h"
+#include "pspf/topic_reader.h"
+#include "pspf/watcher.h"
+
+using namespace pspf;
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int sig) { g_stop = sig; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir, topic_name, from = "beginning";
+  std::optional<std::string> until, key;
+  std::vector<std::string> partitions;
+  std::optional<uint64_t> count;
+  bool no_merge = false, envelope = false, follow = false;
+
+  CLI::App app{"Print the events of a topic as JSON lines.", "pspf-replay"};
+  tool::add_common_options(app, dir);
+  app.add_option("topic", topic_name, "topic to read")->required();
+  app.add_option("-o,--from", from, "start: beginning, end, N, -N, @TIME (default beginning)");
+  app.add_option("--until", until, "stop before this position (same forms as --from)");
+  app.add_option("-p,--partition", partitions, "only these partitions (repeatable, or 0,2)");
+  app.add_option("--key", key, "only events with this key");
+  app.add_option("-c,--count", count, "stop after N events");
+  app.add_flag("--no-merge", no_merge, "partition by partition instead of merged by time");
+  app.add_flag("-J,--envelope", envelope, "print the whole record as a JSON envelope");
+  app.add_flag("-f,--follow", follow, "keep waiting for new events");
+
+  return tool::run_tool("pspf-replay", app, argc, argv, [&] {
+    Log log(dir);
+    TopicConfig topic = log.topic(topic_name);
+    ReadOptions ro;
+    Timestamp now = now_ms();
+    ro.from = parse_position(from, now);
+    if (until) ro.until = parse_position(*until, now);
+    ro.partitions = tool::parse_partitions(partitions, topic);
+    ro.follow = follow;
+    ro.merge = !no_merge;
+    ro.key = key;
+    if (key && !partitions.empty())
+      throw Error(Errc::usage, "--key reads the key's own partition: leave out -p");
+    std::optional<Watcher> watcher;
+    TopicReader reader(log, topic, ro);
+    if (follow) watcher.emplace(reader.watch_dirs());
+
+    auto& out = tool::stdout_output();
+    out.set_line_buffered(follow);
+    if (follow) {
+      std::signal(SIGINT, on_signal);
+      std::signal(SIGTERM, on_signal);
+    }
+    uint64_t printed = 0;
+    PartitionId p;
+    RecordView r;
+    while (!count || printed < *count) {
+      if (reader.next(p, r)) {
+        Buffer& b = out.buffer();
+        if (envelope) {
+          write_envelope(topic.name, p, r, b);
+        } else {
+          const char* v = r.value.data();
+          if (!msgpack_to_json(&v, v + r.value.size(), b))
+            throw Error(Errc::corrupt, fmt::format("{}: record at offset {} has a bad value",
+                                                   Log::label(topic, p), r.offset.value));
+        }
+        b.push_back('\n');
+        out.maybe_flush();
+        ++printed;
+        continue;
+      }
+      if (reader.finished() || !follow) break;
+      out.flush();
+      while (!g_stop && !watcher->wait(1000)) {
+      }
+      if (g_stop) break;
+    }
+    out.flush();
+    return g_stop ? 128 + static_cast<int>(g_stop) : tool::kExitOk;
+  });
+}

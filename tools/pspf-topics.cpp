@@ -1,0 +1,201 @@
+// pspf-topics: create, list, describe, delete, verify and repair topics
+// (pspf-topics(1)).
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/output.h"
+#include "common/tool.h"
+#include "pspf/error.h"
+#include "pspf/log.h"
+#include "pspf/range.h"
+
+using namespace pspf;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+std::string when(Timestamp t, bool any) { return any ? format_iso8601(t) : "-"; }
+
+json partition_json(const TopicConfig& t, int32_t p, const PartitionScan& s) {
+  json j;
+  j["partition"] = p;
+  j["start"] = s.start.value;
+  j["end"] = s.end.value;
+  j["records"] = s.records;
+  j["bytes"] = s.bytes;
+  j["segments"] = s.segments;
+  j["first_append"] = s.records ? json(s.first_timestamp.value) : json(nullptr);
+  j["last_append"] = s.records ? json(s.last_timestamp.value) : json(nullptr);
+  (void)t;
+  return j;
+}
+
+int describe(const Log& log, const std::string& name, bool as_json) {
+  TopicConfig t = log.topic(name);
+  auto& out = tool::stdout_output();
+  json parts = json::array();
+  std::string table = fmt::format("topic {}: {} partitions, segments of {} bytes\n", t.name,
+                                  t.partitions, t.segment_bytes);
+  table += fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", "PARTITION",
+                       "START", "END", "RECORDS", "BYTES", "SEGMENTS", "FIRST-APPEND", "LAST-APPEND");
+  for (int32_t p = 0; p < t.partitions; ++p) {
+    PartitionScan s = log.scan(t, PartitionId(p), false);
+    if (s.damaged) throw Error(Errc::corrupt, fmt::format("{}: {}", Log::label(t, PartitionId(p)), s.damage));
+    parts.push_back(partition_json(t, p, s));
+    table += fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", p,
+                         s.start.value, s.end.value, s.records, s.bytes, s.segments,
+                         when(s.first_timestamp, s.records), when(s.last_timestamp, s.records));
+  }
+  if (as_json) {
+    json j;
+    j["topic"] = t.name;
+    j["partitions"] = t.partitions;
+    j["segment_bytes"] = t.segment_bytes;
+    j["created"] = t.created_ms;
+    j["partition_details"] = parts;
+    out.write(j.dump() + "\n");
+  } else {
+    out.write(table);
+  }
+  return tool::kExitOk;
+}
+
+// Verifies topics; returns 1 when any damage was found.
+int verify(const Log& log, std::vector<std::string> names, bool as_json) {
+  if (names.empty()) names = log.list_topics();
+  auto& out = tool::stdout_output();
+  bool bad = false;
+  json report = json::array();
+  for (const auto& name : names) {
+    TopicConfig t = log.topic(name);
+    for (int32_t p = 0; p < t.partitions; ++p) {
+      PartitionScan s = log.scan(t, PartitionId(p), true);
+      json j = partition_json(t, p, s);
+      j = json{{"topic", t.name}, {"partition", p}, {"status", "ok"}, {"records", s.records}};
+      std::string label = Log::label(t, PartitionId(p));
+      if (s.damaged) {
+        bad = true;
+        j["status"] = "damaged";
+        j["problem"] = s.damage;
+        j["segment"] = s.damaged_segment;
+        j["position"] = s.damage_position;
+        j["bytes_after"] = s.bytes_after_damage;
+        if (!as_json)
+          out.write(fmt::format("{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
+                                "cuts them off)\n", label, s.damage, s.bytes_after_damage, t.name));
+      } else if (s.torn_tail) {
+        j["status"] = "torn-tail";
+        j["problem"] = s.damage;
+        if (!as_json)
+          out.write(fmt::format("{}: ok, {} records; note: {} (the next append cuts it off)\n",
+                                label, s.records, s.damage));
+      } else if (!as_json) {
+        out.write(fmt::format("{}: ok, {} records\n", label, s.records));
+      }
+      if (!s.index_problems.empty()) {
+        bad = true;
+        if (j["status"] == "ok") j["status"] = "index-damaged";
+        j["index_problems"] = s.index_problems;
+        if (!as_json)
+          for (const auto& ip : s.index_problems)
+            out.write(fmt::format("{}: INDEX: {} (pspf-topics repair {} rebuilds it)\n", label, ip, t.name));
+      }
+      report.push_back(j);
+    }
+  }
+  if (as_json) out.write(report.dump() + "\n");
+  return bad ? tool::kExitFailure : tool::kExitOk;
+}
+
+int repair(const Log& log, const std::string& name, bool dry_run) {
+  TopicConfig t = log.topic(name);
+  auto& out = tool::stdout_output();
+  for (int32_t p = 0; p < t.partitions; ++p) {
+    std::string label = Log::label(t, PartitionId(p));
+    PartitionScan s = log.scan(t, PartitionId(p), true);
+    if (s.damaged || s.torn_tail)
+      out.write(fmt::format("{}: {}: dropping {} bytes from byte {} of {} on (offsets from {} on)\n",
+                            label, s.damage, s.bytes_after_damage, s.damage_position,
+                            s.damaged_segment, s.end.value));
+    if (!s.index_problems.empty())
+      out.write(fmt::format("{}: rebuilding indexes ({} bad entries)\n", label, s.index_problems.size()));
+    if (!s.damaged && !s.torn_tail && s.index_problems.empty()) {
+      out.write(fmt::format("{}: ok, nothing to repair\n", label));
+      continue;
+    }
+    out.flush();  // say what will be dropped before dropping it
+    if (!dry_run) log.repair(t, PartitionId(p));
+  }
+  if (dry_run) out.write("dry run: nothing changed\n");
+  return tool::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir, name;
+  std::vector<std::string> names;
+  int32_t partitions = 0;
+  uint64_t segment_bytes = kDefaultSegmentBytes;
+  bool if_not_exists = false, as_json = false, dry_run = false;
+
+  CLI::App app{"Create, list, describe, delete, verify and repair topics.", "pspf-topics"};
+  tool::add_common_options(app, dir);
+  app.require_subcommand(1);
+  auto* create = app.add_subcommand("create", "create a topic");
+  create->add_option("topic", name, "topic name")->required();
+  create->add_option("-P,--partitions", partitions, "number of partitions")->required();
+  create->add_option("--segment-bytes", segment_bytes, "segment size (default 67108864)");
+  create->add_flag("--if-not-exists", if_not_exists, "succeed when the topic exists");
+  auto* list = app.add_subcommand("list", "list topics");
+  list->add_flag("--json", as_json, "JSON output");
+  auto* desc = app.add_subcommand("describe", "partitions, offsets, records, bytes");
+  desc->add_option("topic", name, "topic name")->required();
+  desc->add_flag("--json", as_json, "JSON output");
+  auto* del = app.add_subcommand("delete", "delete a topic and all its data");
+  del->add_option("topic", name, "topic name")->required();
+  auto* ver = app.add_subcommand("verify", "check every checksum and index");
+  ver->add_option("topics", names, "topics (default: all)");
+  ver->add_flag("--json", as_json, "JSON output");
+  auto* rep = app.add_subcommand("repair", "cut damaged partitions back to their last good batch");
+  rep->add_option("topic", name, "topic name")->required();
+  rep->add_flag("--dry-run", dry_run, "only say what would be dropped");
+
+  return tool::run_tool("pspf-topics", app, argc, argv, [&]() -> int {
+    Log log(dir);
+    auto& out = tool::stdout_output();
+    if (*create) {
+      if (if_not_exists && log.find_topic(name)) return tool::kExitOk;
+      TopicConfig cfg;
+      cfg.name = name;
+      cfg.partitions = partitions;
+      cfg.segment_bytes = segment_bytes;
+      log.create_topic(cfg);
+      tool::note(fmt::format("created topic {} with {} partitions", name, partitions));
+      return tool::kExitOk;
+    }
+    if (*list) {
+      auto topics = log.list_topics();
+      if (as_json) {
+        json j = json::array();
+        for (const auto& n : topics) {
+          TopicConfig t = log.topic(n);
+          j.push_back({{"topic", t.name}, {"partitions", t.partitions}});
+        }
+        out.write(j.dump() + "\n");
+      } else {
+        for (const auto& n : topics) out.write(n + "\n");
+      }
+      return tool::kExitOk;
+    }
+    if (*desc) return describe(log, name, as_json);
+    if (*del) {
+      log.delete_topic(name);
+      tool::note(fmt::format("deleted topic {}", name));
+      return tool::kExitOk;
+    }
+    if (*ver) return verify(log, names, as_json);
+    return repair(log, name, dry_run);
+  });
+}
