@@ -6,34 +6,15 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 top=$(pwd)
 
-packages=(meson ninja-build g++ pkg-config libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev
-  libfmt-dev doctest-dev libsimdjson-dev libxxhash-dev jq sqlite3 shellcheck)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "tests/run.sh: missing packages; run as root: apt-get install -y ${missing[*]}" >&2
-    exit 2
-  fi
-  echo "tests/run.sh: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null || {
-    echo "tests/run.sh: apt-get install failed" >&2
-    exit 2
-  }
-fi
-
 build=${PSPF_BUILD:-$top/build}
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" >/dev/null || { echo "tests/run.sh: meson setup failed" >&2; exit 1; }
-fi
-ninja -C "$build" >"$build/ninja.log" 2>&1 || {
-  tail -n 60 "$build/ninja.log" >&2
+out=$(bash scripts/build.sh)
+status=$?
+bin=$(printf '%s\n' "$out" | tail -n 1)
+if [ "$status" -eq 2 ]; then exit 2; fi
+if [ "$status" -ne 0 ] || [ ! -d "$bin" ]; then
   echo "0 passed, 1 failed"
   exit 1
-}
+fi
 
 passed=0
 failed=0
@@ -73,8 +54,8 @@ for exe in "$build"/tests/*_test; do
 done
 
 # CLI tests and example checks: scripts that exit 0 (pass), 77 (skip) or else (fail).
-export PSPF_BIN="$build/tools"
-export PATH="$build/tools:$PATH"
+export PSPF_BIN="$bin"
+export PATH="$bin:$PATH"
 for t in "$top"/tests/cli/t[0-9]*.sh; do
   [ -f "$t" ] || continue
   name=cli/$(basename "$t" .sh)

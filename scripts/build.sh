@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pspf needs (when run as root; otherwise prints the
+# apt-get line and exits 2) and builds pspf into build/ (or $PSPF_BUILD).
+# Prints the directory holding the built commands on its last line.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+top=$(pwd)
+
+packages=(meson ninja-build g++ pkg-config libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev
+  libfmt-dev doctest-dev libsimdjson-dev libxxhash-dev jq sqlite3 shellcheck)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "pspf: missing Debian packages; as root run: apt-get install -y ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "pspf: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } >/dev/null || {
+    echo "pspf: apt-get install failed" >&2
+    exit 2
+  }
+fi
+
+build=${PSPF_BUILD:-$top/build}
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" >/dev/null || { echo "pspf: meson setup failed" >&2; exit 1; }
+fi
+ninja -C "$build" >"$build/ninja.log" 2>&1 || {
+  tail -n 60 "$build/ninja.log" >&2
+  echo "pspf: build failed (full log: $build/ninja.log)" >&2
+  exit 1
+}
+echo "$build/tools"
