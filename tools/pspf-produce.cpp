@@ -9,6 +9,7 @@
 
 #include "common/output.h"
 #include "common/options.h"
+#include "common/signals.h"
 #include "common/tool.h"
 #include "pspf/batch.h"
 #include "pspf/envelope.h"
@@ -60,7 +61,7 @@ class Importer {
 
   void import(LineReader& in) {
     std::string_view line;
-    for (;;) {
+    while (!tool::stop_signal()) {
       LineReader::Status s = in.next(line);
       if (s == LineReader::Status::end) break;
       if (s == LineReader::Status::too_long)
@@ -199,13 +200,17 @@ int main(int argc, char** argv) {
         print_receipts(topic.name, p, batch);
       });
     Importer importer(o, producer);
+    tool::install_stop_handlers();
     if (o.files.empty()) o.files.push_back("-");
     for (const auto& f : o.files) {
+      if (tool::stop_signal()) break;
       Fd fd;
       if (f != "-") fd = open_file(f, O_RDONLY);
       LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f, o.max_record_bytes);
+      in.stop_when(tool::stop_flag());
       importer.import(in);
     }
+    // Interrupted or not, what was read is appended whole: nothing is left half-done.
     producer.flush();
     if (!o.quiet) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -216,6 +221,10 @@ int main(int argc, char** argv) {
         msg += fmt::format(", cut off a torn tail of {} bytes left by an earlier writer",
                            producer.truncated_bytes());
       tool::note(msg);
+    }
+    if (int sig = tool::stop_signal()) {
+      tool::note(fmt::format("stopped by signal {} after appending what was read", sig));
+      return 128 + sig;
     }
     return tool::kExitOk;
   });

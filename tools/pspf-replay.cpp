@@ -6,6 +6,7 @@
 
 #include "common/options.h"
 #include "common/output.h"
+#include "common/signals.h"
 #include "common/tool.h"
 #include "pspf/envelope.h"
 #include "pspf/error.h"
@@ -15,13 +16,6 @@
 #include "pspf/watcher.h"
 
 using namespace pspf;
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int sig) { g_stop = sig; }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string dir, topic_name, from = "beginning";
@@ -61,10 +55,7 @@ int main(int argc, char** argv) {
 
     auto& out = tool::stdout_output();
     out.set_line_buffered(follow);
-    if (follow) {
-      std::signal(SIGINT, on_signal);
-      std::signal(SIGTERM, on_signal);
-    }
+    if (follow) tool::install_stop_handlers();
     uint64_t printed = 0;
     PartitionId p;
     RecordView r;
@@ -86,11 +77,13 @@ int main(int argc, char** argv) {
       }
       if (reader.finished() || !follow) break;
       out.flush();
-      while (!g_stop && !watcher->wait(1000)) {
+      while (!tool::stop_signal() && !watcher->wait(1000)) {
       }
-      if (g_stop) break;
+      if (tool::stop_signal()) break;
     }
     out.flush();
-    return g_stop ? 128 + static_cast<int>(g_stop) : tool::kExitOk;
+    // A follower stopped by a signal has printed whole events only: that is its normal
+    // way to end.
+    return tool::kExitOk;
   });
 }

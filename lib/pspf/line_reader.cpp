@@ -45,6 +45,10 @@ bool LineReader::fill() {
   for (;;) {
     ssize_t n = ::read(fd_, buf_.get() + end_, cap_ - end_);
     if (n < 0) {
+      if (errno == EINTR && stop_ && *stop_) {
+        eof_ = true;
+        return false;
+      }
       if (errno == EINTR) continue;
       throw_errno("cannot read " + name_);
     }

@@ -5,6 +5,7 @@
 // newline.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,6 +33,9 @@ class LineReader {
   // True when the reader has no buffered line and reading now would wait (a pipe or
   // terminal whose writer is idle). Always false for regular files.
   bool idle() const;
+  // When *flag becomes non-zero (set by a signal handler), a read interrupted by the
+  // signal ends the input: next() returns end. `flag` must outlive the reader.
+  void stop_when(const volatile std::sig_atomic_t* flag) { stop_ = flag; }
 
  private:
   bool fill();
@@ -46,6 +50,7 @@ class LineReader {
   bool eof_ = false;
   bool regular_ = false;
   uint64_t line_no_ = 0;
+  const volatile std::sig_atomic_t* stop_ = nullptr;
 };
 
 }  // namespace pspf
