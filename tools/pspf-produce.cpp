@@ -119,6 +119,9 @@ class Importer {
                               "bad lines)", in.name(), in.line_number(), why));
     }
     ++skipped_;
+    if (!o_.quiet && skipped_ <= kReportSkipped)
+      tool::note(fmt::format("skipped {}:{}: {}{}", in.name(), in.line_number(), why,
+                             skipped_ == kReportSkipped ? " (further skipped lines are only counted)" : ""));
     if (reject_.valid()) {
       std::string copy(line);
       copy.push_back('\n');
@@ -127,6 +130,7 @@ class Importer {
     }
   }
 
+  static constexpr uint64_t kReportSkipped = 10;
   const Options& o_;
   Producer& producer_;
   JsonToMsgpack codec_;
@@ -214,8 +218,8 @@ int main(int argc, char** argv) {
     producer.flush();
     if (!o.quiet) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::string msg = fmt::format("appended {} events to topic {} in {:.2f}s", producer.appended(),
-                                    topic.name, secs);
+      std::string msg = fmt::format("appended {} event{} to topic {} in {:.2f}s", producer.appended(),
+                                    producer.appended() == 1 ? "" : "s", topic.name, secs);
       if (importer.skipped()) msg += fmt::format(", skipped {} invalid lines", importer.skipped());
       if (producer.truncated_bytes())
         msg += fmt::format(", cut off a torn tail of {} bytes left by an earlier writer",

@@ -130,9 +130,9 @@ void PartitionWriter::refresh() {
     return;
   }
   if (!active_base_ || segs.back() != *active_base_) {
-    if (segs.size() > 1 && !active_base_) {
-      // Timestamps never go backwards: learn the previous segment's last one too,
-      // in case the active segment is still empty.
+    if (segs.size() > 1) {
+      // Timestamps never go backwards: learn the previous segment's last one too (a
+      // writer may have appended there, rolled, and died before writing here).
       Offset prev = segs[segs.size() - 2];
       std::string path = paths::segment_file(dir_, prev, paths::kLogExt);
       Fd fd = open_file(path, O_RDONLY);
@@ -369,8 +369,11 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
                                  [](const auto& b, uint64_t p) { return b.first < p; });
       return it != batches.end() && it->first == pos ? &it->second : nullptr;
     };
+    // Entries past damage are not worth reporting: repair rebuilds them anyway.
+    uint64_t checked_end = out.damaged || out.torn_tail ? out.damage_position : UINT64_MAX;
     for (size_t k = 0; k < idx.entries().size(); ++k) {
       const IndexEntry& e = idx.entries()[k];
+      if (e.position >= checked_end) break;
       const BatchHeader* bh = find(e.position);
       if (!bh || bh->base_offset.value != segs[i].value + e.rel_offset)
         out.index_problems.push_back(fmt::format(
@@ -380,6 +383,9 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     }
     for (size_t k = 0; k < idx.time_entries().size(); ++k) {
       const TimeEntry& e = idx.time_entries()[k];
+      if (checked_end != UINT64_MAX &&
+          (batches.empty() || segs[i].value + e.rel_offset >= batches.back().second.next_offset().value))
+        break;
       auto it = std::find_if(batches.begin(), batches.end(), [&](const auto& b) {
         return b.second.base_offset.value == segs[i].value + e.rel_offset;
       });

@@ -23,6 +23,7 @@ void check_name(std::string_view name, std::string_view what) {
 }
 
 std::string topics_dir(const std::string& dir) { return dir + "/topics"; }
+std::string tmp_dir(const std::string& dir) { return dir + "/tmp"; }
 
 std::string topic_dir(const std::string& dir, std::string_view topic) {
   check_name(topic);
@@ -38,6 +39,26 @@ std::string partition_dir(const std::string& dir, std::string_view topic, Partit
 }
 
 std::string partition_lock(const std::string& partition_dir) { return partition_dir + "/lock"; }
+
+std::string groups_dir(const std::string& dir) { return dir + "/groups"; }
+
+std::string group_dir(const std::string& dir, std::string_view group) {
+  check_name(group, "group");
+  return fmt::format("{}/groups/{}", dir, group);
+}
+
+std::string group_offsets(const std::string& group_dir) { return group_dir + "/offsets.log"; }
+std::string group_lock(const std::string& group_dir) { return group_dir + "/lock"; }
+std::string group_members_dir(const std::string& group_dir) { return group_dir + "/members"; }
+
+std::string group_owners_dir(const std::string& group_dir, std::string_view topic) {
+  check_name(topic);
+  return fmt::format("{}/owners/{}", group_dir, topic);
+}
+
+std::string group_owner_lock(const std::string& group_dir, std::string_view topic, PartitionId p) {
+  return fmt::format("{}/{}", group_owners_dir(group_dir, topic), p.value);
+}
 
 std::string segment_file(const std::string& partition_dir, Offset base, std::string_view ext) {
   return fmt::format("{}/{:020d}{}", partition_dir, base.value, ext);

@@ -3,7 +3,8 @@
 //   DIR/topics/<topic>/topic.json
 //   DIR/topics/<topic>/<partition>/<base offset, 20 digits>.log|.index|.timeindex
 //   DIR/topics/<topic>/<partition>/lock
-//   DIR/groups/<group>/...
+//   DIR/groups/<group>/offsets.log, lock, members/, owners/<topic>/<partition>
+//   DIR/tmp/   (topics and groups being created or deleted)
 //
 // Topic names are checked here so that no name can reach outside the data directory.
 #pragma once
@@ -21,10 +22,23 @@ namespace pspf::paths {
 void check_name(std::string_view name, std::string_view what = "topic");
 
 std::string topics_dir(const std::string& dir);
+// Where topics and groups are built or taken apart before a rename makes the change
+// visible at once (DIR/tmp): outside topics/ and groups/ so no name collides.
+std::string tmp_dir(const std::string& dir);
 std::string topic_dir(const std::string& dir, std::string_view topic);
 std::string topic_meta(const std::string& dir, std::string_view topic);
 std::string partition_dir(const std::string& dir, std::string_view topic, PartitionId p);
 std::string partition_lock(const std::string& partition_dir);
+
+std::string groups_dir(const std::string& dir);
+std::string group_dir(const std::string& dir, std::string_view group);
+// The group's commit file, and the lock that serialises writers of it.
+std::string group_offsets(const std::string& group_dir);
+std::string group_lock(const std::string& group_dir);
+// Membership: one lock file per live member, one per owned topic-partition.
+std::string group_members_dir(const std::string& group_dir);
+std::string group_owners_dir(const std::string& group_dir, std::string_view topic);
+std::string group_owner_lock(const std::string& group_dir, std::string_view topic, PartitionId p);
 
 // "<20-digit base offset><ext>", ext one of kLogExt, kIndexExt, kTimeIndexExt.
 inline constexpr std::string_view kLogExt = ".log";

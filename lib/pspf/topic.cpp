@@ -35,7 +35,11 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
     t.partitions = j.at("partitions").get<int32_t>();
     t.created_ms = j.value("created", int64_t{0});
     t.segment_bytes = j.value("segment_bytes", kDefaultSegmentBytes);
-    if (t.partitions < 1 || t.partitions > kMaxPartitions || t.segment_bytes < 1)
+    if (j.value("format", 1) != 1)
+      throw Error(Errc::corrupt, path + ": format " + std::to_string(j.value("format", 1)) +
+                                     " is newer than this pspf understands");
+    if (t.partitions < 1 || t.partitions > kMaxPartitions || t.segment_bytes < 1 ||
+        t.segment_bytes > kMaxSegmentBytes)
       throw Error(Errc::corrupt, path + ": partitions or segment_bytes out of range");
     return t;
   } catch (const nlohmann::json::exception& e) {
@@ -48,9 +52,9 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
   if (cfg.partitions < 1 || cfg.partitions > kMaxPartitions)
     throw Error(Errc::usage, fmt::format("invalid partition count {}: must be 1..{}",
                                          cfg.partitions, kMaxPartitions));
-  if (cfg.segment_bytes < 1024)
-    throw Error(Errc::usage, fmt::format("invalid segment size {}: at least 1024 bytes",
-                                         cfg.segment_bytes));
+  if (cfg.segment_bytes < 1024 || cfg.segment_bytes > kMaxSegmentBytes)
+    throw Error(Errc::usage, fmt::format("invalid segment size {}: must be 1024..{} bytes",
+                                         cfg.segment_bytes, kMaxSegmentBytes));
   if (!path_exists(dir)) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -64,7 +68,10 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
     throw Error(Errc::exists, fmt::format("topic '{}' already exists", cfg.name));
   cfg.created_ms = now_ms().value;
   // Build the whole topic under a name no reader looks at, then rename it into place.
-  std::string tmp = fmt::format("{}/.creating-{}-{}", topics, cfg.name, ::getpid());
+  // Temporaries live outside topics/ so that no topic name can collide with them.
+  std::string tmp_root = paths::tmp_dir(dir);
+  if (make_dir(tmp_root)) sync_dir(dir);
+  std::string tmp = fmt::format("{}/creating-{}-{}", tmp_root, cfg.name, ::getpid());
   remove_tree(tmp);
   make_dir(tmp);
   for (int32_t p = 0; p < cfg.partitions; ++p) make_dir(fmt::format("{}/{}", tmp, p));
@@ -103,7 +110,6 @@ std::vector<std::string> list_topics(const std::string& dir) {
   std::string topics = paths::topics_dir(dir);
   if (!path_exists(topics)) return out;
   for (auto& name : list_dir(topics)) {
-    if (name.empty() || name[0] == '.') continue;  // temporaries of create and delete
     if (path_exists(topics + "/" + name + "/topic.json")) out.push_back(name);
   }
   std::sort(out.begin(), out.end());
@@ -114,7 +120,9 @@ void delete_topic(const std::string& dir, std::string_view name) {
   std::string final_dir = paths::topic_dir(dir, name);
   if (!path_exists(final_dir + "/topic.json"))
     throw Error(Errc::not_found, fmt::format("topic '{}' does not exist in {}", name, dir));
-  std::string tmp = fmt::format("{}/.deleting-{}-{}", paths::topics_dir(dir), name, ::getpid());
+  std::string tmp_root = paths::tmp_dir(dir);
+  if (make_dir(tmp_root)) sync_dir(dir);
+  std::string tmp = fmt::format("{}/deleting-{}-{}", tmp_root, name, ::getpid());
   rename_path(final_dir, tmp);
   remove_tree(tmp);
 }

@@ -14,6 +14,8 @@ namespace pspf {
 
 inline constexpr uint64_t kDefaultSegmentBytes = 64ull << 20;
 inline constexpr int32_t kMaxPartitions = 10000;
+// Index positions are 32-bit: a segment stays well below 4 GiB.
+inline constexpr uint64_t kMaxSegmentBytes = 1ull << 30;
 
 struct TopicConfig {
   std::string name;
