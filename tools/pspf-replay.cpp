@@ -61,16 +61,7 @@ int main(int argc, char** argv) {
     RecordView r;
     while (!count || printed < *count) {
       if (reader.next(p, r)) {
-        Buffer& b = out.buffer();
-        if (envelope) {
-          write_envelope(topic.name, p, r, b);
-        } else {
-          const char* v = r.value.data();
-          if (!msgpack_to_json(&v, v + r.value.size(), b))
-            throw Error(Errc::corrupt, fmt::format("{}: record at offset {} has a bad value",
-                                                   Log::label(topic, p), r.offset.value));
-        }
-        b.push_back('\n');
+        write_record_line(topic.name, p, r, envelope, out.buffer());
         out.maybe_flush();
         ++printed;
         continue;

@@ -115,3 +115,20 @@ void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, 
 }
 
 }  // namespace pspf
+
+namespace pspf {
+
+void write_record_line(std::string_view topic, PartitionId p, const RecordView& r, bool envelope,
+                       Buffer& out) {
+  if (envelope) {
+    write_envelope(topic, p, r, out);
+  } else {
+    const char* v = r.value.data();
+    if (!msgpack_to_json(&v, v + r.value.size(), out))
+      throw Error(Errc::corrupt, fmt::format("topic {} partition {}: record at offset {} has a bad value",
+                                             topic, p.value, r.offset.value));
+  }
+  out.push_back('\n');
+}
+
+}  // namespace pspf

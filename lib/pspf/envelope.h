@@ -33,6 +33,11 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
 // Appends the envelope JSON of a record (no newline).
 void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, Buffer& out);
 
+// Appends a record as one output line: its value, or with `envelope` the whole
+// envelope, then '\n'. Throws Error(corrupt) naming `label` for a malformed value.
+void write_record_line(std::string_view topic, PartitionId p, const RecordView& r, bool envelope,
+                       Buffer& out);
+
 // Checks that a MessagePack map has only string keys and string values.
 bool is_string_map(std::string_view msgpack);
 

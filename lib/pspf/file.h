@@ -95,6 +95,7 @@ class FileLock {
   bool lock(bool wait = true);
   void unlock();
   bool locked() const { return locked_; }
+  bool fd_valid() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
 
  private:

@@ -26,11 +26,15 @@ bool Watcher::wait(int timeout_ms) {
     throw_errno("cannot wait for changes");
   }
   if (n == 0) return false;
-  // Drain the queued events: one wake-up covers them all.
+  drain();
+  return true;
+}
+
+void Watcher::drain() {
+  // One wake-up covers every queued event.
   alignas(struct inotify_event) char buf[16384];
   while (::read(fd_.get(), buf, sizeof buf) > 0) {
   }
-  return true;
 }
 
 }  // namespace pspf

@@ -16,6 +16,10 @@ class Watcher {
   // Waits up to timeout_ms (-1: no limit) for a change; returns true if one came.
   // Returns false early when interrupted by a signal.
   bool wait(int timeout_ms);
+  // For callers that poll several descriptors: readable when something changed.
+  int fd() const { return fd_.get(); }
+  // Discards the queued change events (after fd() was readable).
+  void drain();
 
  private:
   Fd fd_;

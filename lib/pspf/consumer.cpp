@@ -1,0 +1,181 @@
+#include "pspf/consumer.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include <fmt/format.h>
+
+#include "pspf/error.h"
+#include "pspf/paths.h"
+
+namespace pspf {
+
+struct Consumer::Part {
+  std::unique_ptr<PartitionReader> reader;
+  BatchRef batch;
+  std::optional<RecordIterator> records;
+  std::optional<RecordView> pending;  // read from the batch but not handed out yet
+  Offset position{0};
+  Offset committed{0};
+  uint64_t epoch = 0;
+};
+
+Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, Position from,
+                   bool stop_at_start_end)
+    : log_(log),
+      topic_(std::move(topic)),
+      from_(from),
+      offsets_(log.dir(), group),
+      member_(log.dir(), group, topic_),
+      stop_at_start_end_(stop_at_start_end) {
+  if (stop_at_start_end_)
+    for (int32_t p = 0; p < topic_.partitions; ++p)
+      start_ends_.push_back(log_.reader(topic_, PartitionId(p))->log_end());
+}
+
+Consumer::~Consumer() = default;
+
+Consumer::Part& Consumer::part(PartitionId p) {
+  auto it = parts_.find(p.value);
+  assert(it != parts_.end());
+  return *it->second;
+}
+
+const Consumer::Part& Consumer::part(PartitionId p) const {
+  auto it = parts_.find(p.value);
+  assert(it != parts_.end());
+  return *it->second;
+}
+
+GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& busy) {
+  auto change = member_.rebalance([&](PartitionId p) { return !busy(p); });
+  for (PartitionId p : change.released) parts_.erase(p.value);
+  for (PartitionId p : change.gained) {
+    auto part = std::make_unique<Part>();
+    Committed c = offsets_.claim(topic_.name, p, member_.id());
+    part->epoch = c.epoch;
+    part->reader = log_.reader(topic_, p);
+    Offset start;
+    if (c.offset.value >= 0) {
+      start = c.offset;
+    } else {
+      Offset log_start = part->reader->log_start(), log_end = part->reader->log_end();
+      switch (from_.kind) {
+        case Position::Kind::beginning: start = log_start; break;
+        case Position::Kind::end: start = log_end; break;
+        case Position::Kind::offset: start = Offset(from_.value); break;
+        case Position::Kind::last_n:
+          start = Offset(std::max(log_start.value, log_end.value - from_.value));
+          break;
+        case Position::Kind::time: {
+          // The first offset at or after the time: scan from the time index hint.
+          PartitionReader r(paths::partition_dir(log_.dir(), topic_.name, p), "");
+          r.seek_time(Timestamp(from_.value));
+          start = log_end;
+          BatchRef b;
+          bool found = false;
+          while (!found && r.next(b)) {
+            RecordIterator it(b.data, b.header);
+            RecordView rec;
+            while (it.next(rec))
+              if (rec.timestamp.value >= from_.value) {
+                start = rec.offset;
+                found = true;
+                break;
+              }
+          }
+          break;
+        }
+      }
+    }
+    part->committed = c.offset.value >= 0 ? c.offset : start;
+    part->position = start;
+    part->reader->seek(start);
+    parts_[p.value] = std::move(part);
+  }
+  return change;
+}
+
+size_t Consumer::poll(PartitionId p, size_t max, const std::function<void(const RecordView&)>& fn) {
+  Part& s = part(p);
+  size_t n = 0;
+  Offset end = stop_at_start_end_ ? start_ends_[static_cast<size_t>(p.value)] : Offset(INT64_MAX);
+  while (n < max && s.position < end) {
+    if (!s.pending) {
+      RecordView r;
+      if (s.records && s.records->next(r)) {
+        if (r.offset < s.position) continue;  // before the position inside a batch
+        s.pending = r;
+      } else {
+        s.records.reset();
+        if (!s.reader->next(s.batch)) break;
+        s.records.emplace(s.batch.data, s.batch.header);
+        continue;
+      }
+    }
+    if (s.pending->offset >= end) break;
+    fn(*s.pending);
+    s.position = Offset(s.pending->offset.value + 1);
+    s.pending.reset();
+    ++n;
+  }
+  return n;
+}
+
+Offset Consumer::position(PartitionId p) const { return part(p).position; }
+Offset Consumer::committed(PartitionId p) const { return part(p).committed; }
+
+void Consumer::rewind(PartitionId p, Offset to) {
+  Part& s = part(p);
+  s.records.reset();
+  s.pending.reset();
+  s.position = to;
+  s.reader->seek(to);
+}
+
+bool Consumer::commit(PartitionId p, Offset next) {
+  Part& s = part(p);
+  if (next == s.committed) return true;
+  if (!offsets_.commit(topic_.name, p, next, s.epoch, member_.id())) {
+    release(p);
+    return false;
+  }
+  s.committed = next;
+  return true;
+}
+
+void Consumer::release(PartitionId p) {
+  parts_.erase(p.value);
+  member_.release(p);
+}
+
+bool Consumer::at_end(PartitionId p) const {
+  if (!stop_at_start_end_) return false;
+  return part(p).position >= start_ends_[static_cast<size_t>(p.value)];
+}
+
+bool Consumer::finished() {
+  if (!stop_at_start_end_) return false;
+  for (const auto& [p, s] : parts_)
+    if (s->position < start_ends_[static_cast<size_t>(p)]) return false;
+  // Partitions we do not own: done when their committed offset reached the end, or
+  // when a live member owns them (it finishes them).
+  auto committed = offsets_.load();
+  auto owners = partition_owners(log_.dir(), offsets_.group(), topic_);
+  for (int32_t p = 0; p < topic_.partitions; ++p) {
+    if (parts_.count(p) || owners.count(p)) continue;
+    auto it = committed.find({topic_.name, p});
+    Offset c = it != committed.end() ? it->second.offset : Offset(-1);
+    if (c < start_ends_[static_cast<size_t>(p)]) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> Consumer::watch_dirs() const {
+  std::vector<std::string> dirs;
+  for (int32_t p = 0; p < topic_.partitions; ++p)
+    dirs.push_back(paths::partition_dir(log_.dir(), topic_.name, PartitionId(p)));
+  return dirs;
+}
+
+}  // namespace pspf

@@ -1,0 +1,81 @@
+// Consumer: one member of a consumer group reading a topic. It joins the group
+// (GroupMember), takes partitions up to its fair share, starts each from the group's
+// committed offset (or from `from` when the group has none for it), hands out
+// records partition by partition in offset order, and commits offsets with the epoch
+// it claimed, so a member that lost a partition can never move its offset.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pspf/batch.h"
+#include "pspf/group_member.h"
+#include "pspf/group_offsets.h"
+#include "pspf/log.h"
+#include "pspf/range.h"
+
+namespace pspf {
+
+class Consumer {
+ public:
+  // With `stop_at_start_end`, each partition ends at the log end as it was when the
+  // consumer started (pspf-consume -e).
+  Consumer(const Log& log, const std::string& group, TopicConfig topic, Position from,
+           bool stop_at_start_end);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Rebalances (see GroupMember). Partitions for which busy(p) is true are kept.
+  // Returns the partitions gained and released.
+  GroupMember::Change rebalance(const std::function<bool(PartitionId)>& busy);
+  std::vector<PartitionId> owned() const { return member_.owned(); }
+  const std::string& member_id() const { return member_.id(); }
+
+  // Hands up to `max` records of partition p, from its read position on, to `fn`
+  // (views valid during the call) and moves the read position past them. Returns how
+  // many. Throws Error(corrupt) on damage.
+  size_t poll(PartitionId p, size_t max, const std::function<void(const RecordView&)>& fn);
+  // The next offset to read, and the offset committed for p.
+  Offset position(PartitionId p) const;
+  Offset committed(PartitionId p) const;
+  // Sets the read position back to `to` (a failed batch to hand out again).
+  void rewind(PartitionId p, Offset to);
+  // Commits `next` (one past the last record processed) for p, durably. Returns false
+  // when another member or an administrator has taken p over since we claimed it:
+  // then p is released and nothing is written.
+  bool commit(PartitionId p, Offset next);
+  // Releases p (after committing what was processed).
+  void release(PartitionId p);
+
+  // With stop_at_start_end: true when p's read position reached its end bound.
+  bool at_end(PartitionId p) const;
+  // True when every partition of the topic has a committed offset at its end bound
+  // (nothing left anywhere for this run of -e), or every owned one has reached it and
+  // the others are owned by live members.
+  bool finished();
+  // Partition directories to watch for new data.
+  std::vector<std::string> watch_dirs() const;
+  const TopicConfig& topic() const { return topic_; }
+
+ private:
+  struct Part;
+  Part& part(PartitionId p);
+  const Part& part(PartitionId p) const;
+
+  const Log& log_;  // borrowed: outlives the consumer
+  TopicConfig topic_;
+  Position from_;
+  GroupOffsets offsets_;
+  GroupMember member_;
+  std::map<int32_t, std::unique_ptr<Part>> parts_;
+  std::vector<Offset> start_ends_;  // per partition, when stop_at_start_end
+  bool stop_at_start_end_;
+};
+
+}  // namespace pspf

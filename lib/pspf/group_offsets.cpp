@@ -1,0 +1,266 @@
+#include "pspf/group_offsets.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "pspf/error.h"
+#include "pspf/partition.h"
+#include "pspf/paths.h"
+
+namespace pspf {
+
+namespace {
+
+constexpr uint32_t kMagic = 0x314f5350;  // "PSO1"
+constexpr size_t kFrame = 16;            // magic, length, checksum
+constexpr size_t kFixed = 36;            // payload bytes before the two strings
+constexpr uint64_t kCompactBytes = 1u << 20;
+
+enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3 };
+
+template <typename T>
+T load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T>
+void store(std::string& s, T v) {
+  s.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+enum class Scan { end, torn, corrupt };
+
+}  // namespace
+
+struct GroupOffsets::Record {
+  Kind kind;
+  std::string topic;
+  int32_t partition;
+  int64_t offset;
+  uint64_t epoch;
+  int64_t when;
+  std::string member;
+
+  void encode(std::string& out) const {
+    std::string payload;
+    payload.push_back(static_cast<char>(kind));
+    payload.push_back(0);
+    store<uint16_t>(payload, static_cast<uint16_t>(topic.size()));
+    store<int32_t>(payload, partition);
+    store<int64_t>(payload, offset);
+    store<uint64_t>(payload, epoch);
+    store<int64_t>(payload, when);
+    store<uint16_t>(payload, static_cast<uint16_t>(member.size()));
+    store<uint16_t>(payload, 0);
+    payload += topic;
+    payload += member;
+    store<uint32_t>(out, kMagic);
+    store<uint32_t>(out, static_cast<uint32_t>(payload.size()));
+    store<uint64_t>(out, XXH3_64bits(payload.data(), payload.size()));
+    out += payload;
+  }
+};
+
+namespace {
+
+// Applies the records in data[0, size) to `state`; sets `valid_end` to the end of
+// the last good record and returns how the data ended.
+Scan apply_records(const char* data, size_t size, std::map<TopicPartition, Committed>& state,
+                   uint64_t& valid_end, uint64_t& count) {
+  size_t pos = 0;
+  for (;;) {
+    valid_end = pos;
+    if (pos == size) return Scan::end;
+    if (size - pos < kFrame) return Scan::torn;
+    uint32_t len = load<uint32_t>(data + pos + 4);
+    bool framed = load<uint32_t>(data + pos) == kMagic && len >= kFixed && len < (1u << 20);
+    if (!framed) return Scan::corrupt;
+    if (size - pos - kFrame < len) return Scan::torn;
+    const char* p = data + pos + kFrame;
+    if (XXH3_64bits(p, len) != load<uint64_t>(data + pos + 8))
+      return pos + kFrame + len == size ? Scan::torn : Scan::corrupt;
+    uint16_t tlen = load<uint16_t>(p + 2), mlen = load<uint16_t>(p + 32);
+    if (kFixed + tlen + mlen != len) return Scan::corrupt;
+    TopicPartition tp{std::string(p + kFixed, tlen), load<int32_t>(p + 4)};
+    Committed& c = state[tp];
+    auto kind = static_cast<Kind>(p[0]);
+    int64_t offset = load<int64_t>(p + 8);
+    c.epoch = load<uint64_t>(p + 16);
+    c.when = Timestamp(load<int64_t>(p + 24));
+    c.member.assign(p + kFixed + tlen, mlen);
+    if (kind == kCommit || kind == kSet) c.offset = Offset(offset);
+    ++count;
+    pos += kFrame + len;
+  }
+}
+
+std::string read_all(int fd, const std::string& path) {
+  std::string data(file_size(fd, path), '\0');
+  data.resize(pread_full(fd, data.data(), data.size(), 0, path));
+  return data;
+}
+
+}  // namespace
+
+GroupOffsets::GroupOffsets(std::string data_dir, std::string group)
+    : data_dir_(std::move(data_dir)),
+      group_(std::move(group)),
+      dir_(paths::group_dir(data_dir_, group_)),
+      path_(paths::group_offsets(dir_)) {}
+
+GroupOffsets::~GroupOffsets() = default;
+
+bool GroupOffsets::exists() const { return path_exists(path_); }
+
+std::map<TopicPartition, Committed> GroupOffsets::load() const {
+  std::map<TopicPartition, Committed> state;
+  Fd fd = open_file_if_exists(path_, O_RDONLY);
+  if (!fd.valid()) return state;
+  std::string data = read_all(fd.get(), path_);
+  uint64_t end = 0, count = 0;
+  if (apply_records(data.data(), data.size(), state, end, count) == Scan::corrupt)
+    throw Error(Errc::corrupt, fmt::format("{}: bad commit record at byte {}", path_, end));
+  return state;
+}
+
+void GroupOffsets::lock_and_catch_up() {
+  if (!path_exists(dir_)) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) throw Error(Errc::io, fmt::format("cannot create {}: {}", dir_, ec.message()));
+    sync_dir(paths::groups_dir(data_dir_));
+    sync_dir(data_dir_);
+  }
+  if (!lock_.fd_valid()) lock_ = FileLock(paths::group_lock(dir_));
+  lock_.lock();
+  // Another process may have compacted (replaced) the file: follow the path.
+  struct stat st;
+  bool exists = ::stat(path_.c_str(), &st) == 0;
+  if (!fd_.valid() || !exists || static_cast<uint64_t>(st.st_ino) != ino_) {
+    bool created = !exists;
+    fd_ = open_file(path_, O_RDWR | O_CREAT, 0644);
+    if (created) sync_dir(dir_);
+    if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
+    ino_ = static_cast<uint64_t>(st.st_ino);
+    end_ = 0;
+    records_ = 0;
+    state_.clear();
+  }
+  uint64_t size = file_size(fd_.get(), path_);
+  if (size == end_) return;
+  std::string data(size - end_, '\0');
+  data.resize(pread_full(fd_.get(), data.data(), data.size(), end_, path_));
+  uint64_t valid = 0;
+  Scan s = apply_records(data.data(), data.size(), state_, valid, records_);
+  if (s == Scan::corrupt)
+    throw Error(Errc::corrupt, fmt::format("{}: bad commit record at byte {}", path_, end_ + valid));
+  end_ += valid;
+  if (s == Scan::torn) {
+    // A committer died mid-write; we hold the lock, so cut its record off.
+    truncate_file(fd_.get(), end_, path_);
+    sync_data(fd_.get(), path_);
+  }
+}
+
+void GroupOffsets::append(const std::vector<Record>& records) {
+  std::string bytes;
+  for (const auto& r : records) r.encode(bytes);
+  pwrite_all(fd_.get(), bytes.data(), bytes.size(), end_, path_);
+  sync_data(fd_.get(), path_);
+  uint64_t valid = 0;
+  apply_records(bytes.data(), bytes.size(), state_, valid, records_);
+  end_ += bytes.size();
+  maybe_compact();
+}
+
+void GroupOffsets::maybe_compact() {
+  if (end_ < kCompactBytes || records_ < 4 * state_.size()) return;
+  std::string bytes;
+  for (const auto& [tp, c] : state_) {
+    Record r{c.offset.value >= 0 ? kSet : kClaim, tp.first, tp.second, c.offset.value, c.epoch,
+             c.when.value, c.member};
+    r.encode(bytes);
+  }
+  write_file_atomic(path_, bytes);  // readers see the old file or the new one
+  fd_ = open_file(path_, O_RDWR);
+  struct stat st;
+  if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
+  ino_ = static_cast<uint64_t>(st.st_ino);
+  end_ = bytes.size();
+  records_ = state_.size();
+}
+
+Committed GroupOffsets::claim(const std::string& topic, PartitionId p, const std::string& member) {
+  lock_and_catch_up();
+  struct Unlock {
+    FileLock& l;
+    ~Unlock() { l.unlock(); }
+  } unlock{lock_};
+  TopicPartition tp{topic, p.value};
+  auto it = state_.find(tp);
+  Committed before = it == state_.end() ? Committed{} : it->second;
+  Record r{kClaim, topic, p.value, before.offset.value, before.epoch + 1, now_ms().value, member};
+  append({r});
+  Committed now = state_[tp];
+  now.offset = before.offset;
+  return now;
+}
+
+bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
+                          const std::string& member) {
+  lock_and_catch_up();
+  struct Unlock {
+    FileLock& l;
+    ~Unlock() { l.unlock(); }
+  } unlock{lock_};
+  auto it = state_.find({topic, p.value});
+  if (it == state_.end() || it->second.epoch != epoch) return false;  // fenced
+  append({Record{kCommit, topic, p.value, offset.value, epoch, now_ms().value, member}});
+  return true;
+}
+
+void GroupOffsets::set(const std::vector<std::pair<TopicPartition, Offset>>& offsets,
+                       const std::string& who) {
+  lock_and_catch_up();
+  struct Unlock {
+    FileLock& l;
+    ~Unlock() { l.unlock(); }
+  } unlock{lock_};
+  std::vector<Record> records;
+  for (const auto& [tp, off] : offsets) {
+    auto it = state_.find(tp);
+    uint64_t epoch = it == state_.end() ? 1 : it->second.epoch + 1;
+    records.push_back(Record{kSet, tp.first, tp.second, off.value, epoch, now_ms().value, who});
+  }
+  if (!records.empty()) append(records);
+}
+
+void GroupOffsets::remove() {
+  if (!path_exists(dir_))
+    throw Error(Errc::not_found, fmt::format("group '{}' does not exist", group_));
+  std::string tmp_root = paths::tmp_dir(data_dir_);
+  if (make_dir(tmp_root)) sync_dir(data_dir_);
+  std::string tmp = fmt::format("{}/deleting-group-{}-{}", tmp_root, group_, ::getpid());
+  rename_path(dir_, tmp);
+  remove_tree(tmp);
+}
+
+std::vector<std::string> GroupOffsets::list(const std::string& data_dir) {
+  std::vector<std::string> out;
+  std::string groups = paths::groups_dir(data_dir);
+  if (!path_exists(groups)) return out;
+  for (auto& name : list_dir(groups)) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace pspf

@@ -1,0 +1,95 @@
+// GroupOffsets: a consumer group's committed offsets, durable and atomic, cheap to
+// commit many times a second.
+//
+// groups/<group>/offsets.log is an append-only file of checksummed records (see
+// pspf-log(5)); the latest record for a topic-partition wins. A commit appends one
+// record under the group's lock file and fdatasyncs it: a crash leaves the old or
+// the new commit, never a mix, since a torn last record fails its checksum and is
+// ignored (and cut off by the next writer). When the file has grown well past its
+// live content it is rewritten (temp file, fsync, rename, fsync directory).
+//
+// Fencing: each topic-partition has an epoch. A member that takes over a partition
+// claims it (epoch + 1) and commits with that epoch; a commit whose epoch is no
+// longer the latest is refused, so a member that lost its partition can never move
+// offsets. Administrative changes (pspf-offsets) also bump the epoch.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pspf/file.h"
+#include "pspf/types.h"
+
+namespace pspf {
+
+struct Committed {
+  Offset offset{-1};    // -1: claimed but never committed
+  uint64_t epoch = 0;
+  Timestamp when{0};
+  std::string member;
+};
+
+using TopicPartition = std::pair<std::string, int32_t>;
+
+class GroupOffsets {
+ public:
+  // `data_dir` is the data directory; nothing is created until the first write.
+  // Throws Error(usage) for a bad group name.
+  GroupOffsets(std::string data_dir, std::string group);
+  ~GroupOffsets();
+  GroupOffsets(const GroupOffsets&) = delete;
+  GroupOffsets& operator=(const GroupOffsets&) = delete;
+
+  const std::string& group() const { return group_; }
+  bool exists() const;
+
+  // Every topic-partition's latest state, read without a lock (a torn last record
+  // is ignored). Throws Error(corrupt) for damage before the end of the file.
+  std::map<TopicPartition, Committed> load() const;
+
+  // Claims a topic-partition for `member`: a new epoch, returned with the offset
+  // committed so far (-1 if none).
+  Committed claim(const std::string& topic, PartitionId p, const std::string& member);
+
+  // Commits `offset` (the next offset to read) if `epoch` is still the latest for
+  // this topic-partition. Returns false (nothing written) when fenced. Durable on
+  // return.
+  bool commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
+              const std::string& member);
+
+  // Sets offsets administratively (pspf-offsets reset/commit): bumps each epoch so
+  // that a member still holding the old one can no longer commit. Durable on return.
+  void set(const std::vector<std::pair<TopicPartition, Offset>>& offsets, const std::string& who);
+
+  // Removes the group's committed offsets entirely.
+  void remove();
+
+  // Names of all groups in a data directory, sorted.
+  static std::vector<std::string> list(const std::string& data_dir);
+  // The group's directory (where membership lives too).
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Record;
+  void lock_and_catch_up();
+  void append(const std::vector<Record>& records);
+  void maybe_compact();
+
+  std::string data_dir_;
+  std::string group_;
+  std::string dir_;
+  std::string path_;
+  // Writer state, valid while the lock is held.
+  FileLock lock_;
+  Fd fd_;
+  uint64_t ino_ = 0;
+  uint64_t end_ = 0;
+  uint64_t records_ = 0;
+  std::map<TopicPartition, Committed> state_;
+};
+
+}  // namespace pspf
