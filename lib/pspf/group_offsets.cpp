@@ -22,7 +22,7 @@ namespace {
 constexpr uint32_t kMagic = 0x314f5350;  // "PSO1"
 constexpr size_t kFrame = 16;            // magic, length, checksum
 constexpr size_t kFixed = 36;            // payload bytes before the two strings
-constexpr uint64_t kCompactBytes = 1u << 20;
+uint64_t g_compact_bytes = 1u << 20;
 
 enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3 };
 
@@ -183,7 +183,7 @@ void GroupOffsets::append(const std::vector<Record>& records) {
 }
 
 void GroupOffsets::maybe_compact() {
-  if (end_ < kCompactBytes || records_ < 4 * state_.size()) return;
+  if (end_ < g_compact_bytes || records_ < 4 * state_.size()) return;
   std::string bytes;
   for (const auto& [tp, c] : state_) {
     Record r{c.offset.value >= 0 ? kSet : kClaim, tp.first, tp.second, c.offset.value, c.epoch,
@@ -253,6 +253,8 @@ void GroupOffsets::remove() {
   rename_path(dir_, tmp);
   remove_tree(tmp);
 }
+
+void GroupOffsets::set_compact_threshold_for_tests(uint64_t bytes) { g_compact_bytes = bytes; }
 
 std::vector<std::string> GroupOffsets::list(const std::string& data_dir) {
   std::vector<std::string> out;

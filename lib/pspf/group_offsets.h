@@ -68,6 +68,9 @@ class GroupOffsets {
   // Removes the group's committed offsets entirely.
   void remove();
 
+  // Test hook: compact once the file passes `bytes` (default 1 MiB).
+  static void set_compact_threshold_for_tests(uint64_t bytes);
+
   // Names of all groups in a data directory, sorted.
   static std::vector<std::string> list(const std::string& data_dir);
   // The group's directory (where membership lives too).

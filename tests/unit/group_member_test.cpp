@@ -1,0 +1,81 @@
+// Membership: fair shares, exclusive ownership, take-over when a member goes away.
+// flock locks belong to open file descriptions, so several members in one process
+// exclude each other exactly as separate processes would.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <set>
+
+#include "pspf/group_member.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+TopicConfig topic8() {
+  TopicConfig t;
+  t.name = "t";
+  t.partitions = 8;
+  return t;
+}
+auto always = [](PartitionId) { return true; };
+}  // namespace
+
+TEST_CASE("a lone member owns every partition") {
+  test::TempDir dir;
+  GroupMember m(dir.path(), "g", topic8());
+  auto change = m.rebalance(always);
+  CHECK(change.gained.size() == 8);
+  CHECK(m.owned().size() == 8);
+  CHECK(m.live_members() == 1);
+  CHECK(count_live_members(dir.path(), "g") == 1);
+  CHECK(partition_owners(dir.path(), "g", topic8()).size() == 8);
+}
+
+TEST_CASE("three members share eight partitions, each owned exactly once") {
+  test::TempDir dir;
+  GroupMember a(dir.path(), "g", topic8());
+  a.rebalance(always);
+  GroupMember b(dir.path(), "g", topic8());
+  GroupMember c(dir.path(), "g", topic8());
+  for (int round = 0; round < 3; ++round)
+    for (GroupMember* m : {&a, &b, &c}) m->rebalance(always);
+  std::multiset<int32_t> owned;
+  for (GroupMember* m : {&a, &b, &c}) {
+    CHECK(m->owned().size() <= 3);  // ceil(8/3)
+    for (PartitionId p : m->owned()) owned.insert(p.value);
+  }
+  CHECK(owned.size() == 8);
+  CHECK(std::set<int32_t>(owned.begin(), owned.end()).size() == 8);
+  CHECK(a.live_members() == 3);
+}
+
+TEST_CASE("a member that goes away leaves its partitions to the others") {
+  test::TempDir dir;
+  auto a = std::make_unique<GroupMember>(dir.path(), "g", topic8());
+  GroupMember b(dir.path(), "g", topic8());
+  a->rebalance(always);
+  b.rebalance(always);
+  a->rebalance(always);
+  b.rebalance(always);
+  CHECK(a->owned().size() == 4);
+  CHECK(b.owned().size() == 4);
+  a.reset();  // its locks are dropped, as the kernel does when a process dies
+  b.rebalance(always);
+  CHECK(b.owned().size() == 8);
+  CHECK(count_live_members(dir.path(), "g") == 1);
+}
+
+TEST_CASE("a busy partition is not given up until it may be") {
+  test::TempDir dir;
+  GroupMember a(dir.path(), "g", topic8());
+  a.rebalance(always);
+  GroupMember b(dir.path(), "g", topic8());
+  auto change = a.rebalance([](PartitionId) { return false; });
+  CHECK(change.released.empty());
+  CHECK(a.owned().size() == 8);
+  CHECK(b.rebalance(always).gained.empty());
+  change = a.rebalance(always);
+  CHECK(change.released.size() == 4);
+  CHECK(b.rebalance(always).gained.size() == 4);
+}

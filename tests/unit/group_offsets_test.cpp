@@ -1,0 +1,122 @@
+// Committed offsets: durability format, fencing, torn records, compaction.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+
+#include <string>
+
+#include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/group_offsets.h"
+#include "pspf/paths.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+std::string offsets_file(const test::TempDir& d, const std::string& g) {
+  return paths::group_offsets(paths::group_dir(d.path(), g));
+}
+}  // namespace
+
+TEST_CASE("a claim then commits read back as the latest offset per partition") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  CHECK_FALSE(g.exists());
+  Committed c = g.claim("t", PartitionId(0), "m1");
+  CHECK(c.offset.value == -1);
+  CHECK(c.epoch == 1);
+  CHECK(g.commit("t", PartitionId(0), Offset(10), c.epoch, "m1"));
+  CHECK(g.commit("t", PartitionId(0), Offset(25), c.epoch, "m1"));
+  auto state = GroupOffsets(dir.path(), "g").load();
+  REQUIRE(state.count({"t", 0}) == 1);
+  CHECK(state.at({"t", 0}).offset.value == 25);
+  CHECK(state.at({"t", 0}).member == "m1");
+  // A second claim starts from the committed offset with a higher epoch.
+  Committed again = g.claim("t", PartitionId(0), "m2");
+  CHECK(again.offset.value == 25);
+  CHECK(again.epoch == 2);
+}
+
+TEST_CASE("a member that lost its partition cannot commit (fencing)") {
+  test::TempDir dir;
+  GroupOffsets a(dir.path(), "g"), b(dir.path(), "g");
+  Committed ca = a.claim("t", PartitionId(3), "a");
+  CHECK(a.commit("t", PartitionId(3), Offset(5), ca.epoch, "a"));
+  Committed cb = b.claim("t", PartitionId(3), "b");  // b takes over
+  CHECK(cb.offset.value == 5);
+  CHECK_FALSE(a.commit("t", PartitionId(3), Offset(99), ca.epoch, "a"));
+  CHECK(b.commit("t", PartitionId(3), Offset(7), cb.epoch, "b"));
+  CHECK(a.load().at({"t", 3}).offset.value == 7);
+  // An administrative reset fences the current owner too.
+  a.set({{{"t", 3}, Offset(1)}}, "admin");
+  CHECK_FALSE(b.commit("t", PartitionId(3), Offset(8), cb.epoch, "b"));
+  CHECK(a.load().at({"t", 3}).offset.value == 1);
+}
+
+TEST_CASE("a commit file cut at every length reads back as an earlier or the last commit") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  Committed c = g.claim("t", PartitionId(0), "m");
+  for (int i = 1; i <= 5; ++i) CHECK(g.commit("t", PartitionId(0), Offset(i * 10), c.epoch, "m"));
+  std::string full = read_small_file(offsets_file(dir, "g"));
+  int64_t last_seen = -2;
+  for (size_t len = 0; len <= full.size(); ++len) {
+    CAPTURE(len);
+    write_file_atomic(offsets_file(dir, "g"), full.substr(0, len));
+    auto state = GroupOffsets(dir.path(), "g").load();
+    int64_t got = state.count({"t", 0}) ? state.at({"t", 0}).offset.value : -2;
+    CHECK((got == -2 || got == -1 || got % 10 == 0));
+    CHECK(got >= last_seen);  // longer prefixes never read back older commits
+    last_seen = got;
+  }
+  CHECK(last_seen == 50);
+  // The next writer cuts a torn record and appends after the last good one.
+  write_file_atomic(offsets_file(dir, "g"), full.substr(0, full.size() - 3));
+  GroupOffsets w(dir.path(), "g");
+  CHECK(w.commit("t", PartitionId(0), Offset(60), c.epoch, "m"));
+  CHECK(GroupOffsets(dir.path(), "g").load().at({"t", 0}).offset.value == 60);
+}
+
+TEST_CASE("a damaged record followed by good ones is corruption") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  Committed c = g.claim("t", PartitionId(0), "m");
+  CHECK(g.commit("t", PartitionId(0), Offset(1), c.epoch, "m"));
+  CHECK(g.commit("t", PartitionId(0), Offset(2), c.epoch, "m"));
+  std::string bytes = read_small_file(offsets_file(dir, "g"));
+  bytes[20] = static_cast<char>(bytes[20] ^ 1);
+  write_file_atomic(offsets_file(dir, "g"), bytes);
+  CHECK_THROWS_AS(GroupOffsets(dir.path(), "g").load(), Error);
+}
+
+TEST_CASE("many commits compact the file without changing what it says") {
+  test::TempDir dir;
+  GroupOffsets::set_compact_threshold_for_tests(16 << 10);
+  GroupOffsets g(dir.path(), "g");
+  Committed c0 = g.claim("t", PartitionId(0), "m");
+  Committed c1 = g.claim("t", PartitionId(1), "m");
+  for (int i = 0; i < 3000; ++i) {
+    g.commit("t", PartitionId(0), Offset(i), c0.epoch, "m");
+    if (i % 3 == 0) g.commit("t", PartitionId(1), Offset(i), c1.epoch, "m");
+  }
+  Fd fd = open_file(offsets_file(dir, "g"), O_RDONLY);
+  CHECK(file_size(fd.get(), "") < (32u << 10));  // 4000 records would be ~200 KiB
+  auto state = GroupOffsets(dir.path(), "g").load();
+  CHECK(state.at({"t", 0}).offset.value == 2999);
+  CHECK(state.at({"t", 1}).offset.value == 2997);
+  // Epochs survive compaction: the owner can still commit, others are still fenced.
+  CHECK(g.commit("t", PartitionId(0), Offset(3000), c0.epoch, "m"));
+  GroupOffsets::set_compact_threshold_for_tests(1 << 20);
+  CHECK_FALSE(g.commit("t", PartitionId(0), Offset(1), c0.epoch - 1, "old"));
+}
+
+TEST_CASE("groups are listed and removed") {
+  test::TempDir dir;
+  GroupOffsets a(dir.path(), "alpha"), b(dir.path(), "beta");
+  a.claim("t", PartitionId(0), "m");
+  b.claim("t", PartitionId(0), "m");
+  CHECK(GroupOffsets::list(dir.path()) == std::vector<std::string>{"alpha", "beta"});
+  a.remove();
+  CHECK(GroupOffsets::list(dir.path()) == std::vector<std::string>{"beta"});
+  CHECK_THROWS_AS(GroupOffsets(dir.path(), "../x"), Error);
+}
