@@ -137,8 +137,10 @@ class Worker {
       if (b.retry_at && Clock::now() >= *b.retry_at && running() < o_.parallel) start(p, b);
       ++it;
     }
-    // Fill batches and start commands.
+    // Fill batches and start commands (none once a batch has failed for good: the
+    // consumer is stopping).
     for (PartitionId p : c_.owned()) {
+      if (failed_) break;
       Batch& b = batches_[p.value];
       if (b.job) continue;
       size_t room = o_.batch - b.count;

@@ -88,7 +88,13 @@ GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& 
         }
       }
     }
-    part->committed = c.offset.value >= 0 ? c.offset : start;
+    // A new group's starting point is decided once, here: commit it, so that a run
+    // that reads nothing still leaves the group at --from (as Kafka's reset does).
+    if (c.offset.value < 0 && !offsets_.commit(topic_.name, p, start, part->epoch, member_.id())) {
+      member_.release(p);
+      continue;
+    }
+    part->committed = start;
     part->position = start;
     part->reader->seek(start);
     parts_[p.value] = std::move(part);
