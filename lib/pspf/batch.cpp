@@ -147,9 +147,7 @@ bool RecordIterator::next(RecordView& r) {
     if (!msgpack_skip(&p_, end_)) return fail("headers");
     r.headers = {start, static_cast<size_t>(p_ - start)};
   }
-  start = p_;
-  if (!msgpack_skip(&p_, end_)) return fail("value");
-  r.value = {start, static_cast<size_t>(p_ - start)};
+  if (!msgpack_get_bin(&p_, end_, r.value)) return fail("value");
   ++seen_;
   return true;
 }
@@ -214,6 +212,30 @@ void msgpack_put_map_header(Buffer& b, uint32_t n) {
   }
 }
 
+void msgpack_put_bin_header(Buffer& b, size_t n) {
+  char* p = b.ensure(5);
+  if (n < 256) {
+    p[0] = static_cast<char>(0xc4);
+    p[1] = static_cast<char>(n);
+    b.commit(2);
+  } else if (n < 65536) {
+    p[0] = static_cast<char>(0xc5);
+    store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(n)));
+    b.commit(3);
+  } else {
+    p[0] = static_cast<char>(0xc6);
+    store<uint32_t>(p + 1, __builtin_bswap32(static_cast<uint32_t>(n)));
+    b.commit(5);
+  }
+}
+
+bool msgpack_get_bin(const char** p, const char* end, std::string_view& out) {
+  if (*p >= end) return false;
+  auto c = static_cast<uint8_t>(**p);
+  if (c != 0xc4 && c != 0xc5 && c != 0xc6) return false;
+  return msgpack_get_str(p, end, out);
+}
+
 bool msgpack_get_str(const char** p, const char* end, std::string_view& out) {
   if (*p >= end) return false;
   auto c = static_cast<uint8_t>(**p);
@@ -262,6 +284,7 @@ void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
   else buf_.push_back(static_cast<char>(0xc0));
   if (headers.empty()) buf_.push_back(static_cast<char>(0xc0));
   else buf_.append(headers);
+  msgpack_put_bin_header(buf_, value.size());
   buf_.append(value);
   ++count_;
 }

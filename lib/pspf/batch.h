@@ -13,7 +13,9 @@
 // torn tail.
 // Record: a MessagePack array of 6:
 //   [offset_delta uint, timestamp_delta int, key str|nil, id str|nil,
-//    headers map(str->str)|nil, value any]
+//    headers map(str->str)|nil, value bin]
+// The value is a bin holding one MessagePack value, so a reader that wants only keys
+// or ids steps over it in constant time.
 // Invariants: offset deltas strictly increase and the last one equals
 // last_offset_delta (compaction may remove records, leaving gaps, but keeps
 // last_offset_delta, so a batch always says where the next one starts).
@@ -70,7 +72,7 @@ struct RecordView {
   bool has_id = false;
   std::string_view id;
   std::string_view headers;  // raw MessagePack map, or empty when there are none
-  std::string_view value;    // raw MessagePack value
+  std::string_view value;    // one MessagePack value (the bin's content)
 };
 
 // Walks the records of one checksum-valid batch.
@@ -117,6 +119,9 @@ class BatchBuilder {
 void msgpack_put_str(Buffer& b, std::string_view s);
 void msgpack_put_uint(Buffer& b, uint64_t v);
 void msgpack_put_map_header(Buffer& b, uint32_t n);
+void msgpack_put_bin_header(Buffer& b, size_t n);
+// Reads a bin at *p; returns false if the next value is not one.
+bool msgpack_get_bin(const char** p, const char* end, std::string_view& out);
 // Reads a str (or bin) at *p; returns false if the next value is not one.
 bool msgpack_get_str(const char** p, const char* end, std::string_view& out);
 
