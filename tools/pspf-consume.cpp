@@ -114,7 +114,6 @@ class Worker {
   void commit_plain() {
     tool::stdout_output().flush();  // delivered to the pipe before committed
     last_commit_ = Clock::now();
-    if (o_.no_commit) return;
     for (PartitionId p : c_.owned())
       if (!c_.commit(p, c_.position(p)))
         tool::note(fmt::format("partition {} was taken over by another member or reset; "
@@ -191,7 +190,7 @@ class Worker {
     int status = b.job->status();
     if (status == 0) {
       delivered_ += b.count;
-      if (!o_.no_commit && !c_.commit(p, b.next))
+      if (!c_.commit(p, b.next))
         tool::note(fmt::format("partition {} was taken over by another member or reset; its "
                                "batch {}..{} was processed but not committed",
                                p.value, b.first.value, b.next.value - 1));
@@ -218,7 +217,7 @@ class Worker {
     }
     dead_letter(p, b, why);
     delivered_ += b.count;
-    if (!o_.no_commit) c_.commit(p, b.next);
+    c_.commit(p, b.next);
     return true;
   }
 
@@ -331,7 +330,7 @@ int main(int argc, char** argv) {
     TopicConfig topic = log.topic(o.topic);
     Position from = parse_position(o.from, now_ms());
     tool::install_stop_handlers();
-    Consumer consumer(log, o.group, topic, from, o.exit_at_end);
+    Consumer consumer(log, o.group, topic, from, o.exit_at_end, !o.no_commit);
     Worker worker(o, log, consumer);
     return worker.run();
   });

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pspf/error.h"
+#include "pspf/offset_reset.h"
 #include "pspf/paths.h"
 
 namespace pspf {
@@ -21,13 +22,14 @@ struct Consumer::Part {
 };
 
 Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, Position from,
-                   bool stop_at_start_end)
+                   bool stop_at_start_end, bool commit)
     : log_(log),
       topic_(std::move(topic)),
       from_(from),
       offsets_(log.dir(), group),
       member_(log.dir(), group, topic_),
-      stop_at_start_end_(stop_at_start_end) {
+      stop_at_start_end_(stop_at_start_end),
+      commit_(commit) {
   if (stop_at_start_end_)
     for (int32_t p = 0; p < topic_.partitions; ++p)
       start_ends_.push_back(log_.reader(topic_, PartitionId(p))->log_end());
@@ -67,30 +69,15 @@ GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& 
         case Position::Kind::last_n:
           start = Offset(std::max(log_start.value, log_end.value - from_.value));
           break;
-        case Position::Kind::time: {
-          // The first offset at or after the time: scan from the time index hint.
-          PartitionReader r(paths::partition_dir(log_.dir(), topic_.name, p), "");
-          r.seek_time(Timestamp(from_.value));
-          start = log_end;
-          BatchRef b;
-          bool found = false;
-          while (!found && r.next(b)) {
-            RecordIterator it(b.data, b.header);
-            RecordView rec;
-            while (it.next(rec))
-              if (rec.timestamp.value >= from_.value) {
-                start = rec.offset;
-                found = true;
-                break;
-              }
-          }
+        case Position::Kind::time:
+          start = offset_for_time(log_, topic_, p, Timestamp(from_.value), log_end);
           break;
-        }
       }
     }
     // A new group's starting point is decided once, here: commit it, so that a run
     // that reads nothing still leaves the group at --from (as Kafka's reset does).
-    if (c.offset.value < 0 && !offsets_.commit(topic_.name, p, start, part->epoch, member_.id())) {
+    if (c.offset.value < 0 && commit_ &&
+        !offsets_.commit(topic_.name, p, start, part->epoch, member_.id())) {
       member_.release(p);
       continue;
     }
@@ -141,7 +128,7 @@ void Consumer::rewind(PartitionId p, Offset to) {
 
 bool Consumer::commit(PartitionId p, Offset next) {
   Part& s = part(p);
-  if (next == s.committed) return true;
+  if (next == s.committed || !commit_) return true;
   if (!offsets_.commit(topic_.name, p, next, s.epoch, member_.id())) {
     release(p);
     return false;

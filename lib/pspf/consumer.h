@@ -24,9 +24,10 @@ namespace pspf {
 class Consumer {
  public:
   // With `stop_at_start_end`, each partition ends at the log end as it was when the
-  // consumer started (pspf-consume -e).
+  // consumer started (pspf-consume -e). Without `commit`, nothing is ever committed
+  // (pspf-consume --no-commit): commit() only checks nothing and returns true.
   Consumer(const Log& log, const std::string& group, TopicConfig topic, Position from,
-           bool stop_at_start_end);
+           bool stop_at_start_end, bool commit = true);
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
@@ -76,6 +77,7 @@ class Consumer {
   std::map<int32_t, std::unique_ptr<Part>> parts_;
   std::vector<Offset> start_ends_;  // per partition, when stop_at_start_end
   bool stop_at_start_end_;
+  bool commit_;
 };
 
 }  // namespace pspf

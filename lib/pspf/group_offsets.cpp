@@ -50,8 +50,8 @@ struct GroupOffsets::Record {
   int64_t when;
   std::string member;
 
-  void encode(std::string& out) const {
-    std::string payload;
+  // Appends this entry's payload (see pspf-log(5)).
+  void encode_entry(std::string& payload) const {
     payload.push_back(static_cast<char>(kind));
     payload.push_back(0);
     store<uint16_t>(payload, static_cast<uint16_t>(topic.size()));
@@ -63,14 +63,14 @@ struct GroupOffsets::Record {
     store<uint16_t>(payload, 0);
     payload += topic;
     payload += member;
-    store<uint32_t>(out, kMagic);
-    store<uint32_t>(out, static_cast<uint32_t>(payload.size()));
-    store<uint64_t>(out, XXH3_64bits(payload.data(), payload.size()));
-    out += payload;
   }
 };
 
 namespace {
+
+// One framed record holding `records` as its entries: they take effect together or,
+// when the write is torn, not at all.
+std::string encode_frame(const std::vector<GroupOffsets::Record>& records);
 
 // Applies the records in data[0, size) to `state`; sets `valid_end` to the end of
 // the last good record and returns how the data ended.
@@ -82,23 +82,34 @@ Scan apply_records(const char* data, size_t size, std::map<TopicPartition, Commi
     if (pos == size) return Scan::end;
     if (size - pos < kFrame) return Scan::torn;
     uint32_t len = load<uint32_t>(data + pos + 4);
-    bool framed = load<uint32_t>(data + pos) == kMagic && len >= kFixed && len < (1u << 20);
+    bool framed = load<uint32_t>(data + pos) == kMagic && len >= kFixed && len < (64u << 20);
     if (!framed) return Scan::corrupt;
     if (size - pos - kFrame < len) return Scan::torn;
     const char* p = data + pos + kFrame;
     if (XXH3_64bits(p, len) != load<uint64_t>(data + pos + 8))
       return pos + kFrame + len == size ? Scan::torn : Scan::corrupt;
-    uint16_t tlen = load<uint16_t>(p + 2), mlen = load<uint16_t>(p + 32);
-    if (kFixed + tlen + mlen != len) return Scan::corrupt;
-    TopicPartition tp{std::string(p + kFixed, tlen), load<int32_t>(p + 4)};
-    Committed& c = state[tp];
-    auto kind = static_cast<Kind>(p[0]);
-    int64_t offset = load<int64_t>(p + 8);
-    c.epoch = load<uint64_t>(p + 16);
-    c.when = Timestamp(load<int64_t>(p + 24));
-    c.member.assign(p + kFixed + tlen, mlen);
-    if (kind == kCommit || kind == kSet) c.offset = Offset(offset);
-    ++count;
+    // Check every entry before applying any: a frame takes effect whole.
+    size_t at = 0;
+    while (at < len) {
+      if (len - at < kFixed) return Scan::corrupt;
+      size_t size = kFixed + load<uint16_t>(p + at + 2) + load<uint16_t>(p + at + 32);
+      if (len - at < size) return Scan::corrupt;
+      at += size;
+    }
+    for (at = 0; at < len;) {
+      const char* e = p + at;
+      uint16_t tlen = load<uint16_t>(e + 2), mlen = load<uint16_t>(e + 32);
+      TopicPartition tp{std::string(e + kFixed, tlen), load<int32_t>(e + 4)};
+      Committed& c = state[tp];
+      auto kind = static_cast<Kind>(e[0]);
+      int64_t offset = load<int64_t>(e + 8);
+      c.epoch = load<uint64_t>(e + 16);
+      c.when = Timestamp(load<int64_t>(e + 24));
+      c.member.assign(e + kFixed + tlen, mlen);
+      if (kind == kCommit || kind == kSet) c.offset = Offset(offset);
+      ++count;
+      at += kFixed + tlen + mlen;
+    }
     pos += kFrame + len;
   }
 }
@@ -171,9 +182,20 @@ void GroupOffsets::lock_and_catch_up() {
   }
 }
 
+namespace {
+std::string encode_frame(const std::vector<GroupOffsets::Record>& records) {
+  std::string payload;
+  for (const auto& r : records) r.encode_entry(payload);
+  std::string out;
+  store<uint32_t>(out, kMagic);
+  store<uint32_t>(out, static_cast<uint32_t>(payload.size()));
+  store<uint64_t>(out, XXH3_64bits(payload.data(), payload.size()));
+  return out + payload;
+}
+}  // namespace
+
 void GroupOffsets::append(const std::vector<Record>& records) {
-  std::string bytes;
-  for (const auto& r : records) r.encode(bytes);
+  std::string bytes = encode_frame(records);
   pwrite_all(fd_.get(), bytes.data(), bytes.size(), end_, path_);
   sync_data(fd_.get(), path_);
   uint64_t valid = 0;
@@ -184,12 +206,11 @@ void GroupOffsets::append(const std::vector<Record>& records) {
 
 void GroupOffsets::maybe_compact() {
   if (end_ < g_compact_bytes || records_ < 4 * state_.size()) return;
-  std::string bytes;
-  for (const auto& [tp, c] : state_) {
-    Record r{c.offset.value >= 0 ? kSet : kClaim, tp.first, tp.second, c.offset.value, c.epoch,
-             c.when.value, c.member};
-    r.encode(bytes);
-  }
+  std::vector<Record> all;
+  for (const auto& [tp, c] : state_)
+    all.push_back(Record{c.offset.value >= 0 ? kSet : kClaim, tp.first, tp.second, c.offset.value,
+                         c.epoch, c.when.value, c.member});
+  std::string bytes = encode_frame(all);
   write_file_atomic(path_, bytes);  // readers see the old file or the new one
   fd_ = open_file(path_, O_RDWR);
   struct stat st;

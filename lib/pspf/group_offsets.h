@@ -62,7 +62,8 @@ class GroupOffsets {
               const std::string& member);
 
   // Sets offsets administratively (pspf-offsets reset/commit): bumps each epoch so
-  // that a member still holding the old one can no longer commit. Durable on return.
+  // that a member still holding the old one can no longer commit. All of them are one
+  // record: a crash leaves all or none. Durable on return.
   void set(const std::vector<std::pair<TopicPartition, Offset>>& offsets, const std::string& who);
 
   // Removes the group's committed offsets entirely.
@@ -73,11 +74,13 @@ class GroupOffsets {
 
   // Names of all groups in a data directory, sorted.
   static std::vector<std::string> list(const std::string& data_dir);
+
+  // One entry of the commit file (pspf-log(5)); public for the file's encoder.
+  struct Record;
   // The group's directory (where membership lives too).
   const std::string& dir() const { return dir_; }
 
  private:
-  struct Record;
   void lock_and_catch_up();
   void append(const std::vector<Record>& records);
   void maybe_compact();

@@ -78,6 +78,13 @@ pspf-replay t.dlq -J | jq -e 'select(.headers["pspf-error"] | test("exit status 
 expect_exit 0 pspf-consume -g g7 t -e
 expect_empty "$OUT" "g7 committed the dead-lettered batch"
 
+# --no-commit: nothing is committed, not even the starting point.
+expect_exit 0 pspf-consume -g g8 t -e --no-commit
+expect_lines 102 "$OUT" "g8 first run"
+expect_exit 0 pspf-consume -g g8 t -e --no-commit --exec 'cat >/dev/null'
+expect_exit 0 pspf-consume -g g8 t -e
+expect_lines 102 "$OUT" "g8 after --no-commit runs: everything again"
+
 # Usage errors.
 expect_exit 2 pspf-consume t -e
 expect_exit 2 pspf-consume -g g t --dead-letter x

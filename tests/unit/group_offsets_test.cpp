@@ -120,3 +120,23 @@ TEST_CASE("groups are listed and removed") {
   CHECK(GroupOffsets::list(dir.path()) == std::vector<std::string>{"beta"});
   CHECK_THROWS_AS(GroupOffsets(dir.path(), "../x"), Error);
 }
+
+TEST_CASE("a reset of several partitions takes effect whole or not at all") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  g.set({{{"t", 0}, Offset(5)}, {{"t", 1}, Offset(6)}}, "admin");
+  std::string before = read_small_file(offsets_file(dir, "g"));
+  g.set({{{"t", 0}, Offset(50)}, {{"t", 1}, Offset(60)}, {{"t", 2}, Offset(70)}}, "admin");
+  std::string after = read_small_file(offsets_file(dir, "g"));
+  for (size_t len = before.size(); len < after.size(); ++len) {
+    CAPTURE(len);
+    write_file_atomic(offsets_file(dir, "g"), after.substr(0, len));
+    auto state = GroupOffsets(dir.path(), "g").load();
+    CHECK(state.at({"t", 0}).offset.value == 5);
+    CHECK(state.at({"t", 1}).offset.value == 6);
+    CHECK(state.count({"t", 2}) == 0);
+  }
+  write_file_atomic(offsets_file(dir, "g"), after);
+  auto state = GroupOffsets(dir.path(), "g").load();
+  CHECK(state.at({"t", 2}).offset.value == 70);
+}
