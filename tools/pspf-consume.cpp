@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/exec_job.h"
+#include "common/options.h"
 #include "common/output.h"
 #include "common/signals.h"
 #include "common/tool.h"
@@ -311,7 +312,7 @@ int main(int argc, char** argv) {
   app.add_option("-o,--from", o.from, "where a new group starts: beginning (default), end, N, -N, @TIME");
   app.add_flag("-e,--exit-at-end", o.exit_at_end, "stop at the end of the log as it was at start");
   app.add_option("--idle-exit", o.idle_exit, "stop after this long without events (e.g. 30s)");
-  app.add_option("-c,--count", o.count, "stop after N events");
+  app.add_option("-c,--count", o.count, "stop after N events")->check(tool::whole_number());
   app.add_flag("-J,--envelope", o.envelope, "print whole records as JSON envelopes");
   app.add_option("--exec", o.exec, "run CMD (/bin/sh -c) on each batch; commit when it exits 0");
   app.add_option("--batch", o.batch, "events per batch for --exec (default 1000)");

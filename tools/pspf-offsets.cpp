@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
   desc->add_flag("--json", o.as_json, "JSON output");
   auto* rst = app.add_subcommand("reset", "move committed offsets (a dry run unless --execute)");
   group(rst);
-  rst->add_option("--topic", o.topics, "T or T:0,2 or T:1-3 (repeatable)");
+  rst->add_option("--topic", o.topics, "T or T:0,2 or T:1-3 (repeatable)")->allow_extra_args(false);
   rst->add_flag("--all-topics", o.all_topics, "every topic the group has offsets for")
       ->excludes("--topic");
   o.modes = {

@@ -43,12 +43,7 @@ class Importer {
   Importer(const Options& o, Producer& producer) : o_(o), producer_(producer) {
     captures_[0].path = o.key_field ? std::string_view(*o.key_field) : std::string_view();
     captures_[1].path = o.id_field ? std::string_view(*o.id_field) : std::string_view();
-    for (const auto& h : o.headers) {
-      auto eq = h.find('=');
-      if (eq == std::string::npos || eq == 0)
-        throw Error(Errc::usage, fmt::format("invalid header '{}': expected NAME=VALUE", h));
-    }
-    if (!o.headers.empty()) {
+    if (!o.headers.empty()) {  // NAME=VALUE, checked by main()
       msgpack_put_map_header(headers_, static_cast<uint32_t>(o.headers.size()));
       for (const auto& h : o.headers) {
         auto eq = h.find('=');
@@ -60,6 +55,8 @@ class Importer {
   }
 
   void import(LineReader& in) {
+    if (reject_.valid())
+      in.on_overflow([this](std::string_view bytes) { reject(bytes, false); });
     std::string_view line;
     while (!tool::stop_signal()) {
       LineReader::Status s = in.next(line);
@@ -122,12 +119,14 @@ class Importer {
     if (!o_.quiet && skipped_ <= kReportSkipped)
       tool::note(fmt::format("skipped {}:{}: {}{}", in.name(), in.line_number(), why,
                              skipped_ == kReportSkipped ? " (further skipped lines are only counted)" : ""));
-    if (reject_.valid()) {
-      std::string copy(line);
-      copy.push_back('\n');
-      if (!write_all(reject_.get(), copy.data(), copy.size()))
-        throw_errno("cannot write " + *o_.reject_file);
-    }
+    if (reject_.valid()) reject(line, true);
+  }
+
+  // Appends rejected bytes to the reject file (the line ends with `last`).
+  void reject(std::string_view bytes, bool last) {
+    if (!write_all(reject_.get(), bytes.data(), bytes.size()) ||
+        (last && !write_all(reject_.get(), "\n", 1)))
+      throw_errno("cannot write " + *o_.reject_file);
   }
 
   static constexpr uint64_t kReportSkipped = 10;
@@ -165,7 +164,8 @@ int main(int argc, char** argv) {
   tool::add_common_options(app, o.dir);
   app.add_option("topic", o.topic, "topic to append to")->required();
   app.add_option("files", o.files, "input files (default: stdin; - is stdin)");
-  app.add_option("-p,--partition", o.partition, "append every record to partition N");
+  app.add_option("-p,--partition", o.partition, "append every record to partition N")
+      ->check(tool::whole_number());
   auto* key = app.add_option("-k,--key", o.key, "fixed key for every record");
   auto* key_field = app.add_option("--key-field", o.key_field, "key from this field (dot path, e.g. item.id)");
   auto* key_delim = app.add_option("-K,--key-delimiter", o.key_delimiter, "lines are KEY DELIM JSON");
@@ -173,11 +173,14 @@ int main(int argc, char** argv) {
   key_field->excludes(key_delim);
   app.add_flag("--allow-missing-key", o.allow_missing_key, "a record without the key field gets no key");
   app.add_option("--id-field", o.id_field, "store this field (dot path) as the event id");
-  app.add_option("-H,--header", o.headers, "add header NAME=VALUE to every record (repeatable)");
+  app.add_option("-H,--header", o.headers, "add header NAME=VALUE to every record (repeatable)")
+      ->allow_extra_args(false);
   app.add_flag("-J,--envelope", o.envelope, "input lines are envelopes as printed by pspf-replay -J");
-  app.add_option("--partitions", o.partitions, "partitions of the topic if it must be created (default 4)");
+  app.add_option("--partitions", o.partitions, "partitions of the topic if it must be created (default 4)")
+      ->check(tool::whole_number_in(1, kMaxPartitions));
   app.add_option("--sync", o.sync, "none, batch (default) or always");
-  app.add_option("--max-record-bytes", o.max_record_bytes, "longest accepted line (default 1048576)");
+  app.add_option("--max-record-bytes", o.max_record_bytes, "longest accepted line (default 1048576)")
+      ->check(tool::whole_number_in(1, int64_t{256} << 20));
   app.add_flag("--skip-invalid", o.skip_invalid, "skip invalid lines instead of stopping");
   app.add_option("--reject-file", o.reject_file, "with --skip-invalid, append rejected lines here");
   app.add_flag("--receipts", o.receipts, "print a JSON receipt per appended record on stdout");
@@ -187,8 +190,13 @@ int main(int argc, char** argv) {
     SyncMode sync = tool::parse_sync_mode(o.sync);
     if (o.reject_file && !o.skip_invalid)
       throw Error(Errc::usage, "--reject-file needs --skip-invalid");
-    if (o.max_record_bytes < 1) throw Error(Errc::usage, "--max-record-bytes must be at least 1");
+    for (const auto& h : o.headers)  // checked before anything is created
+      if (h.find('=') == std::string::npos || h[0] == '=')
+        throw Error(Errc::usage, fmt::format("invalid header '{}': expected NAME=VALUE", h));
     Log log(o.dir);
+    if (o.partition && !log.find_topic(o.topic) && *o.partition >= o.partitions)
+      throw Error(Errc::usage, fmt::format("-p {} is not a partition of the topic to create (it "
+                                           "would have {}; see --partitions)", *o.partition, o.partitions));
     bool created = false;
     TopicConfig topic = log.open_or_create(o.topic, o.partitions, created);
     if (created && !o.quiet)

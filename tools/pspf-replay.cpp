@@ -29,9 +29,10 @@ int main(int argc, char** argv) {
   app.add_option("topic", topic_name, "topic to read")->required();
   app.add_option("-o,--from", from, "start: beginning, end, N, -N, @TIME (default beginning)");
   app.add_option("--until", until, "stop before this position (same forms as --from)");
-  app.add_option("-p,--partition", partitions, "only these partitions (repeatable, or 0,2)");
+  app.add_option("-p,--partition", partitions, "only these partitions (repeatable, or 0,2)")
+      ->allow_extra_args(false);
   app.add_option("--key", key, "only events with this key");
-  app.add_option("-c,--count", count, "stop after N events");
+  app.add_option("-c,--count", count, "stop after N events")->check(tool::whole_number());
   app.add_flag("--no-merge", no_merge, "partition by partition instead of merged by time");
   app.add_flag("-J,--envelope", envelope, "print the whole record as a JSON envelope");
   app.add_flag("-f,--follow", follow, "keep waiting for new events");

@@ -270,7 +270,7 @@ void GroupOffsets::remove() {
     throw Error(Errc::not_found, fmt::format("group '{}' does not exist", group_));
   std::string tmp_root = paths::tmp_dir(data_dir_);
   if (make_dir(tmp_root)) sync_dir(data_dir_);
-  std::string tmp = fmt::format("{}/deleting-group-{}-{}", tmp_root, group_, ::getpid());
+  std::string tmp = fmt::format("{}/deleting-group-{}-{:x}", tmp_root, ::getpid(), now_ms().value);
   rename_path(dir_, tmp);
   remove_tree(tmp);
 }

@@ -34,8 +34,6 @@ namespace od = simdjson::ondemand;
 
 constexpr int kMaxDepth = 1000;  // deepest nesting of arrays/objects accepted
 
-// ---- bytes -------------------------------------------------------------------------
-
 template <class T> inline T load(const char* p) {
   T x;
   std::memcpy(&x, p, sizeof x);
@@ -50,21 +48,10 @@ inline char* store_be(char* w, uint64_t v, int bytes) {
 
 // memcpy without a library call for the short strings that make up most events.
 inline void copy_bytes(char* d, const char* s, size_t n) {
-  if (n > 32) {
-    std::memcpy(d, s, n);
-  } else if (n >= 16) {  // four 8-byte words, the last two ending at n
-    uint64_t a = load<uint64_t>(s), b = load<uint64_t>(s + 8);
-    uint64_t c = load<uint64_t>(s + n - 16), e = load<uint64_t>(s + n - 8);
-    store(d, a), store(d + 8, b), store(d + n - 16, c), store(d + n - 8, e);
-  } else if (n >= 8) {
-    uint64_t a = load<uint64_t>(s), b = load<uint64_t>(s + n - 8);
-    store(d, a), store(d + n - 8, b);
-  } else if (n >= 4) {
-    uint32_t a = load<uint32_t>(s), b = load<uint32_t>(s + n - 4);
-    store(d, a), store(d + n - 4, b);
-  } else {
-    for (size_t i = 0; i < n; ++i) d[i] = s[i];
-  }
+  if (n > 16) return void(std::memcpy(d, s, n));
+  if (n >= 8) return store(d, load<uint64_t>(s)), store(d + n - 8, load<uint64_t>(s + n - 8));
+  if (n >= 4) return store(d, load<uint32_t>(s)), store(d + n - 4, load<uint32_t>(s + n - 4));
+  for (size_t i = 0; i < n; ++i) d[i] = s[i];
 }
 
 // ---- MessagePack writing -------------------------------------------------------------
@@ -79,9 +66,9 @@ inline char* put_sized(char* w, uint8_t tag, uint64_t v) {
 
 inline void put_int(Buffer& out, int64_t v) {
   char* w = out.ensure(9);
-  char* e;
+  char* e = w + 1;
   if (v >= -32 && v < 0x80) {
-    *w = char(v), e = w + 1;  // positive or negative fixint
+    *w = char(v);  // positive or negative fixint
   } else if (v >= 0) {
     e = put_sized(w, 0xcc, uint64_t(v));
   } else {
@@ -90,17 +77,6 @@ inline void put_int(Buffer& out, int64_t v) {
     e = store_be(w + 1, uint64_t(v), 1 << k);
   }
   out.commit(e - w);
-}
-
-inline void put_uint(Buffer& out, uint64_t v) {
-  char* w = out.ensure(9);
-  out.commit(put_sized(w, 0xcc, v) - w);  // only called beyond INT64_MAX
-}
-
-inline void put_double(Buffer& out, double d) {
-  char* w = out.ensure(9);
-  *w = char(0xcb);
-  out.commit(store_be(w + 1, std::bit_cast<uint64_t>(d), 8) - w);
 }
 
 inline void put_str(Buffer& out, std::string_view s) {
@@ -182,6 +158,10 @@ std::string describe(simdjson::error_code e) {
     case simdjson::N_ATOM_ERROR: return "invalid JSON: unknown word (not true, false or null)";
     case simdjson::TRAILING_CONTENT: return "trailing characters after the JSON value";
     case simdjson::DEPTH_ERROR: return "invalid JSON: nested deeper than 1000 levels";
+    case simdjson::TAPE_ERROR:
+      return "invalid JSON: unexpected character, or a missing or extra comma, colon or bracket";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "invalid JSON: unclosed object or array, or characters after it";
     default: return std::string("invalid JSON: ") + simdjson::error_message(e);
   }
 }
@@ -203,40 +183,39 @@ struct JsonToMsgpack::Impl {
   bool fail(simdjson::error_code e) { return fail(describe(e)); }
   bool fail(std::string msg) { return *error = std::move(msg), false; }
 
+  // Records `text` for the captures in `leaf`; a later duplicate key overrides.
+  bool capture(uint64_t leaf, std::string_view text) {
+    for (; leaf; leaf &= leaf - 1) {
+      FieldCapture& c = caps[std::countr_zero(leaf)];
+      c.found = true;
+      c.text.assign(text);
+    }
+    return true;
+  }
+
+  // The candidates that continue into, or end at, the value under `key`.
+  uint64_t match_key(uint64_t cand, size_t start, std::string_view key) const {
+    uint64_t next = 0;
+    size_t e = start + key.size();
+    for (uint64_t m = cand; m; m &= m - 1) {
+      std::string_view p = caps[std::countr_zero(m)].path;
+      // Cheap tests first: the path must have its end or a '.' right after the key.
+      if (p.size() < e || (p.size() > e && p[e] != '.')) continue;
+      size_t k = 0;
+      while (k < key.size() && p[start + k] == key[k]) ++k;
+      if (k == key.size()) next |= m & -m;
+    }
+    return next;
+  }
+
   bool run(std::string_view line);
   template <class V> bool put_value(V& v, int depth, uint64_t cand, size_t start);
   template <class V> bool put_number(V& v, uint64_t leaf);
   bool put_object(od::object obj, int depth, uint64_t cand, size_t start);
   bool put_array(od::array arr, int depth);
-  uint64_t match_key(uint64_t cand, size_t start, std::string_view key) const;
-  void capture(uint64_t leaf, std::string_view text);
 };
 
-// The candidates that continue into, or end at, the value under `key`.
-uint64_t JsonToMsgpack::Impl::match_key(uint64_t cand, size_t start,
-                                        std::string_view key) const {
-  uint64_t next = 0;
-  size_t e = start + key.size();
-  for (uint64_t m = cand; m; m &= m - 1) {
-    std::string_view p = caps[std::countr_zero(m)].path;
-    // Cheap tests first: the path must have its end or a '.' right after the key.
-    if (p.size() < e || (p.size() > e && p[e] != '.')) continue;
-    size_t k = 0;
-    while (k < key.size() && p[start + k] == key[k]) ++k;
-    if (k == key.size()) next |= m & -m;
-  }
-  return next;
-}
-
-// Records `text` for the captures in `leaf`; a later duplicate key overrides.
-void JsonToMsgpack::Impl::capture(uint64_t leaf, std::string_view text) {
-  for (; leaf; leaf &= leaf - 1) {
-    FieldCapture& c = caps[std::countr_zero(leaf)];
-    c.found = true;
-    c.text.assign(text);
-  }
-}
-
+// Writes the value `v` (a document at the root, else a value) inside `depth` containers.
 template <class V>
 bool JsonToMsgpack::Impl::put_value(V& v, int depth, uint64_t cand, size_t start) {
   od::json_type type;
@@ -261,14 +240,14 @@ bool JsonToMsgpack::Impl::put_value(V& v, int depth, uint64_t cand, size_t start
       std::string_view s;
       if (auto e = v.get_string().get(s)) return fail(e);
       put_str(*out, s);
-      return capture(leaf, s), true;
+      return capture(leaf, s);
     }
     case od::json_type::number: return put_number(v, leaf);
     case od::json_type::boolean: {
       bool b;
-      if (auto e = v.get_bool().get(b)) return fail(e);
+      if (v.get_bool().get(b)) return fail(simdjson::T_ATOM_ERROR);
       out->push_back(b ? char(0xc3) : char(0xc2));
-      return capture(leaf, b ? "true" : "false"), true;
+      return capture(leaf, b ? "true" : "false");
     }
     case od::json_type::null: {
       bool is_null = false;
@@ -284,47 +263,49 @@ bool JsonToMsgpack::Impl::put_value(V& v, int depth, uint64_t cand, size_t start
 
 // int64/uint64 when the integer fits, float64 when the text has a fraction or an
 // exponent and the double is finite (and not 0 from a nonzero text); otherwise the
-// text itself as kJsonNumberExt. Captures get the number's text.
+// text itself as kJsonNumberExt ("-0" too). Captures get the number's text.
+// (Not get_number(): in simdjson 3.0.1 it yields 0 for 20+ significant digits.)
 template <class V>
 bool JsonToMsgpack::Impl::put_number(V& v, uint64_t leaf) {
   simdjson::simdjson_result<std::string_view> raw_result = v.raw_json_token();
   std::string_view raw;
   if (auto e = std::move(raw_result).get(raw)) return fail(e);
   // The token runs up to the next structural character: drop the whitespace.
-  raw = raw.substr(0, raw.find_last_not_of(" \t\n\r") + 1);
-  od::number num;
-  auto e = v.get_number().get(num);
-  if (e == simdjson::NUMBER_ERROR && is_json_number(raw)) {
-    // simdjson refuses integers beyond 64 bits and exponents beyond double's range
-    // (and root numbers longer than 1082 characters): keep their text exactly.
-    put_number_ext(*out, raw);
-  } else if (e) {
-    return fail(e);
-  } else if (num.is_int64()) {
-    if (num.get_int64() == 0 && raw[0] == '-') put_number_ext(*out, raw);  // keep "-0"
-    else put_int(*out, num.get_int64());
-  } else if (num.is_uint64()) {
-    put_uint(*out, num.get_uint64());
-  } else {
-    double d = num.get_double();
-    if (std::isfinite(d) && (d != 0 || !nonzero_mantissa(raw)) &&
-        raw.find_first_of(".eE") != raw.npos)
-      put_double(*out, d);
-    else
-      put_number_ext(*out, raw);
+  while (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' || raw.back() == '\r')
+    raw.remove_suffix(1);
+  int64_t i;
+  uint64_t u;
+  double d;
+  char* w = out->ensure(9);
+  // A failed get_*() does not move the iterator, so the next one reads the same token.
+  // get_int64() fails at once on a fraction or an exponent.
+  if (!v.get_int64().get(i)) {
+    if (i != 0 || raw[0] != '-') return put_int(*out, i), capture(leaf, raw);
+  } else if (raw.find_first_of(".eE") != raw.npos) {
+    if (!v.get_double().get(d) && std::isfinite(d) && (d != 0 || !nonzero_mantissa(raw))) {
+      *w = char(0xcb);
+      out->commit(store_be(w + 1, std::bit_cast<uint64_t>(d), 8) - w);
+      return capture(leaf, raw);
+    }
+  } else if (!v.get_uint64().get(u)) {
+    out->commit(put_sized(w, 0xcc, u) - w);
+    return capture(leaf, raw);
   }
-  return capture(leaf, raw), true;
+  // Beyond 64 bits, beyond double's range, "-0", or a root number longer than 1082
+  // characters (simdjson's limit): keep the text if it is a valid number.
+  if (!is_json_number(raw)) return fail(simdjson::NUMBER_ERROR);
+  put_number_ext(*out, raw);
+  return capture(leaf, raw);
 }
 
 bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand,
                                      size_t start) {
-  size_t header = out->size();
+  size_t header = out->size(), n = 0;
   out->push_back(0);  // placeholder, patched by finish_container
-  size_t n = 0;
   for (auto field_result : obj) {
     od::field field;
-    if (auto e = std::move(field_result).get(field)) return fail(e);
     std::string_view key;
+    if (auto e = std::move(field_result).get(field)) return fail(e);
     if (auto e = field.unescaped_key().get(key)) return fail(e);
     put_str(*out, key);
     uint64_t next = cand ? match_key(cand, start, key) : 0;
@@ -335,9 +316,8 @@ bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand,
 }
 
 bool JsonToMsgpack::Impl::put_array(od::array arr, int depth) {
-  size_t header = out->size();
+  size_t header = out->size(), n = 0;
   out->push_back(0);  // placeholder, patched by finish_container
-  size_t n = 0;
   for (auto element : arr) {
     od::value v;
     if (auto e = std::move(element).get(v)) return fail(e);
@@ -361,6 +341,11 @@ bool JsonToMsgpack::Impl::run(std::string_view line) {
     if (auto e = doc.raw_json_token().get(raw)) return fail(e);
     if (raw.data() + raw.size() != line.data() + line.size())
       return fail(simdjson::TRAILING_CONTENT);
+    // simdjson 3.0.1 takes a root "falsey" for false: check the words here.
+    raw = raw.substr(0, raw.find_last_not_of(" \t\n\r") + 1);
+    bool word = type == od::json_type::boolean || type == od::json_type::null;
+    if (word && raw != "true" && raw != "false" && raw != "null")
+      return fail(simdjson::N_ATOM_ERROR);
   }
   uint64_t cand = 0;
   for (size_t i = 0; i < caps.size(); ++i)
@@ -484,33 +469,45 @@ struct Writer {
     if (size_t(cap - w) < n) commit(), buf.ensure(n), sync();
   }
   void put(char c) { reserve(1), *w++ = c; }
-  void put(std::string_view s) { reserve(s.size()), copy_bytes(w, s.data(), s.size()), w += s.size(); }
-  void string(const char* p, size_t n);
+  void put(std::string_view s) {
+    reserve(s.size()), copy_bytes(w, s.data(), s.size()), w += s.size();
+  }
+  void string(const char* p, size_t n, const char* readable);
+  void escape_slow(const char* p, size_t n);
   template <class F> void number(F d);
 };
 
-// Strings without escapes (nearly all) are copied and checked 8 or 4 bytes at a time.
-void Writer::string(const char* p, size_t n) {
-  reserve(n + 2);
-  *w++ = '"';
-  bool clean = true;
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 <= n && clean; i += 8) {
-      uint64_t x = load<uint64_t>(p + i);
-      clean = !has_escape8(x);
-      store(w + i, x);
-    }
-    uint64_t tail = load<uint64_t>(p + n - 8);  // overlaps the last full word
-    clean = clean && !has_escape8(tail);
-    store(w + n - 8, tail);
-  } else if (n >= 4) {
-    uint32_t lo = load<uint32_t>(p), hi = load<uint32_t>(p + n - 4);
-    clean = !has_escape8(lo | uint64_t(hi) << 32);
-    store(w, lo), store(w + n - 4, hi);
-  } else {
-    for (size_t i = 0; i < n; ++i) clean &= !kEscape[uint8_t(w[i] = p[i])];
+// Writes the string [p, p + n) quoted, escaped as JSON; bytes up to `readable` may be
+// read (not used) so that a short tail takes one 8-byte load. Strings without escapes
+// (nearly all) are copied and checked a word at a time; others go to escape_slow.
+[[gnu::always_inline]] inline void Writer::string(const char* p, size_t n, const char* readable) {
+  reserve(n + 2 + 8);  // 8 spare bytes for whole-word stores
+  char* d = w + 1;
+  uint64_t bad = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = load<uint64_t>(p + i);
+    bad |= has_escape8(x);
+    store(d + i, x);
   }
-  for (size_t i = 0; i < n && !clean; ++i) {  // the slow path rewrites all of it
+  if (i < n && readable - (p + i) >= 8 && std::endian::native == std::endian::little) {
+    uint64_t keep = (uint64_t(1) << (8 * (n - i))) - 1;  // the tail's bytes, then 'a's
+    uint64_t x = (load<uint64_t>(p + i) & keep) | (0x6161616161616161 & ~keep);
+    bad |= has_escape8(x);
+    store(d + i, x);
+  } else {
+    for (; i < n; ++i) bad |= kEscape[uint8_t(d[i] = p[i])];
+  }
+  if (bad) return escape_slow(p, n);
+  *w = '"';
+  d[n] = '"';
+  w = d + n + 1;
+}
+
+// Writes [p, p + n) quoted with escapes, byte by byte.
+void Writer::escape_slow(const char* p, size_t n) {
+  *w++ = '"';  // room for n + 2 bytes is reserved
+  for (size_t i = 0; i < n; ++i) {
     uint8_t ch = uint8_t(p[i]);
     char e = kEscape[ch];
     if (!e) {
@@ -519,9 +516,9 @@ void Writer::string(const char* p, size_t n) {
     }
     reserve(6 + (n - i - 1) + 1);  // this escape, the rest, the closing quote
     *w++ = '\\', *w++ = e;
-    if (e == 'u') *w++ = '0', *w++ = '0', *w++ = "0123456789abcdef"[ch >> 4], *w++ = "0123456789abcdef"[ch & 15];
+    static constexpr char kHex[] = "0123456789abcdef";
+    if (e == 'u') *w++ = '0', *w++ = '0', *w++ = kHex[ch >> 4], *w++ = kHex[ch & 15];
   }
-  if (clean) w += n;
   *w++ = '"';
 }
 
@@ -569,7 +566,7 @@ enum class Step { failed, value_done, more };
     case Kind::f64: o.number(std::bit_cast<double>(it.n)); break;
     case Kind::str:
     case Kind::bin:
-      o.string(payload, it.n);
+      o.string(payload, it.n, reinterpret_cast<const char*>(c.end));
       c.p += it.n;
       if (!key) break;
       o.put(':');  // the usual key: no need for json_next
@@ -606,7 +603,7 @@ inline bool json_next(Writer& o, Level* stack, int& depth) {
         std::string text(o.buf.data() + t.key_at, o.buf.size() - t.key_at);
         o.buf.resize(t.key_at);
         o.sync();
-        o.string(text.data(), text.size());
+        o.string(text.data(), text.size(), text.data() + text.size());
         t.key_at = kNoKey;
       }
       return o.put(':'), true;
@@ -622,7 +619,7 @@ inline bool json_next(Writer& o, Level* stack, int& depth) {
 
 void append_json_string(std::string_view s, Buffer& out) {
   Writer o(out);
-  o.string(s.data(), s.size());
+  o.string(s.data(), s.size(), s.data() + s.size());
   o.commit();
 }
 

@@ -72,24 +72,27 @@ LineReader::Status LineReader::next(std::string_view& line) {
       ++line_no_;
       const char* begin = base + start_;
       start_ = pos + 1;
+      if (len > 0 && begin[len - 1] == '\r') --len;
       if (len > max_line_) {
-        line = {begin, max_line_};
+        line = {begin, len};
         return Status::too_long;
       }
-      if (len > 0 && begin[len - 1] == '\r') --len;
       line = {begin, len};
       return Status::line;
     }
     if (end_ - start_ > max_line_ + 1) {
-      // Too long already: drop what we have and skip to the next newline.
+      // Too long to hold: pass it on and skip to the next newline.
       ++line_no_;
       line = {};
+      if (overflow_) overflow_({buf_.get() + start_, end_ - start_});
       for (;;) {
         start_ = end_ = 0;
         if (!fill()) return Status::too_long;
         void* n2 = std::memchr(buf_.get(), '\n', end_);
+        size_t upto = n2 ? static_cast<size_t>(static_cast<char*>(n2) - buf_.get()) : end_;
+        if (overflow_) overflow_({buf_.get(), upto});
         if (n2) {
-          start_ = static_cast<size_t>(static_cast<char*>(n2) - buf_.get()) + 1;
+          start_ = upto + 1;
           return Status::too_long;
         }
       }
@@ -102,12 +105,9 @@ LineReader::Status LineReader::next(std::string_view& line) {
       size_t len = end_ - start_;
       const char* begin = buf_.get() + start_;
       start_ = end_;
-      if (len > max_line_) {
-        line = {begin, max_line_};
-        return Status::too_long;
-      }
       if (begin[len - 1] == '\r') --len;
       line = {begin, len};
+      if (len > max_line_) return Status::too_long;
       // The padding after the data must be readable: it is, the buffer has it.
       return Status::line;
     }

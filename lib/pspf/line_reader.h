@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,8 +24,10 @@ class LineReader {
 
   enum class Status { line, too_long, end };
   // Reads the next line into `line` (valid until the next call). Returns too_long
-  // for a line over max_line bytes (its bytes are skipped through the newline and
-  // `line` holds its first bytes), end at the end of input. Throws Error(io).
+  // for a line over max_line bytes: `line` holds it whole when it fitted in the
+  // buffer; a longer one is skipped through its newline, its bytes handed to the
+  // overflow sink (if set) as they pass, and `line` is empty. Returns end at the end
+  // of input. Throws Error(io).
   Status next(std::string_view& line);
 
   // Number of the line last returned, from 1.
@@ -36,6 +39,8 @@ class LineReader {
   // When *flag becomes non-zero (set by a signal handler), a read interrupted by the
   // signal ends the input: next() returns end. `flag` must outlive the reader.
   void stop_when(const volatile std::sig_atomic_t* flag) { stop_ = flag; }
+  // Where the bytes of a too-long line that could not be held go (see next()).
+  void on_overflow(std::function<void(std::string_view)> sink) { overflow_ = std::move(sink); }
 
  private:
   bool fill();
@@ -51,6 +56,7 @@ class LineReader {
   bool regular_ = false;
   uint64_t line_no_ = 0;
   const volatile std::sig_atomic_t* stop_ = nullptr;
+  std::function<void(std::string_view)> overflow_;
 };
 
 }  // namespace pspf

@@ -30,14 +30,28 @@ bool batch_starts_at(int fd, const std::string& path, uint64_t pos, Offset expec
   return magic == kBatchMagic && decode_batch_header(raw).base_offset == expect;
 }
 
-// The byte position to start scanning segment `base` from to reach its tail: the
-// last index entry if it checks out, else 0 (and the index is cleared for rebuild
-// when `index` is writable).
+// True when a whole, checksum-valid batch with base offset `expect` is at `pos`.
+bool valid_batch_at(int fd, const std::string& path, uint64_t pos, Offset expect) {
+  SegmentReader r(fd, path, pos);
+  r.expect_offset_at_least(expect);
+  const char* data;
+  BatchHeader h;
+  return r.next(data, h) == BatchStatus::ok && h.base_offset == expect;
+}
+
+// The byte position to start scanning a segment from to reach its tail: the last
+// index entry whose batch is whole and valid (an entry can outlive its batch when a
+// machine crash kept the index page but not the log's), else 0. When `index` is
+// writable, the entries past the one chosen are dropped.
 uint64_t tail_start(int fd, const std::string& path, SegmentIndex& index, bool writable) {
-  if (index.entries().empty()) return 0;
-  IndexEntry e = index.entries().back();
-  if (batch_starts_at(fd, path, e.position, Offset(index.base().value + e.rel_offset)))
-    return e.position;
+  const auto& entries = index.entries();
+  for (size_t i = entries.size(); i-- > 0;) {
+    const IndexEntry& e = entries[i];
+    if (!valid_batch_at(fd, path, e.position, Offset(index.base().value + e.rel_offset))) continue;
+    uint64_t pos = e.position;
+    if (writable && i + 1 < entries.size()) index.truncate_from(pos + 1);
+    return pos;
+  }
   if (writable) index.clear();
   return 0;
 }
@@ -266,7 +280,21 @@ void PartitionReader::seek_time(Timestamp t) {
   Offset base = segments_[seg_index_];
   SegmentIndex idx(dir_, base);
   Offset from = idx.floor_time(t);
-  seek(from);
+  // Trust the time entry only if a batch of that offset, older than t, is where the
+  // offset index says: a damaged time index must not skip records.
+  IndexEntry e = idx.floor_offset(from);
+  bool trusted = from == base;
+  if (!trusted && base.value + e.rel_offset == from.value) {
+    std::string path = paths::segment_file(dir_, base, paths::kLogExt);
+    Fd fd = open_file(path, O_RDONLY);
+    char raw[kBatchHeaderSize];
+    if (pread_full(fd.get(), raw, sizeof raw, e.position, path) == sizeof raw) {
+      BatchHeader h = decode_batch_header(raw);
+      trusted = h.base_offset == from && h.first_timestamp < t &&
+                header_checksum(raw) == h.header_check;
+    }
+  }
+  seek(trusted ? from : base);
 }
 
 bool PartitionReader::advance_segment() {
@@ -364,6 +392,10 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     }
     if (!verify_indexes) continue;
     SegmentIndex idx(partition_dir, segs[i]);
+    if (idx.damaged_bytes() && !out.damaged)
+      out.index_problems.push_back(fmt::format(
+          "{}: {} bytes of malformed entries (out of order, or a partial entry)",
+          paths::segment_file(partition_dir, segs[i], paths::kIndexExt), idx.damaged_bytes()));
     auto find = [&](uint64_t pos) {
       auto it = std::lower_bound(batches.begin(), batches.end(), pos,
                                  [](const auto& b, uint64_t p) { return b.first < p; });

@@ -37,6 +37,7 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
       break;  // damaged from here on: keep the good prefix
     offsets_.push_back(e);
   }
+  damaged_bytes_ += raw.size() - offsets_.size() * 8;
   raw = read_if_exists(time_path_);
   for (size_t i = 0; i + 12 <= raw.size(); i += 12) {
     TimeEntry e;
@@ -47,6 +48,7 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
       break;
     times_.push_back(e);
   }
+  damaged_bytes_ += raw.size() - times_.size() * 12;
 }
 
 IndexEntry SegmentIndex::floor_offset(Offset target) const {

@@ -71,7 +71,8 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
   // Temporaries live outside topics/ so that no topic name can collide with them.
   std::string tmp_root = paths::tmp_dir(dir);
   if (make_dir(tmp_root)) sync_dir(dir);
-  std::string tmp = fmt::format("{}/creating-{}-{}", tmp_root, cfg.name, ::getpid());
+  // Named by process, not by topic: a 249-character topic name must still fit.
+  std::string tmp = fmt::format("{}/creating-{}-{:x}", tmp_root, ::getpid(), now_ms().value);
   remove_tree(tmp);
   make_dir(tmp);
   for (int32_t p = 0; p < cfg.partitions; ++p) make_dir(fmt::format("{}/{}", tmp, p));
@@ -122,7 +123,7 @@ void delete_topic(const std::string& dir, std::string_view name) {
     throw Error(Errc::not_found, fmt::format("topic '{}' does not exist in {}", name, dir));
   std::string tmp_root = paths::tmp_dir(dir);
   if (make_dir(tmp_root)) sync_dir(dir);
-  std::string tmp = fmt::format("{}/deleting-{}-{}", tmp_root, name, ::getpid());
+  std::string tmp = fmt::format("{}/deleting-{}-{:x}", tmp_root, ::getpid(), now_ms().value);
   rename_path(final_dir, tmp);
   remove_tree(tmp);
 }

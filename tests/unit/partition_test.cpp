@@ -213,3 +213,40 @@ TEST_CASE("scan and repair cut a damaged partition back to its last good batch")
   CHECK(after.end.value == 3);
   CHECK(read_from(dir.path()).size() == 3);
 }
+
+TEST_CASE("a torn last batch that the index already points at hides only itself") {
+  test::TempDir dir;
+  uint64_t last_start;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    for (int i = 0; i < 5; ++i) append(w, i * 400, 400);  // > 4 KiB each: all indexed
+    last_start = SegmentIndex(dir.path(), Offset(0)).entries().back().position;
+  }
+  CHECK(SegmentIndex(dir.path(), Offset(0)).entries().size() == 5);
+  std::string full = read_small_file(seg(dir.path(), 0));
+  // The machine crashed: the index page survived, the last batch did not whole.
+  write_file_atomic(seg(dir.path(), 0), full.substr(0, last_start + 70));
+  auto recs = read_from(dir.path());
+  CHECK(recs.size() == 1600);
+  PartitionReader r(dir.path(), "p");
+  CHECK(r.log_end().value == 1600);
+  PartitionWriter w(dir.path(), "p", 1 << 20);
+  CHECK(append(w, 9000, 1).base.value == 1600);
+  CHECK(w.truncated_bytes() == 70);
+  CHECK(read_from(dir.path()).size() == 1601);
+}
+
+TEST_CASE("a damaged time index never makes a time seek skip records") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    for (int i = 0; i < 20; ++i) append(w, i * 400, 400);
+  }
+  std::string bad(4000, '\xff');
+  write_file_atomic(seg(dir.path(), 0, paths::kTimeIndexExt), bad);
+  PartitionReader r(dir.path(), "p");
+  r.seek_time(Timestamp(0));
+  BatchRef b;
+  REQUIRE(r.next(b));
+  CHECK(b.header.base_offset.value == 0);
+}

@@ -42,4 +42,28 @@ std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
   return out;
 }
 
+CLI::Validator whole_number_in(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) -> std::string {
+        int64_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi)
+          return fmt::format("'{}' is not a whole number from {} to {}", v, lo, hi);
+        return {};
+      },
+      "N");
+}
+
+CLI::Validator whole_number() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        uint64_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size())
+          return fmt::format("'{}' is not a whole number of 0 or more", v);
+        return {};
+      },
+      "N");
+}
+
 }  // namespace pspf::tool

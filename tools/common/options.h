@@ -1,6 +1,8 @@
 // Option values shared by several commands, parsed the same way everywhere.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <string>
 #include <vector>
 
@@ -16,5 +18,9 @@ SyncMode parse_sync_mode(const std::string& s);
 // topic's partition count (Error(usage) when out of range). Empty -> all partitions.
 std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
                                           const TopicConfig& topic);
+
+// CLI11 checks with plain messages: a whole number >= 0, and one in [lo, hi].
+CLI::Validator whole_number();
+CLI::Validator whole_number_in(int64_t lo, int64_t hi);
 
 }  // namespace pspf::tool

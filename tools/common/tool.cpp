@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 
@@ -44,15 +46,24 @@ int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
   // A closed pipe must show up as EPIPE from write(), not kill the process, so that
   // the tool can stop cleanly and commit only what was written.
   ::signal(SIGPIPE, SIG_IGN);
+  // --help and --version write to stdout too: a write error there is an error.
+  auto flushed = [&](int rc) {
+    std::cout.flush();
+    if (!std::cout && errno != EPIPE) {
+      std::cerr << name << ": error: cannot write to standard output: " << std::strerror(errno) << "\n";
+      return kExitFailure;
+    }
+    return rc;
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return flushed(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return flushed(app.exit(e));
   } catch (const CLI::CallForVersion& e) {
     std::cout << name << " " << PSPF_VERSION << "\n";
-    return kExitOk;
+    return flushed(kExitOk);
   } catch (const CLI::ParseError& e) {
     std::cerr << name << ": error: " << e.what() << " (see " << name << " --help)\n";
     return kExitUsage;
