@@ -195,8 +195,9 @@ int main(int argc, char** argv) {
         throw Error(Errc::usage, fmt::format("invalid header '{}': expected NAME=VALUE", h));
     Log log(o.dir);
     if (o.partition && !log.find_topic(o.topic) && *o.partition >= o.partitions)
-      throw Error(Errc::usage, fmt::format("-p {} is not a partition of the topic to create (it "
-                                           "would have {}; see --partitions)", *o.partition, o.partitions));
+      throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it would be created with "
+                                           "{} partitions; see --partitions)", o.topic, *o.partition,
+                                           o.partitions));
     bool created = false;
     TopicConfig topic = log.open_or_create(o.topic, o.partitions, created);
     if (created && !o.quiet)

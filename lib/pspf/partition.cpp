@@ -8,6 +8,7 @@
 #include <cassert>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -180,7 +181,16 @@ void PartitionWriter::roll() {
   end_pos_ = 0;
 }
 
-Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync) {
+void PartitionWriter::sync() {
+  for (auto& [path, fd] : unsynced_) sync_data(fd.get(), path);
+  unsynced_.clear();
+}
+
+std::vector<std::pair<std::string, Fd>> PartitionWriter::take_unsynced() {
+  return std::exchange(unsynced_, {});
+}
+
+Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync, bool defer_sync) {
   assert(!batch.empty());
   lock_.lock();
   struct Unlock {
@@ -193,7 +203,15 @@ Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync) {
   std::string_view bytes = batch.seal(next_offset_, ts);
   try {
     pwrite_all(active_fd_.get(), bytes.data(), bytes.size(), end_pos_, active_path_);
-    if (sync != SyncMode::none) sync_data(active_fd_.get(), active_path_);
+    if (sync != SyncMode::none && !defer_sync) {
+      sync_data(active_fd_.get(), active_path_);
+    } else if (sync != SyncMode::none) {
+      // Start writing back now; sync() later only waits for what is left.
+      ::sync_file_range(active_fd_.get(), static_cast<off_t>(end_pos_),
+                        static_cast<off_t>(bytes.size()), SYNC_FILE_RANGE_WRITE);
+      if (unsynced_.empty() || unsynced_.back().first != active_path_)
+        unsynced_.emplace_back(active_path_, Fd(::dup(active_fd_.get())));
+    }
   } catch (...) {
     // Never leave a partial batch behind us: cut back to the last good end.
     ::ftruncate(active_fd_.get(), static_cast<off_t>(end_pos_));

@@ -51,11 +51,20 @@ class PartitionWriter {
   PartitionWriter& operator=(const PartitionWriter&) = delete;
 
   // Appends the records of `batch` as one batch and returns where they went. With
-  // SyncMode::batch or ::always the data is on disk when this returns. Throws
-  // Error(corrupt) when the partition has a bad batch before its tail (nothing is
-  // appended), Error(io) on write failure (the partial write is cut off again).
-  // Precondition: !batch.empty().
-  Appended append(BatchBuilder& batch, SyncMode sync);
+  // SyncMode::batch or ::always the data is on disk when this returns, unless
+  // `defer_sync`: then writeback is only started, and the caller must call sync()
+  // before it reports the records written (so parsing the next batch overlaps the
+  // disk). Throws Error(corrupt) when the partition has a bad batch before its tail
+  // (nothing is appended), Error(io) on write failure (the partial write is cut off
+  // again). Precondition: !batch.empty().
+  Appended append(BatchBuilder& batch, SyncMode sync, bool defer_sync = false);
+
+  // Makes every batch this writer appended durable (fdatasync), if any is not yet.
+  // Needs no lock: the batches are whole, and no writer cuts whole batches.
+  void sync();
+  // Hands over the files that sync() would sync (path, own descriptor), so that
+  // another thread can sync them; this writer then considers them synced.
+  std::vector<std::pair<std::string, Fd>> take_unsynced();
 
   // Bytes of torn batches this writer has cut off the tail so far.
   uint64_t truncated_bytes() const { return truncated_bytes_; }
@@ -79,6 +88,9 @@ class PartitionWriter {
   Offset next_offset_{0};
   Timestamp last_ts_{0};
   uint64_t truncated_bytes_ = 0;
+  // Files written with a deferred sync, not yet synced (the active segment, and the
+  // one before it when a roll came in between).
+  std::vector<std::pair<std::string, Fd>> unsynced_;
 };
 
 // A batch handed out by PartitionReader: `data` points into the reader's buffer and

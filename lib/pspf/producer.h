@@ -1,11 +1,18 @@
 // Producer: routes records to partitions and appends them in batches of about
 // batch_bytes per partition. Records wait in memory only until their partition's
-// batch is full, flush() is called, or (SyncMode::always) at once; a record counts
-// as written only when the append that carried it has returned.
+// batch is full, flush() is called, or (SyncMode::always) at once. With
+// SyncMode::batch the fdatasync of a batch is deferred a little (writeback starts at
+// once) so that parsing the next batches overlaps the disk; a record counts as
+// written, and the append hook hears of it, only once its batch is synced.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -51,7 +58,13 @@ class Producer {
 
  private:
   struct Slot;
+  struct Unsynced;
   void flush_slot(PartitionId p);
+  // Hands the files written since the last call to the sync thread.
+  void start_sync();
+  // Reports the appends whose sync has completed; with `all`, waits for every one.
+  void report_synced(bool all);
+  void sync_thread();
 
   const Log& log_;  // borrowed: outlives the producer
   TopicConfig topic_;
@@ -59,6 +72,19 @@ class Producer {
   size_t batch_bytes_;
   std::vector<std::unique_ptr<Slot>> slots_;
   AppendHook hook_;
+  // With SyncMode::batch, appends whose sync is deferred: every kSyncAheadBytes the
+  // files written are handed to a thread that fdatasyncs them while this one goes on
+  // parsing; an append is counted and reported once the sync that covers it is done.
+  std::deque<Unsynced> unsynced_;
+  size_t unsynced_bytes_ = 0;
+  uint64_t sync_requested_ = 0;  // sync jobs handed over so far
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::vector<std::pair<std::string, Fd>>> jobs_;
+  uint64_t sync_done_ = 0;       // jobs completed (guarded by mutex_)
+  std::exception_ptr sync_error_;
+  bool stopping_ = false;
+  std::thread syncer_;
   int32_t sticky_;
   uint64_t appended_ = 0;
   uint64_t pending_ = 0;

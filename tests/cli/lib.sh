@@ -10,6 +10,7 @@
 #     `bg_start` killed first), cds into it and points PSPF_DIR at $T/data.
 #
 # Output of the last `expect_exit` is in the files $OUT and $ERR.
+# KEEP_T=1 keeps the temp dir for a look after a failure.
 set -Eeuo pipefail
 
 TESTS_CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,11 +57,10 @@ _cleanup() {
   for pid in "${BG_PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
-  rm -rf "$T"
+  if [ -n "${KEEP_T:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
 trap _cleanup EXIT
 export PSPF_DIR="$T/data"
-unset PSPF_BROKERS 2>/dev/null || true
 cd "$T"
 OUT="$T/.out"
 ERR="$T/.err"
@@ -131,7 +131,7 @@ expect_empty() {
 # expect_same_file EXPECTED ACTUAL WHAT: byte-identical files (shows a diff if not).
 expect_same_file() {
   if ! cmp -s "$1" "$2"; then
-    diff "$1" "$2" | head -c 3000 >&2 || true
+    diff "$1" "$2" | cut -c1-300 | head -n 20 >&2 || true
     echo "FAIL: $TEST_NAME:${BASH_LINENO[0]}: $3: $2 differs from $1" >&2
     exit 1
   fi
@@ -153,24 +153,48 @@ expect_lines() {
   fi
 }
 
+# nap SECONDS: a pause without starting a process (reads a FIFO nobody writes).
+mkfifo "$T/.nap"
+exec {NAP_FD}<>"$T/.nap"
+nap() {
+  read -r -t "$1" -u "$NAP_FD" _ || true
+}
+
 # wait_until SECONDS WHAT CMD...: polls CMD until it succeeds; fails after SECONDS.
 # This awaits a condition: the short pause between polls only saves CPU.
 wait_until() {
   local limit=$1 what=$2 deadline
   shift 2
-  deadline=$(($(date +%s%N) + limit * 1000000000))
+  deadline=$((${EPOCHREALTIME/./} + limit * 1000000))
   until "$@"; do
-    if [ "$(date +%s%N)" -gt "$deadline" ]; then
+    if [ "${EPOCHREALTIME/./}" -gt "$deadline" ]; then
       echo "FAIL: $TEST_NAME:${BASH_LINENO[0]}: timed out after ${limit}s waiting for: $what" >&2
       exit 1
     fi
-    sleep 0.01
+    nap 0.005
   done
+}
+
+# lines_in FILE: number of lines in a small FILE (a last line without newline
+# counts), without starting a process.
+lines_in() {
+  local -a l
+  mapfile -t l <"$1"
+  echo "${#l[@]}"
+}
+
+# has_lines FILE N: FILE has at least N lines (no process, no subshell: cheap enough
+# to poll).
+has_lines() {
+  local -a l
+  mapfile -t l <"$1"
+  [ "${#l[@]}" -ge "$2" ]
 }
 
 # now_ms: wall clock in milliseconds.
 now_ms() {
-  echo $(($(date +%s%N) / 1000000))
+  local us=${EPOCHREALTIME/./}
+  echo $((us / 1000))
 }
 
 # wait_clock_past MS: waits until the wall clock has passed MS (a condition).
