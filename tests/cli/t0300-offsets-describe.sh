@@ -108,14 +108,24 @@ mkdir "$T/elsewhere"
 (cd "$T/elsewhere" && env -u PSPF_DIR pspf-offsets -d "$T/data" describe -g G >"$T/other.out")
 expect_eq "$(sed -n 3p "$OUT")" "$(sed -n 3p "$T/other.out")" "describe from elsewhere"
 
+# committed_at GROUP TOPIC PARTITION OFFSET: the group has committed OFFSET there.
+committed_at() {
+  pspf-offsets describe -g "$1" --json 2>/dev/null |
+    jq -e --arg t "$2" --argjson p "$3" --argjson o "$4" \
+      'any(.[]; .topic == $t and .partition == $p and .current_offset == $o)' >/dev/null
+}
+
 # --- a partition with a live owner ------------------------------------------------
 expect_exit 0 pspf-topics create u -P 1
 expect_exit 0 pspf-produce -q u <"$T/three"
-bg_start pspf-consume -g G u --no-commit >"$T/u.out" </dev/null
+# A live member that commits its starting point (0) and never gets further: its
+# command keeps failing (and it keeps retrying).
+bg_start pspf-consume -g G u --max-attempts 1000000 --exec 'cat >/dev/null; exit 1' >"$T/u.out" 2>"$T/u.err" </dev/null
 member=$BG_PID
 wait_until 10 "describe to show pid $member as the owner of u/0" owner_is G u 0 "$member@$HOSTNAME"
 expect_exit 0 pspf-offsets describe -g G
-# --no-commit: the member commits only its starting point (offset 0).
+wait_until 10 "the member to commit its starting point" committed_at G u 0 0
+expect_exit 0 pspf-offsets describe -g G
 expect_eq "G u 0 0 3 3 * $member@$HOSTNAME" "$(describe_norm | sed -n 5p)" "describe: owned"
 ts_u=$(ts_of u 0 0)
 before=$(now_ms)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# End-to-end latency: from an event handed to pspf-produce (--sync none) to a
+# following pspf-consume printing it. Two ways of producing:
+#   stream   one long-running pspf-produce fed one line at a time through a pipe
+#            (it appends as soon as its input pauses)
+#   process  one pspf-produce process per event (timed from just before its start)
+# Prints count, median, p90, p99 and max in microseconds for each.
+# Usage: tests/bench/latency.sh [--events N] [--bin DIR] [--probe FILE]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+events=500
+bin=$top/build/tools
+probe=$top/build/tests/bench/latency_probe
+while [ $# -gt 0 ]; do
+  case $1 in
+    --events) events=$2; shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    --probe) probe=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "latency.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$probe" ] || { echo "latency.sh: $probe is not built (ninja -C build)" >&2; exit 2; }
+export PATH="$bin:$PATH"
+work=$(mktemp -d "${TMPDIR:-/tmp}/pspf-latency.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export PSPF_DIR=$work/data
+mkfifo "$work/nap"
+exec {nap_fd}<>"$work/nap"
+nap() { read -r -t "$1" -u "$nap_fd" _ || true; }
+
+# measure MODE: starts a follower, waits until it has joined, produces, reports.
+measure() {
+  local mode=$1 topic=lat-$1 i
+  pspf-topics create "$topic" -P 1 2>/dev/null
+  pspf-consume -g lat "$topic" --from end | "$probe" "$events" >"$work/$mode.out" &
+  pids+=($!)
+  # Joined once the group has committed its starting point.
+  until pspf-offsets describe -g lat --json 2>/dev/null |
+    jq -e --arg t "$topic" 'any(.[]; .topic == $t and (.current_offset // -1) >= 0)' >/dev/null; do
+    nap 0.01
+  done
+  if [ "$mode" = stream ]; then
+    for ((i = 0; i < events; i++)); do
+      printf '{"t":%s}\n' "${EPOCHREALTIME/./}"
+      nap 0.004
+    done | pspf-produce "$topic" -k k --sync none -q
+  else
+    for ((i = 0; i < events; i++)); do
+      printf '{"t":%s}\n' "${EPOCHREALTIME/./}" | pspf-produce "$topic" -k k --sync none -q
+      nap 0.002
+    done
+  fi
+  wait "${pids[-1]}" 2>/dev/null || true
+  read -r n p50 p90 p99 max <"$work/$mode.out"
+  awk -v m="$mode" -v n="$n" -v a="$p50" -v b="$p90" -v c="$p99" -v d="$max" \
+    'BEGIN {printf "| %-8s | %6d | %8.2f | %8.2f | %8.2f | %8.2f |\n", m, n, a/1000, b/1000, c/1000, d/1000}'
+}
+
+echo "| producer | events | median ms | p90 ms | p99 ms | max ms |"
+echo "|---|---:|---:|---:|---:|---:|"
+measure stream
+measure process
