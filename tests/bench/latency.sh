@@ -39,7 +39,7 @@ nap() { read -r -t "$1" -u "$nap_fd" _ || true; }
 measure() {
   local mode=$1 topic=lat-$1 i
   pspf-topics create "$topic" -P 1 2>/dev/null
-  pspf-consume -g lat "$topic" --from end | "$probe" "$events" >"$work/$mode.out" &
+  pspf-consume -g lat "$topic" --from end > >("$probe" "$events" >"$work/$mode.out") &
   pids+=($!)
   # Joined once the group has committed its starting point.
   until pspf-offsets describe -g lat --json 2>/dev/null |
@@ -57,7 +57,9 @@ measure() {
       nap 0.002
     done
   fi
-  wait "${pids[-1]}" 2>/dev/null || true
+  # The probe writes its line once it has seen every event.
+  until [ -s "$work/$mode.out" ]; do nap 0.01; done
+  kill "${pids[-1]}"
   read -r n p50 p90 p99 max <"$work/$mode.out"
   awk -v m="$mode" -v n="$n" -v a="$p50" -v b="$p90" -v c="$p99" -v d="$max" \
     'BEGIN {printf "| %-8s | %6d | %8.2f | %8.2f | %8.2f | %8.2f |\n", m, n, a/1000, b/1000, c/1000, d/1000}'
