@@ -40,6 +40,7 @@ struct Options {
 
 constexpr milliseconds kRebalanceEvery{250};
 constexpr milliseconds kPlainCommitEvery{100};
+constexpr size_t kOutputChunk = 1 << 20;
 
 // A batch of one partition on its way to the command: its input lines, a copy of its
 // records (for the dead-letter topic), and the command running on it.
@@ -103,6 +104,7 @@ class Worker {
       if (max == 0) break;
       size_t n = c_.poll(p, max, [&](const RecordView& r) {
         write_record_line(c_.topic().name, p, r, o_.envelope, out.buffer());
+        if (out.buffer().size() >= kOutputChunk) out.flush();  // big writes, flat memory
       });
       delivered_ += n;
       any = any || n > 0;

@@ -327,6 +327,24 @@ add_row "pspf-replay > file (merged across partitions)" replay "$events" "$ev_by
 note "3. pspf-replay --no-merge > file"
 measure replay_nomerge setup_out check_replay_nomerge "$bin/pspf-replay" -d "$data_key" inv --no-merge
 add_row "pspf-replay --no-merge > file" replay_nomerge "$events" "$ev_bytes" 4500000 64
+
+if [ -x "$bin/pspf-consume" ]; then
+  note "3b. pspf-consume -e > file (a new group each run)"
+  # Each run starts a fresh group (deleting the last run's, untimed).
+  setup_consume() {
+    "$bin/pspf-offsets" -d "$data_key" delete -g bench --force >/dev/null 2>&1 || true
+    rm -f -- "$out" && sync_fs
+  }
+  check_consume() {
+    expect_lines "$out" "pspf-consume -e"
+    if [ "$1" -eq "$runs" ]; then expect_same_events "$out" "pspf-consume -e"; fi
+  }
+  T_OUT=$out
+  measure consume setup_consume check_consume "$bin/pspf-consume" -d "$data_key" -g bench inv -e
+  add_row "pspf-consume -e > file (commits included)" consume "$events" "$ev_bytes" 4500000 64
+else
+  skip_row "pspf-consume -e > file" "no pspf-consume in $bin yet"
+fi
 T_OUT=/dev/null
 rm -f -- "$out"
 
@@ -473,8 +491,10 @@ EOF
 fi
 
 # ---------------------------------------------------------------- latency (issue 3)
-if [ -x "$bin/pspf-consume" ]; then
-  skip_row "end-to-end latency produce → consume" "not measured yet by this script"
+if [ -x "$bin/pspf-consume" ] && [ -x "$repo/build/tests/bench/latency_probe" ]; then
+  note "latency: tests/bench/latency.sh --events 300"
+  latency_table=$("$repo/tests/bench/latency.sh" --events 300 --bin "$bin" \
+    --probe "$repo/build/tests/bench/latency_probe") || die "latency.sh failed"
 else
   skip_row "end-to-end latency produce → consume" "no pspf-consume in $bin yet"
 fi
@@ -488,6 +508,9 @@ printf '%s events of %s bytes on average (%s bytes), %s; best of %s runs; %s cor
 echo '| what | events/s | MiB/s | peak RSS MiB | target | vs target |'
 echo '|---|---:|---:|---:|---|---|'
 printf '%s\n' "${rows[@]}"
+if [ -n "${latency_table:-}" ]; then
+  printf '\nEnd-to-end latency, pspf-produce --sync none (one event) to a following pspf-consume printing it (target: median < 2 ms):\n\n%s\n' "$latency_table"
+fi
 
 if [ "$failed" = 1 ]; then
   note "some pspf targets were missed (see the table)"
