@@ -104,4 +104,17 @@ class FileLock {
   bool locked_ = false;
 };
 
+// Releases a held FileLock when it goes out of scope (the lock stays open for reuse).
+// `lock` is borrowed and must outlive the guard.
+class UnlockOnExit {
+ public:
+  explicit UnlockOnExit(FileLock& lock) : lock_(lock) {}
+  ~UnlockOnExit() { lock_.unlock(); }
+  UnlockOnExit(const UnlockOnExit&) = delete;
+  UnlockOnExit& operator=(const UnlockOnExit&) = delete;
+
+ private:
+  FileLock& lock_;
+};
+
 }  // namespace pspf

@@ -222,10 +222,7 @@ void GroupOffsets::maybe_compact() {
 
 Committed GroupOffsets::claim(const std::string& topic, PartitionId p, const std::string& member) {
   lock_and_catch_up();
-  struct Unlock {
-    FileLock& l;
-    ~Unlock() { l.unlock(); }
-  } unlock{lock_};
+  UnlockOnExit unlock(lock_);
   TopicPartition tp{topic, p.value};
   auto it = state_.find(tp);
   Committed before = it == state_.end() ? Committed{} : it->second;
@@ -239,10 +236,7 @@ Committed GroupOffsets::claim(const std::string& topic, PartitionId p, const std
 bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
                           const std::string& member) {
   lock_and_catch_up();
-  struct Unlock {
-    FileLock& l;
-    ~Unlock() { l.unlock(); }
-  } unlock{lock_};
+  UnlockOnExit unlock(lock_);
   auto it = state_.find({topic, p.value});
   if (it == state_.end() || it->second.epoch != epoch) return false;  // fenced
   append({Record{kCommit, topic, p.value, offset.value, epoch, now_ms().value, member}});
@@ -252,10 +246,7 @@ bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset
 void GroupOffsets::set(const std::vector<std::pair<TopicPartition, Offset>>& offsets,
                        const std::string& who) {
   lock_and_catch_up();
-  struct Unlock {
-    FileLock& l;
-    ~Unlock() { l.unlock(); }
-  } unlock{lock_};
+  UnlockOnExit unlock(lock_);
   std::vector<Record> records;
   for (const auto& [tp, off] : offsets) {
     auto it = state_.find(tp);

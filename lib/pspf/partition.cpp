@@ -193,10 +193,7 @@ std::vector<std::pair<std::string, Fd>> PartitionWriter::take_unsynced() {
 Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync, bool defer_sync) {
   assert(!batch.empty());
   lock_.lock();
-  struct Unlock {
-    FileLock& l;
-    ~Unlock() { l.unlock(); }
-  } unlock{lock_};
+  UnlockOnExit unlock(lock_);
   refresh();
   if (end_pos_ >= segment_bytes_) roll();
   Timestamp ts = std::max(now_ms(), last_ts_);
