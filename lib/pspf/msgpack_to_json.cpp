@@ -1,0 +1,302 @@
+// MessagePack -> JSON (see json_codec.h for the mapping): an iterative,
+// bounds-checked cursor over the bytes: every read is checked against `end` first, so
+// malformed input yields false, never a crash; nesting never exceeds kMaxDepth (stack
+// safety); on failure `out` is left as it was found.
+#include <fmt/compile.h>
+#include <fmt/format.h>
+
+#include <array>
+#include <bit>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+#include "pspf/json_bytes.h"
+#include "pspf/json_codec.h"
+
+namespace pspf {
+
+namespace {
+using namespace json_detail;
+constexpr int kMaxDepth = 1000;  // deepest nesting of arrays/objects accepted
+}  // namespace
+
+namespace {
+
+struct Cursor {
+  const uint8_t* p;
+  const uint8_t* end;
+  size_t left() const { return size_t(end - p); }
+};
+
+// One decoded MessagePack header. For str, bin and ext the payload follows at the
+// cursor and is known to be in bounds (n bytes); for array and map, n is the count.
+enum class Kind : uint8_t { nil, boolean, uint, sint, f32, f64, str, bin, ext, array, map };
+struct Item {
+  Kind kind;
+  int8_t ext_type;
+  uint64_t n;  // the value of bool/ints/floats (bits), or a length or count
+};
+
+inline bool read_be(Cursor& c, int bytes, uint64_t& v) {
+  if (c.left() < size_t(bytes)) return false;
+  v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | c.p[i];
+  c.p += bytes;
+  return true;
+}
+
+// Reads one header at the cursor. False when truncated or the byte is 0xc1 (unused).
+[[gnu::always_inline]] inline bool read_item(Cursor& c, Item& it) {
+  if (c.p == c.end) return false;
+  uint8_t b = *c.p++;
+  uint64_t v = 0;
+  it = {Kind::nil, 0, 0};
+  if (b < 0x80) return it = {Kind::uint, 0, b}, true;
+  if (b >= 0xa0 && b < 0xc0) return it = {Kind::str, 0, b & 0x1fu}, c.left() >= it.n;
+  if (b >= 0xe0) return it = {Kind::sint, 0, uint64_t(int64_t(int8_t(b)))}, true;
+  if (b < 0xa0) return it = {b < 0x90 ? Kind::map : Kind::array, 0, b & 0x0fu}, true;
+  auto sized = [&](Kind k, int bytes) { return it.kind = k, read_be(c, bytes, it.n); };
+  switch (b) {
+    case 0xc0: return true;
+    case 0xc2: case 0xc3: return it = {Kind::boolean, 0, b & 1u}, true;
+    case 0xc4: case 0xc5: case 0xc6: return sized(Kind::bin, 1 << (b - 0xc4)) && c.left() >= it.n;
+    case 0xc7: case 0xc8: case 0xc9:
+      if (!sized(Kind::ext, 1 << (b - 0xc7)) || !read_be(c, 1, v)) return false;
+      return it.ext_type = int8_t(v), c.left() >= it.n;
+    case 0xca: return sized(Kind::f32, 4);
+    case 0xcb: return sized(Kind::f64, 8);
+    case 0xcc: case 0xcd: case 0xce: case 0xcf: return sized(Kind::uint, 1 << (b - 0xcc));
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+      int bits = 8 << (b - 0xd0);
+      if (!sized(Kind::sint, bits / 8)) return false;
+      return it.n = uint64_t(int64_t(it.n << (64 - bits)) >> (64 - bits)), true;  // sign
+    }
+    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+      if (!read_be(c, 1, v)) return false;
+      return it = {Kind::ext, int8_t(v), uint64_t(1) << (b - 0xd4)}, c.left() >= it.n;
+    case 0xd9: case 0xda: case 0xdb: return sized(Kind::str, 1 << (b - 0xd9)) && c.left() >= it.n;
+    case 0xdc: case 0xdd: return sized(Kind::array, 2 << (b - 0xdc));
+    case 0xde: case 0xdf: return sized(Kind::map, 2 << (b - 0xde));
+    default: return false;  // 0xc1 is never used
+  }
+}
+
+// How each byte is written inside a JSON string: 0 as it is, 'u' as \u00XX, else
+// a backslash and that character.
+constexpr auto kEscape = [] {
+  std::array<char, 256> t{};
+  for (int i = 0; i < 0x20; ++i) t[i] = 'u';
+  t['\b'] = 'b', t['\t'] = 't', t['\n'] = 'n', t['\f'] = 'f', t['\r'] = 'r';
+  t['"'] = '"', t['\\'] = '\\';
+  return t;
+}();
+
+// True when one of the 8 bytes in x is '"', '\\' or below 0x20 (exact, no misses).
+inline bool has_escape8(uint64_t x) {
+  constexpr uint64_t ones = 0x0101010101010101, high = 0x8080808080808080;
+  uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+  return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
+// Output cursor over a Buffer, kept in locals so the hot loop does not go through the
+// Buffer's fields: bytes at [buf.data() + buf.size(), w) are written, not committed.
+struct Writer {
+  Buffer& buf;
+  char* w;
+  char* cap;
+
+  explicit Writer(Buffer& b) : buf(b) { sync(); }
+  void sync() { w = buf.data() + buf.size(), cap = buf.data() + buf.capacity(); }
+  void commit() { buf.commit(w - (buf.data() + buf.size())); }
+  void reserve(size_t n) {
+    if (size_t(cap - w) < n) commit(), buf.ensure(n), sync();
+  }
+  void put(char c) { reserve(1), *w++ = c; }
+  void put(std::string_view s) {
+    reserve(s.size()), copy_bytes(w, s.data(), s.size()), w += s.size();
+  }
+  void string(const char* p, size_t n, const char* readable);
+  void escape_slow(const char* p, size_t n);
+  template <class F> void number(F d);
+};
+
+// Writes the string [p, p + n) quoted, escaped as JSON; bytes up to `readable` may be
+// read (not used) so that a short tail takes one 8-byte load. Strings without escapes
+// (nearly all) are copied and checked a word at a time; others go to escape_slow.
+[[gnu::always_inline]] inline void Writer::string(const char* p, size_t n, const char* readable) {
+  reserve(n + 2 + 8);  // 8 spare bytes for whole-word stores
+  char* d = w + 1;
+  uint64_t bad = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = load<uint64_t>(p + i);
+    bad |= has_escape8(x);
+    store(d + i, x);
+  }
+  if (i < n && readable - (p + i) >= 8 && std::endian::native == std::endian::little) {
+    uint64_t keep = (uint64_t(1) << (8 * (n - i))) - 1;  // the tail's bytes, then 'a's
+    uint64_t x = (load<uint64_t>(p + i) & keep) | (0x6161616161616161 & ~keep);
+    bad |= has_escape8(x);
+    store(d + i, x);
+  } else {
+    for (; i < n; ++i) bad |= kEscape[uint8_t(d[i] = p[i])];
+  }
+  if (bad) return escape_slow(p, n);
+  *w = '"';
+  d[n] = '"';
+  w = d + n + 1;
+}
+
+// Writes [p, p + n) quoted with escapes, byte by byte.
+void Writer::escape_slow(const char* p, size_t n) {
+  *w++ = '"';  // room for n + 2 bytes is reserved
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t ch = uint8_t(p[i]);
+    char e = kEscape[ch];
+    if (!e) {
+      *w++ = char(ch);
+      continue;
+    }
+    reserve(6 + (n - i - 1) + 1);  // this escape, the rest, the closing quote
+    *w++ = '\\', *w++ = e;
+    static constexpr char kHex[] = "0123456789abcdef";
+    if (e == 'u') *w++ = '0', *w++ = '0', *w++ = kHex[ch >> 4], *w++ = kHex[ch & 15];
+  }
+  *w++ = '"';
+}
+
+// The shortest text that reads back as `d`, with ".0" when it would otherwise read
+// back as an integer; null for inf/nan, which JSON cannot express.
+template <class F> void Writer::number(F d) {
+  if (!std::isfinite(d)) return put("null");
+  reserve(32);
+  char* e = fmt::format_to(w, FMT_COMPILE("{}"), d);
+  if (std::string_view(w, e - w).find_first_of(".en") == std::string_view::npos)
+    *e++ = '.', *e++ = '0';
+  w = e;
+}
+
+// A container being written: values still to come (two per map entry) and, while a
+// key that is not a string is being written, where its text began.
+struct Level {
+  uint64_t pending;
+  size_t key_at;
+  bool map;
+};
+constexpr size_t kNoKey = SIZE_MAX;
+
+// What json_item did: failed; ended a value; or left more to write before the value
+// ends (opened a container, or wrote a string key and its ':').
+enum class Step { failed, value_done, more };
+
+// Writes one scalar, or the opening of a non-empty container (pushed on `stack`).
+// Fails on malformed bytes, an unknown ext type or nesting deeper than kMaxDepth.
+[[gnu::always_inline]] inline Step json_item(Cursor& c, Writer& o, Level* stack, int& depth) {
+  Item it;
+  if (!read_item(c, it)) return Step::failed;
+  Level* top = depth ? &stack[depth - 1] : nullptr;
+  bool key = top && top->map && top->pending % 2 == 0;
+  if (key && it.kind != Kind::str && it.kind != Kind::bin)
+    top->key_at = o.w - o.buf.data();  // a key that is not a string: quoted when done
+  o.reserve(32);
+  const char* payload = reinterpret_cast<const char*>(c.p);
+  switch (it.kind) {
+    case Kind::nil: o.put("null"); break;
+    case Kind::boolean: o.put(it.n ? std::string_view("true") : "false"); break;
+    case Kind::uint: o.w = fmt::format_to(o.w, FMT_COMPILE("{}"), it.n); break;
+    case Kind::sint: o.w = fmt::format_to(o.w, FMT_COMPILE("{}"), int64_t(it.n)); break;
+    case Kind::f32: o.number(std::bit_cast<float>(uint32_t(it.n))); break;
+    case Kind::f64: o.number(std::bit_cast<double>(it.n)); break;
+    case Kind::str:
+    case Kind::bin:
+      o.string(payload, it.n, reinterpret_cast<const char*>(c.end));
+      c.p += it.n;
+      if (!key) break;
+      o.put(':');  // the usual key: no need for json_next
+      --top->pending;
+      return Step::more;
+    case Kind::ext:
+      // Check the text so that damaged bytes can never produce invalid JSON.
+      if (it.ext_type != kJsonNumberExt || !is_json_number({payload, it.n})) return Step::failed;
+      o.put({payload, it.n});
+      c.p += it.n;
+      break;
+    case Kind::array:
+    case Kind::map:
+      if (depth >= kMaxDepth) return Step::failed;
+      *o.w++ = it.kind == Kind::map ? '{' : '[';
+      if (it.n == 0) {
+        *o.w++ = it.kind == Kind::map ? '}' : ']';
+        break;
+      }
+      stack[depth++] = {it.kind == Kind::map ? 2 * it.n : it.n, kNoKey, it.kind == Kind::map};
+      return Step::more;
+  }
+  return Step::value_done;
+}
+
+// After a value ends: writes the separator that follows it, or closes the containers
+// it completes. Returns false when the whole top-level value is done.
+inline bool json_next(Writer& o, Level* stack, int& depth) {
+  while (depth) {
+    Level& t = stack[depth - 1];
+    if (--t.pending && t.map && t.pending % 2) {  // a key ended
+      if (t.key_at != kNoKey) {
+        o.commit();  // rare: quote the key's JSON text (never made from JSON input)
+        std::string text(o.buf.data() + t.key_at, o.buf.size() - t.key_at);
+        o.buf.resize(t.key_at);
+        o.sync();
+        o.string(text.data(), text.size(), text.data() + text.size());
+        t.key_at = kNoKey;
+      }
+      return o.put(':'), true;
+    }
+    if (t.pending) return o.put(','), true;
+    o.put(t.map ? '}' : ']');
+    --depth;
+  }
+  return false;
+}
+
+}  // namespace
+
+void append_json_string(std::string_view s, Buffer& out) {
+  Writer o(out);
+  o.string(s.data(), s.size(), s.data() + s.size());
+  o.commit();
+}
+
+// Iterative, with an explicit stack, so the writer and cursor stay in registers.
+bool msgpack_to_json(const char** p, const char* end, Buffer& out) {
+  Cursor c{reinterpret_cast<const uint8_t*>(*p), reinterpret_cast<const uint8_t*>(end)};
+  size_t start = out.size();
+  Writer o(out);
+  Level stack[kMaxDepth];
+  int depth = 0;
+  for (;;) {
+    Step step = json_item(c, o, stack, depth);
+    if (step == Step::failed) return out.resize(start), false;
+    if (step == Step::value_done && !json_next(o, stack, depth)) break;
+  }
+  o.commit();
+  *p = reinterpret_cast<const char*>(c.p);
+  return true;
+}
+
+bool msgpack_skip(const char** p, const char* end) {
+  Cursor c{reinterpret_cast<const uint8_t*>(*p), reinterpret_cast<const uint8_t*>(end)};
+  // `pending` counts values still to skip, so no nesting limit is needed; each value
+  // takes at least one byte, so the loop ends within end - *p rounds.
+  for (uint64_t pending = 1; pending; --pending) {
+    Item it;
+    if (!read_item(c, it)) return false;
+    if (it.kind == Kind::str || it.kind == Kind::bin || it.kind == Kind::ext) c.p += it.n;
+    else if (it.kind == Kind::array) pending += it.n;
+    else if (it.kind == Kind::map) pending += 2 * it.n;
+  }
+  *p = reinterpret_cast<const char*>(c.p);
+  return true;
+}
+
+}  // namespace pspf
