@@ -1,0 +1,73 @@
+// Reset targets: each mode, clamping into the partition's range, plans as CSV.
+#include <doctest/doctest.h>
+
+#include "pspf/error.h"
+#include "pspf/log.h"
+#include "pspf/offset_reset.h"
+#include "pspf/producer.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+// A one-partition topic with `n` records appended in batches of 10.
+TopicConfig filled(const Log& log, int n) {
+  TopicConfig cfg;
+  cfg.name = "t";
+  cfg.partitions = 1;
+  TopicConfig t = pspf::create_topic(log.dir(), cfg);
+  Producer producer(log, t, SyncMode::none, 200);
+  std::string v = test::value_of(1);
+  for (int i = 0; i < n; ++i) producer.add(PartitionId(0), nullptr, nullptr, {}, v);
+  producer.flush();
+  return t;
+}
+}  // namespace
+
+TEST_CASE("every reset mode lands inside the partition's offsets") {
+  test::TempDir dir;
+  Log log(dir.path());
+  TopicConfig t = filled(log, 50);
+  PartitionId p(0);
+  OffsetBounds b = offset_bounds(log, t, p);
+  CHECK(b.start.value == 0);
+  CHECK(b.end.value == 50);
+  using K = ResetMode::Kind;
+  CHECK(reset_target(log, t, p, Offset(20), {K::earliest, 0}).target.value == 0);
+  CHECK(reset_target(log, t, p, Offset(20), {K::latest, 0}).target.value == 50);
+  CHECK(reset_target(log, t, p, Offset(20), {K::offset, 7}).target.value == 7);
+  CHECK(reset_target(log, t, p, Offset(20), {K::shift, -5}).target.value == 15);
+  ResetTarget over = reset_target(log, t, p, Offset(20), {K::shift, 100});
+  CHECK(over.wanted.value == 120);
+  CHECK(over.target.value == 50);
+  CHECK(over.clamped());
+  ResetTarget under = reset_target(log, t, p, Offset(20), {K::offset, -3});
+  CHECK(under.target.value == 0);
+  // A time before everything is the start; one after everything is the end.
+  CHECK(reset_target(log, t, p, Offset(20), {K::time, 0}).target.value == 0);
+  CHECK(reset_target(log, t, p, Offset(20), {K::time, INT64_MAX / 2}).target.value == 50);
+  // Shifting a partition with nothing committed cannot be done.
+  CHECK_THROWS_AS(reset_target(log, t, p, Offset(-1), {K::shift, 1}), Error);
+}
+
+TEST_CASE("plans read back as written, and bad lines name their line") {
+  test::TempDir dir;
+  Log log(dir.path());
+  TopicConfig t = filled(log, 10);
+  std::vector<ResetTarget> plan{explicit_target(log, t, PartitionId(0), Offset(3), Offset(4))};
+  std::string csv = format_offset_plan(plan);
+  CHECK(csv == "t,0,4\n");
+  auto parsed = parse_offset_plan(csv + "\n", "plan.csv");
+  REQUIRE(parsed.size() == 1);
+  CHECK(parsed[0].first.first == "t");
+  CHECK(parsed[0].first.second == 0);
+  CHECK(parsed[0].second.value == 4);
+  try {
+    parse_offset_plan("t,0,4\nt,zero,1\n", "plan.csv");
+    FAIL("expected an input error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::invalid_input);
+    std::string_view what = e.what();
+    CHECK(what.find("plan.csv: line 2") != std::string_view::npos);
+  }
+}
