@@ -153,7 +153,7 @@ std::map<int32_t, OwnerInfo> partition_owners(const std::string& data_dir, const
       info.pid = j.value("pid", int64_t{0});
       info.host = j.value("host", "");
     } catch (const std::exception&) {
-      info.member = "?";  // being rewritten by its new owner right now
+      info.member.assign(1, '?');  // being rewritten by its new owner right now
     }
     out[p] = info;
   }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <string>
 
@@ -31,14 +33,14 @@ class TempDir {
 // A MessagePack str value "v<n>" (a JSON string as the codec would store it).
 inline std::string value_of(int n) {
   Buffer b;
-  msgpack_put_str(b, "v" + std::to_string(n));
+  msgpack_put_str(b, fmt::format("v{}", n));
   return std::string(b.view());
 }
 
 // Adds `count` records with keys "k<i>" and values "v<i>" starting at `first`.
 inline void fill(BatchBuilder& b, int first, int count) {
   for (int i = first; i < first + count; ++i) {
-    std::string key = "k" + std::to_string(i);
+    std::string key = fmt::format("k{}", i);
     std::string_view kv = key;
     std::string v = value_of(i);
     b.add(&kv, nullptr, {}, v);
