@@ -1,8 +1,10 @@
-// pspf-topics: create, list, describe, delete, verify and repair topics
+// pspf-topics: create, alter, list, describe, delete, verify and repair topics
 // (pspf-topics(1)).
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+
+#include <optional>
 
 #include "common/output.h"
 #include "common/tool.h"
@@ -35,8 +37,9 @@ int describe(const Log& log, const std::string& name, bool as_json) {
   TopicConfig t = log.topic(name);
   auto& out = tool::stdout_output();
   json parts = json::array();
-  std::string table = fmt::format("topic {}: {} partitions, segments of {} bytes\n", t.name,
-                                  t.partitions, t.segment_bytes);
+  std::string table = fmt::format("topic {}: {} partitions, segments of {} bytes, dedup window {}\n",
+                                  t.name, t.partitions, t.segment_bytes,
+                                  format_dedup_window(t.dedup_window));
   table += fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", "PARTITION",
                        "START", "END", "RECORDS", "BYTES", "SEGMENTS", "FIRST-APPEND", "LAST-APPEND");
   for (int32_t p = 0; p < t.partitions; ++p) {
@@ -53,6 +56,7 @@ int describe(const Log& log, const std::string& name, bool as_json) {
     j["partitions"] = t.partitions;
     j["segment_bytes"] = t.segment_bytes;
     j["created"] = t.created_ms;
+    j["dedup_window"] = format_dedup_window(t.dedup_window);
     j["partition_details"] = parts;
     out.write(j.dump() + "\n");
   } else {
@@ -138,16 +142,25 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   int32_t partitions = 0;
   uint64_t segment_bytes = kDefaultSegmentBytes;
+  std::optional<uint64_t> new_segment_bytes;
+  std::optional<std::string> dedup_window;
   bool if_not_exists = false, as_json = false, dry_run = false;
 
-  CLI::App app{"Create, list, describe, delete, verify and repair topics.", "pspf-topics"};
+  CLI::App app{"Create, alter, list, describe, delete, verify and repair topics.", "pspf-topics"};
   tool::add_common_options(app, dir);
   app.require_subcommand(1);
   auto* create = app.add_subcommand("create", "create a topic");
   create->add_option("topic", name, "topic name")->required();
   create->add_option("-P,--partitions", partitions, "number of partitions")->required();
   create->add_option("--segment-bytes", segment_bytes, "segment size (default 67108864)");
+  create->add_option("--dedup-window", dedup_window,
+                     "how long an event id is remembered: a duration (7d, the default) or a "
+                     "number of events");
   create->add_flag("--if-not-exists", if_not_exists, "succeed when the topic exists");
+  auto* alter = app.add_subcommand("alter", "change a topic's settings");
+  alter->add_option("topic", name, "topic name")->required();
+  alter->add_option("--segment-bytes", new_segment_bytes, "segment size for new segments");
+  alter->add_option("--dedup-window", dedup_window, "a duration (7d) or a number of events");
   auto* list = app.add_subcommand("list", "list topics");
   list->add_flag("--json", as_json, "JSON output");
   auto* desc = app.add_subcommand("describe", "partitions, offsets, records, bytes");
@@ -171,8 +184,20 @@ int main(int argc, char** argv) {
       cfg.name = name;
       cfg.partitions = partitions;
       cfg.segment_bytes = segment_bytes;
+      if (dedup_window) cfg.dedup_window = parse_dedup_window(*dedup_window);
       log.create_topic(cfg);
       tool::note(fmt::format("created topic {} with {} partitions", name, partitions));
+      return tool::kExitOk;
+    }
+    if (*alter) {
+      std::optional<DedupWindow> window;
+      if (dedup_window) window = parse_dedup_window(*dedup_window);
+      TopicConfig t = alter_topic(log.dir(), name, [&](TopicConfig& c) {
+        if (new_segment_bytes) c.segment_bytes = *new_segment_bytes;
+        if (window) c.dedup_window = *window;
+      });
+      tool::note(fmt::format("topic {}: segments of {} bytes, dedup window {}", t.name,
+                             t.segment_bytes, format_dedup_window(t.dedup_window)));
       return tool::kExitOk;
     }
     if (*list) {

@@ -75,6 +75,15 @@ int64_t parse_duration_ms(std::string_view text) {
   return total;
 }
 
+std::string format_duration_ms(int64_t ms) {
+  static constexpr std::pair<int64_t, const char*> kUnits[] = {
+      {7 * 86'400'000LL, "w"}, {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
+  if (ms > 0)
+    for (auto [mult, unit] : kUnits)
+      if (ms % mult == 0) return fmt::format("{}{}", ms / mult, unit);
+  return fmt::format("{}ms", ms);
+}
+
 Timestamp parse_iso8601(std::string_view text) {
   auto fail = [&](std::string_view why) { bad("date-time", text, why); };
   auto num = [&](size_t pos, size_t len) -> int64_t {

@@ -26,6 +26,8 @@ struct Position {
 Position parse_position(std::string_view text, Timestamp now);
 // Parses a duration into milliseconds. Throws Error(usage).
 int64_t parse_duration_ms(std::string_view text);
+// The shortest duration text that parse_duration_ms reads back as `ms` ("7d", "90s").
+std::string format_duration_ms(int64_t ms);
 // Parses an ISO 8601 date-time ("2026-11-01T00:00:00Z", fraction and ±hh:mm offset
 // allowed, a date alone is UTC midnight) into epoch milliseconds. Throws Error(usage).
 Timestamp parse_iso8601(std::string_view text);

@@ -14,8 +14,31 @@
 #include "pspf/file.h"
 #include "pspf/partition.h"
 #include "pspf/paths.h"
+#include "pspf/range.h"
 
 namespace pspf {
+
+DedupWindow parse_dedup_window(std::string_view text) {
+  DedupWindow w;
+  bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  if (digits) {
+    if (text.size() > 18 || std::stoull(std::string(text)) == 0)
+      throw Error(Errc::usage, fmt::format("invalid dedup window '{}': expected a number of events "
+                                           "from 1, or a duration like 7d", text));
+    w.events = std::stoull(std::string(text));
+    w.ms = 0;
+    return w;
+  }
+  w.ms = parse_duration_ms(text);
+  if (w.ms <= 0)
+    throw Error(Errc::usage, fmt::format("invalid dedup window '{}': it must be longer than 0", text));
+  return w;
+}
+
+std::string format_dedup_window(const DedupWindow& w) {
+  if (w.events > 0) return fmt::format("{} events", w.events);
+  return format_duration_ms(w.ms);
+}
 
 std::string topic_to_json(const TopicConfig& t) {
   nlohmann::ordered_json j;
@@ -24,6 +47,8 @@ std::string topic_to_json(const TopicConfig& t) {
   j["partitions"] = t.partitions;
   j["created"] = t.created_ms;
   j["segment_bytes"] = t.segment_bytes;
+  if (t.dedup_window.events > 0) j["dedup_window_events"] = t.dedup_window.events;
+  else j["dedup_window_ms"] = t.dedup_window.ms;
   return j.dump(2) + "\n";
 }
 
@@ -35,11 +60,13 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
     t.partitions = j.at("partitions").get<int32_t>();
     t.created_ms = j.value("created", int64_t{0});
     t.segment_bytes = j.value("segment_bytes", kDefaultSegmentBytes);
+    t.dedup_window.events = j.value("dedup_window_events", uint64_t{0});
+    t.dedup_window.ms = t.dedup_window.events ? 0 : j.value("dedup_window_ms", kDefaultDedupWindowMs);
     if (j.value("format", 1) != 1)
       throw Error(Errc::corrupt, path + ": format " + std::to_string(j.value("format", 1)) +
                                      " is newer than this pspf understands");
     if (t.partitions < 1 || t.partitions > kMaxPartitions || t.segment_bytes < 1 ||
-        t.segment_bytes > kMaxSegmentBytes)
+        t.segment_bytes > kMaxSegmentBytes || t.dedup_window.ms < 0)
       throw Error(Errc::corrupt, path + ": partitions or segment_bytes out of range");
     return t;
   } catch (const nlohmann::json::exception& e) {
@@ -104,6 +131,24 @@ TopicConfig load_topic(const std::string& dir, std::string_view name) {
                             "there)",
                             name, dir));
   return *t;
+}
+
+TopicConfig alter_topic(const std::string& dir, std::string_view name,
+                        const std::function<void(TopicConfig&)>& change) {
+  load_topic(dir, name);  // not_found before a lock file is made
+  FileLock lock(paths::topic_dir(dir, name) + "/lock");
+  lock.lock();
+  UnlockOnExit unlock(lock);
+  TopicConfig t = load_topic(dir, name);
+  TopicConfig before = t;
+  change(t);
+  if (t.name != before.name || t.partitions != before.partitions)
+    throw Error(Errc::usage, "the name and partition count of a topic cannot change");
+  if (t.segment_bytes < 1024 || t.segment_bytes > kMaxSegmentBytes)
+    throw Error(Errc::usage, fmt::format("invalid segment size {}: must be 1024..{} bytes",
+                                         t.segment_bytes, kMaxSegmentBytes));
+  write_file_atomic(paths::topic_meta(dir, name), topic_to_json(t));
+  return t;
 }
 
 std::vector<std::string> list_topics(const std::string& dir) {

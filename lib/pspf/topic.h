@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,12 +17,26 @@ inline constexpr uint64_t kDefaultSegmentBytes = 64ull << 20;
 inline constexpr int32_t kMaxPartitions = 10000;
 // Index positions are 32-bit: a segment stays well below 4 GiB.
 inline constexpr uint64_t kMaxSegmentBytes = 1ull << 30;
+// An event id is remembered this long by default: a week of retries of a failed import.
+inline constexpr int64_t kDefaultDedupWindowMs = 7ll * 24 * 3600 * 1000;
+
+// How far back an event id counts as already appended: the events appended in the
+// last `ms` milliseconds, or (when `events` > 0) the last `events` events of the
+// partition.
+struct DedupWindow {
+  int64_t ms = kDefaultDedupWindowMs;
+  uint64_t events = 0;
+};
+// Parses "7d", "36h" (a duration) or "10000000" (a count of events). Throws Error(usage).
+DedupWindow parse_dedup_window(std::string_view text);
+std::string format_dedup_window(const DedupWindow& w);
 
 struct TopicConfig {
   std::string name;
   int32_t partitions = 1;
   int64_t created_ms = 0;
   uint64_t segment_bytes = kDefaultSegmentBytes;
+  DedupWindow dedup_window;
 };
 
 std::string topic_to_json(const TopicConfig& t);
@@ -35,6 +50,11 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg);
 std::optional<TopicConfig> find_topic(const std::string& dir, std::string_view name);
 // Like find_topic but throws Error(not_found).
 TopicConfig load_topic(const std::string& dir, std::string_view name);
+// Changes a topic's settings: `change` edits them (the name and partition count
+// cannot change) and topic.json is replaced atomically under the topic's lock.
+// Returns the new settings. Throws not_found, usage.
+TopicConfig alter_topic(const std::string& dir, std::string_view name,
+                        const std::function<void(TopicConfig&)>& change);
 // Names of all topics, sorted.
 std::vector<std::string> list_topics(const std::string& dir);
 // Removes a topic (renamed away first, so it disappears at once). Throws not_found.
