@@ -80,6 +80,7 @@ BatchHeader decode_batch_header(const char* p) {
   h.max_timestamp = Timestamp(load<int64_t>(p + 32));
   h.record_count = load<uint32_t>(p + 40);
   h.last_offset_delta = load<uint32_t>(p + 44);
+  h.attributes = load<uint32_t>(p + 48);
   h.header_check = load<uint32_t>(p + 52);
   return h;
 }
@@ -93,7 +94,7 @@ void encode_batch_header(const BatchHeader& h, char* p) {
   store<int64_t>(p + 32, h.max_timestamp.value);
   store<uint32_t>(p + 40, h.record_count);
   store<uint32_t>(p + 44, h.last_offset_delta);
-  store<uint32_t>(p + 48, 0);
+  store<uint32_t>(p + 48, h.attributes);
   store<uint32_t>(p + 52, h.header_check);
 }
 
@@ -150,6 +151,30 @@ bool RecordIterator::next(RecordView& r) {
   if (!msgpack_get_bin(&p_, end_, r.value)) return fail("value");
   ++seen_;
   return true;
+}
+
+std::optional<ProducerMark> batch_producer_mark(const char* batch, const BatchHeader& h) {
+  if (!(h.attributes & kAttrProducerMark)) return std::nullopt;
+  RecordIterator it(batch, h);
+  RecordView r;
+  while (it.next(r)) {
+  }
+  std::string_view rest = it.rest();
+  const char* p = rest.data();
+  const char* end = p + rest.size();
+  ProducerMark m;
+  std::string_view id;
+  if (p >= end || static_cast<uint8_t>(*p) != 0x92 || !msgpack_get_str(&++p, end, id) ||
+      !get_uint(&p, end, m.last_seq) || p != end)
+    throw Error(Errc::corrupt, fmt::format("batch at offset {}: bad producer mark", h.base_offset.value));
+  m.producer = std::string(id);
+  return m;
+}
+
+void put_producer_mark(Buffer& b, const ProducerMark& m) {
+  b.push_back(static_cast<char>(0x92));
+  msgpack_put_str(b, m.producer);
+  msgpack_put_uint(b, m.last_seq);
 }
 
 void msgpack_put_str(Buffer& b, std::string_view s) {
@@ -271,10 +296,17 @@ void BatchBuilder::clear() {
   buf_.clear();
   buf_.resize(kBatchHeaderSize);
   count_ = 0;
+  records_end_ = 0;
+  mark_.reset();
+}
+
+void BatchBuilder::set_producer_mark(std::string_view producer, uint64_t last_seq) {
+  mark_ = ProducerMark{std::string(producer), last_seq};
 }
 
 void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
                        std::string_view headers, std::string_view value) {
+  assert(records_end_ == 0);  // nothing is added after seal()
   buf_.push_back(static_cast<char>(0x96));
   msgpack_put_uint(buf_, count_);
   buf_.push_back(0);  // timestamp delta: every record of a batch shares its append time
@@ -291,7 +323,11 @@ void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
 
 std::string_view BatchBuilder::seal(Offset base, Timestamp ts) {
   assert(count_ > 0);
+  if (records_end_ == 0) records_end_ = buf_.size();
+  buf_.resize(records_end_);
+  if (mark_) put_producer_mark(buf_, *mark_);
   BatchHeader h;
+  h.attributes = mark_ ? kAttrProducerMark : 0;
   h.length = static_cast<uint32_t>(buf_.size());
   h.base_offset = base;
   h.first_timestamp = ts;

@@ -4,7 +4,7 @@
 //
 //   0 u32 magic "PSB1"      16 i64 base_offset      40 u32 record_count
 //   4 u32 length (total)    24 i64 first_timestamp  44 u32 last_offset_delta
-//   8 u64 XXH3-64 of the    32 i64 max_timestamp    48 u32 attributes (0)
+//   8 u64 XXH3-64 of the    32 i64 max_timestamp    48 u32 attributes
 //         records, bytes                             52 u32 header check: low 32 bits
 //         56..length                                       of XXH3-64 of bytes 0..52
 //
@@ -16,6 +16,10 @@
 //    headers map(str->str)|nil, value bin]
 // The value is a bin holding one MessagePack value, so a reader that wants only keys
 // or ids steps over it in constant time.
+// Attribute bit 0 (kAttrProducerMark): after the last record comes a producer mark,
+// a MessagePack array [producer_id str, last_seq uint]: the highest input sequence
+// number of that producer id appended to this partition (pspf-produce --producer-id).
+// Readers that want records stop after record_count records and never see it.
 // Invariants: offset deltas strictly increase and the last one equals
 // last_offset_delta (compaction may remove records, leaving gaps, but keeps
 // last_offset_delta, so a batch always says where the next one starts).
@@ -36,6 +40,13 @@ inline constexpr size_t kBatchHeaderSize = 56;
 inline constexpr size_t kChecksumStart = kBatchHeaderSize;  // the checksum covers the records
 // Largest batch accepted by a reader: bigger lengths are damage, not data.
 inline constexpr uint32_t kMaxBatchBytes = 256u << 20;
+inline constexpr uint32_t kAttrProducerMark = 1;
+
+// Where a resumable import got to in a partition (see kAttrProducerMark).
+struct ProducerMark {
+  std::string producer;
+  uint64_t last_seq = 0;
+};
 
 struct BatchHeader {
   uint32_t length = 0;
@@ -45,6 +56,7 @@ struct BatchHeader {
   Timestamp max_timestamp{0};
   uint32_t record_count = 0;
   uint32_t last_offset_delta = 0;
+  uint32_t attributes = 0;
   uint32_t header_check = 0;
 
   Offset last_offset() const { return Offset(base_offset.value + last_offset_delta); }
@@ -83,6 +95,8 @@ class RecordIterator {
   // Fills `r` with the next record; returns false at the end. Throws Error(corrupt)
   // when the records do not parse (a checksum-valid batch written by a foreign tool).
   bool next(RecordView& r);
+  // After next() returned false: the bytes after the last record (a producer mark).
+  std::string_view rest() const { return {p_, static_cast<size_t>(end_ - p_)}; }
 
  private:
   const char* p_;
@@ -102,18 +116,29 @@ class BatchBuilder {
   // empty. key/id absent when null.
   void add(const std::string_view* key, const std::string_view* id, std::string_view headers,
            std::string_view value);
+  // Ends the batch with a producer mark (kept until clear()).
+  void set_producer_mark(std::string_view producer, uint64_t last_seq);
   uint32_t count() const { return count_; }
   size_t size() const { return buf_.size(); }
   bool empty() const { return count_ == 0; }
   // The batch bytes so far (header not yet valid before seal()).
   const char* data() const { return buf_.data(); }
   // Sets base offset and timestamps, computes the checksum; returns the batch bytes.
+  // May be called again (a failed append retried).
   std::string_view seal(Offset base, Timestamp ts);
 
  private:
   Buffer buf_;
   uint32_t count_ = 0;
+  size_t records_end_ = 0;  // size before the producer mark
+  std::optional<ProducerMark> mark_;
 };
+
+// The producer mark of a checksum-valid batch, if it has one. Throws Error(corrupt)
+// when the attribute says there is one and it does not parse.
+std::optional<ProducerMark> batch_producer_mark(const char* batch, const BatchHeader& h);
+// Encodes a producer mark (the bytes that follow the last record).
+void put_producer_mark(Buffer& b, const ProducerMark& m);
 
 // MessagePack helpers for the record envelope.
 void msgpack_put_str(Buffer& b, std::string_view s);

@@ -103,3 +103,31 @@ TEST_CASE("a checksum-valid batch with malformed records throws corrupt, not a c
   RecordView r;
   CHECK_THROWS_AS(it.next(r), Error);
 }
+
+TEST_CASE("a producer mark follows the records and readers of records never see it") {
+  BatchBuilder b;
+  test::fill(b, 0, 2);
+  b.set_producer_mark("nightly-import", 41);
+  std::string sealed(b.seal(Offset(10), Timestamp(3)));
+  std::string again(b.seal(Offset(10), Timestamp(3)));  // sealing twice adds no second mark
+  CHECK(sealed == again);
+  BatchHeader h = decode_batch_header(sealed.data());
+  CHECK(h.attributes == kAttrProducerMark);
+  CHECK(h.checksum == batch_checksum(sealed.data(), sealed.size()));
+  RecordIterator it(sealed.data(), h);
+  RecordView r;
+  int n = 0;
+  while (it.next(r)) ++n;
+  CHECK(n == 2);
+  auto mark = batch_producer_mark(sealed.data(), h);
+  REQUIRE(mark.has_value());
+  CHECK(mark->producer == "nightly-import");
+  CHECK(mark->last_seq == 41);
+
+  b.clear();
+  test::fill(b, 0, 1);
+  std::string plain(b.seal(Offset(0), Timestamp(1)));
+  BatchHeader ph = decode_batch_header(plain.data());
+  CHECK(ph.attributes == 0);
+  CHECK_FALSE(batch_producer_mark(plain.data(), ph).has_value());
+}
