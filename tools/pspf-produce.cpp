@@ -29,6 +29,7 @@ struct Options {
   std::vector<std::string> files;
   std::optional<int32_t> partition;
   std::optional<std::string> key, key_field, key_delimiter, id_field, reject_file;
+  std::optional<std::string> producer_id, expect_version;
   std::vector<std::string> headers;
   bool allow_missing_key = false, envelope = false, skip_invalid = false;
   bool receipts = false, quiet = false;
@@ -70,6 +71,11 @@ class Importer {
   }
 
   uint64_t skipped() const { return skipped_; }
+  // Lines left out because a run with the same --producer-id appended them already.
+  uint64_t resumed() const { return resumed_; }
+  const std::optional<std::string>& first_key() const { return first_key_; }
+  // Sequence numbers continue from one input file to the next.
+  void next_file(const LineReader& in) { seq_base_ += in.line_number(); }
 
  private:
   void record(LineReader& in, std::string_view line) {
@@ -104,8 +110,19 @@ class Importer {
     if (o_.id_field && captures_[1].found) id = captures_[1].text, ip = &id;
     if (value.size() > o_.max_record_bytes)
       return invalid(in, line, fmt::format("record larger than --max-record-bytes ({})", o_.max_record_bytes));
+    if (o_.expect_version) {
+      std::string k = kp ? std::string(*kp) : std::string();
+      if (!first_key_) first_key_ = k;
+      else if (*first_key_ != k)
+        return invalid(in, line, "with --expect-version every line must have the same key");
+    }
     PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp);
-    producer_.add(p, kp, ip, headers, value);
+    uint64_t seq = seq_base_ + in.line_number();
+    if (o_.producer_id && seq <= producer_.producer_seq(p)) {
+      ++resumed_;
+      return;
+    }
+    producer_.add(p, kp, ip, headers, value, seq);
   }
 
   void invalid(LineReader& in, std::string_view line, const std::string& why) {
@@ -138,18 +155,35 @@ class Importer {
   Buffer headers_;
   Fd reject_;
   uint64_t skipped_ = 0;
+  uint64_t resumed_ = 0;
+  uint64_t seq_base_ = 0;
+  std::optional<std::string> first_key_;
 };
 
-void print_receipts(const std::string& topic, PartitionId p, std::string_view batch) {
+void print_receipts(const std::string& topic, PartitionId p, const AppendResult& r,
+                    std::string_view batch, const std::optional<std::string>& expected) {
   auto& out = tool::stdout_output();
   BatchHeader h = decode_batch_header(batch.data());
   RecordIterator it(batch.data(), h);
-  RecordView r;
-  while (it.next(r)) {
+  RecordView rec;
+  int64_t next = r.appended.base.value;
+  for (size_t i = 0; it.next(rec); ++i) {
     out.write(R"({"topic":)");
     append_json_string(topic, out.buffer());
-    out.write(fmt::format(R"(,"partition":{},"offset":{},"key":)", p.value, r.offset.value));
-    if (r.has_key) append_json_string(r.key, out.buffer());
+    out.write(fmt::format(R"(,"partition":{},)", p.value));
+    if (r.conflict)
+      out.write(fmt::format(R"("error":"version_mismatch","expected_version":"{}","current_version":{},)",
+                            *expected, r.version_before));
+    else if (!r.duplicate_of.empty() && r.duplicate_of[i].value >= 0)
+      out.write(fmt::format(R"("duplicate_of":{},)", r.duplicate_of[i].value));
+    else {
+      out.write(fmt::format(R"("offset":{},)", next));
+      if (expected)
+        out.write(fmt::format(R"("version":{},)", r.version_before + 1 + next - r.appended.base.value));
+      ++next;
+    }
+    out.write(R"("key":)");
+    if (rec.has_key) append_json_string(rec.key, out.buffer());
     else out.write("null");
     out.write("}\n");
   }
@@ -172,7 +206,12 @@ int main(int argc, char** argv) {
   key->excludes(key_field)->excludes(key_delim);
   key_field->excludes(key_delim);
   app.add_flag("--allow-missing-key", o.allow_missing_key, "a record without the key field gets no key");
-  app.add_option("--id-field", o.id_field, "store this field (dot path) as the event id");
+  app.add_option("--id-field", o.id_field, "event id from this field (dot path): an id already "
+                 "in the partition's dedup window is not appended again");
+  app.add_option("--producer-id", o.producer_id, "resumable import: skip the input lines a run with "
+                 "this id already appended");
+  app.add_option("--expect-version", o.expect_version, "append only if the key's version is V: any, "
+                 "no_stream, exists or a number (exit 3 otherwise)");
   app.add_option("-H,--header", o.headers, "add header NAME=VALUE to every record (repeatable)")
       ->allow_extra_args(false);
   app.add_flag("-J,--envelope", o.envelope, "input lines are envelopes as printed by pspf-replay -J");
@@ -188,6 +227,8 @@ int main(int argc, char** argv) {
 
   return tool::run_tool("pspf-produce", app, argc, argv, [&] {
     SyncMode sync = tool::parse_sync_mode(o.sync);
+    if (o.expect_version && !o.key && !o.key_field && !o.key_delimiter && !o.envelope)
+      throw Error(Errc::usage, "--expect-version needs a key: -k, --key-field, -K or -J");
     if (o.reject_file && !o.skip_invalid)
       throw Error(Errc::usage, "--reject-file needs --skip-invalid");
     for (const auto& h : o.headers)  // checked before anything is created
@@ -209,9 +250,11 @@ int main(int argc, char** argv) {
     auto started = std::chrono::steady_clock::now();
     Producer producer(log, topic, sync);
     if (o.receipts)
-      producer.on_append([&](PartitionId p, const Appended&, std::string_view batch) {
-        print_receipts(topic.name, p, batch);
+      producer.on_append([&](PartitionId p, const AppendResult& r, std::string_view batch) {
+        print_receipts(topic.name, p, r, batch, o.expect_version);
       });
+    if (o.producer_id) producer.set_producer_id(*o.producer_id);
+    if (o.expect_version) producer.expect_version(parse_expect_version(*o.expect_version));
     Importer importer(o, producer);
     tool::install_stop_handlers();
     if (o.files.empty()) o.files.push_back("-");
@@ -222,13 +265,25 @@ int main(int argc, char** argv) {
       LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f, o.max_record_bytes);
       in.stop_when(tool::stop_flag());
       importer.import(in);
+      importer.next_file(in);
     }
     // Interrupted or not, what was read is appended whole: nothing is left half-done.
-    producer.flush();
+    bool matched = producer.flush();
+    if (!matched)
+      throw Error(Errc::condition,
+                  fmt::format("version mismatch: key {} is at version {}, expected {}; nothing "
+                              "was appended", importer.first_key().value_or(""),
+                              producer.conflict_version(), *o.expect_version));
     if (!o.quiet) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::string msg = fmt::format("appended {} event{} to topic {} in {:.2f}s", producer.appended(),
                                     producer.appended() == 1 ? "" : "s", topic.name, secs);
+      if (producer.duplicates())
+        msg += fmt::format(", left out {} duplicate{} (id already appended)", producer.duplicates(),
+                           producer.duplicates() == 1 ? "" : "s");
+      if (importer.resumed())
+        msg += fmt::format(", skipped {} line{} appended by an earlier run of producer {}",
+                           importer.resumed(), importer.resumed() == 1 ? "" : "s", *o.producer_id);
       if (importer.skipped()) msg += fmt::format(", skipped {} invalid lines", importer.skipped());
       if (producer.truncated_bytes())
         msg += fmt::format(", cut off a torn tail of {} bytes left by an earlier writer",

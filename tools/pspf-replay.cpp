@@ -12,6 +12,7 @@
 #include "pspf/error.h"
 #include "pspf/json_codec.h"
 #include "pspf/log.h"
+#include "pspf/murmur2.h"
 #include "pspf/topic_reader.h"
 #include "pspf/watcher.h"
 
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> until, key;
   std::vector<std::string> partitions;
   std::optional<uint64_t> count;
-  bool no_merge = false, envelope = false, follow = false;
+  bool no_merge = false, envelope = false, follow = false, current_version = false;
 
   CLI::App app{"Print the events of a topic as JSON lines.", "pspf-replay"};
   tool::add_common_options(app, dir);
@@ -36,10 +37,20 @@ int main(int argc, char** argv) {
   app.add_flag("--no-merge", no_merge, "partition by partition instead of merged by time");
   app.add_flag("-J,--envelope", envelope, "print the whole record as a JSON envelope");
   app.add_flag("-f,--follow", follow, "keep waiting for new events");
+  app.add_flag("--current-version", current_version,
+               "with --key: print the key's current version (-1: no events) and exit");
 
   return tool::run_tool("pspf-replay", app, argc, argv, [&] {
     Log log(dir);
     TopicConfig topic = log.topic(topic_name);
+    if (current_version) {
+      if (!key) throw Error(Errc::usage, "--current-version needs --key");
+      PartitionId p = partition_for_key(*key, topic.partitions);
+      auto& out = tool::stdout_output();
+      out.write(fmt::format("{}\n", log.writer(topic, p)->key_version(*key)));
+      out.flush();
+      return tool::kExitOk;
+    }
     ReadOptions ro;
     Timestamp now = now_ms();
     ro.from = parse_position(from, now);

@@ -296,6 +296,7 @@ void BatchBuilder::clear() {
   buf_.clear();
   buf_.resize(kBatchHeaderSize);
   count_ = 0;
+  ids_ = 0;
   records_end_ = 0;
   mark_.reset();
 }
@@ -312,13 +313,25 @@ void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
   buf_.push_back(0);  // timestamp delta: every record of a batch shares its append time
   if (key) msgpack_put_str(buf_, *key);
   else buf_.push_back(static_cast<char>(0xc0));
-  if (id) msgpack_put_str(buf_, *id);
-  else buf_.push_back(static_cast<char>(0xc0));
+  if (id) {
+    msgpack_put_str(buf_, *id);
+    ++ids_;
+  } else {
+    buf_.push_back(static_cast<char>(0xc0));
+  }
   if (headers.empty()) buf_.push_back(static_cast<char>(0xc0));
   else buf_.append(headers);
   msgpack_put_bin_header(buf_, value.size());
   buf_.append(value);
   ++count_;
+}
+
+BatchHeader BatchBuilder::records_header() const {
+  BatchHeader h;
+  h.length = static_cast<uint32_t>(records_end_ ? records_end_ : buf_.size());
+  h.record_count = count_;
+  h.last_offset_delta = count_ ? count_ - 1 : 0;
+  return h;
 }
 
 std::string_view BatchBuilder::seal(Offset base, Timestamp ts) {

@@ -118,7 +118,13 @@ class BatchBuilder {
            std::string_view value);
   // Ends the batch with a producer mark (kept until clear()).
   void set_producer_mark(std::string_view producer, uint64_t last_seq);
+  const std::optional<ProducerMark>& producer_mark() const { return mark_; }
   uint32_t count() const { return count_; }
+  // Records added with an id.
+  uint32_t id_count() const { return ids_; }
+  // A header for walking the records with RecordIterator before seal() (offsets
+  // from 0, time 0).
+  BatchHeader records_header() const;
   size_t size() const { return buf_.size(); }
   bool empty() const { return count_ == 0; }
   // The batch bytes so far (header not yet valid before seal()).
@@ -130,6 +136,7 @@ class BatchBuilder {
  private:
   Buffer buf_;
   uint32_t count_ = 0;
+  uint32_t ids_ = 0;
   size_t records_end_ = 0;  // size before the producer mark
   std::optional<ProducerMark> mark_;
 };

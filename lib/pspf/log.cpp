@@ -43,7 +43,7 @@ std::string Log::label(const TopicConfig& t, PartitionId p) {
 
 std::unique_ptr<PartitionWriter> Log::writer(const TopicConfig& t, PartitionId p) const {
   return std::make_unique<PartitionWriter>(paths::partition_dir(dir_, t.name, p), label(t, p),
-                                           t.segment_bytes);
+                                           t.segment_bytes, t.dedup_window);
 }
 
 std::unique_ptr<PartitionReader> Log::reader(const TopicConfig& t, PartitionId p) const {

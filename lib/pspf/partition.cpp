@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cassert>
 #include <chrono>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "pspf/error.h"
+#include "pspf/partition_state.h"
 #include "pspf/paths.h"
 
 namespace pspf {
@@ -86,11 +88,12 @@ std::vector<Offset> list_segments(const std::string& partition_dir) {
 // ---------------------------------------------------------------- PartitionWriter
 
 PartitionWriter::PartitionWriter(std::string partition_dir, std::string label,
-                                 uint64_t segment_bytes)
+                                 uint64_t segment_bytes, DedupWindow window)
     : dir_(std::move(partition_dir)),
       label_(std::move(label)),
       segment_bytes_(segment_bytes),
-      lock_(paths::partition_lock(dir_)) {}
+      lock_(paths::partition_lock(dir_)),
+      window_(window) {}
 
 PartitionWriter::~PartitionWriter() = default;
 
@@ -191,13 +194,97 @@ std::vector<std::pair<std::string, Fd>> PartitionWriter::take_unsynced() {
 }
 
 Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync, bool defer_sync) {
+  return append_checked(batch, sync, defer_sync, std::nullopt).appended;
+}
+
+PartitionState& PartitionWriter::state() {
+  if (!state_) state_ = std::make_unique<PartitionState>(dir_, label_, window_);
+  return *state_;
+}
+
+void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, AppendResult& result) {
+  PartitionState& st = state();
+  for (int attempt = 0;; ++attempt) {
+    try {
+      st.begin_ids(next_offset_, ts);
+      result.duplicate_of.clear();
+      pending_ids_.clear();
+      // Hash every id first, so that the slots of the next ids load while this one is
+      // looked up: the index is far bigger than the cache.
+      records_.clear();
+      RecordIterator it(batch.data(), batch.records_header());
+      RecordView r;
+      while (it.next(r)) records_.push_back({r.has_id ? std::optional(r.id) : std::nullopt,
+                                             r.has_id ? HashIndex::hash(r.id) : 0});
+      auto pending = [&](Offset o) -> std::optional<std::string_view> {
+        auto k = static_cast<size_t>(o.value - next_offset_.value);
+        return k < pending_ids_.size() ? pending_ids_[k] : std::nullopt;
+      };
+      constexpr size_t kAhead = 8;
+      for (size_t i = 0; i < records_.size() && i < kAhead; ++i)
+        if (records_[i].id) st.prefetch_id(records_[i].hash);
+      for (size_t i = 0; i < records_.size(); ++i) {
+        if (i + kAhead < records_.size() && records_[i + kAhead].id)
+          st.prefetch_id(records_[i + kAhead].hash);
+        const auto& rec = records_[i];
+        Offset at(next_offset_.value + static_cast<int64_t>(pending_ids_.size()));
+        std::optional<Offset> dup;
+        if (rec.id) dup = st.find_or_add_id(*rec.id, rec.hash, at, ts, pending);
+        if (dup) {
+          result.duplicate_of.resize(batch.count(), Offset(-1));
+          result.duplicate_of[i] = *dup;
+        } else {
+          pending_ids_.push_back(rec.id);
+        }
+      }
+      return;
+    } catch (const IndexDamaged&) {
+      if (attempt > 0) throw;
+      st.forget_ids();  // rebuilt from the log by the next begin_ids()
+    }
+  }
+}
+
+AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync, bool defer_sync,
+                                             const std::optional<ExpectVersion>& expect) {
   assert(!batch.empty());
   lock_.lock();
   UnlockOnExit unlock(lock_);
   refresh();
   if (end_pos_ >= segment_bytes_) roll();
   Timestamp ts = std::max(now_ms(), last_ts_);
-  std::string_view bytes = batch.seal(next_offset_, ts);
+  AppendResult result;
+  BatchBuilder* out = &batch;
+  if (batch.id_count() > 0) {
+    find_duplicates(batch, ts, result);
+    if (!result.duplicate_of.empty()) {
+      filtered_.clear();
+      RecordIterator it(batch.data(), batch.records_header());
+      RecordView r;
+      for (size_t i = 0; it.next(r); ++i) {
+        if (result.duplicate_of[i].value >= 0) continue;
+        std::string_view key = r.key, id = r.id;
+        filtered_.add(r.has_key ? &key : nullptr, r.has_id ? &id : nullptr, r.headers, r.value);
+      }
+      if (const auto& mark = batch.producer_mark()) filtered_.set_producer_mark(mark->producer, mark->last_seq);
+      if (filtered_.empty()) return result;  // every record was already here
+      out = &filtered_;
+    }
+  }
+  std::string key;
+  if (expect) {
+    RecordIterator it(out->data(), out->records_header());
+    RecordView r;
+    it.next(r);
+    key = r.has_key ? std::string(r.key) : std::string();
+    result.version_before = state().key_version(key, next_offset_);
+    if (!expect->matches(result.version_before)) {
+      result.conflict = true;
+      return result;
+    }
+  }
+  Offset before = next_offset_;
+  std::string_view bytes = out->seal(next_offset_, ts);
   try {
     pwrite_all(active_fd_.get(), bytes.data(), bytes.size(), end_pos_, active_path_);
     if (sync != SyncMode::none && !defer_sync) {
@@ -215,11 +302,54 @@ Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync, bool defer_
     throw;
   }
   index_->note_batch(end_pos_, next_offset_, ts);
-  Appended a{next_offset_, ts, batch.count()};
+  result.appended = Appended{next_offset_, ts, out->count()};
   end_pos_ += bytes.size();
-  next_offset_ = Offset(next_offset_.value + batch.count());
+  next_offset_ = Offset(next_offset_.value + out->count());
   last_ts_ = ts;
-  return a;
+  if (batch.id_count() > 0) state_->ids_written(next_offset_);
+  if (expect) state_->key_appended(key, Offset(next_offset_.value - 1), next_offset_);
+  if (const auto& mark = out->producer_mark()) state().producer_appended(*mark, before, next_offset_);
+  return result;
+}
+
+int64_t PartitionWriter::key_version(std::string_view key) {
+  lock_.lock();
+  UnlockOnExit unlock(lock_);
+  refresh();
+  return state().key_version(key, next_offset_);
+}
+
+uint64_t PartitionWriter::producer_seq(const std::string& producer) {
+  lock_.lock();
+  UnlockOnExit unlock(lock_);
+  refresh();
+  return state().producer_seq(producer, next_offset_);
+}
+
+bool ExpectVersion::matches(int64_t current) const {
+  switch (kind) {
+    case Kind::any: return true;
+    case Kind::no_stream: return current == -1;
+    case Kind::exists: return current >= 0;
+    case Kind::exact: return current == version;
+  }
+  return false;
+}
+
+ExpectVersion parse_expect_version(std::string_view text) {
+  ExpectVersion e;
+  if (text == "any") return e;
+  if (text == "no_stream") e.kind = ExpectVersion::Kind::no_stream;
+  else if (text == "exists") e.kind = ExpectVersion::Kind::exists;
+  else {
+    e.kind = ExpectVersion::Kind::exact;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), e.version);
+    if (ec != std::errc() || p != text.data() + text.size() || e.version < -1)
+      throw Error(Errc::usage, fmt::format("invalid expected version '{}': expected any, no_stream, "
+                                           "exists or a version number from -1", text));
+    if (e.version == -1) e.kind = ExpectVersion::Kind::no_stream;
+  }
+  return e;
 }
 
 // ---------------------------------------------------------------- PartitionReader

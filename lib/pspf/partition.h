@@ -16,12 +16,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pspf/batch.h"
 #include "pspf/file.h"
 #include "pspf/segment.h"
 #include "pspf/segment_index.h"
+#include "pspf/topic.h"
 #include "pspf/types.h"
 
 namespace pspf {
@@ -42,10 +44,37 @@ struct Appended {
   uint32_t count = 0;
 };
 
+// The condition of an append with an expected version (pspf-produce
+// --expect-version): the key's version is its number of events minus one.
+struct ExpectVersion {
+  enum class Kind { any, no_stream, exists, exact };
+  Kind kind = Kind::any;
+  int64_t version = 0;  // for exact
+  bool matches(int64_t current) const;
+};
+// Parses any, no_stream, exists or a version number. Throws Error(usage).
+ExpectVersion parse_expect_version(std::string_view text);
+
+// What an append did, record by record.
+struct AppendResult {
+  Appended appended;  // count 0: nothing was written
+  // Per record of the batch: the offset of the record with the same id already in
+  // the partition, or Offset(-1) when it was appended. Empty when none was a
+  // duplicate.
+  std::vector<Offset> duplicate_of;
+  // With an expected version: the key's version before the append, and whether it
+  // did not match (then nothing was written).
+  int64_t version_before = -1;
+  bool conflict = false;
+};
+
+class PartitionState;
+
 class PartitionWriter {
  public:
   // `label` names the partition in messages ("topic orders partition 3").
-  PartitionWriter(std::string partition_dir, std::string label, uint64_t segment_bytes);
+  PartitionWriter(std::string partition_dir, std::string label, uint64_t segment_bytes,
+                  DedupWindow window = {});
   ~PartitionWriter();
   PartitionWriter(const PartitionWriter&) = delete;
   PartitionWriter& operator=(const PartitionWriter&) = delete;
@@ -58,6 +87,19 @@ class PartitionWriter {
   // (nothing is appended), Error(io) on write failure (the partial write is cut off
   // again). Precondition: !batch.empty().
   Appended append(BatchBuilder& batch, SyncMode sync, bool defer_sync = false);
+  // The same, with the exactly-once checks, made under the lock with the append:
+  // records whose id is already in the partition's dedup window are left out (and
+  // reported); with `expect`, every record must have the same key, and nothing is
+  // written unless the key's version matches. The batch's producer mark, if any, is
+  // written with the records. `batch` itself is left as it was (the records written
+  // may be a subset of it).
+  AppendResult append_checked(BatchBuilder& batch, SyncMode sync, bool defer_sync,
+                              const std::optional<ExpectVersion>& expect);
+
+  // The key's current version (-1: no events), from the key index.
+  int64_t key_version(std::string_view key);
+  // The highest input sequence number `producer` has appended here (0: none).
+  uint64_t producer_seq(const std::string& producer);
 
   // Makes every batch this writer appended durable (fdatasync), if any is not yet.
   // Needs no lock: the batches are whole, and no writer cuts whole batches.
@@ -74,6 +116,10 @@ class PartitionWriter {
   void open_active(Offset base);
   void scan_tail(uint64_t from);
   void roll();
+  PartitionState& state();
+  // Fills result.duplicate_of for the records of `batch` whose id is already here,
+  // noting the others' ids in the id index.
+  void find_duplicates(const BatchBuilder& batch, Timestamp ts, AppendResult& result);
 
   std::string dir_;
   std::string label_;
@@ -88,6 +134,15 @@ class PartitionWriter {
   Offset next_offset_{0};
   Timestamp last_ts_{0};
   uint64_t truncated_bytes_ = 0;
+  DedupWindow window_;
+  std::unique_ptr<PartitionState> state_;
+  BatchBuilder filtered_;  // the records of a batch that are not duplicates
+  std::vector<std::optional<std::string_view>> pending_ids_;
+  struct IdHash {
+    std::optional<std::string_view> id;
+    uint64_t hash;
+  };
+  std::vector<IdHash> records_;
   // Files written with a deferred sync, not yet synced (the active segment, and the
   // one before it when a roll came in between).
   std::vector<std::pair<std::string, Fd>> unsynced_;

@@ -18,7 +18,7 @@ constexpr size_t kSyncAheadBytes = 8u << 20;
 
 struct Producer::Unsynced {
   PartitionId partition;
-  Appended appended;
+  AppendResult result;
   std::string batch;  // a copy for the hook, only when there is one
   uint64_t job = 0;   // the sync job that covers it (0: not handed over yet)
 };
@@ -26,7 +26,18 @@ struct Producer::Unsynced {
 struct Producer::Slot {
   BatchBuilder batch;
   std::unique_ptr<PartitionWriter> writer;
+  uint64_t last_seq = 0;
+  std::optional<uint64_t> resume_from;  // the producer id's highest sequence here
 };
+
+namespace {
+// The queued batch's bytes with a header that walks its records (for the hook).
+std::string hook_copy(const BatchBuilder& b) {
+  std::string copy(b.data(), b.size());
+  encode_batch_header(b.records_header(), copy.data());
+  return copy;
+}
+}  // namespace
 
 Producer::Producer(const Log& log, TopicConfig topic, SyncMode sync, size_t batch_bytes)
     : log_(log),
@@ -95,8 +106,8 @@ void Producer::report_synced(bool all) {
   }
   while (!unsynced_.empty() && unsynced_.front().job != 0 && unsynced_.front().job <= done) {
     Unsynced& u = unsynced_.front();
-    if (hook_) hook_(u.partition, u.appended, u.batch);
-    appended_ += u.appended.count;
+    if (hook_) hook_(u.partition, u.result, u.batch);
+    appended_ += u.result.appended.count;
     unsynced_.pop_front();
   }
 }
@@ -107,13 +118,15 @@ PartitionId Producer::route(const std::string_view* key) {
 }
 
 void Producer::add(PartitionId p, const std::string_view* key, const std::string_view* id,
-                   std::string_view headers, std::string_view value) {
+                   std::string_view headers, std::string_view value, uint64_t seq) {
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot) slot = std::make_unique<Slot>();
   size_t before = slot->batch.size();
   slot->batch.add(key, id, headers, value);
+  slot->last_seq = seq;
   pending_bytes_ += slot->batch.size() - before;
   ++pending_;
+  if (expect_) return;  // one batch, appended at flush()
   if (sync_ == SyncMode::always || slot->batch.size() >= batch_bytes_) flush_slot(p);
   if (pending_bytes_ > kMaxPendingBytes) flush();
 }
@@ -122,15 +135,25 @@ void Producer::flush_slot(PartitionId p) {
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot || slot->batch.empty()) return;
   if (!slot->writer) slot->writer = log_.writer(topic_, p);
-  bool defer = sync_ == SyncMode::batch;
-  Appended a = slot->writer->append(slot->batch, sync_, defer);
-  pending_ -= a.count;
-  if (defer) {
-    unsynced_.push_back({p, a, hook_ ? std::string(slot->batch.data(), slot->batch.size()) : ""});
+  if (!producer_id_.empty()) slot->batch.set_producer_mark(producer_id_, slot->last_seq);
+  bool defer = sync_ == SyncMode::batch && !expect_;
+  AppendResult r = slot->writer->append_checked(slot->batch, sync_, defer, expect_);
+  if (r.conflict) {
+    conflict_ = true;
+    conflict_version_ = r.version_before;
+  }
+  uint32_t queued = slot->batch.count();
+  pending_ -= queued;
+  if (!r.duplicate_of.empty()) duplicates_ += queued - r.appended.count;
+  if (r.conflict) {
+    // nothing written: the hook still hears of it (receipts report the conflict)
+    if (hook_) hook_(p, r, hook_copy(slot->batch));
+  } else if (defer && r.appended.count > 0) {
+    unsynced_.push_back({p, r, hook_ ? hook_copy(slot->batch) : ""});
     unsynced_bytes_ += slot->batch.size();
   } else {
-    if (hook_) hook_(p, a, std::string_view(slot->batch.data(), slot->batch.size()));
-    appended_ += a.count;
+    if (hook_) hook_(p, r, hook_copy(slot->batch));
+    appended_ += r.appended.count;
   }
   pending_bytes_ -= slot->batch.size() - kBatchHeaderSize;
   slot->batch.clear();
@@ -139,10 +162,19 @@ void Producer::flush_slot(PartitionId p) {
   report_synced(false);
 }
 
-void Producer::flush() {
+uint64_t Producer::producer_seq(PartitionId p) {
+  auto& slot = slots_[static_cast<size_t>(p.value)];
+  if (!slot) slot = std::make_unique<Slot>();
+  if (!slot->writer) slot->writer = log_.writer(topic_, p);
+  if (!slot->resume_from) slot->resume_from = slot->writer->producer_seq(producer_id_);
+  return *slot->resume_from;
+}
+
+bool Producer::flush() {
   for (int32_t p = 0; p < topic_.partitions; ++p) flush_slot(PartitionId(p));
   if (unsynced_bytes_ > 0) start_sync();
   report_synced(true);
+  return !conflict_;
 }
 
 uint64_t Producer::truncated_bytes() const {

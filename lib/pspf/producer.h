@@ -26,9 +26,12 @@ namespace pspf {
 
 class Producer {
  public:
-  // Called after each append with the partition, where the batch went and its bytes
-  // (records readable with RecordIterator). The records are durable per the sync mode.
-  using AppendHook = std::function<void(PartitionId, const Appended&, std::string_view batch)>;
+  // Called after each append with the partition, what the append did, and the
+  // batch as it was queued (its header readable with decode_batch_header, its records
+  // with RecordIterator; duplicates included, see AppendResult::duplicate_of). The
+  // records are durable per the sync mode.
+  using AppendHook =
+      std::function<void(PartitionId, const AppendResult&, std::string_view batch)>;
 
   Producer(const Log& log, TopicConfig topic, SyncMode sync, size_t batch_bytes = 1 << 20);
   ~Producer();
@@ -36,6 +39,12 @@ class Producer {
   Producer& operator=(const Producer&) = delete;
 
   void on_append(AppendHook hook) { hook_ = std::move(hook); }
+  // Resumable import: every batch carries a producer mark with this id and the
+  // sequence number of its last record (see add()).
+  void set_producer_id(std::string id) { producer_id_ = std::move(id); }
+  // Optimistic concurrency: everything queued is appended as one batch at flush(),
+  // only if the key's version matches (all records must have the same key).
+  void expect_version(ExpectVersion e) { expect_ = e; }
 
   // The partition for a record: Kafka's murmur2 of the key; without a key, the
   // current sticky partition (it moves to the next one each time a keyless batch is
@@ -44,13 +53,21 @@ class Producer {
 
   // Queues a record for partition p (appending its batch first when full). key/id
   // may be null; headers is a MessagePack map or empty; value one MessagePack value.
+  // `seq` is the record's input sequence number, for the producer mark.
   void add(PartitionId p, const std::string_view* key, const std::string_view* id,
-           std::string_view headers, std::string_view value);
+           std::string_view headers, std::string_view value, uint64_t seq = 0);
 
-  // Appends every queued record.
-  void flush();
+  // The highest sequence number the producer id has appended to partition p.
+  uint64_t producer_seq(PartitionId p);
+
+  // Appends every queued record. With expect_version(), returns false (and appends
+  // nothing) when the version did not match; conflict_version() says what it was.
+  bool flush();
 
   uint64_t appended() const { return appended_; }
+  // Records left out because their id was already in the partition.
+  uint64_t duplicates() const { return duplicates_; }
+  int64_t conflict_version() const { return conflict_version_; }
   uint64_t pending() const { return pending_; }
   // Bytes of torn batches left by dead writers and cut off by this producer.
   uint64_t truncated_bytes() const;
@@ -86,6 +103,11 @@ class Producer {
   bool stopping_ = false;
   std::thread syncer_;
   int32_t sticky_;
+  std::string producer_id_;
+  std::optional<ExpectVersion> expect_;
+  bool conflict_ = false;
+  int64_t conflict_version_ = -1;
+  uint64_t duplicates_ = 0;
   uint64_t appended_ = 0;
   uint64_t pending_ = 0;
   size_t pending_bytes_ = 0;

@@ -1,0 +1,196 @@
+#include "pspf/hash_index.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include "pspf/error.h"
+
+namespace pspf {
+namespace {
+
+constexpr uint32_t kMagic = 0x31485350;  // "PSH1"
+constexpr uint64_t kHeaderBytes = 64;
+constexpr uint64_t kSlotSalt = 0x9e3779b97f4a7c15ull;
+std::atomic<uint64_t> g_hash_mask{~0ull};
+
+template <typename T>
+T load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+void store(char* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+uint64_t mix(uint64_t x) {
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 29;
+  return x;
+}
+
+uint64_t slot_check(const HashIndex::Slot& s) {
+  return mix(s.hash ^ kSlotSalt) ^ mix(static_cast<uint64_t>(s.offset) + kSlotSalt) ^
+         mix(static_cast<uint64_t>(s.aux) * 3 + 1);
+}
+
+// A stamp of the current boot: an index written before the machine crashed may have
+// lost pages the log kept (or the reverse), so it is not trusted after a reboot.
+uint64_t boot_stamp() {
+  static const uint64_t stamp = [] {
+    try {
+      std::string id = read_small_file("/proc/sys/kernel/random/boot_id");
+      return XXH3_64bits(id.data(), id.size());
+    } catch (const Error&) {
+      return uint64_t{1};
+    }
+  }();
+  return stamp;
+}
+
+uint64_t inode_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
+
+}  // namespace
+
+uint64_t HashIndex::hash(std::string_view s) {
+  uint64_t h = XXH3_64bits(s.data(), s.size()) & g_hash_mask.load(std::memory_order_relaxed);
+  return h == 0 ? 1 : h;
+}
+
+void HashIndex::set_hash_mask_for_tests(uint64_t mask) { g_hash_mask = mask; }
+
+HashIndex::HashIndex(std::string path, Fd fd, char* map, uint64_t bytes, uint64_t slots)
+    : path_(std::move(path)), fd_(std::move(fd)), map_(map), bytes_(bytes), slots_(slots) {
+  inode_ = inode_of(fd_.get());
+  // Lookups land on random pages: map them all, writable, in one call rather than
+  // taking two page faults per page (a read fault, then a write fault) on the way.
+  // Only an optimisation: older kernels say EINVAL and fault as usual.
+#ifdef MADV_POPULATE_WRITE
+  ::madvise(map_, bytes_, MADV_POPULATE_WRITE);
+#endif
+}
+
+HashIndex::~HashIndex() {
+  ::munmap(map_, bytes_);
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());  // never published: a rebuild cut short
+}
+
+std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kind) {
+  Fd fd = open_file_if_exists(path, O_RDWR);
+  if (!fd.valid()) return nullptr;
+  char h[kHeaderBytes];
+  if (pread_full(fd.get(), h, sizeof h, 0, path) != sizeof h) return nullptr;
+  uint64_t slots = load<uint64_t>(h + 8);
+  bool ok = load<uint32_t>(h) == kMagic && load<uint32_t>(h + 4) == kind &&
+            load<uint64_t>(h + 56) == XXH3_64bits(h, 56) && load<uint64_t>(h + 32) == boot_stamp() &&
+            slots >= 16 && (slots & (slots - 1)) == 0 && slots <= (1ull << 40) &&
+            file_size(fd.get(), path) == kHeaderBytes + slots * sizeof(Slot);
+  if (!ok) return nullptr;
+  uint64_t bytes = kHeaderBytes + slots * sizeof(Slot);
+  void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) throw_errno("cannot map " + path);
+  return std::unique_ptr<HashIndex>(
+      new HashIndex(path, std::move(fd), static_cast<char*>(map), bytes, slots));
+}
+
+std::unique_ptr<HashIndex> HashIndex::create(const std::string& path, uint32_t kind,
+                                             uint64_t capacity, int64_t covered_end) {
+  uint64_t slots = 1024;
+  while (slots < capacity * 2) slots *= 2;
+  uint64_t bytes = kHeaderBytes + slots * sizeof(Slot);
+  static std::atomic<uint64_t> serial{0};
+  std::string tmp = fmt::format("{}.new-{}-{}", path, ::getpid(), ++serial);
+  Fd fd = open_file(tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  truncate_file(fd.get(), bytes, tmp);  // empty slots are zeros
+  // Allocate the blocks now: pages of a file whose blocks are allocated on writeback
+  // are flushed (and write-protected again) at every journal commit of the file
+  // system, which a writer's fdatasync of the log triggers.
+  ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes));
+  void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) throw_errno("cannot map " + tmp);
+  std::unique_ptr<HashIndex> index(
+      new HashIndex(path, std::move(fd), static_cast<char*>(map), bytes, slots));
+  store<uint32_t>(index->map_, kMagic);
+  store<uint32_t>(index->map_ + 4, kind);
+  store<uint64_t>(index->map_ + 8, slots);
+  store<uint64_t>(index->map_ + 16, 0);
+  store<int64_t>(index->map_ + 24, covered_end);
+  store<uint64_t>(index->map_ + 32, boot_stamp());
+  index->seal_header();
+  index->tmp_ = tmp;
+  return index;
+}
+
+void HashIndex::publish() {
+  if (tmp_.empty()) return;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp_.c_str());
+    throw_errno("cannot rename " + tmp_, err);
+  }
+  tmp_.clear();
+}
+
+bool HashIndex::replaced() const {
+  if (load<uint64_t>(map_ + 56) != XXH3_64bits(map_, 56)) return true;
+  struct stat st {};
+  return ::stat(path_.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_ino) != inode_;
+}
+
+int64_t HashIndex::covered_end() const { return load<int64_t>(map_ + 24); }
+
+void HashIndex::set_covered_end(int64_t end) {
+  store<int64_t>(map_ + 24, end);
+  seal_header();
+}
+
+uint64_t HashIndex::used() const { return load<uint64_t>(map_ + 16); }
+
+void HashIndex::seal_header() { store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
+
+void HashIndex::verify(const Slot& s, uint64_t i) const {
+  if (s.check != slot_check(s))
+    throw IndexDamaged(fmt::format("{}: slot {} is damaged", path_, i));
+}
+
+void HashIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
+  for (uint64_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
+    Slot* s = slot(i);
+    if (s->hash == 0 && s->offset == 0 && s->aux == 0 && s->check == 0) {
+      Slot n{h, offset, aux, 0};
+      n.check = slot_check(n);
+      *s = n;
+      store<uint64_t>(map_ + 16, used() + 1);
+      return;
+    }
+  }
+}
+
+void HashIndex::insert_at(Slot* empty, uint64_t h, int64_t offset, int64_t aux) {
+  Slot n{h, offset, aux, 0};
+  n.check = slot_check(n);
+  *empty = n;
+  store<uint64_t>(map_ + 16, used() + 1);
+}
+
+void HashIndex::update(Slot* s, int64_t offset, int64_t aux) {
+  s->offset = offset;
+  s->aux = aux;
+  s->check = slot_check(*s);
+}
+
+}  // namespace pspf

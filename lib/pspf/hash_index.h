@@ -1,0 +1,127 @@
+// HashIndex: an open-addressing hash table in a memory-mapped file, the on-disk form
+// of a partition's id and key indexes (pspf-log(5)). It is a cache of the log: every
+// slot says "a record whose id (or key) hashes to `hash` is at `offset`", and the
+// caller confirms a match against the record in the log, so a hash collision never
+// makes two ids one. The file is mapped, not read: a lookup touches one or two pages,
+// and the kernel, not the process, decides how much of it stays in memory.
+//
+// Layout: a 64-byte header, then slot_count slots of 32 bytes.
+//   header: 0 u32 magic "PSH1"  4 u32 kind  8 u64 slot_count  16 u64 used
+//           24 i64 covered_end (the log below this offset is in the index)
+//           32 u64 boot (hash of the boot id when last written)  40..56 reserved
+//           56 u64 XXH3-64 of bytes 0..56
+//   slot:   0 u64 hash (0: empty)  8 i64 offset  16 i64 aux  24 u64 check
+// `aux` is the record's append time (id index) or the key's version (key index). A
+// slot's check is derived from its other fields, so damage in a slot a lookup passes
+// is noticed (Error(corrupt)) and the owner rebuilds the file from the log.
+//
+// Writers hold the partition lock; the file is never synced. A process crash loses
+// nothing (the pages live in the kernel), and after a machine crash the boot stamp no
+// longer matches and the index is rebuilt.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pspf/error.h"
+#include "pspf/file.h"
+
+namespace pspf {
+
+// A damaged index: the owner rebuilds it from the log (never shown to a user).
+struct IndexDamaged : Error {
+  explicit IndexDamaged(const std::string& what) : Error(Errc::corrupt, what) {}
+};
+
+class HashIndex {
+ public:
+  struct Slot {
+    uint64_t hash;
+    int64_t offset;
+    int64_t aux;
+    uint64_t check;
+  };
+
+  // Opens `path`, or returns nullptr when it is missing, damaged in its header,
+  // of another kind, or written before the machine last booted.
+  static std::unique_ptr<HashIndex> open(const std::string& path, uint32_t kind);
+  // Creates an empty index with room for at least `capacity` entries under a
+  // temporary name; publish() puts it in place of `path` once it is filled.
+  static std::unique_ptr<HashIndex> create(const std::string& path, uint32_t kind,
+                                           uint64_t capacity, int64_t covered_end);
+  void publish();
+  ~HashIndex();
+  HashIndex(const HashIndex&) = delete;
+  HashIndex& operator=(const HashIndex&) = delete;
+
+  // The hash stored for a string: never 0 (0 marks an empty slot).
+  static uint64_t hash(std::string_view s);
+  // Test hook: keep only these bits of every hash (0 makes every string collide).
+  static void set_hash_mask_for_tests(uint64_t mask);
+
+  // True when another process replaced the file (it grew or was rebuilt) or damaged
+  // its header since it was opened: reopen it.
+  bool replaced() const;
+
+  int64_t covered_end() const;
+  void set_covered_end(int64_t end);
+  uint64_t used() const;
+  uint64_t slot_count() const { return slots_; }
+  // True when one more entry would fill the table past half.
+  bool full() const { return (used() + 1) * 2 > slots_; }
+
+  // Calls `f(slot)` for each occupied slot whose hash is `h`, in probe order, until
+  // it returns true; returns that slot, or nullptr. Throws IndexDamaged when a slot
+  // passed on the way fails its check.
+  // With `empty`, a miss also gives the empty slot that ends the probe sequence,
+  // where insert_at() may put the entry (if nothing was inserted since).
+  template <typename F>
+  Slot* find(uint64_t h, F&& f, Slot** empty = nullptr) {
+    for (uint64_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
+      Slot* s = slot(i);
+      if (s->hash == 0 && s->offset == 0 && s->aux == 0 && s->check == 0) {
+        if (empty) *empty = s;
+        return nullptr;
+      }
+      verify(*s, i);
+      if (s->hash == h && f(*s)) return s;
+    }
+  }
+  void insert_at(Slot* empty, uint64_t h, int64_t offset, int64_t aux);
+  // Starts loading the first slot of h's probe sequence into the cache.
+  void prefetch(uint64_t h) { __builtin_prefetch(slot(h & (slots_ - 1)), 1); }
+  // Puts an entry in the first empty slot of h's probe sequence (the caller has made
+  // sure the table is not full().)
+  void insert(uint64_t h, int64_t offset, int64_t aux);
+  // Rewrites a slot found by find().
+  void update(Slot* s, int64_t offset, int64_t aux);
+  // insert() and update() leave the header check stale (a crash in between shows as
+  // a damaged header, so the index is rebuilt); this makes it valid again.
+  void seal_header();
+  // Calls f(slot) for every occupied slot (damaged slots throw IndexDamaged).
+  template <typename F>
+  void for_each(F&& f) {
+    for (uint64_t i = 0; i < slots_; ++i) {
+      Slot* s = slot(i);
+      if (s->hash == 0 && s->offset == 0 && s->aux == 0 && s->check == 0) continue;
+      verify(*s, i);
+      f(*s);
+    }
+  }
+
+ private:
+  HashIndex(std::string path, Fd fd, char* map, uint64_t bytes, uint64_t slots);
+  Slot* slot(uint64_t i) { return reinterpret_cast<Slot*>(map_ + 64) + i; }
+  void verify(const Slot& s, uint64_t i) const;
+
+  std::string path_;
+  std::string tmp_;  // the name it has until publish()
+  Fd fd_;
+  char* map_;
+  uint64_t bytes_;
+  uint64_t slots_;
+  uint64_t inode_ = 0;
+};
+
+}  // namespace pspf

@@ -1,0 +1,270 @@
+#include "pspf/partition_state.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "pspf/error.h"
+#include "pspf/file.h"
+
+namespace pspf {
+namespace {
+
+constexpr uint32_t kIdsKind = 1;
+constexpr uint32_t kKeysKind = 2;
+constexpr size_t kRecentKeys = 1 << 16;
+
+std::string ids_path(const std::string& dir) { return dir + "/ids.hix"; }
+std::string keys_path(const std::string& dir) { return dir + "/keys.hix"; }
+std::string producers_path(const std::string& dir) { return dir + "/producers.json"; }
+
+// Removes index files a process left half-built when it died (they are only ever
+// built under the partition lock, which the caller holds).
+void remove_unfinished(const std::string& dir) {
+  for (const auto& name : list_dir(dir))
+    if (name.find(".hix.new-") != std::string::npos) ::unlink((dir + "/" + name).c_str());
+}
+
+}  // namespace
+
+PartitionState::PartitionState(std::string partition_dir, std::string label, DedupWindow window)
+    : dir_(std::move(partition_dir)), label_(std::move(label)), window_(window) {}
+
+PartitionState::~PartitionState() = default;
+
+template <typename F>
+void PartitionState::scan(Offset from, Offset end, F&& f) {
+  PartitionReader r(dir_, label_);
+  r.seek(from);
+  BatchRef b;
+  RecordView rec;
+  while (r.next(b) && b.header.base_offset < end) {
+    RecordIterator it(b.data, b.header);
+    while (it.next(rec))
+      if (rec.offset >= from && rec.offset < end) f(rec);
+  }
+}
+
+std::optional<std::string_view> PartitionState::stored(Offset o, bool want_key) {
+  bool cached = !cached_batch_.empty() && cached_header_.base_offset <= o &&
+                o < cached_header_.next_offset();
+  if (!cached) {
+    if (!reader_) reader_ = std::make_unique<PartitionReader>(dir_, label_);
+    reader_->seek(o);
+    BatchRef b;
+    if (!reader_->next(b) || b.header.base_offset > o) return std::nullopt;
+    cached_batch_.assign(b.data, b.header.length);
+    cached_header_ = b.header;
+  }
+  RecordIterator it(cached_batch_.data(), cached_header_);
+  RecordView r;
+  while (it.next(r)) {
+    if (r.offset < o) continue;
+    if (r.offset > o) break;
+    if (want_key) return r.has_key ? std::optional(r.key) : std::nullopt;
+    return r.has_id ? std::optional(r.id) : std::nullopt;
+  }
+  return std::nullopt;  // a gap: the record was compacted away
+}
+
+// ------------------------------------------------------------------------ ids
+
+bool PartitionState::in_window(const HashIndex::Slot& s) const {
+  if (window_.events > 0) return s.offset >= end_.value - static_cast<int64_t>(window_.events);
+  return s.aux >= now_.value - window_.ms;
+}
+
+void PartitionState::begin_ids(Offset end, Timestamp now) {
+  end_ = end;
+  now_ = now;
+  // The batch read to confirm a match may have been cut off by a repair since.
+  cached_batch_.clear();
+  if (ids_ && ids_->replaced()) ids_.reset();
+  if (!ids_) ids_ = HashIndex::open(ids_path(dir_), kIdsKind);
+  if (!ids_ || ids_->covered_end() > end.value) {
+    rebuild_ids(end);
+    return;
+  }
+  try {
+    catch_up_ids(end);
+  } catch (const IndexDamaged&) {
+    rebuild_ids(end);
+  }
+}
+
+void PartitionState::rebuild_ids(Offset end) {
+  remove_unfinished(dir_);
+  PartitionReader r(dir_, label_);
+  Offset from = r.log_start();
+  if (window_.events > 0)
+    from = std::max(from, Offset(end.value - static_cast<int64_t>(window_.events)));
+  ids_ = HashIndex::create(ids_path(dir_), kIdsKind, 1024, from.value);
+  catch_up_ids(end);
+  ids_->publish();
+}
+
+void PartitionState::catch_up_ids(Offset end) {
+  Offset from(ids_->covered_end());
+  if (from >= end) return;
+  Timestamp oldest(now_.value - window_.ms);
+  scan(from, end, [&](const RecordView& r) {
+    if (!r.has_id || (window_.events == 0 && r.timestamp < oldest)) return;
+    uint64_t h = HashIndex::hash(r.id);
+    HashIndex::Slot* s = ids_->find(h, [&](const HashIndex::Slot& slot) {
+      auto other = stored(Offset(slot.offset), false);
+      return other && *other == r.id;
+    });
+    if (s) {
+      ids_->update(s, r.offset.value, r.timestamp.value);
+      return;
+    }
+    if (ids_->full()) grow_ids();
+    ids_->insert(h, r.offset.value, r.timestamp.value);
+  });
+  ids_->set_covered_end(end.value);  // seals the header
+}
+
+void PartitionState::grow_ids() {
+  uint64_t live = 0;
+  ids_->for_each([&](const HashIndex::Slot& s) { live += in_window(s); });
+  auto bigger = HashIndex::create(ids_path(dir_), kIdsKind, std::max<uint64_t>(live * 2, 1024),
+                                  ids_->covered_end());
+  ids_->for_each([&](const HashIndex::Slot& s) {
+    if (in_window(s)) bigger->insert(s.hash, s.offset, s.aux);
+  });
+  bigger->seal_header();
+  bigger->publish();
+  ids_ = std::move(bigger);
+}
+
+void PartitionState::forget_ids() {
+  ids_.reset();
+  ::unlink(ids_path(dir_).c_str());
+}
+
+void PartitionState::ids_written(Offset end) { ids_->set_covered_end(end.value); }
+
+// ----------------------------------------------------------------------- keys
+
+int64_t PartitionState::key_version(std::string_view key, Offset end) {
+  if (keys_ && keys_->replaced()) keys_.reset();
+  if (!keys_) keys_ = HashIndex::open(keys_path(dir_), kKeysKind);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!keys_ || keys_->covered_end() > end.value) rebuild_keys(end);
+      else catch_up_keys(end);
+      uint64_t h = HashIndex::hash(key);
+      HashIndex::Slot* s = keys_->find(h, [&](const HashIndex::Slot& slot) {
+        auto hint = recent_keys_.find(h);
+        if (hint != recent_keys_.end() && hint->second.first == slot.offset)
+          return hint->second.second == key;
+        auto other = stored(Offset(slot.offset), true);
+        if (!other) throw IndexDamaged(fmt::format("{}: stale key entry", label_));
+        return *other == key;
+      });
+      return s ? s->aux : -1;
+    } catch (const IndexDamaged&) {
+      if (attempt > 0) throw;
+      keys_.reset();
+    }
+  }
+}
+
+void PartitionState::rebuild_keys(Offset end) {
+  remove_unfinished(dir_);
+  recent_keys_.clear();
+  PartitionReader r(dir_, label_);
+  keys_ = HashIndex::create(keys_path(dir_), kKeysKind, 1024, r.log_start().value);
+  catch_up_keys(end);
+  keys_->publish();
+}
+
+void PartitionState::upsert_key(std::string_view key, Offset offset, uint64_t count) {
+  uint64_t h = HashIndex::hash(key);
+  HashIndex::Slot* s = keys_->find(h, [&](const HashIndex::Slot& slot) {
+    auto hint = recent_keys_.find(h);
+    if (hint != recent_keys_.end() && hint->second.first == slot.offset)
+      return hint->second.second == key;
+    auto other = stored(Offset(slot.offset), true);
+    if (!other) throw IndexDamaged(fmt::format("{}: stale key entry", label_));
+    return *other == key;
+  });
+  if (s) {
+    keys_->update(s, offset.value, s->aux + static_cast<int64_t>(count));
+  } else {
+    if (keys_->full()) {
+      auto bigger = HashIndex::create(keys_path(dir_), kKeysKind, keys_->used() * 2,
+                                      keys_->covered_end());
+      keys_->for_each([&](const HashIndex::Slot& e) { bigger->insert(e.hash, e.offset, e.aux); });
+      bigger->seal_header();
+      bigger->publish();
+      keys_ = std::move(bigger);
+    }
+    keys_->insert(h, offset.value, static_cast<int64_t>(count) - 1);
+  }
+  if (recent_keys_.size() >= kRecentKeys) recent_keys_.clear();
+  recent_keys_[h] = {offset.value, std::string(key)};
+}
+
+void PartitionState::catch_up_keys(Offset end) {
+  Offset from(keys_->covered_end());
+  if (from >= end) return;
+  scan(from, end, [&](const RecordView& r) {
+    if (r.has_key) upsert_key(r.key, r.offset, 1);
+  });
+  keys_->set_covered_end(end.value);
+}
+
+void PartitionState::key_appended(std::string_view key, Offset last, Offset end) {
+  upsert_key(key, last, static_cast<uint64_t>(end.value - keys_->covered_end()));
+  keys_->set_covered_end(end.value);
+}
+
+// ------------------------------------------------------------------ producers
+
+uint64_t PartitionState::producer_seq(const std::string& producer, Offset end) {
+  if (!producers_end_) {
+    PartitionReader r(dir_, label_);
+    producers_end_ = r.log_start();
+    producers_.clear();
+    std::string path = producers_path(dir_);
+    if (path_exists(path)) {
+      try {
+        auto j = nlohmann::json::parse(read_small_file(path));
+        Offset cached(j.at("end").get<int64_t>());
+        if (cached <= end) {
+          producers_ = j.at("producers").get<std::map<std::string, uint64_t>>();
+          producers_end_ = cached;
+        }
+      } catch (const std::exception&) {
+        // a damaged cache: rebuilt from the log below
+      }
+    }
+  }
+  if (*producers_end_ < end) {
+    PartitionReader r(dir_, label_);
+    r.seek(*producers_end_);
+    BatchRef b;
+    while (r.next(b) && b.header.base_offset < end)
+      if (auto mark = batch_producer_mark(b.data, b.header))
+        producers_[mark->producer] = std::max(producers_[mark->producer], mark->last_seq);
+    producers_end_ = end;
+    nlohmann::json j;
+    j["end"] = end.value;
+    j["producers"] = producers_;
+    write_file_atomic(producers_path(dir_), j.dump() + "\n");
+  }
+  auto it = producers_.find(producer);
+  return it == producers_.end() ? 0 : it->second;
+}
+
+void PartitionState::producer_appended(const ProducerMark& mark, Offset before, Offset end) {
+  if (!producers_end_ || *producers_end_ != before) return;  // caught up on next use
+  producers_[mark.producer] = std::max(producers_[mark.producer], mark.last_seq);
+  producers_end_ = end;
+}
+
+}  // namespace pspf

@@ -1,0 +1,110 @@
+// PartitionState: what a partition knows beyond its records, for exactly-once
+// appends: which event ids it holds (deduplication), each key's version (optimistic
+// concurrency) and how far each resumable import got (producer marks). All three are
+// caches of the log, kept beside it (ids.hix, keys.hix, producers.json) and brought
+// up to date from the log before use: lost, damaged or stale, they are rebuilt, and
+// the answers stay the same. Every call is made under the partition lock, by the
+// PartitionWriter that owns this object.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "pspf/batch.h"
+#include "pspf/hash_index.h"
+#include "pspf/partition.h"
+#include "pspf/topic.h"
+#include "pspf/types.h"
+
+namespace pspf {
+
+class PartitionState {
+ public:
+  PartitionState(std::string partition_dir, std::string label, DedupWindow window);
+  ~PartitionState();
+
+  // --- ids. Call begin_ids() once per append, then find_id()/add_id() per record.
+  // Brings the id index up to the log end `end` (the next offset).
+  void begin_ids(Offset end, Timestamp now);
+  // The offset of the record with this id still inside the dedup window, if any.
+  // `pending(offset)` gives the id of a record of the batch being appended (offsets
+  // from `end` on), whose records are not in the log yet.
+  // `h` is HashIndex::hash(id). When the id is not found, it is noted as the id
+  // of the record going to `offset` at time `ts`.
+  template <typename Pending>
+  std::optional<Offset> find_or_add_id(std::string_view id, uint64_t h, Offset offset,
+                                       Timestamp ts, Pending&& pending);
+  // Starts loading what find_id(…, h, …) will read.
+  void prefetch_id(uint64_t h) { ids_->prefetch(h); }
+  // Throws the id index away (it was found damaged): begin_ids() rebuilds it.
+  void forget_ids();
+  // After the batch was written: the index now covers the log up to `end`.
+  void ids_written(Offset end);
+
+  // --- key versions
+  // The key's version (its number of events minus one; -1 when it has none), with
+  // the key index brought up to the log end `end`.
+  int64_t key_version(std::string_view key, Offset end);
+  // After an append of records of `key`, the last at offset `last`, right after
+  // key_version(): the key index covers the log up to `end` (the next offset).
+  void key_appended(std::string_view key, Offset last, Offset end);
+
+  // --- producer marks
+  // The highest input sequence number of `producer` appended here (0: none).
+  uint64_t producer_seq(const std::string& producer, Offset end);
+  // After a batch with a producer mark was written (the log now ends at `end`).
+  void producer_appended(const ProducerMark& mark, Offset before, Offset end);
+
+ private:
+  bool in_window(const HashIndex::Slot& s) const;
+  void rebuild_ids(Offset end);
+  void catch_up_ids(Offset end);
+  void grow_ids();
+  void rebuild_keys(Offset end);
+  void catch_up_keys(Offset end);
+  void upsert_key(std::string_view key, Offset offset, uint64_t count);
+  std::optional<std::string_view> stored(Offset o, bool want_key);
+  // Calls f(record) for every record from `from` up to `end`.
+  template <typename F>
+  void scan(Offset from, Offset end, F&& f);
+
+  std::string dir_;
+  std::string label_;
+  DedupWindow window_;
+  std::unique_ptr<HashIndex> ids_;
+  std::unique_ptr<HashIndex> keys_;
+  Offset end_{0};       // log end at begin_ids()
+  Timestamp now_{0};
+  // The batch last read to confirm a hash match (confirmations come in offset order).
+  std::unique_ptr<PartitionReader> reader_;
+  std::string cached_batch_;
+  BatchHeader cached_header_;
+  // Keys seen lately, by hash, with the offset they were seen at: confirms a key
+  // match without reading the log (a hint only: checked against the slot's offset).
+  std::unordered_map<uint64_t, std::pair<int64_t, std::string>> recent_keys_;
+  std::map<std::string, uint64_t> producers_;
+  std::optional<Offset> producers_end_;
+};
+
+template <typename Pending>
+std::optional<Offset> PartitionState::find_or_add_id(std::string_view id, uint64_t h, Offset offset,
+                                                     Timestamp ts, Pending&& pending) {
+  if (ids_->full()) grow_ids();
+  HashIndex::Slot* empty = nullptr;
+  HashIndex::Slot* s = ids_->find(h, [&](const HashIndex::Slot& slot) {
+    if (!in_window(slot)) return false;
+    std::optional<std::string_view> other =
+        slot.offset >= end_.value ? pending(Offset(slot.offset)) : stored(Offset(slot.offset), false);
+    return other && *other == id;
+  }, &empty);
+  if (s) return Offset(s->offset);
+  ids_->insert_at(empty, h, offset.value, ts.value);
+  return std::nullopt;
+}
+
+}  // namespace pspf

@@ -1,0 +1,207 @@
+// Exactly-once appends: deduplication by id (exact under hash collisions, rebuilt
+// when the index is lost or damaged, bounded by the window), expected versions per
+// key, producer marks for resumable imports.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "pspf/file.h"
+#include "pspf/hash_index.h"
+#include "pspf/partition.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+
+struct Ev {
+  std::string key, id;
+};
+
+AppendResult put(PartitionWriter& w, const std::vector<Ev>& evs,
+                 std::optional<ExpectVersion> expect = std::nullopt) {
+  BatchBuilder b;
+  for (size_t i = 0; i < evs.size(); ++i) {
+    std::string_view k = evs[i].key, id = evs[i].id;
+    std::string v = test::value_of(static_cast<int>(i));
+    b.add(k.empty() ? nullptr : &k, id.empty() ? nullptr : &id, {}, v);
+  }
+  return w.append_checked(b, SyncMode::none, false, expect);
+}
+
+// The ids of every record in the partition, in offset order.
+std::vector<std::string> ids_in(const std::string& dir) {
+  PartitionReader r(dir, "test");
+  std::vector<std::string> out;
+  BatchRef b;
+  while (r.next(b)) {
+    RecordIterator it(b.data, b.header);
+    RecordView rec;
+    while (it.next(rec)) out.emplace_back(rec.has_id ? rec.id : "-");
+  }
+  return out;
+}
+
+// Resets the hash mask at the end of a test that forces collisions.
+struct MaskGuard {
+  explicit MaskGuard(uint64_t mask) { HashIndex::set_hash_mask_for_tests(mask); }
+  ~MaskGuard() { HashIndex::set_hash_mask_for_tests(~0ull); }
+};
+
+}  // namespace
+
+TEST_CASE("an id already in the partition is left out, within a batch and across appends") {
+  test::TempDir d;
+  PartitionWriter w(d.path(), "test", 1 << 20);
+  AppendResult r = put(w, {{"k", "a"}, {"k", "b"}, {"k", "a"}});
+  CHECK(r.appended.count == 2);
+  REQUIRE(r.duplicate_of.size() == 3);
+  CHECK(r.duplicate_of[2].value == 0);
+  CHECK(r.duplicate_of[0].value == -1);
+  r = put(w, {{"k", "b"}, {"k", "c"}, {"", ""}});
+  CHECK(r.appended.count == 2);
+  CHECK(r.duplicate_of[0].value == 1);
+  r = put(w, {{"k", "a"}});
+  CHECK(r.appended.count == 0);
+  CHECK(ids_in(d.path()) == std::vector<std::string>{"a", "b", "c", "-"});
+}
+
+TEST_CASE("two different ids whose hashes collide are both kept, and each is still found") {
+  MaskGuard all_collide(0);
+  test::TempDir d;
+  PartitionWriter w(d.path(), "test", 1 << 20);
+  CHECK(put(w, {{"k", "first"}, {"k", "second"}}).appended.count == 2);
+  CHECK(put(w, {{"k", "third"}}).appended.count == 1);
+  AppendResult r = put(w, {{"k", "second"}, {"k", "first"}, {"k", "third"}, {"k", "fourth"}});
+  CHECK(r.appended.count == 1);
+  CHECK(r.duplicate_of[0].value == 1);
+  CHECK(r.duplicate_of[1].value == 0);
+  CHECK(r.duplicate_of[2].value == 2);
+  CHECK(ids_in(d.path()) == std::vector<std::string>{"first", "second", "third", "fourth"});
+}
+
+TEST_CASE("a deleted or damaged id index is rebuilt from the log with the same answers") {
+  test::TempDir d;
+  std::vector<Ev> evs;
+  for (int i = 0; i < 3000; ++i) evs.push_back({"k", fmt::format("id-{}", i)});
+  {
+    PartitionWriter w(d.path(), "test", 1 << 20);
+    CHECK(put(w, evs).appended.count == 3000);
+  }
+  std::string index = d.path() + "/ids.hix";
+  SUBCASE("deleted") { ::unlink(index.c_str()); }
+  SUBCASE("overwritten with garbage") {
+    Fd fd = open_file(index, O_RDWR);
+    std::string junk(file_size(fd.get(), index) - 64, '\x5a');
+    pwrite_all(fd.get(), junk.data(), junk.size(), 64, index);
+  }
+  SUBCASE("header damaged") {
+    Fd fd = open_file(index, O_RDWR);
+    pwrite_all(fd.get(), "xx", 2, 20, index);
+  }
+  SUBCASE("truncated") {
+    Fd fd = open_file(index, O_RDWR);
+    truncate_file(fd.get(), 1000, index);
+  }
+  PartitionWriter w(d.path(), "test", 1 << 20);
+  AppendResult r = put(w, {{"k", "id-0"}, {"k", "id-2999"}, {"k", "new"}});
+  CHECK(r.appended.count == 1);
+  REQUIRE(r.duplicate_of.size() == 3);
+  CHECK(r.duplicate_of[0].value == 0);
+  CHECK(r.duplicate_of[1].value == 2999);
+}
+
+TEST_CASE("an id older than the dedup window may be appended again") {
+  test::TempDir d;
+  SUBCASE("window by time") {
+    PartitionWriter w(d.path(), "test", 1 << 20, DedupWindow{60'000, 0});
+    CHECK(put(w, {{"k", "a"}}).appended.count == 1);
+    set_clock_skew_for_tests(61'000);
+    CHECK(put(w, {{"k", "a"}}).appended.count == 1);
+    CHECK(put(w, {{"k", "a"}}).appended.count == 0);
+    set_clock_skew_for_tests(0);
+  }
+  SUBCASE("window by events") {
+    PartitionWriter w(d.path(), "test", 1 << 20, DedupWindow{0, 3});
+    CHECK(put(w, {{"k", "a"}, {"k", "b"}}).appended.count == 2);
+    CHECK(put(w, {{"k", "a"}}).appended.count == 0);  // 1 event back
+    CHECK(put(w, {{"k", "c"}, {"k", "d"}}).appended.count == 2);
+    CHECK(put(w, {{"k", "a"}}).appended.count == 1);  // 4 events back: outside
+  }
+}
+
+TEST_CASE("the id index grows and keeps every id of the window") {
+  test::TempDir d;
+  PartitionWriter w(d.path(), "test", 1 << 20);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<Ev> evs;
+    for (int i = 0; i < 1000; ++i) evs.push_back({"k", fmt::format("r{}-{}", round, i)});
+    CHECK(put(w, evs).appended.count == 1000);
+  }
+  PartitionWriter other(d.path(), "test", 1 << 20);  // another writer sees the grown file
+  std::vector<Ev> again;
+  for (int round = 0; round < 5; ++round) again.push_back({"k", fmt::format("r{}-999", round)});
+  CHECK(put(other, again).appended.count == 0);
+  CHECK(put(w, {{"k", "r0-0"}, {"k", "fresh"}}).appended.count == 1);
+}
+
+TEST_CASE("expected versions: any, no_stream, exists, exact; a mismatch writes nothing") {
+  test::TempDir d;
+  PartitionWriter w(d.path(), "test", 1 << 20);
+  auto ev = [](std::string_view t) { return parse_expect_version(t); };
+  CHECK(w.key_version("acct") == -1);
+  CHECK(put(w, {{"acct", ""}}, ev("exists")).conflict);
+  AppendResult r = put(w, {{"acct", ""}, {"acct", ""}}, ev("no_stream"));
+  CHECK_FALSE(r.conflict);
+  CHECK(r.version_before == -1);
+  CHECK(w.key_version("acct") == 1);
+  r = put(w, {{"acct", ""}}, ev("0"));
+  CHECK(r.conflict);
+  CHECK(r.version_before == 1);
+  CHECK(r.appended.count == 0);
+  CHECK(put(w, {{"other", ""}}, ev("any")).appended.count == 1);
+  CHECK(put(w, {{"acct", ""}}, ev("1")).appended.count == 1);
+  CHECK(w.key_version("acct") == 2);
+  CHECK(w.key_version("other") == 0);
+  ::unlink((d.path() + "/keys.hix").c_str());
+  PartitionWriter fresh(d.path(), "test", 1 << 20);
+  CHECK(fresh.key_version("acct") == 2);
+  CHECK_THROWS_AS(parse_expect_version("-2"), Error);
+  CHECK_THROWS_AS(parse_expect_version("maybe"), Error);
+}
+
+TEST_CASE("key versions stay exact when key hashes collide") {
+  MaskGuard all_collide(0);
+  test::TempDir d;
+  PartitionWriter w(d.path(), "test", 1 << 20);
+  put(w, {{"a", ""}, {"b", ""}, {"a", ""}});
+  CHECK(w.key_version("a") == 1);
+  CHECK(w.key_version("b") == 0);
+  CHECK(w.key_version("c") == -1);
+}
+
+TEST_CASE("a producer mark records the highest sequence appended per producer id") {
+  test::TempDir d;
+  PartitionWriter w(d.path(), "test", 1 << 20);
+  CHECK(w.producer_seq("import") == 0);
+  BatchBuilder b;
+  test::fill(b, 0, 3);
+  b.set_producer_mark("import", 7);
+  w.append(b, SyncMode::none);
+  b.clear();
+  test::fill(b, 3, 1);
+  b.set_producer_mark("other", 2);
+  w.append(b, SyncMode::none);
+  CHECK(w.producer_seq("import") == 7);
+  PartitionWriter later(d.path(), "test", 1 << 20);  // from the cache file, then the log
+  CHECK(later.producer_seq("import") == 7);
+  CHECK(later.producer_seq("other") == 2);
+  ::unlink((d.path() + "/producers.json").c_str());
+  PartitionWriter rebuilt(d.path(), "test", 1 << 20);
+  CHECK(rebuilt.producer_seq("import") == 7);
+}
