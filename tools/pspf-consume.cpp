@@ -14,6 +14,7 @@
 #include "common/options.h"
 #include "common/output.h"
 #include "common/signals.h"
+#include "common/transform.h"
 #include "common/tool.h"
 #include "pspf/consumer.h"
 #include "pspf/envelope.h"
@@ -30,7 +31,7 @@ namespace {
 struct Options {
   std::string dir, group, topic, from = "beginning";
   bool exit_at_end = false, envelope = false, no_commit = false;
-  std::optional<std::string> idle_exit, exec, dead_letter;
+  std::optional<std::string> idle_exit, exec, dead_letter, to, out_key_field;
   std::optional<uint64_t> count;
   size_t batch = 1000;
   int64_t batch_ms = 100;
@@ -57,7 +58,8 @@ struct Batch {
 
 class Worker {
  public:
-  Worker(const Options& o, const Log& log, Consumer& c) : o_(o), log_(log), c_(c) {}
+  Worker(const Options& o, const Log& log, Consumer& c, tool::TransformOutput* output)
+      : o_(o), log_(log), c_(c), output_(output) {}
 
   // Runs until done; returns the exit code.
   int run() {
@@ -136,7 +138,10 @@ class Worker {
           continue;
         }
       }
-      if (b.retry_at && Clock::now() >= *b.retry_at && running() < o_.parallel) start(p, b);
+      if (b.retry_at && Clock::now() >= *b.retry_at && running() < o_.parallel && !start(p, b)) {
+        it = batches_.erase(it);
+        continue;
+      }
       ++it;
     }
     // Fill batches and start commands (none once a batch has failed for good: the
@@ -147,6 +152,9 @@ class Worker {
       if (b.job) continue;
       size_t room = o_.batch - b.count;
       if (o_.count) room = std::min<size_t>(room, *o_.count - delivered_ - pending_count());
+      // A batch announced before a crash is handed out again exactly as it was.
+      std::optional<Offset> announced = o_.to ? c_.announced(p) : std::nullopt;
+      if (announced) room = static_cast<size_t>(std::max<int64_t>(announced->value + 1 - c_.position(p).value, 0));
       size_t n = room ? c_.poll(p, room, [&](const RecordView& r) { add(b, p, r); }) : 0;
       any = any || n > 0;
       if (b.count == 0) {
@@ -155,8 +163,9 @@ class Worker {
       }
       bool full = b.count >= o_.batch || (o_.count && delivered_ + pending_count() >= *o_.count);
       bool waited = Clock::now() - b.started >= milliseconds(o_.batch_ms);
-      if ((full || waited || c_.at_end(p)) && running() < o_.parallel) {
-        start(p, b);
+      bool ready = announced ? b.next.value == announced->value + 1 : full || waited || c_.at_end(p);
+      if (ready && running() < o_.parallel) {
+        if (!start(p, b)) batches_.erase(p.value);
         any = true;
       }
     }
@@ -175,8 +184,15 @@ class Worker {
     ++b.count;
   }
 
-  void start(PartitionId p, Batch& b) {
-    if (!b.job) b.job = std::make_unique<tool::ExecJob>(b.lines.view());
+  // Starts (or restarts) the command on b. Returns false when p was lost to another
+  // member before anything started: the batch is dropped.
+  bool start(PartitionId p, Batch& b) {
+    if (o_.to && b.attempts == 0 && !c_.announced(p) && !c_.announce(p, Offset(b.next.value - 1))) {
+      tool::note(fmt::format("partition {} was taken over by another member or reset; stopped "
+                             "reading it", p.value));
+      return false;
+    }
+    if (!b.job) b.job = std::make_unique<tool::ExecJob>(b.lines.view(), o_.to.has_value());
     b.retry_at.reset();
     ++b.attempts;
     b.job->start(*o_.exec, {{"PSPF_TOPIC", c_.topic().name},
@@ -185,13 +201,17 @@ class Worker {
                             {"PSPF_LAST_OFFSET", std::to_string(b.next.value - 1)},
                             {"PSPF_GROUP", o_.group},
                             {"PSPF_ATTEMPT", std::to_string(b.attempts)}});
+    return true;
   }
 
   // The command on b ended: commit, retry, dead-letter or fail. Returns true when
   // the batch is done with.
   bool finish(PartitionId p, Batch& b) {
     int status = b.job->status();
-    if (status == 0) {
+    std::optional<std::string> bad_output;
+    if (status == 0 && output_)
+      bad_output = output_->append(p, b.first, Offset(b.next.value - 1), b.job->output());
+    if (status == 0 && !bad_output) {
       delivered_ += b.count;
       if (!c_.commit(p, b.next))
         tool::note(fmt::format("partition {} was taken over by another member or reset; its "
@@ -200,8 +220,9 @@ class Worker {
       return true;
     }
     std::string why = fmt::format("command failed on partition {} offsets {}..{} ({}), attempt {} of {}",
-                                  p.value, b.first.value, b.next.value - 1, b.job->describe_status(),
-                                  b.attempts, o_.max_attempts);
+                                  p.value, b.first.value, b.next.value - 1,
+                                  bad_output ? *bad_output : b.job->describe_status(), b.attempts,
+                                  o_.max_attempts);
     if (tool::stop_signal()) {
       interrupted_ = true;  // not committed: it is handed out again next time
       return true;
@@ -295,6 +316,7 @@ class Worker {
   const Options& o_;
   const Log& log_;
   Consumer& c_;
+  tool::TransformOutput* output_;  // with --to
   std::map<int32_t, Batch> batches_;
   uint64_t delivered_ = 0;
   int failed_ = 0;
@@ -323,18 +345,32 @@ int main(int argc, char** argv) {
   app.add_option("--dead-letter", o.dead_letter, "after the last attempt, append the batch here and go on");
   app.add_option("--parallel", o.parallel, "commands running at once, each on its own partition (default 1)");
   app.add_flag("--no-commit", o.no_commit, "do not commit offsets (see pspf-offsets commit)");
+  app.add_option("--to", o.to, "with --exec: append the command's output lines to this topic, "
+                 "exactly once");
+  app.add_option("--out-key-field", o.out_key_field, "with --to: the key of each output line "
+                 "(dot path)");
 
   return tool::run_tool("pspf-consume", app, argc, argv, [&] {
     if (o.batch < 1 || o.max_attempts < 1 || o.parallel < 1 || o.batch_ms < 0)
       throw Error(Errc::usage, "--batch, --max-attempts and --parallel must be at least 1");
     if (!o.exec && o.dead_letter) throw Error(Errc::usage, "--dead-letter needs --exec");
     if (o.idle_exit) parse_duration_ms(*o.idle_exit);
+    if (o.to && !o.exec) throw Error(Errc::usage, "--to needs --exec");
+    if (o.to && o.no_commit) throw Error(Errc::usage, "--to needs commits: leave out --no-commit");
+    if (o.out_key_field && !o.to) throw Error(Errc::usage, "--out-key-field needs --to");
     Log log(o.dir);
     TopicConfig topic = log.topic(o.topic);
     Position from = parse_position(o.from, now_ms());
     tool::install_stop_handlers();
     Consumer consumer(log, o.group, topic, from, o.exit_at_end, !o.no_commit);
-    Worker worker(o, log, consumer);
-    return worker.run();
+    std::optional<tool::TransformOutput> output;
+    if (o.to)
+      output.emplace(log, *o.to, topic.partitions, o.out_key_field.value_or(""), o.group, topic.name);
+    Worker worker(o, log, consumer, output ? &*output : nullptr);
+    int rc = worker.run();
+    if (output && output->duplicates())
+      tool::note(fmt::format("left out {} output events already in topic {} (a batch processed "
+                             "again after a restart)", output->duplicates(), output->topic()));
+    return rc;
   });
 }

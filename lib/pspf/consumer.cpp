@@ -19,6 +19,7 @@ struct Consumer::Part {
   Offset position{0};
   Offset committed{0};
   uint64_t epoch = 0;
+  int64_t announced_last = -1;
 };
 
 Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, Position from,
@@ -83,6 +84,7 @@ GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& 
     }
     part->committed = start;
     part->position = start;
+    if (c.offset.value >= 0 && c.pending_last >= c.offset.value) part->announced_last = c.pending_last;
     part->reader->seek(start);
     parts_[p.value] = std::move(part);
   }
@@ -134,6 +136,22 @@ bool Consumer::commit(PartitionId p, Offset next) {
     return false;
   }
   s.committed = next;
+  return true;
+}
+
+std::optional<Offset> Consumer::announced(PartitionId p) const {
+  const Part& s = part(p);
+  if (s.announced_last < s.committed.value) return std::nullopt;
+  return Offset(s.announced_last);
+}
+
+bool Consumer::announce(PartitionId p, Offset last) {
+  Part& s = part(p);
+  if (!offsets_.announce(topic_.name, p, last, s.epoch, member_.id())) {
+    release(p);
+    return false;
+  }
+  s.announced_last = last.value;
   return true;
 }
 

@@ -51,6 +51,12 @@ class Consumer {
   // when another member or an administrator has taken p over since we claimed it:
   // then p is released and nothing is written.
   bool commit(PartitionId p, Offset next);
+  // The last offset of a batch announced (by this or an earlier member) and not yet
+  // committed: the next batch of p must be exactly [committed, that offset].
+  std::optional<Offset> announced(PartitionId p) const;
+  // Announces the batch [committed, last] of p before processing it. Returns false
+  // (and releases p) when p was taken over.
+  bool announce(PartitionId p, Offset last);
   // Releases p (after committing what was processed).
   void release(PartitionId p);
 

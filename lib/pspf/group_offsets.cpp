@@ -24,7 +24,7 @@ constexpr size_t kFrame = 16;            // magic, length, checksum
 constexpr size_t kFixed = 36;            // payload bytes before the two strings
 uint64_t g_compact_bytes = 1u << 20;
 
-enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3 };
+enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3, kPending = 4 };
 
 template <typename T>
 T load(const char* p) {
@@ -104,9 +104,14 @@ Scan apply_records(const char* data, size_t size, std::map<TopicPartition, Commi
       auto kind = static_cast<Kind>(e[0]);
       int64_t offset = load<int64_t>(e + 8);
       c.epoch = load<uint64_t>(e + 16);
-      c.when = Timestamp(load<int64_t>(e + 24));
-      c.member.assign(e + kFixed + tlen, mlen);
+      if (kind == kPending) {
+        c.pending_last = offset;
+      } else {
+        c.when = Timestamp(load<int64_t>(e + 24));
+        c.member.assign(e + kFixed + tlen, mlen);
+      }
       if (kind == kCommit || kind == kSet) c.offset = Offset(offset);
+      if (kind == kSet) c.pending_last = -1;  // an administrator moved the offset
       ++count;
       at += kFixed + tlen + mlen;
     }
@@ -207,9 +212,13 @@ void GroupOffsets::append(const std::vector<Record>& records) {
 void GroupOffsets::maybe_compact() {
   if (end_ < g_compact_bytes || records_ < 4 * state_.size()) return;
   std::vector<Record> all;
-  for (const auto& [tp, c] : state_)
+  for (const auto& [tp, c] : state_) {
     all.push_back(Record{c.offset.value >= 0 ? kSet : kClaim, tp.first, tp.second, c.offset.value,
                          c.epoch, c.when.value, c.member});
+    if (c.offset.value >= 0 && c.pending_last >= c.offset.value)
+      all.push_back(Record{kPending, tp.first, tp.second, c.pending_last, c.epoch, c.when.value,
+                           c.member});
+  }
   std::string bytes = encode_frame(all);
   write_file_atomic(path_, bytes);  // readers see the old file or the new one
   fd_ = open_file(path_, O_RDWR);
@@ -240,6 +249,16 @@ bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset
   auto it = state_.find({topic, p.value});
   if (it == state_.end() || it->second.epoch != epoch) return false;  // fenced
   append({Record{kCommit, topic, p.value, offset.value, epoch, now_ms().value, member}});
+  return true;
+}
+
+bool GroupOffsets::announce(const std::string& topic, PartitionId p, Offset last, uint64_t epoch,
+                            const std::string& member) {
+  lock_and_catch_up();
+  UnlockOnExit unlock(lock_);
+  auto it = state_.find({topic, p.value});
+  if (it == state_.end() || it->second.epoch != epoch) return false;  // fenced
+  append({Record{kPending, topic, p.value, last.value, epoch, now_ms().value, member}});
   return true;
 }
 

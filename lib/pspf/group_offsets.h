@@ -31,6 +31,10 @@ struct Committed {
   uint64_t epoch = 0;
   Timestamp when{0};
   std::string member;
+  // An exactly-once batch announced but not yet committed (pspf-consume --to): the
+  // last offset of the batch that starts at `offset`; -1 when there is none. It
+  // counts only while it is >= offset.
+  int64_t pending_last = -1;
 };
 
 using TopicPartition = std::pair<std::string, int32_t>;
@@ -60,6 +64,13 @@ class GroupOffsets {
   // return.
   bool commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
               const std::string& member);
+
+  // Announces the batch [committed offset, last] before it is processed, if `epoch`
+  // is still the latest: whoever processes the partition next must hand out exactly
+  // that batch first (so outputs derived from it get the same ids). Returns false
+  // when fenced. Durable on return.
+  bool announce(const std::string& topic, PartitionId p, Offset last, uint64_t epoch,
+                const std::string& member);
 
   // Sets offsets administratively (pspf-offsets reset/commit): bumps each epoch so
   // that a member still holding the old one can no longer commit. All of them are one

@@ -18,11 +18,22 @@ extern char** environ;
 
 namespace pspf::tool {
 
-ExecJob::ExecJob(std::string_view input) {
+ExecJob::ExecJob(std::string_view input, bool capture) {
   int fd = ::memfd_create("pspf-batch", MFD_CLOEXEC);
   if (fd < 0) throw_errno("cannot create a memory file for the batch");
   input_ = Fd(fd);
   pwrite_all(fd, input.data(), input.size(), 0, "batch memory file");
+  if (capture) {
+    int out = ::memfd_create("pspf-output", MFD_CLOEXEC);
+    if (out < 0) throw_errno("cannot create a memory file for the command's output");
+    output_ = Fd(out);
+  }
+}
+
+std::string ExecJob::output() const {
+  std::string data(file_size(output_.get(), "output memory file"), '\0');
+  data.resize(pread_full(output_.get(), data.data(), data.size(), 0, "output memory file"));
+  return data;
 }
 
 ExecJob::~ExecJob() {
@@ -49,6 +60,11 @@ void ExecJob::start(const std::string& cmd,
   // The child reads the batch from the start of the memory file as its stdin.
   if (::lseek(input_.get(), 0, SEEK_SET) < 0) throw_errno("cannot rewind the batch memory file");
   posix_spawn_file_actions_adddup2(&fa, input_.get(), STDIN_FILENO);
+  if (output_.valid()) {  // a retry starts from an empty output
+    truncate_file(output_.get(), 0, "output memory file");
+    if (::lseek(output_.get(), 0, SEEK_SET) < 0) throw_errno("cannot rewind the output memory file");
+    posix_spawn_file_actions_adddup2(&fa, output_.get(), STDOUT_FILENO);
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t defaults;

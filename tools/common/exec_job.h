@@ -17,8 +17,9 @@ namespace pspf::tool {
 
 class ExecJob {
  public:
-  // Copies `input` into a memory file; does not start anything yet.
-  explicit ExecJob(std::string_view input);
+  // Copies `input` into a memory file; does not start anything yet. With
+  // `capture`, the command's stdout goes to another memory file (output()).
+  explicit ExecJob(std::string_view input, bool capture = false);
   ~ExecJob();
   ExecJob(const ExecJob&) = delete;
   ExecJob& operator=(const ExecJob&) = delete;
@@ -35,9 +36,12 @@ class ExecJob {
   // Exit code, or 128+signal when it was killed.
   int status() const { return status_; }
   std::string describe_status() const;
+  // What the command wrote on stdout (with `capture`), once it has ended.
+  std::string output() const;
 
  private:
   Fd input_;
+  Fd output_;
   Fd pidfd_;
   pid_t pid_ = -1;
   int status_ = -1;

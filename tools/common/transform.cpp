@@ -1,0 +1,62 @@
+#include "common/transform.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace pspf::tool {
+
+TopicConfig TransformOutput::open(Log& log, const std::string& name, int32_t partitions) {
+  bool created = false;
+  return log.open_or_create(name, partitions, created);
+}
+
+TransformOutput::TransformOutput(Log& log, const std::string& out_topic, int32_t partitions,
+                                 std::string key_field, std::string group, std::string source_topic)
+    : producer_(log, open(log, out_topic, partitions), SyncMode::batch),
+      key_field_(std::move(key_field)),
+      group_(std::move(group)),
+      source_(std::move(source_topic)) {}
+
+std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, Offset last,
+                                                   std::string_view output) {
+  // Check and convert every line before appending any: a bad batch appends nothing.
+  padded_.assign(output);
+  padded_.append(kJsonPadding, ' ');
+  struct Line {
+    size_t begin, end;
+    std::string key;
+    bool has_key;
+  };
+  std::vector<Line> lines;
+  values_.clear();
+  FieldCapture key[1];
+  key[0].path = key_field_;
+  size_t pos = 0, number = 0;
+  while (pos < output.size()) {
+    size_t nl = output.find('\n', pos);
+    if (nl == std::string_view::npos) nl = output.size();
+    std::string_view text(padded_.data() + pos, nl - pos);
+    ++number;
+    pos = nl + 1;
+    if (text.empty()) continue;
+    size_t begin = values_.size();
+    if (!codec_.convert(text, values_, key))
+      return fmt::format("output line {} is not valid JSON: {}", number, codec_.error());
+    if (!key_field_.empty() && !key[0].found)
+      return fmt::format("output line {} has no key field {}", number, key_field_);
+    lines.push_back({begin, values_.size(), key[0].text, key[0].found});
+  }
+  std::string prefix = fmt::format("{}/{}/{}/{}-{}/", group_, source_, p.value, first.value, last.value);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string id = prefix + std::to_string(i);
+    std::string_view idv = id, keyv = lines[i].key;
+    const std::string_view* kp = lines[i].has_key ? &keyv : nullptr;
+    std::string_view value(values_.data() + lines[i].begin, lines[i].end - lines[i].begin);
+    producer_.add(producer_.route(kp), kp, &idv, {}, value);
+  }
+  producer_.flush();
+  return std::nullopt;
+}
+
+}  // namespace pspf::tool
