@@ -126,6 +126,9 @@ class Importer {
   }
 
   void invalid(LineReader& in, std::string_view line, const std::string& why) {
+    if (!o_.skip_invalid && o_.expect_version)  // all or nothing
+      throw Error(Errc::invalid_input, fmt::format("{}:{}: {} (nothing was appended)", in.name(),
+                                                   in.line_number(), why));
     if (!o_.skip_invalid) {
       producer_.flush();  // everything before the bad line is appended and durable
       throw Error(Errc::invalid_input,
