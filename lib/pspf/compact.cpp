@@ -90,8 +90,10 @@ PartitionReport compact_partition(Job& job, int32_t p) {
   Offset end = PartitionReader(job.dir, job.label).log_end();
   std::vector<SegmentTail> tails;
   for (Offset base : segs) tails.push_back(segment_tail(job.dir, base));
-  // The active segment is closed only in a copy (read up to the end seen now).
-  size_t closed = job.into() ? segs.size() : segs.size() - 1;
+  // The active segment counts as closed in a copy (read up to the end seen now), and
+  // in a dry run of --roll (which would close it).
+  bool active_too = job.into() || (o.roll && o.dry_run);
+  size_t closed = active_too ? segs.size() : segs.size() - 1;
   size_t n_del = retention_prefix(t, job.now, tails, closed);
   size_t n_clean = n_del;
   if (t.cleanup.compact || job.into())
