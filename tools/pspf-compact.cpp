@@ -21,7 +21,13 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-std::string mb(uint64_t bytes) { return fmt::format("{:.1f} MB", double(bytes) / 1e6); }
+// "0 B", "980 B", "4.1 kB", "1.2 MB", "3.0 GB".
+std::string mb(uint64_t bytes) {
+  if (bytes < 1000) return fmt::format("{} B", bytes);
+  if (bytes < 1000000) return fmt::format("{:.1f} kB", double(bytes) / 1e3);
+  if (bytes < 1000000000) return fmt::format("{:.1f} MB", double(bytes) / 1e6);
+  return fmt::format("{:.1f} GB", double(bytes) / 1e9);
+}
 
 json partition_json(const PartitionReport& r) {
   return json{{"partition", r.partition},
