@@ -19,7 +19,8 @@ for ((s = 0; s < 6; s++)); do
   expect_exit 0 pspf-produce r -q chunk
   last=$(now_ms)
 done
-mapfile -t segs < <(cd "$dir" && ls -- *.log)
+segments() { (cd "$dir" && printf '%s\n' *.log); }  # the segment files, sorted
+mapfile -t segs < <(segments)
 expect_eq 6 "${#segs[@]}" "segments"
 expect_exit 0 pspf-replay r -J
 jq -r '.timestamp' "$OUT" >ts
@@ -29,7 +30,7 @@ expect_exit 0 pspf-consume r -g early -c 30   # a group at offset 30 (segment 1)
 # No limits set: nothing goes.
 expect_exit 0 pspf-compact r
 expect_contains "$ERR" "0 segments (0 B) removed by retention"
-expect_eq "${segs[*]}" "$(cd "$dir" && ls -- *.log | paste -sd' ')" "segments with no retention limit"
+expect_eq "${segs[*]}" "$(segments | paste -sd' ')" "segments with no retention limit"
 
 # By time: with the clock just past segment 1's newest event + 1h, segments 0 and 1 go.
 expect_exit 0 pspf-topics alter r --retention-time 1h
@@ -37,7 +38,7 @@ expect_exit 0 pspf-compact r --dry-run --json --now "@$(($(ts_of 1) + 3600000 + 
 expect_eq "2 40" "$(jq -r '.[0].partitions[0] | "\(.segments_deleted) \(.records_deleted)"' "$OUT")" "dry run by time"
 expect_exit 0 pspf-compact r --now "@$(($(ts_of 1) + 3600000 + 1))"
 expect_contains "$ERR" "2 segments ("
-expect_eq "${segs[*]:2}" "$(cd "$dir" && ls -- *.log | paste -sd' ')" "segments left by time"
+expect_eq "${segs[*]:2}" "$(segments | paste -sd' ')" "segments left by time"
 expect_exit 0 pspf-replay r -J
 expect_eq "40 $(seq 40 119 | paste -sd' ')" "$(jq -r .offset "$OUT" | head -1) $(jq -r .offset "$OUT" | paste -sd' ')" "offsets after retention"
 
@@ -46,16 +47,16 @@ expect_eq "40 $(seq 40 119 | paste -sd' ')" "$(jq -r .offset "$OUT" | head -1) $
 bytes=$(($(stat -c %s "$dir/${segs[4]}") + $(stat -c %s "$dir/${segs[5]}")))
 expect_exit 0 pspf-topics alter r --retention-time none --retention-bytes "$bytes"
 expect_exit 0 pspf-compact r
-expect_eq "${segs[*]:4}" "$(cd "$dir" && ls -- *.log | paste -sd' ')" "segments left by bytes"
+expect_eq "${segs[*]:4}" "$(segments | paste -sd' ')" "segments left by bytes"
 # One byte less: segment 4 still does not lie wholly beyond it (5 holds less).
 expect_exit 0 pspf-topics alter r --retention-bytes $((bytes - 1))
 expect_exit 0 pspf-compact r
-expect_eq "${segs[*]:4}" "$(cd "$dir" && ls -- *.log | paste -sd' ')" "segments left by bytes - 1"
+expect_eq "${segs[*]:4}" "$(segments | paste -sd' ')" "segments left by bytes - 1"
 
 # The active segment is never removed, however old.
 expect_exit 0 pspf-topics alter r --retention-time 1ms --retention-bytes none
 expect_exit 0 pspf-compact r --now "@$(($(now_ms) + 3600000))"
-expect_eq "${segs[5]}" "$(cd "$dir" && ls -- *.log | paste -sd' ')" "the active segment"
+expect_eq "${segs[5]}" "$(segments | paste -sd' ')" "the active segment"
 expect_exit 0 pspf-topics describe r --json
 expect_eq "100 120 20" "$(jq -r '.partition_details[0] | "\(.start) \(.end) \(.records)"' "$OUT")" "describe"
 # The group at offset 30 goes on from what is left.
