@@ -11,6 +11,7 @@
 #include "pspf/envelope.h"
 #include "pspf/error.h"
 #include "pspf/json_codec.h"
+#include "pspf/latest.h"
 #include "pspf/log.h"
 #include "pspf/murmur2.h"
 #include "pspf/topic_reader.h"
@@ -18,12 +19,42 @@
 
 using namespace pspf;
 
+namespace {
+
+// --latest: the latest value of each key, partition by partition (pspf/latest.h).
+int print_latest(const Log& log, const TopicConfig& topic, const std::vector<PartitionId>& parts,
+                 const std::optional<std::string>& key, const std::optional<std::string>& as_of,
+                 bool envelope, std::optional<uint64_t> count) {
+  LatestOptions lo;
+  lo.partitions = parts;
+  if (key) lo.partitions = {partition_for_key(*key, topic.partitions)};
+  if (as_of) {
+    Position pos = parse_position(*as_of, now_ms());
+    if (pos.kind != Position::Kind::time)
+      throw Error(Errc::usage, fmt::format("--as-of takes a time (@2026-11-01T12:00:00Z, @-1h), "
+                                           "not '{}'", *as_of));
+    lo.as_of = Timestamp(pos.value);
+  }
+  auto& out = tool::stdout_output();
+  uint64_t printed = 0;
+  for_each_latest(log, topic, lo, [&](PartitionId p, const RecordView& r) {
+    if ((count && printed >= *count) || (key && r.key != *key)) return;
+    write_record_line(topic.name, p, r, envelope, out.buffer());
+    out.maybe_flush();
+    ++printed;
+  });
+  out.flush();
+  return tool::kExitOk;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string dir, topic_name, from = "beginning";
-  std::optional<std::string> until, key;
+  std::optional<std::string> until, key, as_of;
   std::vector<std::string> partitions;
   std::optional<uint64_t> count;
-  bool no_merge = false, envelope = false, follow = false, current_version = false;
+  bool no_merge = false, envelope = false, follow = false, latest = false, current_version = false;
 
   CLI::App app{"Print the events of a topic as JSON lines.", "pspf-replay"};
   tool::add_common_options(app, dir);
@@ -39,6 +70,10 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--follow", follow, "keep waiting for new events");
   app.add_flag("--current-version", current_version,
                "with --key: print the key's current version (-1: no events) and exit");
+  app.add_flag("--latest", latest, "only the latest value of each key (tombstones delete)")
+      ->excludes("--from", "--until", "--follow", "--no-merge");
+  app.add_option("--as-of", as_of, "with --latest: the table as it was at @TIME")
+      ->needs("--latest");
 
   return tool::run_tool("pspf-replay", app, argc, argv, [&] {
     Log log(dir);
@@ -61,6 +96,7 @@ int main(int argc, char** argv) {
     ro.key = key;
     if (key && !partitions.empty())
       throw Error(Errc::usage, "--key reads the key's own partition: leave out -p");
+    if (latest) return print_latest(log, topic, ro.partitions, key, as_of, envelope, count);
     std::optional<Watcher> watcher;
     TopicReader reader(log, topic, ro);
     if (follow) watcher.emplace(reader.watch_dirs());

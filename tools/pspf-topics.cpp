@@ -19,6 +19,16 @@ namespace {
 
 std::string when(Timestamp t, bool any) { return any ? format_iso8601(t) : "-"; }
 
+// "cleanup compact,delete, retention 7d / none, tombstones kept 1d, compaction lag 0s"
+std::string cleanup_text(const TopicConfig& t) {
+  return fmt::format("cleanup {}, retention {} / {}, tombstones kept {}, compaction lag {}",
+                     format_cleanup_policy(t.cleanup),
+                     t.retention_ms < 0 ? "none" : format_duration_ms(t.retention_ms),
+                     t.retention_bytes < 0 ? "none" : fmt::format("{} bytes", t.retention_bytes),
+                     format_duration_ms(t.delete_retention_ms),
+                     format_duration_ms(t.min_compaction_lag_ms));
+}
+
 json partition_json(const TopicConfig& t, int32_t p, const PartitionScan& s) {
   json j;
   j["partition"] = p;
@@ -40,6 +50,7 @@ int describe(const Log& log, const std::string& name, bool as_json) {
   std::string table = fmt::format("topic {}: {} partitions, segments of {} bytes, dedup window {}\n",
                                   t.name, t.partitions, t.segment_bytes,
                                   format_dedup_window(t.dedup_window));
+  table += cleanup_text(t) + "\n";
   table += fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", "PARTITION",
                        "START", "END", "RECORDS", "BYTES", "SEGMENTS", "FIRST-APPEND", "LAST-APPEND");
   for (int32_t p = 0; p < t.partitions; ++p) {
@@ -57,6 +68,11 @@ int describe(const Log& log, const std::string& name, bool as_json) {
     j["segment_bytes"] = t.segment_bytes;
     j["created"] = t.created_ms;
     j["dedup_window"] = format_dedup_window(t.dedup_window);
+    j["cleanup_policy"] = format_cleanup_policy(t.cleanup);
+    j["retention_ms"] = t.retention_ms;
+    j["retention_bytes"] = t.retention_bytes;
+    j["delete_retention_ms"] = t.delete_retention_ms;
+    j["min_compaction_lag_ms"] = t.min_compaction_lag_ms;
     j["partition_details"] = parts;
     out.write(j.dump() + "\n");
   } else {
@@ -143,7 +159,8 @@ int main(int argc, char** argv) {
   int32_t partitions = 0;
   uint64_t segment_bytes = kDefaultSegmentBytes;
   std::optional<uint64_t> new_segment_bytes;
-  std::optional<std::string> dedup_window;
+  std::optional<std::string> dedup_window, cleanup, retention_time, retention_bytes,
+      delete_retention, min_lag;
   bool if_not_exists = false, as_json = false, dry_run = false;
 
   CLI::App app{"Create, alter, list, describe, delete, verify and repair topics.", "pspf-topics"};
@@ -156,11 +173,25 @@ int main(int argc, char** argv) {
   create->add_option("--dedup-window", dedup_window,
                      "how long an event id is remembered: a duration (7d, the default) or a "
                      "number of events");
+  auto cleanup_options = [&](CLI::App* sub) {
+    sub->add_option("--cleanup", cleanup, "cleanup policy: delete (the default), compact, "
+                                          "compact,delete");
+    sub->add_option("--retention-time", retention_time,
+                    "delete: remove segments older than this (7d), or none (the default)");
+    sub->add_option("--retention-bytes", retention_bytes,
+                    "delete: keep this much per partition (10G), or none (the default)");
+    sub->add_option("--delete-retention", delete_retention,
+                    "compact: keep tombstones this long (default 1d)");
+    sub->add_option("--min-compaction-lag", min_lag,
+                    "compact: never compact records younger than this (default 0s)");
+  };
+  cleanup_options(create);
   create->add_flag("--if-not-exists", if_not_exists, "succeed when the topic exists");
   auto* alter = app.add_subcommand("alter", "change a topic's settings");
   alter->add_option("topic", name, "topic name")->required();
   alter->add_option("--segment-bytes", new_segment_bytes, "segment size for new segments");
   alter->add_option("--dedup-window", dedup_window, "a duration (7d) or a number of events");
+  cleanup_options(alter);
   auto* list = app.add_subcommand("list", "list topics");
   list->add_flag("--json", as_json, "JSON output");
   auto* desc = app.add_subcommand("describe", "partitions, offsets, records, bytes");
@@ -175,6 +206,15 @@ int main(int argc, char** argv) {
   rep->add_option("topic", name, "topic name")->required();
   rep->add_flag("--dry-run", dry_run, "only say what would be dropped");
 
+  // The cleanup options given, applied to a topic's settings. Throws Error(usage).
+  auto apply_cleanup = [&](TopicConfig& c) {
+    if (cleanup) c.cleanup = parse_cleanup_policy(*cleanup);
+    if (retention_time) c.retention_ms = parse_retention_ms(*retention_time);
+    if (retention_bytes) c.retention_bytes = parse_retention_bytes(*retention_bytes);
+    if (delete_retention) c.delete_retention_ms = parse_duration_ms(*delete_retention);
+    if (min_lag) c.min_compaction_lag_ms = parse_duration_ms(*min_lag);
+  };
+
   return tool::run_tool("pspf-topics", app, argc, argv, [&]() -> int {
     Log log(dir);
     auto& out = tool::stdout_output();
@@ -185,6 +225,7 @@ int main(int argc, char** argv) {
       cfg.partitions = partitions;
       cfg.segment_bytes = segment_bytes;
       if (dedup_window) cfg.dedup_window = parse_dedup_window(*dedup_window);
+      apply_cleanup(cfg);
       log.create_topic(cfg);
       tool::note(fmt::format("created topic {} with {} partitions", name, partitions));
       return tool::kExitOk;
@@ -192,12 +233,16 @@ int main(int argc, char** argv) {
     if (*alter) {
       std::optional<DedupWindow> window;
       if (dedup_window) window = parse_dedup_window(*dedup_window);
+      TopicConfig probe;
+      apply_cleanup(probe);  // usage errors before the lock
       TopicConfig t = alter_topic(log.dir(), name, [&](TopicConfig& c) {
         if (new_segment_bytes) c.segment_bytes = *new_segment_bytes;
         if (window) c.dedup_window = *window;
+        apply_cleanup(c);
       });
-      tool::note(fmt::format("topic {}: segments of {} bytes, dedup window {}", t.name,
-                             t.segment_bytes, format_dedup_window(t.dedup_window)));
+      tool::note(fmt::format("topic {}: segments of {} bytes, dedup window {}, {}", t.name,
+                             t.segment_bytes, format_dedup_window(t.dedup_window),
+                             cleanup_text(t)));
       return tool::kExitOk;
     }
     if (*list) {

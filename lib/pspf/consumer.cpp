@@ -102,8 +102,15 @@ size_t Consumer::poll(PartitionId p, size_t max, const std::function<void(const 
         if (r.offset < s.position) continue;  // before the position inside a batch
         s.pending = r;
       } else {
+        // Past the batch: its last offsets may be gaps compaction left.
+        if (s.records) s.position = std::max(s.position, s.batch.header.next_offset());
         s.records.reset();
-        if (!s.reader->next(s.batch)) break;
+        if (!s.reader->next(s.batch)) {
+          // Everything below the end bound was in the log when we started: finding
+          // nothing more means the rest up to it is a compaction gap.
+          if (stop_at_start_end_) s.position = std::max(s.position, end);
+          break;
+        }
         s.records.emplace(s.batch.data, s.batch.header);
         continue;
       }

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include "pspf/error.h"
+#include "pspf/file.h"
 #include "pspf/paths.h"
+#include "pspf/segment_swap.h"
 
 namespace pspf {
 
@@ -55,7 +57,12 @@ PartitionScan Log::scan(const TopicConfig& t, PartitionId p, bool verify_indexes
 }
 
 PartitionScan Log::repair(const TopicConfig& t, PartitionId p) const {
-  return repair_partition(paths::partition_dir(dir_, t.name, p));
+  std::string pdir = paths::partition_dir(dir_, t.name, p);
+  // What a compaction that died left is finished or rolled back first, unless a
+  // compaction is running (it does that itself).
+  FileLock compacting(paths::compact_lock(dir_, t.name));
+  if (compacting.lock(false)) finish_leftovers(pdir);
+  return repair_partition(pdir);
 }
 
 }  // namespace pspf

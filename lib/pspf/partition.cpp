@@ -30,7 +30,10 @@ bool batch_starts_at(int fd, const std::string& path, uint64_t pos, Offset expec
   if (pread_full(fd, raw, sizeof raw, pos, path) != sizeof raw) return false;
   uint32_t magic;
   std::memcpy(&magic, raw, 4);
-  return magic == kBatchMagic && decode_batch_header(raw).base_offset == expect;
+  // The header check too: an entry of a replaced segment's old index must not match
+  // bytes inside a record of the new one.
+  return magic == kBatchMagic && decode_batch_header(raw).base_offset == expect &&
+         header_checksum(raw) == decode_batch_header(raw).header_check;
 }
 
 // True when a whole, checksum-valid batch with base offset `expect` is at `pos`.
@@ -153,12 +156,12 @@ void PartitionWriter::refresh() {
       // writer may have appended there, rolled, and died before writing here).
       Offset prev = segs[segs.size() - 2];
       std::string path = paths::segment_file(dir_, prev, paths::kLogExt);
-      Fd fd = open_file(path, O_RDONLY);
+      Fd fd = open_file_if_exists(path, O_RDONLY);  // compaction may have removed it
       SegmentIndex idx(dir_, prev);
-      SegmentReader r(fd.get(), path, tail_start(fd.get(), path, idx, false));
+      SegmentReader r(fd.get(), path, fd.valid() ? tail_start(fd.get(), path, idx, false) : 0);
       const char* data;
       BatchHeader h;
-      while (r.next(data, h) == BatchStatus::ok) {
+      while (fd.valid() && r.next(data, h) == BatchStatus::ok) {
         last_ts_ = std::max(last_ts_, h.max_timestamp);
         next_offset_ = std::max(next_offset_, h.next_offset());
       }
@@ -182,6 +185,15 @@ void PartitionWriter::roll() {
   index_ = std::make_unique<SegmentIndex>(dir_, base);
   index_->clear();
   end_pos_ = 0;
+}
+
+bool PartitionWriter::roll_active() {
+  lock_.lock();
+  UnlockOnExit unlock(lock_);
+  refresh();
+  if (end_pos_ == 0) return false;
+  roll();
+  return true;
 }
 
 void PartitionWriter::sync() {
@@ -384,24 +396,31 @@ Offset PartitionReader::log_end() {
   return end;
 }
 
-void PartitionReader::open_segment(Offset base, uint64_t pos) {
+bool PartitionReader::open_segment(Offset base, uint64_t pos) {
   std::string path = paths::segment_file(dir_, base, paths::kLogExt);
-  fd_ = open_file(path, O_RDONLY);
+  fd_ = open_file_if_exists(path, O_RDONLY);
+  // Gone since the listing: removed by retention, or emptied by compaction.
+  if (!fd_.valid()) return false;
   reader_ = std::make_unique<SegmentReader>(fd_.get(), path, pos);
   if (pos == 0) reader_->expect_offset_at_least(base);
+  return true;
 }
 
 void PartitionReader::seek(Offset o) {
   want_ = o;
-  segments_ = list_segments(dir_);
   reader_.reset();
-  if (segments_.empty()) return;
-  auto it = std::upper_bound(segments_.begin(), segments_.end(), o);
-  seg_index_ = it == segments_.begin() ? 0 : static_cast<size_t>(it - segments_.begin() - 1);
-  Offset base = segments_[seg_index_];
+  Offset base;
+  do {
+    segments_ = list_segments(dir_);
+    if (segments_.empty()) return;
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), o);
+    seg_index_ = it == segments_.begin() ? 0 : static_cast<size_t>(it - segments_.begin() - 1);
+    base = segments_[seg_index_];
+  } while (!open_segment(base, 0));  // a segment removed meanwhile: list again
+  // The index is loaded after the segment is opened, and its entry checked against
+  // the open file: a compaction may have replaced the segment and its index.
   SegmentIndex idx(dir_, base);
   IndexEntry e = idx.floor_offset(o);
-  open_segment(base, 0);
   if (e.position > 0 &&
       batch_starts_at(fd_.get(), reader_->path(), e.position, Offset(base.value + e.rel_offset)))
     reader_->seek(e.position);
@@ -431,9 +450,9 @@ void PartitionReader::seek_time(Timestamp t) {
   bool trusted = from == base;
   if (!trusted && base.value + e.rel_offset == from.value) {
     std::string path = paths::segment_file(dir_, base, paths::kLogExt);
-    Fd fd = open_file(path, O_RDONLY);
+    Fd fd = open_file_if_exists(path, O_RDONLY);
     char raw[kBatchHeaderSize];
-    if (pread_full(fd.get(), raw, sizeof raw, e.position, path) == sizeof raw) {
+    if (fd.valid() && pread_full(fd.get(), raw, sizeof raw, e.position, path) == sizeof raw) {
       BatchHeader h = decode_batch_header(raw);
       trusted = h.base_offset == from && h.first_timestamp < t &&
                 header_checksum(raw) == h.header_check;
@@ -443,14 +462,16 @@ void PartitionReader::seek_time(Timestamp t) {
 }
 
 bool PartitionReader::advance_segment() {
-  auto segs = list_segments(dir_);
   Offset current = segments_.empty() ? Offset(-1) : segments_[seg_index_];
-  auto it = std::upper_bound(segs.begin(), segs.end(), current);
-  if (it == segs.end()) return false;
-  segments_ = std::move(segs);
-  seg_index_ = static_cast<size_t>(it - segments_.begin());
-  open_segment(segments_[seg_index_], 0);
-  return true;
+  for (;;) {
+    auto segs = list_segments(dir_);
+    auto it = std::upper_bound(segs.begin(), segs.end(), current);
+    if (it == segs.end()) return false;
+    segments_ = std::move(segs);
+    seg_index_ = static_cast<size_t>(it - segments_.begin());
+    if (open_segment(segments_[seg_index_], 0)) return true;
+    current = segments_[seg_index_];  // removed meanwhile: the next one
+  }
 }
 
 bool PartitionReader::next(BatchRef& b) {
@@ -494,7 +515,12 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
   bool first_batch = true;
   for (size_t i = 0; i < segs.size(); ++i) {
     std::string path = paths::segment_file(partition_dir, segs[i], paths::kLogExt);
-    Fd fd = open_file(path, O_RDONLY);
+    Fd fd = open_file_if_exists(path, O_RDONLY);
+    if (!fd.valid() && i + 1 < segs.size()) {
+      out.segments--;  // removed by a compaction since the listing
+      continue;
+    }
+    if (!fd.valid()) fd = open_file(path, O_RDONLY);
     uint64_t size = file_size(fd.get(), path);
     out.bytes += size;
     if (out.damaged) {
@@ -519,7 +545,9 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
       out.last_timestamp = h.max_timestamp;
       if (verify_indexes) batches.emplace_back(r.batch_position(), h);
     }
-    if (out.batches == 0 && i + 1 == segs.size()) out.end = std::max(out.end, segs[i]);
+    // The last segment's base is the next offset when it is empty (compaction may have
+    // removed the batches before it).
+    if (i + 1 == segs.size()) out.end = std::max(out.end, segs[i]);
     bool last = i + 1 == segs.size();
     if (s == BatchStatus::torn && last) {
       out.torn_tail = true;

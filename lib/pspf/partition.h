@@ -108,6 +108,10 @@ class PartitionWriter {
   // another thread can sync them; this writer then considers them synced.
   std::vector<std::pair<std::string, Fd>> take_unsynced();
 
+  // Closes the active segment, so that the next append starts a new one (pspf-compact
+  // --roll). Returns false when the active segment is empty (nothing to close).
+  bool roll_active();
+
   // Bytes of torn batches this writer has cut off the tail so far.
   uint64_t truncated_bytes() const { return truncated_bytes_; }
 
@@ -181,7 +185,7 @@ class PartitionReader {
   bool next(BatchRef& b);
 
  private:
-  void open_segment(Offset base, uint64_t pos);
+  bool open_segment(Offset base, uint64_t pos);
   bool advance_segment();
 
   std::string dir_;

@@ -9,6 +9,7 @@
 
 #include "pspf/error.h"
 #include "pspf/file.h"
+#include "pspf/removed_keys.h"
 
 namespace pspf {
 namespace {
@@ -150,6 +151,7 @@ void PartitionState::ids_written(Offset end) { ids_->set_covered_end(end.value);
 // ----------------------------------------------------------------------- keys
 
 int64_t PartitionState::key_version(std::string_view key, Offset end) {
+  removed_ = load_removed_keys(dir_);
   if (keys_ && keys_->replaced()) keys_.reset();
   if (!keys_) keys_ = HashIndex::open(keys_path(dir_), kKeysKind);
   for (int attempt = 0;; ++attempt) {
@@ -203,7 +205,9 @@ void PartitionState::upsert_key(std::string_view key, Offset offset, uint64_t co
       bigger->publish();
       keys_ = std::move(bigger);
     }
-    keys_->insert(h, offset.value, static_cast<int64_t>(count) - 1);
+    auto removed = removed_.empty() ? removed_.end() : removed_.find(std::string(key));
+    int64_t before = removed == removed_.end() ? 0 : static_cast<int64_t>(removed->second);
+    keys_->insert(h, offset.value, before + static_cast<int64_t>(count) - 1);
   }
   if (recent_keys_.size() >= kRecentKeys) recent_keys_.clear();
   recent_keys_[h] = {offset.value, std::string(key)};

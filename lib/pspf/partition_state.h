@@ -87,6 +87,8 @@ class PartitionState {
   // Keys seen lately, by hash, with the offset they were seen at: confirms a key
   // match without reading the log (a hint only: checked against the slot's offset).
   std::unordered_map<uint64_t, std::pair<int64_t, std::string>> recent_keys_;
+  // Events of each key removed by compaction or retention (they still count).
+  std::unordered_map<std::string, uint64_t> removed_;
   std::map<std::string, uint64_t> producers_;
   std::optional<Offset> producers_end_;
 };

@@ -40,6 +40,14 @@ std::string partition_dir(const std::string& dir, std::string_view topic, Partit
 
 std::string partition_lock(const std::string& partition_dir) { return partition_dir + "/lock"; }
 
+std::string removed_keys(const std::string& partition_dir) {
+  return partition_dir + "/removed-keys";
+}
+
+std::string compact_lock(const std::string& dir, std::string_view topic) {
+  return topic_dir(dir, topic) + "/compact.lock";
+}
+
 std::string groups_dir(const std::string& dir) { return dir + "/groups"; }
 
 std::string group_dir(const std::string& dir, std::string_view group) {
@@ -70,6 +78,34 @@ std::optional<Offset> parse_segment_name(std::string_view filename, std::string_
   auto [ptr, ec] = std::from_chars(filename.data(), filename.data() + 20, v);
   if (ec != std::errc() || ptr != filename.data() + 20 || v < 0) return std::nullopt;
   return Offset(v);
+}
+
+std::string swap_file(const std::string& partition_dir, Offset base, std::string_view ext,
+                      uint64_t token) {
+  return fmt::format("{}/{:020d}{}.{:016x}.cleaned", partition_dir, base.value, ext, token);
+}
+
+std::optional<SwapName> parse_swap_name(std::string_view filename) {
+  constexpr std::string_view kSuffix = ".cleaned";
+  if (filename.size() < 20 + kSuffix.size() + 17 ||
+      filename.substr(filename.size() - kSuffix.size()) != kSuffix)
+    return std::nullopt;
+  std::string_view rest = filename.substr(0, filename.size() - kSuffix.size());
+  // rest = <20 digits><ext>.<16 hex>
+  std::string_view hex = rest.substr(rest.size() - 16);
+  if (rest[rest.size() - 17] != '.') return std::nullopt;
+  std::string_view name = rest.substr(0, rest.size() - 17);
+  SwapName out;
+  auto [hp, hec] = std::from_chars(hex.data(), hex.data() + 16, out.token, 16);
+  if (hec != std::errc() || hp != hex.data() + 16) return std::nullopt;
+  for (std::string_view ext : {kLogExt, kIndexExt, kTimeIndexExt}) {
+    if (auto base = parse_segment_name(name, ext)) {
+      out.base = *base;
+      out.ext = ext;
+      return out;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace pspf::paths

@@ -3,12 +3,16 @@
 //   DIR/topics/<topic>/topic.json
 //   DIR/topics/<topic>/<partition>/<base offset, 20 digits>.log|.index|.timeindex
 //   DIR/topics/<topic>/<partition>/lock
+//   DIR/topics/<topic>/<partition>/removed-keys     (events compaction removed, per key)
+//   DIR/topics/<topic>/<partition>/<base><ext>.<token>.cleaned  (a compaction's swap files)
+//   DIR/topics/<topic>/compact.lock                  (one compaction of a topic at a time)
 //   DIR/groups/<group>/offsets.log, lock, members/, owners/<topic>/<partition>
 //   DIR/tmp/   (topics and groups being created or deleted)
 //
 // Topic names are checked here so that no name can reach outside the data directory.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +33,10 @@ std::string topic_dir(const std::string& dir, std::string_view topic);
 std::string topic_meta(const std::string& dir, std::string_view topic);
 std::string partition_dir(const std::string& dir, std::string_view topic, PartitionId p);
 std::string partition_lock(const std::string& partition_dir);
+// Per-key counts of the events compaction and retention removed (pspf-log(5)).
+std::string removed_keys(const std::string& partition_dir);
+// Held by a compaction of the topic for its whole run.
+std::string compact_lock(const std::string& dir, std::string_view topic);
 
 std::string groups_dir(const std::string& dir);
 std::string group_dir(const std::string& dir, std::string_view group);
@@ -48,5 +56,17 @@ std::string segment_file(const std::string& partition_dir, Offset base, std::str
 // The base offset of a segment file name with extension `ext`, or nullopt when the
 // name is not of that form.
 std::optional<Offset> parse_segment_name(std::string_view filename, std::string_view ext);
+
+// A compaction's replacement for file <base><ext> (ext one of the three above), named
+// by the token of its compaction: "<20-digit base><ext>.<16 hex digits>.cleaned".
+std::string swap_file(const std::string& partition_dir, Offset base, std::string_view ext,
+                      uint64_t token);
+struct SwapName {
+  Offset base{0};
+  std::string_view ext;  // kLogExt, kIndexExt or kTimeIndexExt
+  uint64_t token = 0;
+};
+// The parts of a swap file name, or nullopt when `filename` is not one.
+std::optional<SwapName> parse_swap_name(std::string_view filename);
 
 }  // namespace pspf::paths

@@ -40,6 +40,49 @@ std::string format_dedup_window(const DedupWindow& w) {
   return format_duration_ms(w.ms);
 }
 
+CleanupPolicy parse_cleanup_policy(std::string_view text) {
+  if (text == "delete") return {false, true};
+  if (text == "compact") return {true, false};
+  if (text == "compact,delete" || text == "delete,compact") return {true, true};
+  throw Error(Errc::usage, fmt::format("invalid cleanup policy '{}': expected delete, compact or "
+                                       "compact,delete", text));
+}
+
+std::string format_cleanup_policy(const CleanupPolicy& p) {
+  if (p.compact && p.del) return "compact,delete";
+  return p.compact ? "compact" : "delete";
+}
+
+int64_t parse_retention_ms(std::string_view text) {
+  if (text == "none" || text == "-1") return -1;
+  int64_t ms = parse_duration_ms(text);
+  if (ms <= 0) throw Error(Errc::usage, fmt::format("invalid retention time '{}': it must be "
+                                                    "longer than 0 (or none)", text));
+  return ms;
+}
+
+int64_t parse_retention_bytes(std::string_view text) {
+  if (text == "none" || text == "-1") return -1;
+  std::string_view digits = text;
+  int shift = 0;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'k': case 'K': shift = 10; break;
+      case 'M': shift = 20; break;
+      case 'G': shift = 30; break;
+      default: break;
+    }
+    if (shift) digits.remove_suffix(1);
+  }
+  bool ok = !digits.empty() && digits.size() <= 15 &&
+            digits.find_first_not_of("0123456789") == std::string_view::npos;
+  int64_t n = ok ? std::stoll(std::string(digits)) << shift : 0;
+  if (n <= 0)
+    throw Error(Errc::usage, fmt::format("invalid retention size '{}': expected a number of bytes "
+                                         "from 1 (with an optional k, M or G), or none", text));
+  return n;
+}
+
 std::string topic_to_json(const TopicConfig& t) {
   nlohmann::ordered_json j;
   j["format"] = 1;
@@ -49,6 +92,11 @@ std::string topic_to_json(const TopicConfig& t) {
   j["segment_bytes"] = t.segment_bytes;
   if (t.dedup_window.events > 0) j["dedup_window_events"] = t.dedup_window.events;
   else j["dedup_window_ms"] = t.dedup_window.ms;
+  j["cleanup_policy"] = format_cleanup_policy(t.cleanup);
+  j["retention_ms"] = t.retention_ms;
+  j["retention_bytes"] = t.retention_bytes;
+  j["delete_retention_ms"] = t.delete_retention_ms;
+  j["min_compaction_lag_ms"] = t.min_compaction_lag_ms;
   return j.dump(2) + "\n";
 }
 
@@ -62,6 +110,21 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
     t.segment_bytes = j.value("segment_bytes", kDefaultSegmentBytes);
     t.dedup_window.events = j.value("dedup_window_events", uint64_t{0});
     t.dedup_window.ms = t.dedup_window.events ? 0 : j.value("dedup_window_ms", kDefaultDedupWindowMs);
+    // Fields added with pspf-compact: an older topic.json reads with the defaults.
+    if (j.contains("cleanup_policy")) {
+      try {
+        t.cleanup = parse_cleanup_policy(j.at("cleanup_policy").get<std::string>());
+      } catch (const Error& e) {
+        throw Error(Errc::corrupt, path + ": " + e.what());
+      }
+    }
+    t.retention_ms = j.value("retention_ms", int64_t{-1});
+    t.retention_bytes = j.value("retention_bytes", int64_t{-1});
+    t.delete_retention_ms = j.value("delete_retention_ms", kDefaultDeleteRetentionMs);
+    t.min_compaction_lag_ms = j.value("min_compaction_lag_ms", int64_t{0});
+    if (t.retention_ms < -1 || t.retention_bytes < -1 || t.delete_retention_ms < 0 ||
+        t.min_compaction_lag_ms < 0)
+      throw Error(Errc::corrupt, path + ": a retention or compaction setting is out of range");
     if (j.value("format", 1) != 1)
       throw Error(Errc::corrupt, path + ": format " + std::to_string(j.value("format", 1)) +
                                      " is newer than this pspf understands");

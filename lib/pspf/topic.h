@@ -31,13 +31,43 @@ struct DedupWindow {
 DedupWindow parse_dedup_window(std::string_view text);
 std::string format_dedup_window(const DedupWindow& w);
 
+// What pspf-compact does to a topic: remove old segments (delete), keep the latest
+// record per key (compact), or both.
+struct CleanupPolicy {
+  bool compact = false;
+  bool del = true;
+  bool operator==(const CleanupPolicy&) const = default;
+};
+// Parses "delete", "compact", "compact,delete" (or "delete,compact"). Throws Error(usage).
+CleanupPolicy parse_cleanup_policy(std::string_view text);
+std::string format_cleanup_policy(const CleanupPolicy& p);
+
+// A tombstone is kept this long by default after its append (Kafka's delete.retention.ms).
+inline constexpr int64_t kDefaultDeleteRetentionMs = 24ll * 3600 * 1000;
+
 struct TopicConfig {
   std::string name;
   int32_t partitions = 1;
   int64_t created_ms = 0;
   uint64_t segment_bytes = kDefaultSegmentBytes;
   DedupWindow dedup_window;
+  CleanupPolicy cleanup;
+  // Retention (cleanup delete): a closed segment whose newest record is older than
+  // retention_ms, or whose newer segments hold retention_bytes or more, is removed.
+  // -1: no limit.
+  int64_t retention_ms = -1;
+  int64_t retention_bytes = -1;
+  // Compaction: tombstones are dropped once this old; records younger than the lag
+  // are never compacted.
+  int64_t delete_retention_ms = kDefaultDeleteRetentionMs;
+  int64_t min_compaction_lag_ms = 0;
 };
+
+// A retention limit: "none" (or "-1") is -1, else a duration (parse_duration_ms) or,
+// for bytes, a whole number with an optional k/M/G suffix (powers of 1024). Throws
+// Error(usage).
+int64_t parse_retention_ms(std::string_view text);
+int64_t parse_retention_bytes(std::string_view text);
 
 std::string topic_to_json(const TopicConfig& t);
 // Parses topic.json text; throws Error(corrupt) naming `path` when it is not valid.

@@ -14,7 +14,7 @@ using namespace pspf;
 namespace {
 TopicConfig topic8() {
   TopicConfig t;
-  t.name = "t";
+  t.name.assign(1, 't');  // (not = "t": a GCC 12 -Wrestrict false positive)
   t.partitions = 8;
   return t;
 }

@@ -53,7 +53,7 @@ TEST_CASE("appends get dense offsets and read back in order") {
   REQUIRE(recs.size() == 5);
   for (int i = 0; i < 5; ++i) {
     CHECK(recs[i].first == i);
-    CHECK(recs[i].second == "k" + std::to_string(i));
+    CHECK(recs[i].second == fmt::format("k{}", i));
   }
   PartitionReader r(dir.path(), "p");
   CHECK(r.log_end().value == 5);

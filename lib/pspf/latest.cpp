@@ -1,0 +1,52 @@
+#include "pspf/latest.h"
+
+#include "pspf/key_map.h"
+
+namespace pspf {
+
+namespace {
+
+// Calls fn for every record of the partition below `end` (and not after `as_of`).
+template <typename Fn>
+void for_each_record(PartitionReader& reader, Offset end, const std::optional<Timestamp>& as_of,
+                     Fn fn) {
+  reader.seek(Offset(0));
+  BatchRef b;
+  RecordView r;
+  while (reader.next(b)) {
+    if (b.header.base_offset >= end) return;
+    // Append times never decrease along a partition: nothing later is older.
+    if (as_of && b.header.first_timestamp > *as_of) return;
+    RecordIterator it(b.data, b.header);
+    while (it.next(r)) {
+      if (r.offset >= end || (as_of && r.timestamp > *as_of)) return;
+      fn(r);
+    }
+  }
+}
+
+bool is_tombstone(const RecordView& r) {
+  return r.value.size() == 1 && static_cast<uint8_t>(r.value[0]) == 0xc0;
+}
+
+}  // namespace
+
+void for_each_latest(const Log& log, const TopicConfig& t, const LatestOptions& o,
+                     const std::function<void(PartitionId, const RecordView&)>& fn) {
+  std::vector<PartitionId> parts = o.partitions;
+  if (parts.empty())
+    for (int32_t p = 0; p < t.partitions; ++p) parts.push_back(PartitionId(p));
+  for (PartitionId p : parts) {
+    auto reader = log.reader(t, p);
+    Offset end = reader->log_end();
+    KeyMap latest;
+    for_each_record(*reader, end, o.as_of, [&](const RecordView& r) {
+      if (r.has_key) latest.put(r.key, r.offset);
+    });
+    for_each_record(*reader, end, o.as_of, [&](const RecordView& r) {
+      if (r.has_key && !is_tombstone(r) && latest.get(r.key) == r.offset.value) fn(p, r);
+    });
+  }
+}
+
+}  // namespace pspf

@@ -1,0 +1,289 @@
+// Compaction: latest-per-key content and keyless records survive unchanged, offsets
+// never change, ids in the dedup window and producer marks are kept, removed-keys
+// counts add up, leftovers of a dead compaction are finished or rolled back, and
+// retention removes exactly the expected segments.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pspf/compact.h"
+#include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/latest.h"
+#include "pspf/paths.h"
+#include "pspf/removed_keys.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+
+const std::string kNil("\xc0", 1);
+
+struct Fixture {
+  test::TempDir tmp;
+  Log log{tmp.path()};
+  TopicConfig t;
+  std::string dir;
+  std::unique_ptr<PartitionWriter> w;
+  std::map<std::string, uint64_t> appended;  // events per key
+
+  explicit Fixture(uint64_t segment_bytes = 4096, CleanupPolicy policy = {true, false}) {
+    TopicConfig c;
+    c.name = "t";
+    c.partitions = 1;
+    c.segment_bytes = segment_bytes;
+    c.cleanup = policy;
+    c.delete_retention_ms = 3'600'000;
+    t = log.create_topic(c);
+    dir = paths::partition_dir(tmp.path(), "t", PartitionId(0));
+    w = log.writer(t, PartitionId(0));
+  }
+  // Appends one batch of (key or "" for none, value, id or "") records.
+  void add(const std::vector<std::tuple<std::string, std::string, std::string>>& recs,
+           std::optional<ProducerMark> mark = std::nullopt) {
+    BatchBuilder b;
+    for (const auto& [k, v, id] : recs) {
+      std::string_view kv = k, iv = id;
+      b.add(k.empty() ? nullptr : &kv, id.empty() ? nullptr : &iv, {}, v);
+      if (!k.empty()) appended[k]++;
+    }
+    if (mark) b.set_producer_mark(mark->producer, mark->last_seq);
+    w->append(b, SyncMode::none);
+  }
+  TopicReport compact(int64_t age_ms = 0, bool roll = true) {
+    CompactOptions o;
+    o.roll = roll;
+    o.now = Timestamp(now_ms().value + age_ms);
+    return compact_topic(log, t, o);
+  }
+  // Every record: offset -> (key or "-", value, has id).
+  std::map<int64_t, std::tuple<std::string, std::string, bool>> records() {
+    std::map<int64_t, std::tuple<std::string, std::string, bool>> out;
+    auto r = log.reader(t, PartitionId(0));
+    BatchRef b;
+    while (r->next(b)) {
+      RecordIterator it(b.data, b.header);
+      RecordView rec;
+      while (it.next(rec))
+        out[rec.offset.value] = {rec.has_key ? std::string(rec.key) : "-", std::string(rec.value),
+                                 rec.has_id};
+    }
+    return out;
+  }
+  // The latest (offset, value) per key, tombstones included, and the keyless records.
+  std::pair<std::map<std::string, std::pair<int64_t, std::string>>, std::set<int64_t>> view() {
+    std::map<std::string, std::pair<int64_t, std::string>> latest;
+    std::set<int64_t> keyless;
+    for (const auto& [off, rec] : records()) {
+      if (std::get<0>(rec) == "-") keyless.insert(off);
+      else latest[std::get<0>(rec)] = {off, std::get<1>(rec)};
+    }
+    return {latest, keyless};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("latest per key and keyless records are the same before and after, random workloads") {
+  for (unsigned seed = 1; seed <= 6; ++seed) {
+    CAPTURE(seed);
+    Fixture f(2048);
+    std::mt19937 rng(seed);
+    for (int b = 0; b < 120; ++b) {
+      std::vector<std::tuple<std::string, std::string, std::string>> recs;
+      int n = 1 + int(rng() % 5);
+      for (int i = 0; i < n; ++i) {
+        int k = int(rng() % 25);
+        bool tomb = rng() % 6 == 0;
+        recs.emplace_back(rng() % 10 == 0 ? "" : fmt::format("k{}", k),
+                          tomb ? kNil : test::value_of(b * 10 + i), "");
+      }
+      f.add(recs);
+    }
+    auto before = f.view();
+    auto all_before = f.records();
+    TopicReport r = f.compact();
+    CHECK(r.partitions.at(0).records_after < r.partitions.at(0).records_cleaned);
+    auto after = f.view();
+    CHECK(after == before);
+    // Every record left is one of before, at the same offset.
+    for (const auto& [off, rec] : f.records()) CHECK(all_before.at(off) == rec);
+    // Only the latest of each key is left (tombstones are younger than the horizon).
+    CHECK(f.records().size() == before.first.size() + before.second.size());
+    // Present + removed = appended, for every key.
+    auto removed = load_removed_keys(f.dir);
+    std::map<std::string, uint64_t> present;
+    for (const auto& [off, rec] : f.records())
+      if (std::get<0>(rec) != "-") present[std::get<0>(rec)]++;
+    for (const auto& [k, n] : f.appended) CHECK(present[k] + removed[k] == n);
+    // A second compaction, past the tombstone horizon: deleted keys disappear, the
+    // others stay, and the counts still add up.
+    f.compact(2 * 3'600'000);
+    auto later = f.view();
+    for (const auto& [k, v] : before.first) {
+      bool tomb = v.second == kNil;
+      CHECK(later.first.count(k) == (tomb ? 0u : 1u));
+      if (!tomb) CHECK(later.first.at(k) == v);
+    }
+    CHECK(later.second == before.second);
+    removed = load_removed_keys(f.dir);
+    present.clear();
+    for (const auto& [off, rec] : f.records())
+      if (std::get<0>(rec) != "-") present[std::get<0>(rec)]++;
+    for (const auto& [k, n] : f.appended) CHECK(present[k] + removed[k] == n);
+  }
+}
+
+TEST_CASE("records with an id inside the dedup window are kept, older ones are not") {
+  Fixture f;
+  f.t.dedup_window = DedupWindow{0, 3};  // the last 3 offsets
+  for (int i = 0; i < 6; ++i) f.add({{"k", test::value_of(i), fmt::format("id{}", i)}});
+  f.compact();
+  // Offsets 3, 4, 5 are in the window; 0..2 are superseded and outside it.
+  std::vector<int64_t> offsets;
+  for (const auto& [off, rec] : f.records()) offsets.push_back(off);
+  CHECK(offsets == std::vector<int64_t>{3, 4, 5});
+  f.t.dedup_window = DedupWindow{};  // 7 days: everything with an id stays
+  f.add({{"k", test::value_of(9), ""}});
+  f.compact();
+  CHECK(f.records().size() == 4);
+}
+
+TEST_CASE("a producer mark survives: its batch keeps its last record") {
+  Fixture f;
+  f.t.dedup_window = DedupWindow{0, 1};
+  f.add({{"a", test::value_of(1), ""}, {"b", test::value_of(2), ""}}, ProducerMark{"imp", 41});
+  f.add({{"a", test::value_of(3), ""}, {"b", test::value_of(4), ""}, {"c", test::value_of(5), ""}},
+        ProducerMark{"imp", 44});
+  f.add({{"a", test::value_of(6), ""}, {"c", test::value_of(7), ""}});
+  f.compact();
+  auto recs = f.records();
+  std::vector<int64_t> offsets;
+  for (const auto& [off, rec] : recs) offsets.push_back(off);
+  // Batch 1 loses a (0) but keeps b (1) for its mark; batch 2 keeps b (3), the latest b.
+  CHECK(offsets == std::vector<int64_t>{1, 3, 5, 6});
+  auto r = f.log.reader(f.t, PartitionId(0));
+  BatchRef b;
+  std::vector<uint64_t> marks;
+  while (r->next(b))
+    if (auto m = batch_producer_mark(b.data, b.header)) marks.push_back(m->last_seq);
+  CHECK(marks == std::vector<uint64_t>{41, 44});
+}
+
+TEST_CASE("a reader inside a segment being replaced finishes it from the old file") {
+  Fixture f(1 << 20);
+  for (int i = 0; i < 200; ++i) f.add({{fmt::format("k{}", i % 3), test::value_of(i), ""}});
+  auto reader = f.log.reader(f.t, PartitionId(0));
+  BatchRef b;
+  REQUIRE(reader->next(b));  // offset 0 of the old segment
+  f.compact();
+  int n = 1;
+  while (reader->next(b)) ++n;
+  CHECK(n == 200);  // every batch of the old file, then the (empty) new active segment
+  CHECK(f.records().size() == 3);
+}
+
+TEST_CASE("leftovers: uncommitted swap files are rolled back, committed ones finished") {
+  Fixture f(1 << 20);
+  for (int i = 0; i < 10; ++i) f.add({{fmt::format("k{}", i % 2), test::value_of(i), ""}});
+  f.w->roll_active();
+  f.add({{"k0", test::value_of(99), ""}});
+  std::string seg = paths::segment_file(f.dir, Offset(0), paths::kLogExt);
+  std::string content = read_small_file(seg);
+  // An uncommitted swap file (a compaction killed while writing it) goes.
+  std::string stale = paths::swap_file(f.dir, Offset(0), paths::kLogExt, 77);
+  write_file_atomic(stale, "partial");
+  Leftovers l = finish_leftovers(f.dir);
+  CHECK(l.rolled_back == 1);
+  CHECK_FALSE(path_exists(stale));
+  // A committed one whose rename never happened: its counts do not count yet, and
+  // the next finish applies it.
+  std::string swap = paths::swap_file(f.dir, Offset(0), paths::kLogExt, 78);
+  write_file_atomic(swap, "");  // (an empty replacement: everything removed)
+  RemovalRecord r;
+  r.kind = RemovalKind::swap;
+  r.token = 78;
+  r.base = Offset(0);
+  r.counts = {{"k0", 5}, {"k1", 5}};
+  append_removal_records(f.dir, {r});
+  CHECK(load_removed_keys(f.dir).empty());
+  CHECK(read_small_file(seg) == content);
+  l = finish_leftovers(f.dir);
+  CHECK(l.finished == 1);
+  CHECK(load_removed_keys(f.dir) == std::unordered_map<std::string, uint64_t>{{"k0", 5}, {"k1", 5}});
+  CHECK(read_small_file(seg).empty());
+}
+
+TEST_CASE("removed-keys: a torn last frame is ignored, a bad frame before more data is corrupt") {
+  test::TempDir tmp;
+  RemovalRecord r;
+  r.kind = RemovalKind::totals;
+  r.counts = {{"a", 1}};
+  append_removal_records(tmp.path(), {r, r});
+  std::string path = paths::removed_keys(tmp.path());
+  std::string whole = read_small_file(path);
+  CHECK(load_removed_keys(tmp.path()).at("a") == 2);
+  size_t frame = whole.size() / 2;
+  for (size_t cut = frame; cut < whole.size(); ++cut) {
+    write_file_atomic(path, whole.substr(0, cut));
+    CHECK(load_removed_keys(tmp.path()).at("a") == 1);
+  }
+  std::string bad = whole;
+  bad[20] ^= 1;  // inside the first frame's payload
+  write_file_atomic(path, bad);
+  CHECK_THROWS_AS(load_removed_keys(tmp.path()), Error);
+  CHECK(load_removed_keys(tmp.path() + "/nothing-here").empty());
+}
+
+TEST_CASE("retention by time and by bytes removes exactly the expected segments") {
+  Fixture f(1 << 20, CleanupPolicy{false, true});
+  // Six segments of 12 events (the last is the active one).
+  for (int s = 0; s < 6; ++s) {
+    if (s) f.w->roll_active();
+    for (int i = 0; i < 12; ++i) f.add({{"", std::string(80, 'x'), ""}});
+  }
+  auto segs = list_segments(f.dir);
+  REQUIRE(segs.size() == 6);
+  std::vector<uint64_t> sizes;
+  for (Offset s : segs) sizes.push_back(segment_tail(f.dir, s).bytes);
+  // Bytes: a segment goes when the segments after it hold the retention bytes or
+  // more: with three segments' worth, segments 0..2 go and 3 stays (4 and 5 hold less).
+  f.t.retention_bytes = int64_t(sizes[3] + sizes[4] + sizes[5]);
+  f.compact(0, false);
+  auto left = list_segments(f.dir);
+  CHECK(left == std::vector<Offset>(segs.begin() + 3, segs.end()));
+  // Time: everything closed is older than 1 h in an hour and a bit.
+  f.t.retention_bytes = -1;
+  f.t.retention_ms = 3'600'000;
+  f.compact(0, false);
+  CHECK(list_segments(f.dir).size() == 3);
+  f.compact(3'600'000 + 1000, false);
+  CHECK(list_segments(f.dir) == std::vector<Offset>{segs[5]});
+  CHECK(PartitionReader(f.dir, "p").log_end() == Offset(72));
+}
+
+TEST_CASE("a compacted copy keeps the source and carries the removed counts") {
+  Fixture f;
+  for (int i = 0; i < 20; ++i) f.add({{fmt::format("k{}", i % 4), test::value_of(i), ""}});
+  auto before = f.records();
+  test::TempDir out;
+  CompactOptions o;
+  o.into = out.path() + "/copy";
+  compact_topic(f.log, f.t, o);
+  CHECK(f.records() == before);
+  Log copy(*o.into);
+  TopicConfig ct = copy.topic("t");
+  std::string cdir = paths::partition_dir(*o.into, "t", PartitionId(0));
+  CHECK(load_removed_keys(cdir).at("k0") == 4);
+  CHECK(PartitionReader(cdir, "c").log_end() == Offset(20));
+  int n = 0;
+  for_each_latest(copy, ct, {}, [&](PartitionId, const RecordView&) { ++n; });
+  CHECK(n == 4);
+  CHECK_THROWS_AS(compact_topic(f.log, f.t, o), Error);  // the copy exists
+}
