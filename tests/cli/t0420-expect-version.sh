@@ -35,24 +35,25 @@ expect_eq "$(cat "$OUT")" "2" "version after a refused mixed-key input"
 echo '{}' | expect_exit 2 pspf-produce acct --expect-version 2
 echo '{}' | expect_exit 2 pspf-produce acct -k solo --expect-version maybe
 
-# append_loop N: 50 appends, each from a fresh read of the version; after a
-# conflict, a random pause that grows with the conflicts in a row (backoff with
-# jitter, as any optimistic writer does, so that 16 writers do not spin in step).
+# append_loop N: 50 appends, each from a fresh read of the version. On a conflict
+# the refused append's receipt says the current version: retry with it after a
+# random pause that grows with the conflicts in a row (backoff with jitter, as any
+# optimistic writer does, so that 16 writers do not retry in step).
 append_loop() {
-  local n=$1 i v rc conflicts=0 row pause
+  local n=$1 i v rc out conflicts=0 row pause
   for ((i = 0; i < each; i++)); do
+    v=$(pspf-replay acct --key hot --current-version) || return 1
     for ((row = 0; ; row++)); do
-      if [ "$row" -gt 0 ]; then
-        printf -v pause '0.%03d' $((RANDOM % (row < 8 ? row * 25 : 200)))
-        nap "$pause"
-      fi
-      v=$(pspf-replay acct --key hot --current-version) || return 1
       rc=0
-      printf '{"loop":%d,"i":%d,"expected":%d}\n' "$n" "$i" "$v" |
-        pspf-produce acct -k hot --expect-version "$v" -q 2>/dev/null || rc=$?
+      out=$(pspf-produce acct -k hot --expect-version "$v" --receipts -q 2>/dev/null \
+        <<<"{\"loop\":$n,\"i\":$i,\"expected\":$v}") || rc=$?
       [ "$rc" -eq 0 ] && break
       [ "$rc" -eq 3 ] || { echo "loop $n: pspf-produce exited $rc" >&2; return 1; }
+      [[ $out =~ \"current_version\":(-?[0-9]+) ]] || { echo "loop $n: no version in: $out" >&2; return 1; }
+      v=${BASH_REMATCH[1]}
       conflicts=$((conflicts + 1))
+      printf -v pause '0.%03d' $((RANDOM % (row < 6 ? (row + 1) * 100 : 700)))
+      nap "$pause"
     done
   done
   echo "$conflicts" >"conflicts.$n"
