@@ -66,15 +66,20 @@ uint64_t inode_of(int fd) {
 
 }  // namespace
 
-uint64_t HashIndex::hash(std::string_view s) {
+uint64_t MappedTable::hash(std::string_view s) {
   uint64_t h = XXH3_64bits(s.data(), s.size()) & g_hash_mask.load(std::memory_order_relaxed);
   return h == 0 ? 1 : h;
 }
 
-void HashIndex::set_hash_mask_for_tests(uint64_t mask) { g_hash_mask = mask; }
+void MappedTable::set_hash_mask_for_tests(uint64_t mask) { g_hash_mask = mask; }
 
-HashIndex::HashIndex(std::string path, Fd fd, char* map, uint64_t bytes, uint64_t slots)
-    : path_(std::move(path)), fd_(std::move(fd)), map_(map), bytes_(bytes), slots_(slots) {
+MappedTable::MappedTable(std::string path, Mapping m)
+    : slots_(m.slots),
+      path_(std::move(path)),
+      tmp_(std::move(m.tmp)),
+      fd_(std::move(m.fd)),
+      map_(m.map),
+      bytes_(m.bytes) {
   inode_ = inode_of(fd_.get());
   // Lookups land on random pages: map them all, writable, in one call rather than
   // taking two page faults per page (a read fault, then a write fault) on the way.
@@ -84,58 +89,62 @@ HashIndex::HashIndex(std::string path, Fd fd, char* map, uint64_t bytes, uint64_
 #endif
 }
 
-HashIndex::~HashIndex() {
+MappedTable::~MappedTable() {
   ::munmap(map_, bytes_);
   if (!tmp_.empty()) ::unlink(tmp_.c_str());  // never published: a rebuild cut short
 }
 
-std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kind) {
+std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string& path, uint32_t kind,
+                                                              uint64_t slot_bytes) {
   Fd fd = open_file_if_exists(path, O_RDWR);
-  if (!fd.valid()) return nullptr;
+  if (!fd.valid()) return std::nullopt;
   char h[kHeaderBytes];
-  if (pread_full(fd.get(), h, sizeof h, 0, path) != sizeof h) return nullptr;
+  if (pread_full(fd.get(), h, sizeof h, 0, path) != sizeof h) return std::nullopt;
   uint64_t slots = load<uint64_t>(h + 8);
   bool ok = load<uint32_t>(h) == kMagic && load<uint32_t>(h + 4) == kind &&
             load<uint64_t>(h + 56) == XXH3_64bits(h, 56) && load<uint64_t>(h + 32) == boot_stamp() &&
-            slots >= 16 && (slots & (slots - 1)) == 0 && slots <= (1ull << 40) &&
-            file_size(fd.get(), path) == kHeaderBytes + slots * sizeof(Slot);
-  if (!ok) return nullptr;
-  uint64_t bytes = kHeaderBytes + slots * sizeof(Slot);
-  void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+            slots >= 16 && (slots & (slots - 1)) == 0 && slots <= (1ull << 34) &&
+            file_size(fd.get(), path) == kHeaderBytes + slots * slot_bytes;
+  if (!ok) return std::nullopt;
+  Mapping m;
+  m.bytes = kHeaderBytes + slots * slot_bytes;
+  void* map = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) throw_errno("cannot map " + path);
-  return std::unique_ptr<HashIndex>(
-      new HashIndex(path, std::move(fd), static_cast<char*>(map), bytes, slots));
+  m.fd = std::move(fd);
+  m.map = static_cast<char*>(map);
+  m.slots = slots;
+  return m;
 }
 
-std::unique_ptr<HashIndex> HashIndex::create(const std::string& path, uint32_t kind,
-                                             uint64_t capacity, int64_t covered_end) {
+MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind, uint64_t slot_bytes,
+                                          uint64_t capacity, int64_t covered_end) {
   uint64_t slots = 1024;
   while (slots < capacity * 2) slots *= 2;
-  uint64_t bytes = kHeaderBytes + slots * sizeof(Slot);
+  Mapping m;
+  m.bytes = kHeaderBytes + slots * slot_bytes;
+  m.slots = slots;
   static std::atomic<uint64_t> serial{0};
-  std::string tmp = fmt::format("{}.new-{}-{}", path, ::getpid(), ++serial);
-  Fd fd = open_file(tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
-  truncate_file(fd.get(), bytes, tmp);  // empty slots are zeros
+  m.tmp = fmt::format("{}.new-{}-{}", path, ::getpid(), ++serial);
+  m.fd = open_file(m.tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  truncate_file(m.fd.get(), m.bytes, m.tmp);  // empty slots are zeros
   // Allocate the blocks now: pages of a file whose blocks are allocated on writeback
   // are flushed (and write-protected again) at every journal commit of the file
   // system, which a writer's fdatasync of the log triggers.
-  ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes));
-  void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (map == MAP_FAILED) throw_errno("cannot map " + tmp);
-  std::unique_ptr<HashIndex> index(
-      new HashIndex(path, std::move(fd), static_cast<char*>(map), bytes, slots));
-  store<uint32_t>(index->map_, kMagic);
-  store<uint32_t>(index->map_ + 4, kind);
-  store<uint64_t>(index->map_ + 8, slots);
-  store<uint64_t>(index->map_ + 16, 0);
-  store<int64_t>(index->map_ + 24, covered_end);
-  store<uint64_t>(index->map_ + 32, boot_stamp());
-  index->seal_header();
-  index->tmp_ = tmp;
-  return index;
+  ::posix_fallocate(m.fd.get(), 0, static_cast<off_t>(m.bytes));
+  void* map = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd.get(), 0);
+  if (map == MAP_FAILED) throw_errno("cannot map " + m.tmp);
+  m.map = static_cast<char*>(map);
+  store<uint32_t>(m.map, kMagic);
+  store<uint32_t>(m.map + 4, kind);
+  store<uint64_t>(m.map + 8, slots);
+  store<uint64_t>(m.map + 16, 0);
+  store<int64_t>(m.map + 24, covered_end);
+  store<uint64_t>(m.map + 32, boot_stamp());
+  store<uint64_t>(m.map + 56, XXH3_64bits(m.map, 56));
+  return m;
 }
 
-void HashIndex::publish() {
+void MappedTable::publish() {
   if (tmp_.empty()) return;
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int err = errno;
@@ -145,22 +154,38 @@ void HashIndex::publish() {
   tmp_.clear();
 }
 
-bool HashIndex::replaced() const {
+bool MappedTable::replaced() const {
   if (load<uint64_t>(map_ + 56) != XXH3_64bits(map_, 56)) return true;
   struct stat st {};
   return ::stat(path_.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_ino) != inode_;
 }
 
-int64_t HashIndex::covered_end() const { return load<int64_t>(map_ + 24); }
+int64_t MappedTable::covered_end() const { return load<int64_t>(map_ + 24); }
 
-void HashIndex::set_covered_end(int64_t end) {
+void MappedTable::set_covered_end(int64_t end) {
   store<int64_t>(map_ + 24, end);
   seal_header();
 }
 
-uint64_t HashIndex::used() const { return load<uint64_t>(map_ + 16); }
+uint64_t MappedTable::used() const { return load<uint64_t>(map_ + 16); }
 
-void HashIndex::seal_header() { store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
+void MappedTable::count_insert() { store<uint64_t>(map_ + 16, used() + 1); }
+
+void MappedTable::seal_header() { store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
+
+// ------------------------------------------------------------------ HashIndex
+
+std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kind) {
+  auto m = map_existing(path, kind, sizeof(Slot));
+  if (!m) return nullptr;
+  return std::unique_ptr<HashIndex>(new HashIndex(path, std::move(*m)));
+}
+
+std::unique_ptr<HashIndex> HashIndex::create(const std::string& path, uint32_t kind,
+                                             uint64_t capacity, int64_t covered_end) {
+  return std::unique_ptr<HashIndex>(
+      new HashIndex(path, map_new(path, kind, sizeof(Slot), capacity, covered_end)));
+}
 
 void HashIndex::verify(const Slot& s, uint64_t i) const {
   if (s.check != slot_check(s))
@@ -174,7 +199,7 @@ void HashIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
       Slot n{h, offset, aux, 0};
       n.check = slot_check(n);
       *s = n;
-      store<uint64_t>(map_ + 16, used() + 1);
+      count_insert();
       return;
     }
   }
@@ -184,13 +209,47 @@ void HashIndex::insert_at(Slot* empty, uint64_t h, int64_t offset, int64_t aux) 
   Slot n{h, offset, aux, 0};
   n.check = slot_check(n);
   *empty = n;
-  store<uint64_t>(map_ + 16, used() + 1);
+  count_insert();
 }
 
 void HashIndex::update(Slot* s, int64_t offset, int64_t aux) {
   s->offset = offset;
   s->aux = aux;
   s->check = slot_check(*s);
+}
+
+// --------------------------------------------------------------------- IdIndex
+
+namespace {
+constexpr uint32_t kIdKind = 3;  // kind 1 was the first, 32-byte form of the id index
+}
+
+std::unique_ptr<IdIndex> IdIndex::open(const std::string& path) {
+  auto m = map_existing(path, kIdKind, sizeof(Slot));
+  if (!m) return nullptr;
+  return std::unique_ptr<IdIndex>(new IdIndex(path, std::move(*m)));
+}
+
+std::unique_ptr<IdIndex> IdIndex::create(const std::string& path, uint64_t capacity,
+                                         int64_t covered_end) {
+  return std::unique_ptr<IdIndex>(
+      new IdIndex(path, map_new(path, kIdKind, sizeof(Slot), capacity, covered_end)));
+}
+
+void IdIndex::insert_at(Slot* empty, uint64_t h, int64_t offset) {
+  *empty = Slot{h, offset};
+  count_insert();
+}
+
+void IdIndex::insert(uint64_t h, int64_t offset) {
+  for (uint64_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
+    Slot* s = slot(i);
+    if (s->hash == 0) return insert_at(s, h, offset);
+  }
+}
+
+void IdIndex::damaged() const {
+  throw IndexDamaged("the id index has a probe sequence that never ends");
 }
 
 }  // namespace pspf

@@ -22,7 +22,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "pspf/error.h"
 #include "pspf/file.h"
@@ -34,32 +36,20 @@ struct IndexDamaged : Error {
   explicit IndexDamaged(const std::string& what) : Error(Errc::corrupt, what) {}
 };
 
-class HashIndex {
+// The mapped file and its header, shared by the two kinds of table.
+class MappedTable {
  public:
-  struct Slot {
-    uint64_t hash;
-    int64_t offset;
-    int64_t aux;
-    uint64_t check;
-  };
-
-  // Opens `path`, or returns nullptr when it is missing, damaged in its header,
-  // of another kind, or written before the machine last booted.
-  static std::unique_ptr<HashIndex> open(const std::string& path, uint32_t kind);
-  // Creates an empty index with room for at least `capacity` entries under a
-  // temporary name; publish() puts it in place of `path` once it is filled.
-  static std::unique_ptr<HashIndex> create(const std::string& path, uint32_t kind,
-                                           uint64_t capacity, int64_t covered_end);
-  void publish();
-  ~HashIndex();
-  HashIndex(const HashIndex&) = delete;
-  HashIndex& operator=(const HashIndex&) = delete;
+  ~MappedTable();
+  MappedTable(const MappedTable&) = delete;
+  MappedTable& operator=(const MappedTable&) = delete;
 
   // The hash stored for a string: never 0 (0 marks an empty slot).
   static uint64_t hash(std::string_view s);
   // Test hook: keep only these bits of every hash (0 makes every string collide).
   static void set_hash_mask_for_tests(uint64_t mask);
 
+  // Puts a table made by create() in place of its path once it is filled.
+  void publish();
   // True when another process replaced the file (it grew or was rebuilt) or damaged
   // its header since it was opened: reopen it.
   bool replaced() const;
@@ -70,6 +60,52 @@ class HashIndex {
   uint64_t slot_count() const { return slots_; }
   // True when one more entry would fill the table past half.
   bool full() const { return (used() + 1) * 2 > slots_; }
+  // insert() and update() leave the header check stale (a crash in between shows as
+  // a damaged header, so the index is rebuilt); this makes it valid again.
+  void seal_header();
+
+ protected:
+  struct Mapping {
+    Fd fd;
+    char* map = nullptr;
+    uint64_t bytes = 0, slots = 0;
+    std::string tmp;
+  };
+  // Maps `path`, or returns nothing when it is missing, damaged in its header, of
+  // another kind or size, or written before the machine last booted.
+  static std::optional<Mapping> map_existing(const std::string& path, uint32_t kind,
+                                             uint64_t slot_bytes);
+  // Creates an empty table for `capacity` entries under a temporary name.
+  static Mapping map_new(const std::string& path, uint32_t kind, uint64_t slot_bytes,
+                         uint64_t capacity, int64_t covered_end);
+  MappedTable(std::string path, Mapping m);
+  char* slot_area() const { return map_ + 64; }
+  void count_insert();
+
+  uint64_t slots_;
+  std::string path_;
+
+ private:
+  std::string tmp_;  // the name it has until publish()
+  Fd fd_;
+  char* map_;
+  uint64_t bytes_;
+  uint64_t inode_ = 0;
+};
+
+// The key index: 32-byte slots with the key's latest offset and version.
+class HashIndex : public MappedTable {
+ public:
+  struct Slot {
+    uint64_t hash;
+    int64_t offset;
+    int64_t aux;
+    uint64_t check;
+  };
+
+  static std::unique_ptr<HashIndex> open(const std::string& path, uint32_t kind);
+  static std::unique_ptr<HashIndex> create(const std::string& path, uint32_t kind,
+                                           uint64_t capacity, int64_t covered_end);
 
   // Calls `f(slot)` for each occupied slot whose hash is `h`, in probe order, until
   // it returns true; returns that slot, or nullptr. Throws IndexDamaged when a slot
@@ -96,9 +132,6 @@ class HashIndex {
   void insert(uint64_t h, int64_t offset, int64_t aux);
   // Rewrites a slot found by find().
   void update(Slot* s, int64_t offset, int64_t aux);
-  // insert() and update() leave the header check stale (a crash in between shows as
-  // a damaged header, so the index is rebuilt); this makes it valid again.
-  void seal_header();
   // Calls f(slot) for every occupied slot (damaged slots throw IndexDamaged).
   template <typename F>
   void for_each(F&& f) {
@@ -111,17 +144,60 @@ class HashIndex {
   }
 
  private:
-  HashIndex(std::string path, Fd fd, char* map, uint64_t bytes, uint64_t slots);
-  Slot* slot(uint64_t i) { return reinterpret_cast<Slot*>(map_ + 64) + i; }
+  using MappedTable::MappedTable;
+  Slot* slot(uint64_t i) { return reinterpret_cast<Slot*>(slot_area()) + i; }
   void verify(const Slot& s, uint64_t i) const;
+};
 
-  std::string path_;
-  std::string tmp_;  // the name it has until publish()
-  Fd fd_;
-  char* map_;
-  uint64_t bytes_;
-  uint64_t slots_;
-  uint64_t inode_ = 0;
+// The id index: 16-byte slots (the id's hash, the record's offset), half of what a
+// key slot takes, so that the ids of a busy window stay small enough to be cached.
+// Whether an entry is still in the dedup window is decided by its offset (the
+// caller turns a time window into the first offset appended in it). A slot has no
+// check of its own: a damaged one can only make a wrong candidate, which the
+// caller's confirmation against the log rejects, or an endless probe sequence,
+// which find() reports.
+class IdIndex : public MappedTable {
+ public:
+  struct Slot {
+    uint64_t hash;  // 0: empty
+    int64_t offset;
+  };
+
+  static std::unique_ptr<IdIndex> open(const std::string& path);
+  static std::unique_ptr<IdIndex> create(const std::string& path, uint64_t capacity,
+                                         int64_t covered_end);
+
+  void prefetch(uint64_t h) { __builtin_prefetch(slot(h & (slots_ - 1)), 1); }
+  // Calls f(offset) for each entry whose hash is h, in probe order, until it
+  // returns true; returns that entry's offset. On a miss, `*empty` is the slot
+  // insert_at() may fill. Throws IndexDamaged when the probe sequence never ends.
+  template <typename F>
+  std::optional<int64_t> find(uint64_t h, F&& f, Slot** empty = nullptr) {
+    uint64_t i = h & (slots_ - 1);
+    for (uint64_t n = 0;; ++n, i = (i + 1) & (slots_ - 1)) {
+      Slot* s = slot(i);
+      if (s->hash == 0) {
+        if (empty) *empty = s;
+        return std::nullopt;
+      }
+      if (n > kMaxProbe) damaged();
+      if (s->hash == h && f(s->offset)) return s->offset;
+    }
+  }
+  void insert_at(Slot* empty, uint64_t h, int64_t offset);
+  void insert(uint64_t h, int64_t offset);
+  // Calls f(hash, offset) for every entry.
+  template <typename F>
+  void for_each(F&& f) {
+    for (uint64_t i = 0; i < slots_; ++i)
+      if (const Slot* s = slot(i); s->hash != 0) f(s->hash, s->offset);
+  }
+
+ private:
+  static constexpr uint64_t kMaxProbe = 4096;
+  using MappedTable::MappedTable;
+  Slot* slot(uint64_t i) const { return reinterpret_cast<Slot*>(slot_area()) + i; }
+  [[noreturn]] void damaged() const;
 };
 
 }  // namespace pspf

@@ -227,7 +227,7 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
       RecordIterator it(batch.data(), batch.records_header());
       RecordView r;
       while (it.next(r)) records_.push_back({r.has_id ? std::optional(r.id) : std::nullopt,
-                                             r.has_id ? HashIndex::hash(r.id) : 0});
+                                             r.has_id ? MappedTable::hash(r.id) : 0});
       auto pending = [&](Offset o) -> std::optional<std::string_view> {
         auto k = static_cast<size_t>(o.value - next_offset_.value);
         return k < pending_ids_.size() ? pending_ids_[k] : std::nullopt;

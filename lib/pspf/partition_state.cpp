@@ -14,7 +14,6 @@
 namespace pspf {
 namespace {
 
-constexpr uint32_t kIdsKind = 1;
 constexpr uint32_t kKeysKind = 2;
 constexpr size_t kRecentKeys = 1 << 16;
 
@@ -73,9 +72,26 @@ std::optional<std::string_view> PartitionState::stored(Offset o, bool want_key) 
 
 // ------------------------------------------------------------------------ ids
 
-bool PartitionState::in_window(const HashIndex::Slot& s) const {
-  if (window_.events > 0) return s.offset >= end_.value - static_cast<int64_t>(window_.events);
-  return s.aux >= now_.value - window_.ms;
+Offset PartitionState::window_start(Offset end) {
+  if (window_.events > 0) return Offset(std::max<int64_t>(end.value - static_cast<int64_t>(window_.events), 0));
+  // Append times never go backwards in a partition, so the window is the records
+  // from the first one appended since now - window on. Worked out again at most
+  // once a second: an entry stays deduplicated up to a second longer.
+  if (window_computed_ && now_.value - window_computed_->value < 1000 && *window_computed_ <= now_)
+    return window_start_;
+  window_computed_ = now_;
+  Timestamp since(now_.value - window_.ms);
+  PartitionReader r(dir_, label_);
+  r.seek_time(since);
+  BatchRef b;
+  while (r.next(b)) {
+    if (b.header.max_timestamp < since) continue;
+    RecordIterator it(b.data, b.header);
+    RecordView rec;
+    while (it.next(rec))
+      if (rec.timestamp >= since) return rec.offset;
+  }
+  return end;
 }
 
 void PartitionState::begin_ids(Offset end, Timestamp now) {
@@ -83,8 +99,9 @@ void PartitionState::begin_ids(Offset end, Timestamp now) {
   now_ = now;
   // The batch read to confirm a match may have been cut off by a repair since.
   cached_batch_.clear();
+  window_start_ = window_start(end);
   if (ids_ && ids_->replaced()) ids_.reset();
-  if (!ids_) ids_ = HashIndex::open(ids_path(dir_), kIdsKind);
+  if (!ids_) ids_ = IdIndex::open(ids_path(dir_));
   if (!ids_ || ids_->covered_end() > end.value) {
     rebuild_ids(end);
     return;
@@ -99,42 +116,37 @@ void PartitionState::begin_ids(Offset end, Timestamp now) {
 void PartitionState::rebuild_ids(Offset end) {
   remove_unfinished(dir_);
   PartitionReader r(dir_, label_);
-  Offset from = r.log_start();
-  if (window_.events > 0)
-    from = std::max(from, Offset(end.value - static_cast<int64_t>(window_.events)));
-  ids_ = HashIndex::create(ids_path(dir_), kIdsKind, 1024, from.value);
+  Offset from = std::max(r.log_start(), window_start_);
+  ids_ = IdIndex::create(ids_path(dir_), 1024, from.value);
   catch_up_ids(end);
   ids_->publish();
 }
 
 void PartitionState::catch_up_ids(Offset end) {
-  Offset from(ids_->covered_end());
-  if (from >= end) return;
-  Timestamp oldest(now_.value - window_.ms);
-  scan(from, end, [&](const RecordView& r) {
-    if (!r.has_id || (window_.events == 0 && r.timestamp < oldest)) return;
-    uint64_t h = HashIndex::hash(r.id);
-    HashIndex::Slot* s = ids_->find(h, [&](const HashIndex::Slot& slot) {
-      auto other = stored(Offset(slot.offset), false);
-      return other && *other == r.id;
+  Offset from(std::max(ids_->covered_end(), window_start_.value));
+  if (from < end) {
+    scan(from, end, [&](const RecordView& r) {
+      if (!r.has_id) return;
+      uint64_t h = MappedTable::hash(r.id);
+      auto found = ids_->find(h, [&](int64_t at) {
+        if (at < window_start_.value || at >= end.value) return false;
+        auto other = stored(Offset(at), false);
+        return other && *other == r.id;
+      });
+      if (found) return;  // noted by the writer that appended it
+      if (ids_->full()) grow_ids();
+      ids_->insert(h, r.offset.value);
     });
-    if (s) {
-      ids_->update(s, r.offset.value, r.timestamp.value);
-      return;
-    }
-    if (ids_->full()) grow_ids();
-    ids_->insert(h, r.offset.value, r.timestamp.value);
-  });
+  }
   ids_->set_covered_end(end.value);  // seals the header
 }
 
 void PartitionState::grow_ids() {
-  uint64_t live = 0;
-  ids_->for_each([&](const HashIndex::Slot& s) { live += in_window(s); });
-  auto bigger = HashIndex::create(ids_path(dir_), kIdsKind, std::max<uint64_t>(live * 2, 1024),
-                                  ids_->covered_end());
-  ids_->for_each([&](const HashIndex::Slot& s) {
-    if (in_window(s)) bigger->insert(s.hash, s.offset, s.aux);
+  // Sized for every entry, in the window or not (counting them first would cost a
+  // pass over the table): the ones that left the window are simply not copied.
+  auto bigger = IdIndex::create(ids_path(dir_), ids_->used() * 2, ids_->covered_end());
+  ids_->for_each([&](uint64_t h, int64_t at) {
+    if (at >= window_start_.value) bigger->insert(h, at);
   });
   bigger->seal_header();
   bigger->publish();
@@ -158,7 +170,7 @@ int64_t PartitionState::key_version(std::string_view key, Offset end) {
     try {
       if (!keys_ || keys_->covered_end() > end.value) rebuild_keys(end);
       else catch_up_keys(end);
-      uint64_t h = HashIndex::hash(key);
+      uint64_t h = MappedTable::hash(key);
       HashIndex::Slot* s = keys_->find(h, [&](const HashIndex::Slot& slot) {
         auto hint = recent_keys_.find(h);
         if (hint != recent_keys_.end() && hint->second.first == slot.offset)
@@ -185,7 +197,7 @@ void PartitionState::rebuild_keys(Offset end) {
 }
 
 void PartitionState::upsert_key(std::string_view key, Offset offset, uint64_t count) {
-  uint64_t h = HashIndex::hash(key);
+  uint64_t h = MappedTable::hash(key);
   HashIndex::Slot* s = keys_->find(h, [&](const HashIndex::Slot& slot) {
     auto hint = recent_keys_.find(h);
     if (hint != recent_keys_.end() && hint->second.first == slot.offset)

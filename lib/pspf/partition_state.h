@@ -34,7 +34,7 @@ class PartitionState {
   // The offset of the record with this id still inside the dedup window, if any.
   // `pending(offset)` gives the id of a record of the batch being appended (offsets
   // from `end` on), whose records are not in the log yet.
-  // `h` is HashIndex::hash(id). When the id is not found, it is noted as the id
+  // `h` is MappedTable::hash(id). When the id is not found, it is noted as the id
   // of the record going to `offset` at time `ts`.
   template <typename Pending>
   std::optional<Offset> find_or_add_id(std::string_view id, uint64_t h, Offset offset,
@@ -61,7 +61,8 @@ class PartitionState {
   void producer_appended(const ProducerMark& mark, Offset before, Offset end);
 
  private:
-  bool in_window(const HashIndex::Slot& s) const;
+  // The first offset inside the dedup window (as of begin_ids()).
+  Offset window_start(Offset end);
   void rebuild_ids(Offset end);
   void catch_up_ids(Offset end);
   void grow_ids();
@@ -76,10 +77,12 @@ class PartitionState {
   std::string dir_;
   std::string label_;
   DedupWindow window_;
-  std::unique_ptr<HashIndex> ids_;
+  std::unique_ptr<IdIndex> ids_;
   std::unique_ptr<HashIndex> keys_;
   Offset end_{0};       // log end at begin_ids()
   Timestamp now_{0};
+  Offset window_start_{0};
+  std::optional<Timestamp> window_computed_;  // when window_start_ was worked out
   // The batch last read to confirm a hash match (confirmations come in offset order).
   std::unique_ptr<PartitionReader> reader_;
   std::string cached_batch_;
@@ -96,16 +99,17 @@ class PartitionState {
 template <typename Pending>
 std::optional<Offset> PartitionState::find_or_add_id(std::string_view id, uint64_t h, Offset offset,
                                                      Timestamp ts, Pending&& pending) {
+  (void)ts;
   if (ids_->full()) grow_ids();
-  HashIndex::Slot* empty = nullptr;
-  HashIndex::Slot* s = ids_->find(h, [&](const HashIndex::Slot& slot) {
-    if (!in_window(slot)) return false;
+  IdIndex::Slot* empty = nullptr;
+  auto found = ids_->find(h, [&](int64_t at) {
+    if (at < window_start_.value) return false;
     std::optional<std::string_view> other =
-        slot.offset >= end_.value ? pending(Offset(slot.offset)) : stored(Offset(slot.offset), false);
+        at >= end_.value ? pending(Offset(at)) : stored(Offset(at), false);
     return other && *other == id;
   }, &empty);
-  if (s) return Offset(s->offset);
-  ids_->insert_at(empty, h, offset.value, ts.value);
+  if (found) return Offset(*found);
+  ids_->insert_at(empty, h, offset.value);
   return std::nullopt;
 }
 

@@ -49,8 +49,8 @@ std::vector<std::string> ids_in(const std::string& dir) {
 
 // Resets the hash mask at the end of a test that forces collisions.
 struct MaskGuard {
-  explicit MaskGuard(uint64_t mask) { HashIndex::set_hash_mask_for_tests(mask); }
-  ~MaskGuard() { HashIndex::set_hash_mask_for_tests(~0ull); }
+  explicit MaskGuard(uint64_t mask) { MappedTable::set_hash_mask_for_tests(mask); }
+  ~MaskGuard() { MappedTable::set_hash_mask_for_tests(~0ull); }
 };
 
 }  // namespace
