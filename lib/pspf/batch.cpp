@@ -7,22 +7,11 @@
 #include <cstring>
 
 #include "pspf/error.h"
+#include "pspf/le.h"
 #include "pspf/json_codec.h"
 
 namespace pspf {
 namespace {
-
-template <typename T>
-T load(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);  // the format is little-endian, like every target here
-  return v;
-}
-
-template <typename T>
-void store(char* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 bool get_uint(const char** p, const char* end, uint64_t& out) {
   if (*p >= end) return false;
@@ -36,9 +25,9 @@ bool get_uint(const char** p, const char* end, uint64_t& out) {
   const char* q = *p + 1;
   switch (c) {
     case 0xcc: if (!need(1)) return false; out = static_cast<uint8_t>(*q); *p += 2; return true;
-    case 0xcd: if (!need(2)) return false; out = __builtin_bswap16(load<uint16_t>(q)); *p += 3; return true;
-    case 0xce: if (!need(4)) return false; out = __builtin_bswap32(load<uint32_t>(q)); *p += 5; return true;
-    case 0xcf: if (!need(8)) return false; out = __builtin_bswap64(load<uint64_t>(q)); *p += 9; return true;
+    case 0xcd: if (!need(2)) return false; out = __builtin_bswap16(le::load<uint16_t>(q)); *p += 3; return true;
+    case 0xce: if (!need(4)) return false; out = __builtin_bswap32(le::load<uint32_t>(q)); *p += 5; return true;
+    case 0xcf: if (!need(8)) return false; out = __builtin_bswap64(le::load<uint64_t>(q)); *p += 9; return true;
     default: return false;
   }
 }
@@ -55,9 +44,9 @@ bool get_int(const char** p, const char* end, int64_t& out) {
   const char* q = *p + 1;
   switch (c) {
     case 0xd0: if (!need(1)) return false; out = static_cast<int8_t>(*q); *p += 2; return true;
-    case 0xd1: if (!need(2)) return false; out = static_cast<int16_t>(__builtin_bswap16(load<uint16_t>(q))); *p += 3; return true;
-    case 0xd2: if (!need(4)) return false; out = static_cast<int32_t>(__builtin_bswap32(load<uint32_t>(q))); *p += 5; return true;
-    case 0xd3: if (!need(8)) return false; out = static_cast<int64_t>(__builtin_bswap64(load<uint64_t>(q))); *p += 9; return true;
+    case 0xd1: if (!need(2)) return false; out = static_cast<int16_t>(__builtin_bswap16(le::load<uint16_t>(q))); *p += 3; return true;
+    case 0xd2: if (!need(4)) return false; out = static_cast<int32_t>(__builtin_bswap32(le::load<uint32_t>(q))); *p += 5; return true;
+    case 0xd3: if (!need(8)) return false; out = static_cast<int64_t>(__builtin_bswap64(le::load<uint64_t>(q))); *p += 9; return true;
     default: {
       uint64_t u;
       if (!get_uint(p, end, u) || u > uint64_t(INT64_MAX)) return false;
@@ -73,29 +62,29 @@ bool is_nil(const char* p, const char* end) { return p < end && static_cast<uint
 
 BatchHeader decode_batch_header(const char* p) {
   BatchHeader h;
-  h.length = load<uint32_t>(p + 4);
-  h.checksum = load<uint64_t>(p + 8);
-  h.base_offset = Offset(load<int64_t>(p + 16));
-  h.first_timestamp = Timestamp(load<int64_t>(p + 24));
-  h.max_timestamp = Timestamp(load<int64_t>(p + 32));
-  h.record_count = load<uint32_t>(p + 40);
-  h.last_offset_delta = load<uint32_t>(p + 44);
-  h.attributes = load<uint32_t>(p + 48);
-  h.header_check = load<uint32_t>(p + 52);
+  h.length = le::load<uint32_t>(p + 4);
+  h.checksum = le::load<uint64_t>(p + 8);
+  h.base_offset = Offset(le::load<int64_t>(p + 16));
+  h.first_timestamp = Timestamp(le::load<int64_t>(p + 24));
+  h.max_timestamp = Timestamp(le::load<int64_t>(p + 32));
+  h.record_count = le::load<uint32_t>(p + 40);
+  h.last_offset_delta = le::load<uint32_t>(p + 44);
+  h.attributes = le::load<uint32_t>(p + 48);
+  h.header_check = le::load<uint32_t>(p + 52);
   return h;
 }
 
 void encode_batch_header(const BatchHeader& h, char* p) {
-  store<uint32_t>(p, kBatchMagic);
-  store<uint32_t>(p + 4, h.length);
-  store<uint64_t>(p + 8, h.checksum);
-  store<int64_t>(p + 16, h.base_offset.value);
-  store<int64_t>(p + 24, h.first_timestamp.value);
-  store<int64_t>(p + 32, h.max_timestamp.value);
-  store<uint32_t>(p + 40, h.record_count);
-  store<uint32_t>(p + 44, h.last_offset_delta);
-  store<uint32_t>(p + 48, h.attributes);
-  store<uint32_t>(p + 52, h.header_check);
+  le::store<uint32_t>(p, kBatchMagic);
+  le::store<uint32_t>(p + 4, h.length);
+  le::store<uint64_t>(p + 8, h.checksum);
+  le::store<int64_t>(p + 16, h.base_offset.value);
+  le::store<int64_t>(p + 24, h.first_timestamp.value);
+  le::store<int64_t>(p + 32, h.max_timestamp.value);
+  le::store<uint32_t>(p + 40, h.record_count);
+  le::store<uint32_t>(p + 44, h.last_offset_delta);
+  le::store<uint32_t>(p + 48, h.attributes);
+  le::store<uint32_t>(p + 52, h.header_check);
 }
 
 std::optional<std::string> header_problem(const BatchHeader& h) {
@@ -190,11 +179,11 @@ void msgpack_put_str(Buffer& b, std::string_view s) {
     h = 2;
   } else if (n < 65536) {
     p[0] = static_cast<char>(0xda);
-    store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(n)));
+    le::store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(n)));
     h = 3;
   } else {
     p[0] = static_cast<char>(0xdb);
-    store<uint32_t>(p + 1, __builtin_bswap32(static_cast<uint32_t>(n)));
+    le::store<uint32_t>(p + 1, __builtin_bswap32(static_cast<uint32_t>(n)));
     h = 5;
   }
   std::memcpy(p + h, s.data(), n);
@@ -208,15 +197,15 @@ void msgpack_put_uint(Buffer& b, uint64_t v) {
     b.commit(1);
   } else if (v < 65536) {
     p[0] = static_cast<char>(0xcd);
-    store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(v)));
+    le::store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(v)));
     b.commit(3);
   } else if (v <= 0xffffffffu) {
     p[0] = static_cast<char>(0xce);
-    store<uint32_t>(p + 1, __builtin_bswap32(static_cast<uint32_t>(v)));
+    le::store<uint32_t>(p + 1, __builtin_bswap32(static_cast<uint32_t>(v)));
     b.commit(5);
   } else {
     p[0] = static_cast<char>(0xcf);
-    store<uint64_t>(p + 1, __builtin_bswap64(v));
+    le::store<uint64_t>(p + 1, __builtin_bswap64(v));
     b.commit(9);
   }
 }
@@ -228,11 +217,11 @@ void msgpack_put_map_header(Buffer& b, uint32_t n) {
     b.commit(1);
   } else if (n < 65536) {
     p[0] = static_cast<char>(0xde);
-    store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(n)));
+    le::store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(n)));
     b.commit(3);
   } else {
     p[0] = static_cast<char>(0xdf);
-    store<uint32_t>(p + 1, __builtin_bswap32(n));
+    le::store<uint32_t>(p + 1, __builtin_bswap32(n));
     b.commit(5);
   }
 }
@@ -245,11 +234,11 @@ void msgpack_put_bin_header(Buffer& b, size_t n) {
     b.commit(2);
   } else if (n < 65536) {
     p[0] = static_cast<char>(0xc5);
-    store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(n)));
+    le::store<uint16_t>(p + 1, __builtin_bswap16(static_cast<uint16_t>(n)));
     b.commit(3);
   } else {
     p[0] = static_cast<char>(0xc6);
-    store<uint32_t>(p + 1, __builtin_bswap32(static_cast<uint32_t>(n)));
+    le::store<uint32_t>(p + 1, __builtin_bswap32(static_cast<uint32_t>(n)));
     b.commit(5);
   }
 }
@@ -275,11 +264,11 @@ bool msgpack_get_str(const char** p, const char* end, std::string_view& out) {
     h = 2;
   } else if (c == 0xda || c == 0xc5) {
     if (avail < 3) return false;
-    n = __builtin_bswap16(load<uint16_t>(*p + 1));
+    n = __builtin_bswap16(le::load<uint16_t>(*p + 1));
     h = 3;
   } else if (c == 0xdb || c == 0xc6) {
     if (avail < 5) return false;
-    n = __builtin_bswap32(load<uint32_t>(*p + 1));
+    n = __builtin_bswap32(le::load<uint32_t>(*p + 1));
     h = 5;
   } else {
     return false;
@@ -349,8 +338,8 @@ std::string_view BatchBuilder::seal(Offset base, Timestamp ts) {
   h.last_offset_delta = count_ - 1;
   encode_batch_header(h, buf_.data());
   uint64_t sum = batch_checksum(buf_.data(), buf_.size());
-  store<uint64_t>(buf_.data() + 8, sum);
-  store<uint32_t>(buf_.data() + 52, header_checksum(buf_.data()));
+  le::store<uint64_t>(buf_.data() + 8, sum);
+  le::store<uint32_t>(buf_.data() + 52, header_checksum(buf_.data()));
   return buf_.view();
 }
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "pspf/error.h"
+#include "pspf/le.h"
 #include "pspf/partition.h"
 #include "pspf/paths.h"
 
@@ -25,17 +26,6 @@ constexpr size_t kFixed = 36;            // payload bytes before the two strings
 uint64_t g_compact_bytes = 1u << 20;
 
 enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3, kPending = 4 };
-
-template <typename T>
-T load(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T>
-void store(std::string& s, T v) {
-  s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
 
 enum class Scan { end, torn, corrupt };
 
@@ -54,13 +44,13 @@ struct GroupOffsets::Record {
   void encode_entry(std::string& payload) const {
     payload.push_back(static_cast<char>(kind));
     payload.push_back(0);
-    store<uint16_t>(payload, static_cast<uint16_t>(topic.size()));
-    store<int32_t>(payload, partition);
-    store<int64_t>(payload, offset);
-    store<uint64_t>(payload, epoch);
-    store<int64_t>(payload, when);
-    store<uint16_t>(payload, static_cast<uint16_t>(member.size()));
-    store<uint16_t>(payload, 0);
+    le::append<uint16_t>(payload, static_cast<uint16_t>(topic.size()));
+    le::append<int32_t>(payload, partition);
+    le::append<int64_t>(payload, offset);
+    le::append<uint64_t>(payload, epoch);
+    le::append<int64_t>(payload, when);
+    le::append<uint16_t>(payload, static_cast<uint16_t>(member.size()));
+    le::append<uint16_t>(payload, 0);
     payload += topic;
     payload += member;
   }
@@ -81,33 +71,33 @@ Scan apply_records(const char* data, size_t size, std::map<TopicPartition, Commi
     valid_end = pos;
     if (pos == size) return Scan::end;
     if (size - pos < kFrame) return Scan::torn;
-    uint32_t len = load<uint32_t>(data + pos + 4);
-    bool framed = load<uint32_t>(data + pos) == kMagic && len >= kFixed && len < (64u << 20);
+    uint32_t len = le::load<uint32_t>(data + pos + 4);
+    bool framed = le::load<uint32_t>(data + pos) == kMagic && len >= kFixed && len < (64u << 20);
     if (!framed) return Scan::corrupt;
     if (size - pos - kFrame < len) return Scan::torn;
     const char* p = data + pos + kFrame;
-    if (XXH3_64bits(p, len) != load<uint64_t>(data + pos + 8))
+    if (XXH3_64bits(p, len) != le::load<uint64_t>(data + pos + 8))
       return pos + kFrame + len == size ? Scan::torn : Scan::corrupt;
     // Check every entry before applying any: a frame takes effect whole.
     size_t at = 0;
     while (at < len) {
       if (len - at < kFixed) return Scan::corrupt;
-      size_t size = kFixed + load<uint16_t>(p + at + 2) + load<uint16_t>(p + at + 32);
+      size_t size = kFixed + le::load<uint16_t>(p + at + 2) + le::load<uint16_t>(p + at + 32);
       if (len - at < size) return Scan::corrupt;
       at += size;
     }
     for (at = 0; at < len;) {
       const char* e = p + at;
-      uint16_t tlen = load<uint16_t>(e + 2), mlen = load<uint16_t>(e + 32);
-      TopicPartition tp{std::string(e + kFixed, tlen), load<int32_t>(e + 4)};
+      uint16_t tlen = le::load<uint16_t>(e + 2), mlen = le::load<uint16_t>(e + 32);
+      TopicPartition tp{std::string(e + kFixed, tlen), le::load<int32_t>(e + 4)};
       Committed& c = state[tp];
       auto kind = static_cast<Kind>(e[0]);
-      int64_t offset = load<int64_t>(e + 8);
-      c.epoch = load<uint64_t>(e + 16);
+      int64_t offset = le::load<int64_t>(e + 8);
+      c.epoch = le::load<uint64_t>(e + 16);
       if (kind == kPending) {
         c.pending_last = offset;
       } else {
-        c.when = Timestamp(load<int64_t>(e + 24));
+        c.when = Timestamp(le::load<int64_t>(e + 24));
         c.member.assign(e + kFixed + tlen, mlen);
       }
       if (kind == kCommit || kind == kSet) c.offset = Offset(offset);
@@ -192,9 +182,9 @@ std::string encode_frame(const std::vector<GroupOffsets::Record>& records) {
   std::string payload;
   for (const auto& r : records) r.encode_entry(payload);
   std::string out;
-  store<uint32_t>(out, kMagic);
-  store<uint32_t>(out, static_cast<uint32_t>(payload.size()));
-  store<uint64_t>(out, XXH3_64bits(payload.data(), payload.size()));
+  le::append<uint32_t>(out, kMagic);
+  le::append<uint32_t>(out, static_cast<uint32_t>(payload.size()));
+  le::append<uint64_t>(out, XXH3_64bits(payload.data(), payload.size()));
   return out + payload;
 }
 }  // namespace

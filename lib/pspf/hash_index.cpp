@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "pspf/error.h"
+#include "pspf/le.h"
 
 namespace pspf {
 namespace {
@@ -20,18 +21,6 @@ constexpr uint32_t kMagic = 0x31485350;  // "PSH1"
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kSlotSalt = 0x9e3779b97f4a7c15ull;
 std::atomic<uint64_t> g_hash_mask{~0ull};
-
-template <typename T>
-T load(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename T>
-void store(char* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 uint64_t mix(uint64_t x) {
   x ^= x >> 31;
@@ -100,9 +89,9 @@ std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string&
   if (!fd.valid()) return std::nullopt;
   char h[kHeaderBytes];
   if (pread_full(fd.get(), h, sizeof h, 0, path) != sizeof h) return std::nullopt;
-  uint64_t slots = load<uint64_t>(h + 8);
-  bool ok = load<uint32_t>(h) == kMagic && load<uint32_t>(h + 4) == kind &&
-            load<uint64_t>(h + 56) == XXH3_64bits(h, 56) && load<uint64_t>(h + 32) == boot_stamp() &&
+  uint64_t slots = le::load<uint64_t>(h + 8);
+  bool ok = le::load<uint32_t>(h) == kMagic && le::load<uint32_t>(h + 4) == kind &&
+            le::load<uint64_t>(h + 56) == XXH3_64bits(h, 56) && le::load<uint64_t>(h + 32) == boot_stamp() &&
             slots >= 16 && (slots & (slots - 1)) == 0 && slots <= (1ull << 34) &&
             file_size(fd.get(), path) == kHeaderBytes + slots * slot_bytes;
   if (!ok) return std::nullopt;
@@ -134,13 +123,13 @@ MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind
   void* map = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd.get(), 0);
   if (map == MAP_FAILED) throw_errno("cannot map " + m.tmp);
   m.map = static_cast<char*>(map);
-  store<uint32_t>(m.map, kMagic);
-  store<uint32_t>(m.map + 4, kind);
-  store<uint64_t>(m.map + 8, slots);
-  store<uint64_t>(m.map + 16, 0);
-  store<int64_t>(m.map + 24, covered_end);
-  store<uint64_t>(m.map + 32, boot_stamp());
-  store<uint64_t>(m.map + 56, XXH3_64bits(m.map, 56));
+  le::store<uint32_t>(m.map, kMagic);
+  le::store<uint32_t>(m.map + 4, kind);
+  le::store<uint64_t>(m.map + 8, slots);
+  le::store<uint64_t>(m.map + 16, 0);
+  le::store<int64_t>(m.map + 24, covered_end);
+  le::store<uint64_t>(m.map + 32, boot_stamp());
+  le::store<uint64_t>(m.map + 56, XXH3_64bits(m.map, 56));
   return m;
 }
 
@@ -155,23 +144,23 @@ void MappedTable::publish() {
 }
 
 bool MappedTable::replaced() const {
-  if (load<uint64_t>(map_ + 56) != XXH3_64bits(map_, 56)) return true;
+  if (le::load<uint64_t>(map_ + 56) != XXH3_64bits(map_, 56)) return true;
   struct stat st {};
   return ::stat(path_.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_ino) != inode_;
 }
 
-int64_t MappedTable::covered_end() const { return load<int64_t>(map_ + 24); }
+int64_t MappedTable::covered_end() const { return le::load<int64_t>(map_ + 24); }
 
 void MappedTable::set_covered_end(int64_t end) {
-  store<int64_t>(map_ + 24, end);
+  le::store<int64_t>(map_ + 24, end);
   seal_header();
 }
 
-uint64_t MappedTable::used() const { return load<uint64_t>(map_ + 16); }
+uint64_t MappedTable::used() const { return le::load<uint64_t>(map_ + 16); }
 
-void MappedTable::count_insert() { store<uint64_t>(map_ + 16, used() + 1); }
+void MappedTable::count_insert() { le::store<uint64_t>(map_ + 16, used() + 1); }
 
-void MappedTable::seal_header() { store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
+void MappedTable::seal_header() { le::store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
 
 // ------------------------------------------------------------------ HashIndex
 

@@ -170,21 +170,24 @@ int64_t PartitionState::key_version(std::string_view key, Offset end) {
     try {
       if (!keys_ || keys_->covered_end() > end.value) rebuild_keys(end);
       else catch_up_keys(end);
-      uint64_t h = MappedTable::hash(key);
-      HashIndex::Slot* s = keys_->find(h, [&](const HashIndex::Slot& slot) {
-        auto hint = recent_keys_.find(h);
-        if (hint != recent_keys_.end() && hint->second.first == slot.offset)
-          return hint->second.second == key;
-        auto other = stored(Offset(slot.offset), true);
-        if (!other) throw IndexDamaged(fmt::format("{}: stale key entry", label_));
-        return *other == key;
-      });
+      HashIndex::Slot* s = find_key(key, MappedTable::hash(key));
       return s ? s->aux : -1;
     } catch (const IndexDamaged&) {
       if (attempt > 0) throw;
       keys_.reset();
     }
   }
+}
+
+HashIndex::Slot* PartitionState::find_key(std::string_view key, uint64_t h) {
+  return keys_->find(h, [&](const HashIndex::Slot& slot) {
+    auto hint = recent_keys_.find(h);
+    if (hint != recent_keys_.end() && hint->second.first == slot.offset)
+      return hint->second.second == key;
+    auto other = stored(Offset(slot.offset), true);
+    if (!other) throw IndexDamaged(fmt::format("{}: stale key entry", label_));
+    return *other == key;
+  });
 }
 
 void PartitionState::rebuild_keys(Offset end) {
@@ -198,14 +201,7 @@ void PartitionState::rebuild_keys(Offset end) {
 
 void PartitionState::upsert_key(std::string_view key, Offset offset, uint64_t count) {
   uint64_t h = MappedTable::hash(key);
-  HashIndex::Slot* s = keys_->find(h, [&](const HashIndex::Slot& slot) {
-    auto hint = recent_keys_.find(h);
-    if (hint != recent_keys_.end() && hint->second.first == slot.offset)
-      return hint->second.second == key;
-    auto other = stored(Offset(slot.offset), true);
-    if (!other) throw IndexDamaged(fmt::format("{}: stale key entry", label_));
-    return *other == key;
-  });
+  HashIndex::Slot* s = find_key(key, h);
   if (s) {
     keys_->update(s, offset.value, s->aux + static_cast<int64_t>(count));
   } else {

@@ -69,6 +69,9 @@ class PartitionState {
   void rebuild_keys(Offset end);
   void catch_up_keys(Offset end);
   void upsert_key(std::string_view key, Offset offset, uint64_t count);
+  // The key's slot (h is its hash), confirmed against the log; throws IndexDamaged
+  // when the slot's record is gone.
+  HashIndex::Slot* find_key(std::string_view key, uint64_t h);
   std::optional<std::string_view> stored(Offset o, bool want_key);
   // Calls f(record) for every record from `from` up to `end`.
   template <typename F>

@@ -9,6 +9,7 @@
 
 #include "pspf/buffer.h"
 #include "pspf/error.h"
+#include "pspf/le.h"
 #include "pspf/file.h"
 #include "pspf/paths.h"
 
@@ -24,32 +25,21 @@ constexpr uint32_t kMagic = 0x314b5350;  // "PSK1"
 constexpr size_t kFrameHeader = 16;
 constexpr uint32_t kMaxPayload = 1u << 30;
 
-template <typename T>
-T load(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T>
-void put(std::string& s, T v) {
-  s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
 std::string encode(const RemovalRecord& r) {
   std::string payload;
-  put<uint8_t>(payload, static_cast<uint8_t>(r.kind));
-  put<uint64_t>(payload, r.token);
-  put<int64_t>(payload, r.base.value);
-  put<uint32_t>(payload, static_cast<uint32_t>(r.counts.size()));
+  le::append<uint8_t>(payload, static_cast<uint8_t>(r.kind));
+  le::append<uint64_t>(payload, r.token);
+  le::append<int64_t>(payload, r.base.value);
+  le::append<uint32_t>(payload, static_cast<uint32_t>(r.counts.size()));
   for (const auto& [key, n] : r.counts) {
-    put<uint32_t>(payload, static_cast<uint32_t>(key.size()));
+    le::append<uint32_t>(payload, static_cast<uint32_t>(key.size()));
     payload += key;
-    put<uint64_t>(payload, n);
+    le::append<uint64_t>(payload, n);
   }
   std::string frame;
-  put<uint32_t>(frame, kMagic);
-  put<uint32_t>(frame, static_cast<uint32_t>(payload.size()));
-  put<uint64_t>(frame, XXH3_64bits_withSeed(payload.data(), payload.size(), payload.size()));
+  le::append<uint32_t>(frame, kMagic);
+  le::append<uint32_t>(frame, static_cast<uint32_t>(payload.size()));
+  le::append<uint64_t>(frame, XXH3_64bits_withSeed(payload.data(), payload.size(), payload.size()));
   return frame + payload;
 }
 
@@ -57,20 +47,20 @@ std::string encode(const RemovalRecord& r) {
 bool decode(const char* p, size_t n, RemovalRecord& r) {
   const char* end = p + n;
   if (n < 21) return false;
-  uint8_t kind = load<uint8_t>(p);
+  uint8_t kind = le::load<uint8_t>(p);
   if (kind > 2) return false;
   r.kind = static_cast<RemovalKind>(kind);
-  r.token = load<uint64_t>(p + 1);
-  r.base = Offset(load<int64_t>(p + 9));
-  uint32_t keys = load<uint32_t>(p + 17);
+  r.token = le::load<uint64_t>(p + 1);
+  r.base = Offset(le::load<int64_t>(p + 9));
+  uint32_t keys = le::load<uint32_t>(p + 17);
   p += 21;
   r.counts.clear();
   for (uint32_t i = 0; i < keys; ++i) {
     if (end - p < 4) return false;
-    uint32_t len = load<uint32_t>(p);
+    uint32_t len = le::load<uint32_t>(p);
     p += 4;
     if (static_cast<size_t>(end - p) < size_t{len} + 8) return false;
-    r.counts[std::string(p, len)] += load<uint64_t>(p + len);
+    r.counts[std::string(p, len)] += le::load<uint64_t>(p + len);
     p += len + 8;
   }
   return p == end;
@@ -90,10 +80,10 @@ size_t parse_frames(const std::string& content, const std::string& path,
                                              "key versions need not be exact)", path, why, pos));
     };
     if (left < kFrameHeader) return pos;  // torn header
-    uint32_t len = load<uint32_t>(p + 4);
-    if (load<uint32_t>(p) != kMagic || len > kMaxPayload) return bad("bad frame header");
+    uint32_t len = le::load<uint32_t>(p + 4);
+    if (le::load<uint32_t>(p) != kMagic || len > kMaxPayload) return bad("bad frame header");
     if (left - kFrameHeader < len) return pos;  // torn payload
-    bool sum_ok = XXH3_64bits_withSeed(p + kFrameHeader, len, len) == load<uint64_t>(p + 8);
+    bool sum_ok = XXH3_64bits_withSeed(p + kFrameHeader, len, len) == le::load<uint64_t>(p + 8);
     if (!sum_ok) {
       if (left - kFrameHeader == len) return pos;  // the last frame, torn
       return bad("checksum mismatch");
