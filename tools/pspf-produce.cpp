@@ -116,8 +116,12 @@ class Importer {
       else if (*first_key_ != k)
         return invalid(in, line, "with --expect-version every line must have the same key");
     }
-    PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp);
     uint64_t seq = seq_base_ + in.line_number();
+    PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp);
+    // A resumed import must send every keyless line where the first run sent it:
+    // spread them by position rather than by the (per-process) sticky partition.
+    if (o_.producer_id && !kp && !o_.partition)
+      p = PartitionId(static_cast<int32_t>((seq - 1) / kResumeSpreadLines % producer_.topic().partitions));
     if (o_.producer_id && seq <= producer_.producer_seq(p)) {
       ++resumed_;
       return;
@@ -150,6 +154,7 @@ class Importer {
   }
 
   static constexpr uint64_t kReportSkipped = 10;
+  static constexpr uint64_t kResumeSpreadLines = 4096;
   const Options& o_;
   Producer& producer_;
   JsonToMsgpack codec_;

@@ -6,7 +6,7 @@
 # 10th run starts with the partitions' id, key and producer caches deleted or
 # overwritten with garbage: they are rebuilt from the log with the same answers.
 # At the end each topic holds every input event exactly once, in input order per
-# key, and pspf-topics verify finds nothing wrong.
+# key, and pspf-topics verify finds nothing wrong. Last, a keyless import resumed.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 RANDOM=4711
@@ -94,4 +94,12 @@ for mode in id producer; do
   expect_exit 0 pspf-produce "$topic" --key-field item "${args[@]}" --receipts in.jsonl
   expect_eq "$(appended_in "$OUT")" 0 "$mode: events appended by a run after a complete one"
 done
+
+# Keyless lines: a re-run must send each line to the partition the first run sent
+# it to (by position, not by a per-process sticky partition).
+head -n 2500 in.jsonl | expect_exit 0 pspf-produce keyless --producer-id plain --partitions 3
+expect_exit 0 pspf-produce keyless --producer-id plain in.jsonl
+expect_contains "$ERR" "skipped 2500 lines appended by an earlier run"
+pspf-replay keyless | jq -r .seq | sort -n >seqs
+expect_same_file <(seq 1 "$lines") seqs "keyless: every input line exactly once"
 echo ok
