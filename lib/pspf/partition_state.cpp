@@ -55,19 +55,22 @@ std::optional<std::string_view> PartitionState::stored(Offset o, bool want_key) 
     if (!reader_) reader_ = std::make_unique<PartitionReader>(dir_, label_);
     reader_->seek(o);
     BatchRef b;
+    cached_batch_.clear();
     if (!reader_->next(b) || b.header.base_offset > o) return std::nullopt;
     cached_batch_.assign(b.data, b.header.length);
     cached_header_ = b.header;
+    // Confirmations come in runs from one batch (a re-run import): index it once.
+    cached_records_.clear();
+    RecordIterator it(cached_batch_.data(), cached_header_);
+    RecordView r;
+    while (it.next(r))
+      cached_records_.push_back({r.offset.value, r.has_key ? std::optional(r.key) : std::nullopt,
+                                 r.has_id ? std::optional(r.id) : std::nullopt});
   }
-  RecordIterator it(cached_batch_.data(), cached_header_);
-  RecordView r;
-  while (it.next(r)) {
-    if (r.offset < o) continue;
-    if (r.offset > o) break;
-    if (want_key) return r.has_key ? std::optional(r.key) : std::nullopt;
-    return r.has_id ? std::optional(r.id) : std::nullopt;
-  }
-  return std::nullopt;  // a gap: the record was compacted away
+  auto it = std::lower_bound(cached_records_.begin(), cached_records_.end(), o.value,
+                             [](const CachedRecord& c, int64_t v) { return c.offset < v; });
+  if (it == cached_records_.end() || it->offset != o.value) return std::nullopt;  // a gap
+  return want_key ? it->key : it->id;
 }
 
 // ------------------------------------------------------------------------ ids

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "pspf/batch.h"
 #include "pspf/hash_index.h"
@@ -90,6 +91,11 @@ class PartitionState {
   std::unique_ptr<PartitionReader> reader_;
   std::string cached_batch_;
   BatchHeader cached_header_;
+  struct CachedRecord {
+    int64_t offset;
+    std::optional<std::string_view> key, id;  // into cached_batch_
+  };
+  std::vector<CachedRecord> cached_records_;
   // Keys seen lately, by hash, with the offset they were seen at: confirms a key
   // match without reading the log (a hint only: checked against the slot's offset).
   std::unordered_map<uint64_t, std::pair<int64_t, std::string>> recent_keys_;
