@@ -186,6 +186,18 @@ class IdIndex : public MappedTable {
   }
   void insert_at(Slot* empty, uint64_t h, int64_t offset);
   void insert(uint64_t h, int64_t offset);
+  // Inserts every entry of `from` whose offset passes keep(offset) (a table grown
+  // or cleaned), loading the slots ahead of their turn.
+  template <typename Keep>
+  void copy_from(const IdIndex& from, Keep&& keep) {
+    constexpr uint64_t kAhead = 16;
+    for (uint64_t i = 0; i < from.slots_; ++i) {
+      if (i + kAhead < from.slots_)
+        if (uint64_t ahead = from.slot(i + kAhead)->hash) prefetch(ahead);
+      const Slot* s = from.slot(i);
+      if (s->hash != 0 && keep(s->offset)) insert(s->hash, s->offset);
+    }
+  }
   // Calls f(hash, offset) for every entry.
   template <typename F>
   void for_each(F&& f) {

@@ -232,7 +232,7 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
         auto k = static_cast<size_t>(o.value - next_offset_.value);
         return k < pending_ids_.size() ? pending_ids_[k] : std::nullopt;
       };
-      constexpr size_t kAhead = 8;
+      constexpr size_t kAhead = 16;
       for (size_t i = 0; i < records_.size() && i < kAhead; ++i)
         if (records_[i].id) st.prefetch_id(records_[i].hash);
       for (size_t i = 0; i < records_.size(); ++i) {

@@ -148,9 +148,7 @@ void PartitionState::grow_ids() {
   // Sized for every entry, in the window or not (counting them first would cost a
   // pass over the table): the ones that left the window are simply not copied.
   auto bigger = IdIndex::create(ids_path(dir_), ids_->used() * 2, ids_->covered_end());
-  ids_->for_each([&](uint64_t h, int64_t at) {
-    if (at >= window_start_.value) bigger->insert(h, at);
-  });
+  bigger->copy_from(*ids_, [&](int64_t at) { return at >= window_start_.value; });
   bigger->seal_header();
   bigger->publish();
   ids_ = std::move(bigger);
