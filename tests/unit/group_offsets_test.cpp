@@ -140,3 +140,24 @@ TEST_CASE("a reset of several partitions takes effect whole or not at all") {
   auto state = GroupOffsets(dir.path(), "g").load();
   CHECK(state.at({"t", 2}).offset.value == 70);
 }
+
+TEST_CASE("an announced batch survives a take-over and compaction, and a reset clears it") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  Committed c = g.claim("t", PartitionId(1), "m1");
+  REQUIRE(g.commit("t", PartitionId(1), Offset(100), c.epoch, "m1"));
+  CHECK(g.announce("t", PartitionId(1), Offset(149), c.epoch, "m1"));
+  Committed taken = GroupOffsets(dir.path(), "g").claim("t", PartitionId(1), "m2");
+  CHECK(taken.offset.value == 100);
+  CHECK(taken.pending_last == 149);
+  CHECK_FALSE(g.announce("t", PartitionId(1), Offset(120), c.epoch, "m1"));  // fenced
+  GroupOffsets::set_compact_threshold_for_tests(1);
+  GroupOffsets m2(dir.path(), "g");
+  for (int i = 0; i < 8; ++i) m2.claim("t", PartitionId(2), "m2");  // grow, then compact
+  GroupOffsets::set_compact_threshold_for_tests(1u << 20);
+  auto state = GroupOffsets(dir.path(), "g").load();
+  CHECK(state[{"t", 1}].offset.value == 100);
+  CHECK(state[{"t", 1}].pending_last == 149);
+  GroupOffsets(dir.path(), "g").set({{{"t", 1}, Offset(0)}}, "admin");
+  CHECK(GroupOffsets(dir.path(), "g").load()[{"t", 1}].pending_last == -1);
+}
