@@ -72,10 +72,12 @@ inv show item-alpha
 say "4. Twelve clerks take one Gamma gear each, at the same moment (stock 5)"
 note "checkout reads the item's version and stock, then appends with"
 note "pspf-produce --expect-version V; if someone got there first it re-reads and retries."
+clerks=()
 for i in $(seq 1 12); do
   "$here/inventory" checkout item-gamma 1 --user "clerk$i" >"$INVENTORY_DIR/clerk$i.out" 2>&1 &
+  clerks+=("$!")
 done
-wait
+wait "${clerks[@]}" || true # (not the worker, also a child of this shell)
 for i in $(seq 1 12); do printf '   clerk%-3s %s\n' "$i" "$(cat "$INVENTORY_DIR/clerk$i.out")"; done
 synced
 inv show item-gamma
@@ -109,7 +111,7 @@ kill -9 -- "-$worker_pid"
 wait "$worker_pid" 2>/dev/null || true
 worker_pid=""
 at_kill=$(sql "$db" "SELECT count(*) FROM events")
-note "killed: $at_kill of $total events applied; the transaction in flight rolled back."
+note "killed: $at_kill of $total events applied; a transaction in flight, if any, rolled back."
 note "Restarting the worker: it resumes from the group's committed offsets and skips"
 note "what the database already holds."
 start_worker
