@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The inventory example's own checks (examples/inventory/verify.sh): every one of its
 # five checks must print PASS.
+# shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
 command -v setsid >/dev/null || skip "setsid is not installed"

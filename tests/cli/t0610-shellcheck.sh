@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# shellcheck passes on every shell script in examples/ (files ending in .sh, and files
+# ShellCheck passes on every shell script in examples/ (files ending in .sh, and files
 # whose first line names bash or sh), with no finding at any severity.
+# shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 command -v shellcheck >/dev/null || skip "shellcheck is not installed"
 
