@@ -367,7 +367,7 @@ if "$bin/pspf-produce" --help 2>&1 | grep -q -- '--id-field'; then
   measure produce_dup no_setup check_produce_id \
     "$bin/pspf-produce" -d "$data_id" inv --key-field item.id --id-field event_id --sync batch -q "$ev"
   add_row "pspf-produce --id-field event_id again: all $events left out as duplicates" produce_dup \
-    "$events" "$ev_bytes" 0 64
+    "$events" "$ev_bytes" 0 0
   rm -rf -- "$data_id"
 else
   skip_row "pspf-produce --id-field event_id" "this pspf-produce has no --id-field"
