@@ -1,6 +1,9 @@
 // pspf-produce: append JSON lines to a topic (pspf-produce(1)).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -198,6 +201,25 @@ void print_receipts(const std::string& topic, PartitionId p, const AppendResult&
   out.flush();  // a receipt is a promise: it goes out as soon as the batch is durable
 }
 
+// About how many lines the input files hold (0 when unknown: stdin, a pipe), from
+// their sizes and the line length of their first MiB.
+uint64_t estimate_lines(const std::vector<std::string>& files) {
+  uint64_t bytes = 0, sample_bytes = 0, sample_lines = 0;
+  for (const auto& f : files) {
+    Fd opened = f == "-" ? Fd() : open_file_if_exists(f, O_RDONLY);
+    int fd = f == "-" ? STDIN_FILENO : opened.get();
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    bytes += static_cast<uint64_t>(st.st_size);
+    if (sample_bytes == 0) {
+      std::string head(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), 1 << 20), '\0');
+      sample_bytes = pread_full(fd, head.data(), head.size(), 0, f);
+      sample_lines = static_cast<uint64_t>(std::count(head.begin(), head.begin() + static_cast<ptrdiff_t>(sample_bytes), '\n'));
+    }
+  }
+  return sample_lines == 0 ? 0 : bytes / (sample_bytes / sample_lines);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,10 +284,12 @@ int main(int argc, char** argv) {
         print_receipts(topic.name, p, r, batch, o.expect_version);
       });
     if (o.producer_id) producer.set_producer_id(*o.producer_id);
+    if (o.files.empty()) o.files.push_back("-");
+    // Files of known size: size the id indexes for them up front.
+    if (o.id_field || o.envelope) producer.expect_ids(estimate_lines(o.files));
     if (o.expect_version) producer.expect_version(parse_expect_version(*o.expect_version));
     Importer importer(o, producer);
     tool::install_stop_handlers();
-    if (o.files.empty()) o.files.push_back("-");
     for (const auto& f : o.files) {
       if (tool::stop_signal()) break;
       Fd fd;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -84,7 +85,7 @@ MappedTable::~MappedTable() {
 }
 
 std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string& path, uint32_t kind,
-                                                              uint64_t slot_bytes) {
+                                                              uint64_t slot_bytes, bool power_of_two) {
   Fd fd = open_file_if_exists(path, O_RDWR);
   if (!fd.valid()) return std::nullopt;
   char h[kHeaderBytes];
@@ -92,7 +93,7 @@ std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string&
   uint64_t slots = le::load<uint64_t>(h + 8);
   bool ok = le::load<uint32_t>(h) == kMagic && le::load<uint32_t>(h + 4) == kind &&
             le::load<uint64_t>(h + 56) == XXH3_64bits(h, 56) && le::load<uint64_t>(h + 32) == boot_stamp() &&
-            slots >= 16 && (slots & (slots - 1)) == 0 && slots <= (1ull << 34) &&
+            slots >= 16 && (!power_of_two || (slots & (slots - 1)) == 0) && slots <= (1ull << 34) &&
             file_size(fd.get(), path) == kHeaderBytes + slots * slot_bytes;
   if (!ok) return std::nullopt;
   Mapping m;
@@ -106,9 +107,12 @@ std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string&
 }
 
 MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind, uint64_t slot_bytes,
-                                          uint64_t capacity, int64_t covered_end) {
-  uint64_t slots = 1024;
-  while (slots < capacity * 2) slots *= 2;
+                                          uint64_t capacity, int64_t covered_end, bool power_of_two) {
+  uint64_t slots = std::max<uint64_t>(1024, capacity * 2);
+  if (power_of_two) {
+    slots = 1024;
+    while (slots < capacity * 2) slots *= 2;
+  }
   Mapping m;
   m.bytes = kHeaderBytes + slots * slot_bytes;
   m.slots = slots;
@@ -165,7 +169,7 @@ void MappedTable::seal_header() { le::store<uint64_t>(map_ + 56, XXH3_64bits(map
 // ------------------------------------------------------------------ HashIndex
 
 std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kind) {
-  auto m = map_existing(path, kind, sizeof(Slot));
+  auto m = map_existing(path, kind, sizeof(Slot), true);
   if (!m) return nullptr;
   return std::unique_ptr<HashIndex>(new HashIndex(path, std::move(*m)));
 }
@@ -173,7 +177,7 @@ std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kin
 std::unique_ptr<HashIndex> HashIndex::create(const std::string& path, uint32_t kind,
                                              uint64_t capacity, int64_t covered_end) {
   return std::unique_ptr<HashIndex>(
-      new HashIndex(path, map_new(path, kind, sizeof(Slot), capacity, covered_end)));
+      new HashIndex(path, map_new(path, kind, sizeof(Slot), capacity, covered_end, true)));
 }
 
 void HashIndex::verify(const Slot& s, uint64_t i) const {
@@ -210,11 +214,11 @@ void HashIndex::update(Slot* s, int64_t offset, int64_t aux) {
 // --------------------------------------------------------------------- IdIndex
 
 namespace {
-constexpr uint32_t kIdKind = 3;  // kind 1 was the first, 32-byte form of the id index
+constexpr uint32_t kIdKind = 4;  // kinds 1 and 3 were earlier forms of the id index
 }
 
 std::unique_ptr<IdIndex> IdIndex::open(const std::string& path) {
-  auto m = map_existing(path, kIdKind, sizeof(Slot));
+  auto m = map_existing(path, kIdKind, sizeof(Slot), false);
   if (!m) return nullptr;
   return std::unique_ptr<IdIndex>(new IdIndex(path, std::move(*m)));
 }
@@ -222,7 +226,7 @@ std::unique_ptr<IdIndex> IdIndex::open(const std::string& path) {
 std::unique_ptr<IdIndex> IdIndex::create(const std::string& path, uint64_t capacity,
                                          int64_t covered_end) {
   return std::unique_ptr<IdIndex>(
-      new IdIndex(path, map_new(path, kIdKind, sizeof(Slot), capacity, covered_end)));
+      new IdIndex(path, map_new(path, kIdKind, sizeof(Slot), capacity, covered_end, false)));
 }
 
 void IdIndex::insert_at(Slot* empty, uint64_t h, int64_t offset) {
@@ -231,7 +235,7 @@ void IdIndex::insert_at(Slot* empty, uint64_t h, int64_t offset) {
 }
 
 void IdIndex::insert(uint64_t h, int64_t offset) {
-  for (uint64_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
+  for (uint64_t i = place(h);; i = next(i)) {
     Slot* s = slot(i);
     if (s->hash == 0) return insert_at(s, h, offset);
   }

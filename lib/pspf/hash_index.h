@@ -74,10 +74,11 @@ class MappedTable {
   // Maps `path`, or returns nothing when it is missing, damaged in its header, of
   // another kind or size, or written before the machine last booted.
   static std::optional<Mapping> map_existing(const std::string& path, uint32_t kind,
-                                             uint64_t slot_bytes);
-  // Creates an empty table for `capacity` entries under a temporary name.
+                                             uint64_t slot_bytes, bool power_of_two);
+  // Creates an empty table for `capacity` entries under a temporary name: twice
+  // as many slots, rounded up to a power of two if asked.
   static Mapping map_new(const std::string& path, uint32_t kind, uint64_t slot_bytes,
-                         uint64_t capacity, int64_t covered_end);
+                         uint64_t capacity, int64_t covered_end, bool power_of_two);
   MappedTable(std::string path, Mapping m);
   char* slot_area() const { return map_ + 64; }
   void count_insert();
@@ -150,7 +151,8 @@ class HashIndex : public MappedTable {
 };
 
 // The id index: 16-byte slots (the id's hash, the record's offset), half of what a
-// key slot takes, so that the ids of a busy window stay small enough to be cached.
+// key slot takes, in a table of any size (sized up front when the caller knows
+// how many ids are coming: growing costs a copy and fresh pages).
 // Whether an entry is still in the dedup window is decided by its offset (the
 // caller turns a time window into the first offset appended in it). A slot has no
 // check of its own: a damaged one can only make a wrong candidate, which the
@@ -167,14 +169,14 @@ class IdIndex : public MappedTable {
   static std::unique_ptr<IdIndex> create(const std::string& path, uint64_t capacity,
                                          int64_t covered_end);
 
-  void prefetch(uint64_t h) { __builtin_prefetch(slot(h & (slots_ - 1)), 1); }
+  void prefetch(uint64_t h) { __builtin_prefetch(slot(place(h)), 1); }
   // Calls f(offset) for each entry whose hash is h, in probe order, until it
   // returns true; returns that entry's offset. On a miss, `*empty` is the slot
   // insert_at() may fill. Throws IndexDamaged when the probe sequence never ends.
   template <typename F>
   std::optional<int64_t> find(uint64_t h, F&& f, Slot** empty = nullptr) {
-    uint64_t i = h & (slots_ - 1);
-    for (uint64_t n = 0;; ++n, i = (i + 1) & (slots_ - 1)) {
+    uint64_t i = place(h);
+    for (uint64_t n = 0;; ++n, i = next(i)) {
       Slot* s = slot(i);
       if (s->hash == 0) {
         if (empty) *empty = s;
@@ -209,6 +211,12 @@ class IdIndex : public MappedTable {
   static constexpr uint64_t kMaxProbe = 4096;
   using MappedTable::MappedTable;
   Slot* slot(uint64_t i) const { return reinterpret_cast<Slot*>(slot_area()) + i; }
+  // Any slot count works (the table is sized to what it will hold, not to a power
+  // of two): a hash's home slot is its fraction of the table.
+  uint64_t place(uint64_t h) const {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(h) * slots_) >> 64);
+  }
+  uint64_t next(uint64_t i) const { return i + 1 == slots_ ? 0 : i + 1; }
   [[noreturn]] void damaged() const;
 };
 

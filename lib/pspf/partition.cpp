@@ -219,6 +219,7 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
   for (int attempt = 0;; ++attempt) {
     try {
       st.begin_ids(next_offset_, ts);
+      if (expected_ids_ > 0) st.reserve_ids(std::exchange(expected_ids_, 0));
       result.duplicate_of.clear();
       pending_ids_.clear();
       // Hash every id first, so that the slots of the next ids load while this one is

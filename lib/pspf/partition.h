@@ -95,6 +95,9 @@ class PartitionWriter {
   // may be a subset of it).
   AppendResult append_checked(BatchBuilder& batch, SyncMode sync, bool defer_sync,
                               const std::optional<ExpectVersion>& expect);
+  // A hint: about `ids` records with ids are coming from this writer, so the id
+  // index is sized for them at the next append with ids.
+  void expect_ids(uint64_t ids) { expected_ids_ = ids; }
 
   // The key's current version (-1: no events), from the key index.
   int64_t key_version(std::string_view key);
@@ -139,6 +142,7 @@ class PartitionWriter {
   Timestamp last_ts_{0};
   uint64_t truncated_bytes_ = 0;
   DedupWindow window_;
+  uint64_t expected_ids_ = 0;
   std::unique_ptr<PartitionState> state_;
   BatchBuilder filtered_;  // the records of a batch that are not duplicates
   std::vector<std::optional<std::string_view>> pending_ids_;

@@ -144,14 +144,19 @@ void PartitionState::catch_up_ids(Offset end) {
   ids_->set_covered_end(end.value);  // seals the header
 }
 
-void PartitionState::grow_ids() {
+void PartitionState::grow_ids(uint64_t capacity) {
   // Sized for every entry, in the window or not (counting them first would cost a
   // pass over the table): the ones that left the window are simply not copied.
-  auto bigger = IdIndex::create(ids_path(dir_), ids_->used() * 2, ids_->covered_end());
+  auto bigger = IdIndex::create(ids_path(dir_), std::max(capacity, ids_->used() * 2),
+                                ids_->covered_end());
   bigger->copy_from(*ids_, [&](int64_t at) { return at >= window_start_.value; });
   bigger->seal_header();
   bigger->publish();
   ids_ = std::move(bigger);
+}
+
+void PartitionState::reserve_ids(uint64_t more) {
+  if ((ids_->used() + more) * 2 > ids_->slot_count()) grow_ids(ids_->used() + more);
 }
 
 void PartitionState::forget_ids() {

@@ -32,6 +32,9 @@ class PartitionState {
   // --- ids. Call begin_ids() once per append, then find_id()/add_id() per record.
   // Brings the id index up to the log end `end` (the next offset).
   void begin_ids(Offset end, Timestamp now);
+  // Expect about `more` new ids soon: size the id index for them once now rather
+  // than doubling it as they come (after begin_ids()).
+  void reserve_ids(uint64_t more);
   // The offset of the record with this id still inside the dedup window, if any.
   // `pending(offset)` gives the id of a record of the batch being appended (offsets
   // from `end` on), whose records are not in the log yet.
@@ -66,7 +69,7 @@ class PartitionState {
   Offset window_start(Offset end);
   void rebuild_ids(Offset end);
   void catch_up_ids(Offset end);
-  void grow_ids();
+  void grow_ids(uint64_t capacity = 0);
   void rebuild_keys(Offset end);
   void catch_up_keys(Offset end);
   void upsert_key(std::string_view key, Offset offset, uint64_t count);

@@ -134,10 +134,10 @@ void Producer::add(PartitionId p, const std::string_view* key, const std::string
 void Producer::flush_slot(PartitionId p) {
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot || slot->batch.empty()) return;
-  if (!slot->writer) slot->writer = log_.writer(topic_, p);
+  PartitionWriter& writer = writer_for(*slot, p);
   if (!producer_id_.empty()) slot->batch.set_producer_mark(producer_id_, slot->last_seq);
   bool defer = sync_ == SyncMode::batch && !expect_;
-  AppendResult r = slot->writer->append_checked(slot->batch, sync_, defer, expect_);
+  AppendResult r = writer.append_checked(slot->batch, sync_, defer, expect_);
   if (r.conflict) {
     conflict_ = true;
     conflict_version_ = r.version_before;
@@ -162,11 +162,20 @@ void Producer::flush_slot(PartitionId p) {
   report_synced(false);
 }
 
+PartitionWriter& Producer::writer_for(Slot& slot, PartitionId p) {
+  if (!slot.writer) {
+    slot.writer = log_.writer(topic_, p);
+    // Keys spread a little unevenly: room for a few percent more than a fair share.
+    if (expected_ids_ > 0)
+      slot.writer->expect_ids(expected_ids_ / static_cast<uint64_t>(topic_.partitions) * 21 / 20);
+  }
+  return *slot.writer;
+}
+
 uint64_t Producer::producer_seq(PartitionId p) {
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot) slot = std::make_unique<Slot>();
-  if (!slot->writer) slot->writer = log_.writer(topic_, p);
-  if (!slot->resume_from) slot->resume_from = slot->writer->producer_seq(producer_id_);
+  if (!slot->resume_from) slot->resume_from = writer_for(*slot, p).producer_seq(producer_id_);
   return *slot->resume_from;
 }
 

@@ -45,6 +45,9 @@ class Producer {
   // Optimistic concurrency: everything queued is appended as one batch at flush(),
   // only if the key's version matches (all records must have the same key).
   void expect_version(ExpectVersion e) { expect_ = e; }
+  // A hint: about `records` records with ids are coming, spread over the
+  // partitions, so each id index is sized once rather than grown step by step.
+  void expect_ids(uint64_t records) { expected_ids_ = records; }
 
   // The partition for a record: Kafka's murmur2 of the key; without a key, the
   // current sticky partition (it moves to the next one each time a keyless batch is
@@ -77,6 +80,7 @@ class Producer {
   struct Slot;
   struct Unsynced;
   void flush_slot(PartitionId p);
+  PartitionWriter& writer_for(Slot& slot, PartitionId p);
   // Hands the files written since the last call to the sync thread.
   void start_sync();
   // Reports the appends whose sync has completed; with `all`, waits for every one.
@@ -105,6 +109,7 @@ class Producer {
   int32_t sticky_;
   std::string producer_id_;
   std::optional<ExpectVersion> expect_;
+  uint64_t expected_ids_ = 0;
   bool conflict_ = false;
   int64_t conflict_version_ = -1;
   uint64_t duplicates_ = 0;
