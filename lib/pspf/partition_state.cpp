@@ -156,7 +156,10 @@ void PartitionState::grow_ids(uint64_t capacity) {
 }
 
 void PartitionState::reserve_ids(uint64_t more) {
-  if ((ids_->used() + more) * 2 > ids_->slot_count()) grow_ids(ids_->used() + more);
+  // Only for an import large next to what the window holds: a re-run of the same
+  // file (all duplicates) must not double the table for nothing.
+  if (ids_->used() * 2 < more && (ids_->used() + more) * 2 > ids_->slot_count())
+    grow_ids(ids_->used() + more);
 }
 
 void PartitionState::forget_ids() {
