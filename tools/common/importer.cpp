@@ -1,0 +1,170 @@
+#include "common/importer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/output.h"
+#include "common/signals.h"
+#include "common/tool.h"
+#include "pspf/batch.h"
+#include "pspf/envelope.h"
+#include "pspf/error.h"
+
+namespace pspf::tool {
+
+Importer::Importer(const ImportOptions& o, Producer& producer) : o_(o), producer_(producer) {
+  captures_[0].path = o.key_field ? std::string_view(*o.key_field) : std::string_view();
+  captures_[1].path = o.id_field ? std::string_view(*o.id_field) : std::string_view();
+  if (!o.headers.empty()) {  // NAME=VALUE, checked by main()
+    msgpack_put_map_header(headers_, static_cast<uint32_t>(o.headers.size()));
+    for (const auto& h : o.headers) {
+      auto eq = h.find('=');
+      msgpack_put_str(headers_, std::string_view(h).substr(0, eq));
+      msgpack_put_str(headers_, std::string_view(h).substr(eq + 1));
+    }
+  }
+  if (o.reject_file) reject_ = open_file(*o.reject_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+}
+
+void Importer::import(LineReader& in) {
+  if (reject_.valid())
+    in.on_overflow([this](std::string_view bytes) { reject(bytes, false); });
+  std::string_view line;
+  while (!tool::stop_signal()) {
+    LineReader::Status s = in.next(line);
+    if (s == LineReader::Status::end) break;
+    if (s == LineReader::Status::too_long)
+      invalid(in, line, fmt::format("line longer than --max-record-bytes ({})", o_.max_record_bytes));
+    else if (!line.empty())
+      record(in, line);
+    if (in.idle()) producer_.flush();  // input paused: make what we have durable now
+  }
+}
+
+void Importer::record(LineReader& in, std::string_view line) {
+  std::string_view json = line, key_text;
+  if (o_.key_delimiter) {
+    auto d = line.find(*o_.key_delimiter);
+    if (d == std::string_view::npos)
+      return invalid(in, line, fmt::format("no key delimiter '{}'", *o_.key_delimiter));
+    key_text = line.substr(0, d);
+    json = line.substr(d + o_.key_delimiter->size());
+  }
+  if (json.find('\0') != std::string_view::npos) return invalid(in, line, "NUL byte in line");
+  value_.clear();
+  if (!codec_.convert(json, value_, captures_)) return invalid(in, line, codec_.error());
+  std::string_view key, id, headers = headers_.view(), value = value_.view();
+  const std::string_view *kp = nullptr, *ip = nullptr;
+  if (o_.envelope) {
+    EnvelopeFields f;
+    if (auto why = parse_envelope(value_.view(), f)) return invalid(in, line, *why);
+    if (f.has_key) key = f.key, kp = &key;
+    if (f.has_id) id = f.id, ip = &id;
+    if (!f.headers.empty()) headers = f.headers;
+    value = f.value;
+  }
+  if (o_.key) key = *o_.key, kp = &key;
+  if (o_.key_delimiter) key = key_text, kp = &key;
+  if (o_.key_field) {
+    if (captures_[0].found) key = captures_[0].text, kp = &key;
+    else if (!o_.allow_missing_key)
+      return invalid(in, line, fmt::format("key field {} is missing or null", *o_.key_field));
+  }
+  if (o_.id_field && captures_[1].found) id = captures_[1].text, ip = &id;
+  if (value.size() > o_.max_record_bytes)
+    return invalid(in, line, fmt::format("record larger than --max-record-bytes ({})", o_.max_record_bytes));
+  if (o_.expect_version) {
+    std::string k = kp ? std::string(*kp) : std::string();
+    if (!first_key_) first_key_ = k;
+    else if (*first_key_ != k)
+      return invalid(in, line, "with --expect-version every line must have the same key");
+  }
+  uint64_t seq = seq_base_ + in.line_number();
+  PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp);
+  // A resumed import must send every keyless line where the first run sent it:
+  // spread them by position rather than by the (per-process) sticky partition.
+  if (o_.producer_id && !kp && !o_.partition)
+    p = PartitionId(static_cast<int32_t>((seq - 1) / kResumeSpreadLines % producer_.topic().partitions));
+  if (o_.producer_id && seq <= producer_.producer_seq(p)) {
+    ++resumed_;
+    return;
+  }
+  producer_.add(p, kp, ip, headers, value, seq);
+}
+
+void Importer::invalid(LineReader& in, std::string_view line, const std::string& why) {
+  if (!o_.skip_invalid && o_.expect_version)  // all or nothing
+    throw Error(Errc::invalid_input, fmt::format("{}:{}: {} (nothing was appended)", in.name(),
+                                                 in.line_number(), why));
+  if (!o_.skip_invalid) {
+    producer_.flush();  // everything before the bad line is appended and durable
+    throw Error(Errc::invalid_input,
+                fmt::format("{}:{}: {} (lines before it were appended; --skip-invalid skips "
+                            "bad lines)", in.name(), in.line_number(), why));
+  }
+  ++skipped_;
+  if (!o_.quiet && skipped_ <= kReportSkipped)
+    tool::note(fmt::format("skipped {}:{}: {}{}", in.name(), in.line_number(), why,
+                           skipped_ == kReportSkipped ? " (further skipped lines are only counted)" : ""));
+  if (reject_.valid()) reject(line, true);
+}
+
+void Importer::reject(std::string_view bytes, bool last) {
+  if (!write_all(reject_.get(), bytes.data(), bytes.size()) ||
+      (last && !write_all(reject_.get(), "\n", 1)))
+    throw_errno("cannot write " + *o_.reject_file);
+}
+
+void print_receipts(const std::string& topic, PartitionId p, const AppendResult& r,
+                    std::string_view batch, const std::optional<std::string>& expected) {
+  auto& out = tool::stdout_output();
+  BatchHeader h = decode_batch_header(batch.data());
+  RecordIterator it(batch.data(), h);
+  RecordView rec;
+  int64_t next = r.appended.base.value;
+  for (size_t i = 0; it.next(rec); ++i) {
+    out.write(R"({"topic":)");
+    append_json_string(topic, out.buffer());
+    out.write(fmt::format(R"(,"partition":{},)", p.value));
+    if (r.conflict)
+      out.write(fmt::format(R"("error":"version_mismatch","expected_version":"{}","current_version":{},)",
+                            *expected, r.version_before));
+    else if (!r.duplicate_of.empty() && r.duplicate_of[i].value >= 0)
+      out.write(fmt::format(R"("duplicate_of":{},)", r.duplicate_of[i].value));
+    else {
+      out.write(fmt::format(R"("offset":{},)", next));
+      if (expected)
+        out.write(fmt::format(R"("version":{},)", r.version_before + 1 + next - r.appended.base.value));
+      ++next;
+    }
+    out.write(R"("key":)");
+    if (rec.has_key) append_json_string(rec.key, out.buffer());
+    else out.write("null");
+    out.write("}\n");
+  }
+  out.flush();  // a receipt is a promise: it goes out as soon as the batch is durable
+}
+
+uint64_t estimate_lines(const std::vector<std::string>& files) {
+  uint64_t bytes = 0, sample_bytes = 0, sample_lines = 0;
+  for (const auto& f : files) {
+    Fd opened = f == "-" ? Fd() : open_file_if_exists(f, O_RDONLY);
+    int fd = f == "-" ? STDIN_FILENO : opened.get();
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    bytes += static_cast<uint64_t>(st.st_size);
+    if (sample_bytes == 0) {
+      std::string head(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), 1 << 20), '\0');
+      sample_bytes = pread_full(fd, head.data(), head.size(), 0, f);
+      sample_lines = static_cast<uint64_t>(std::count(head.begin(), head.begin() + static_cast<ptrdiff_t>(sample_bytes), '\n'));
+    }
+  }
+  return sample_lines == 0 ? 0 : bytes / (sample_bytes / sample_lines);
+}
+
+}  // namespace pspf::tool

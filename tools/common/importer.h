@@ -1,0 +1,78 @@
+// Importer: the input side of pspf-produce: reads JSON lines (or envelopes), takes
+// keys and ids from them, checks them and hands records to a Producer; invalid
+// lines stop the import or are skipped and set aside (pspf-produce(1)).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pspf/buffer.h"
+#include "pspf/file.h"
+#include "pspf/json_codec.h"
+#include "pspf/line_reader.h"
+#include "pspf/producer.h"
+
+namespace pspf::tool {
+
+// pspf-produce's options.
+struct ImportOptions {
+  std::string dir, topic;
+  std::vector<std::string> files;
+  std::optional<int32_t> partition;
+  std::optional<std::string> key, key_field, key_delimiter, id_field, reject_file;
+  std::optional<std::string> producer_id, expect_version;
+  std::vector<std::string> headers;
+  bool allow_missing_key = false, envelope = false, skip_invalid = false;
+  bool receipts = false, quiet = false;
+  int32_t partitions = 4;
+  std::string sync = "batch";
+  size_t max_record_bytes = 1 << 20;
+};
+
+// Turns input lines into records and hands them to the producer.
+class Importer {
+ public:
+  Importer(const ImportOptions& o, Producer& producer);
+  // Reads `in` to its end (or a stop signal), queueing each valid line.
+  void import(LineReader& in);
+
+  uint64_t skipped() const { return skipped_; }
+  // Lines left out because a run with the same --producer-id appended them already.
+  uint64_t resumed() const { return resumed_; }
+  const std::optional<std::string>& first_key() const { return first_key_; }
+  // Sequence numbers continue from one input file to the next.
+  void next_file(const LineReader& in) { seq_base_ += in.line_number(); }
+
+ private:
+  void record(LineReader& in, std::string_view line);
+  void invalid(LineReader& in, std::string_view line, const std::string& why);
+  // Appends rejected bytes to the reject file (the line ends with `last`).
+  void reject(std::string_view bytes, bool last);
+
+  static constexpr uint64_t kReportSkipped = 10;
+  static constexpr uint64_t kResumeSpreadLines = 4096;
+  const ImportOptions& o_;
+  Producer& producer_;
+  JsonToMsgpack codec_;
+  FieldCapture captures_[2];
+  Buffer value_;
+  Buffer headers_;
+  Fd reject_;
+  uint64_t skipped_ = 0;
+  uint64_t resumed_ = 0;
+  uint64_t seq_base_ = 0;
+  std::optional<std::string> first_key_;
+};
+
+// Prints a receipt line per record of `batch` as appended (see pspf-produce(1)).
+void print_receipts(const std::string& topic, PartitionId p, const AppendResult& r,
+                    std::string_view batch, const std::optional<std::string>& expected);
+
+// About how many lines the input files hold (0 when unknown: a pipe), from their
+// sizes and the line length of their first MiB.
+uint64_t estimate_lines(const std::vector<std::string>& files);
+
+}  // namespace pspf::tool
