@@ -232,24 +232,24 @@ Committed GroupOffsets::claim(const std::string& topic, PartitionId p, const std
   return now;
 }
 
-bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
-                          const std::string& member) {
+bool GroupOffsets::append_if_current(uint8_t kind, const std::string& topic, PartitionId p,
+                                     int64_t offset, uint64_t epoch, const std::string& member) {
   lock_and_catch_up();
   UnlockOnExit unlock(lock_);
   auto it = state_.find({topic, p.value});
   if (it == state_.end() || it->second.epoch != epoch) return false;  // fenced
-  append({Record{kCommit, topic, p.value, offset.value, epoch, now_ms().value, member}});
+  append({Record{static_cast<Kind>(kind), topic, p.value, offset, epoch, now_ms().value, member}});
   return true;
+}
+
+bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
+                          const std::string& member) {
+  return append_if_current(kCommit, topic, p, offset.value, epoch, member);
 }
 
 bool GroupOffsets::announce(const std::string& topic, PartitionId p, Offset last, uint64_t epoch,
                             const std::string& member) {
-  lock_and_catch_up();
-  UnlockOnExit unlock(lock_);
-  auto it = state_.find({topic, p.value});
-  if (it == state_.end() || it->second.epoch != epoch) return false;  // fenced
-  append({Record{kPending, topic, p.value, last.value, epoch, now_ms().value, member}});
-  return true;
+  return append_if_current(kPending, topic, p, last.value, epoch, member);
 }
 
 void GroupOffsets::set(const std::vector<std::pair<TopicPartition, Offset>>& offsets,

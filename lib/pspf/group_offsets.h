@@ -94,6 +94,9 @@ class GroupOffsets {
  private:
   void lock_and_catch_up();
   void append(const std::vector<Record>& records);
+  // Appends one entry of `kind` if `epoch` is still the latest of the partition.
+  bool append_if_current(uint8_t kind, const std::string& topic, PartitionId p, int64_t offset,
+                         uint64_t epoch, const std::string& member);
   void maybe_compact();
 
   std::string data_dir_;

@@ -188,7 +188,7 @@ void HashIndex::verify(const Slot& s, uint64_t i) const {
 void HashIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
   for (uint64_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
     Slot* s = slot(i);
-    if (s->hash == 0 && s->offset == 0 && s->aux == 0 && s->check == 0) {
+    if (empty(*s)) {
       Slot n{h, offset, aux, 0};
       n.check = slot_check(n);
       *s = n;
@@ -196,13 +196,6 @@ void HashIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
       return;
     }
   }
-}
-
-void HashIndex::insert_at(Slot* empty, uint64_t h, int64_t offset, int64_t aux) {
-  Slot n{h, offset, aux, 0};
-  n.check = slot_check(n);
-  *empty = n;
-  count_insert();
 }
 
 void HashIndex::update(Slot* s, int64_t offset, int64_t aux) {

@@ -1,5 +1,6 @@
-// HashIndex: an open-addressing hash table in a memory-mapped file, the on-disk form
-// of a partition's id and key indexes (pspf-log(5)). It is a cache of the log: every
+// MappedTable, HashIndex, IdIndex: open-addressing hash tables in memory-mapped
+// files, the on-disk form of a partition's key index (HashIndex, 32-byte slots,
+// described here) and id index (IdIndex, 16-byte slots, below) (pspf-log(5)). It is a cache of the log: every
 // slot says "a record whose id (or key) hashes to `hash` is at `offset`", and the
 // caller confirms a match against the record in the log, so a hash collision never
 // makes two ids one. The file is mapped, not read: a lookup touches one or two pages,
@@ -11,8 +12,7 @@
 //           32 u64 boot (hash of the boot id when last written)  40..56 reserved
 //           56 u64 XXH3-64 of bytes 0..56
 //   slot:   0 u64 hash (0: empty)  8 i64 offset  16 i64 aux  24 u64 check
-// `aux` is the record's append time (id index) or the key's version (key index). A
-// slot's check is derived from its other fields, so damage in a slot a lookup passes
+// `aux` is the key's version. A slot's check is derived from its other fields, so damage in a slot a lookup passes
 // is noticed (Error(corrupt)) and the owner rebuilds the file from the log.
 //
 // Writers hold the partition lock; the file is never synced. A process crash loses
@@ -111,23 +111,15 @@ class HashIndex : public MappedTable {
   // Calls `f(slot)` for each occupied slot whose hash is `h`, in probe order, until
   // it returns true; returns that slot, or nullptr. Throws IndexDamaged when a slot
   // passed on the way fails its check.
-  // With `empty`, a miss also gives the empty slot that ends the probe sequence,
-  // where insert_at() may put the entry (if nothing was inserted since).
   template <typename F>
-  Slot* find(uint64_t h, F&& f, Slot** empty = nullptr) {
+  Slot* find(uint64_t h, F&& f) {
     for (uint64_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
       Slot* s = slot(i);
-      if (s->hash == 0 && s->offset == 0 && s->aux == 0 && s->check == 0) {
-        if (empty) *empty = s;
-        return nullptr;
-      }
+      if (empty(*s)) return nullptr;
       verify(*s, i);
       if (s->hash == h && f(*s)) return s;
     }
   }
-  void insert_at(Slot* empty, uint64_t h, int64_t offset, int64_t aux);
-  // Starts loading the first slot of h's probe sequence into the cache.
-  void prefetch(uint64_t h) { __builtin_prefetch(slot(h & (slots_ - 1)), 1); }
   // Puts an entry in the first empty slot of h's probe sequence (the caller has made
   // sure the table is not full().)
   void insert(uint64_t h, int64_t offset, int64_t aux);
@@ -138,7 +130,7 @@ class HashIndex : public MappedTable {
   void for_each(F&& f) {
     for (uint64_t i = 0; i < slots_; ++i) {
       Slot* s = slot(i);
-      if (s->hash == 0 && s->offset == 0 && s->aux == 0 && s->check == 0) continue;
+      if (empty(*s)) continue;
       verify(*s, i);
       f(*s);
     }
@@ -147,6 +139,9 @@ class HashIndex : public MappedTable {
  private:
   using MappedTable::MappedTable;
   Slot* slot(uint64_t i) { return reinterpret_cast<Slot*>(slot_area()) + i; }
+  // All zero: a slot never used (a used one has a nonzero hash, and a damaged one
+  // that lost it fails verify()).
+  static bool empty(const Slot& s) { return s.hash == 0 && s.offset == 0 && s.aux == 0 && s.check == 0; }
   void verify(const Slot& s, uint64_t i) const;
 };
 
