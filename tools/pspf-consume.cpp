@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     Position from = parse_position(o.from, now_ms());
     tool::install_stop_handlers();
     Consumer consumer(log, o.group, topic, from, o.exit_at_end, !o.no_commit);
+    consumer.on_warning(tool::note);
     std::optional<tool::TransformOutput> output;
     if (o.to)
       output.emplace(log, *o.to, topic.partitions, o.out_key_field.value_or(""), o.group, topic.name);

@@ -2,17 +2,30 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
+#include <cstdio>
 
 #include <fmt/format.h>
 
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/offset_reset.h"
 #include "pspf/paths.h"
 
 namespace pspf {
 
+namespace {
+using Clock = std::chrono::steady_clock;
+// How often a member caught up with the published end checks for records a dead
+// writer left unsynced (a live writer publishes its own at once).
+constexpr auto kSettleEvery = std::chrono::milliseconds(200);
+}  // namespace
+
 struct Consumer::Part {
+  std::string dir;
   std::unique_ptr<PartitionReader> reader;
+  Offset durable{0};
+  Clock::time_point settled{};
   BatchRef batch;
   std::optional<RecordIterator> records;
   std::optional<RecordView> pending;  // read from the batch but not handed out yet
@@ -31,9 +44,24 @@ Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, 
       member_(log.dir(), group, topic_),
       stop_at_start_end_(stop_at_start_end),
       commit_(commit) {
+  // -e ends each partition at its durable end as it was at the start: what a dead
+  // writer left unsynced is settled first, so that it is not left for the next run.
   if (stop_at_start_end_)
     for (int32_t p = 0; p < topic_.partitions; ++p)
-      start_ends_.push_back(log_.reader(topic_, PartitionId(p))->log_end());
+      start_ends_.push_back(settle_durable_end(
+          paths::partition_dir(log_.dir(), topic_.name, PartitionId(p)), Log::label(topic_, PartitionId(p))));
+  warn_ = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+}
+
+Offset Consumer::durable_end(PartitionId p, Part& s) {
+  if (stop_at_start_end_) return start_ends_[static_cast<size_t>(p.value)];
+  if (std::optional<Offset> mark = read_durable_end(s.dir); mark && *mark > s.position) {
+    s.durable = *mark;
+  } else if (Clock::now() - s.settled >= kSettleEvery) {
+    s.settled = Clock::now();
+    s.durable = settle_durable_end(s.dir, Log::label(topic_, p));
+  }
+  return s.durable;
 }
 
 Consumer::~Consumer() = default;
@@ -57,12 +85,19 @@ GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& 
     auto part = std::make_unique<Part>();
     Committed c = offsets_.claim(topic_.name, p, member_.id());
     part->epoch = c.epoch;
+    part->dir = paths::partition_dir(log_.dir(), topic_.name, p);
     part->reader = log_.reader(topic_, p);
     Offset start;
-    if (c.offset.value >= 0) {
+    Offset end = part->reader->log_end();
+    bool out_of_range = c.offset.value >= 0 && c.offset > end;
+    if (c.offset.value >= 0 && !out_of_range) {
       start = c.offset;
     } else {
-      Offset log_start = part->reader->log_start(), log_end = part->reader->log_end();
+      // No offset yet, or one past the log end: the log lost records the group had
+      // consumed (a power loss under --sync none, a repair), and new records may take
+      // their offsets. Either way the group's reset policy (--from) decides, as
+      // Kafka's auto.offset.reset does; an offset out of range is never silent.
+      Offset log_start = part->reader->log_start(), log_end = end;
       switch (from_.kind) {
         case Position::Kind::beginning: start = log_start; break;
         case Position::Kind::end: start = log_end; break;
@@ -74,17 +109,24 @@ GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& 
           start = offset_for_time(log_, topic_, p, Timestamp(from_.value), log_end);
           break;
       }
+      if (out_of_range)
+        warn_(fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
+                          "(records the group consumed are gone from the log); restarting at "
+                          "offset {} as --from says",
+                          offsets_.group(), Log::label(topic_, p), c.offset.value, end.value,
+                          start.value));
     }
     // A new group's starting point is decided once, here: commit it, so that a run
     // that reads nothing still leaves the group at --from (as Kafka's reset does).
-    if (c.offset.value < 0 && commit_ &&
+    if ((c.offset.value < 0 || out_of_range) && commit_ &&
         !offsets_.commit(topic_.name, p, start, part->epoch, member_.id())) {
       member_.release(p);
       continue;
     }
     part->committed = start;
     part->position = start;
-    if (c.offset.value >= 0 && c.pending_last >= c.offset.value) part->announced_last = c.pending_last;
+    if (c.offset.value >= 0 && !out_of_range && c.pending_last >= c.offset.value)
+      part->announced_last = c.pending_last;
     part->reader->seek(start);
     parts_[p.value] = std::move(part);
   }
@@ -94,7 +136,7 @@ GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& 
 size_t Consumer::poll(PartitionId p, size_t max, const std::function<void(const RecordView&)>& fn) {
   Part& s = part(p);
   size_t n = 0;
-  Offset end = stop_at_start_end_ ? start_ends_[static_cast<size_t>(p.value)] : Offset(INT64_MAX);
+  Offset end = durable_end(p, s);
   while (n < max && s.position < end) {
     if (!s.pending) {
       RecordView r;

@@ -3,6 +3,11 @@
 // committed offset (or from `from` when the group has none for it), hands out
 // records partition by partition in offset order, and commits offsets with the epoch
 // it claimed, so a member that lost a partition can never move its offset.
+//
+// It hands out only records below each partition's durable end (durable_end.h), so
+// nothing is processed or committed that a power loss could still take away. A
+// committed offset past the log end (records lost after they were consumed) is
+// reported through the warning sink and restarts the partition at the log end.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +36,9 @@ class Consumer {
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
+
+  // Where warnings go (a committed offset past the log end); stderr by default.
+  void on_warning(std::function<void(const std::string&)> sink) { warn_ = std::move(sink); }
 
   // Rebalances (see GroupMember). Partitions for which busy(p) is true are kept.
   // Returns the partitions gained and released.
@@ -74,6 +82,9 @@ class Consumer {
   struct Part;
   Part& part(PartitionId p);
   const Part& part(PartitionId p) const;
+  // The end below which p's records may be handed out now: the published durable
+  // end, settled (durable_end.h) when the read position has reached it.
+  Offset durable_end(PartitionId p, Part& s);
 
   const Log& log_;  // borrowed: outlives the consumer
   TopicConfig topic_;
@@ -84,6 +95,7 @@ class Consumer {
   std::vector<Offset> start_ends_;  // per partition, when stop_at_start_end
   bool stop_at_start_end_;
   bool commit_;
+  std::function<void(const std::string&)> warn_;
 };
 
 }  // namespace pspf

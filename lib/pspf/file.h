@@ -97,6 +97,7 @@ class FileLock {
   bool locked() const { return locked_; }
   bool fd_valid() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
 
  private:
   std::string path_;

@@ -9,10 +9,12 @@
 #include <cassert>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/partition_state.h"
 #include "pspf/paths.h"
@@ -187,22 +189,109 @@ void PartitionWriter::roll() {
   end_pos_ = 0;
 }
 
-bool PartitionWriter::roll_active() {
-  lock_.lock();
-  UnlockOnExit unlock(lock_);
-  refresh();
-  if (end_pos_ == 0) return false;
-  roll();
+bool PartitionWriter::acquire(bool wait) {
+  if (lock_.locked()) return true;
+  if (!lock_.lock(wait)) return false;
+  try {
+    refresh();
+    settle_unsynced();
+  } catch (...) {
+    lock_.unlock();
+    throw;
+  }
   return true;
 }
 
-void PartitionWriter::sync() {
-  for (auto& [path, fd] : unsynced_) sync_data(fd.get(), path);
-  unsynced_.clear();
+void PartitionWriter::settle_unsynced() {
+  std::optional<Offset> mark = read_durable_end(lock_.fd(), lock_.path());
+  if (mark != next_offset_) {
+    if (!mark || *mark < next_offset_) {
+      // Records past the published end, and nobody else holds the lock: a writer died
+      // between its write and its sync. Nobody acknowledged them and no sync of them
+      // failed (a failed writer cuts before it lets go), so syncing them now makes
+      // them durable truthfully; only then may this writer answer from them.
+      sync_segments_from(dir_, mark.value_or(Offset(0)));
+    }
+    // (A mark past the end is lowered: the log was cut back by a repair.)
+    write_durable_end(lock_.fd(), next_offset_, lock_.path());
+  }
+  durable_ = end_point();
 }
 
-std::vector<std::pair<std::string, Fd>> PartitionWriter::take_unsynced() {
-  return std::exchange(unsynced_, {});
+void PartitionWriter::release_if_idle() {
+  if (lock_.locked() && durable_.end == next_offset_ && unsynced_.empty()) lock_.unlock();
+}
+
+bool PartitionWriter::roll_active() {
+  acquire(true);
+  bool rolled = end_pos_ > 0;
+  if (rolled) roll();
+  release_if_idle();
+  return rolled;
+}
+
+void PartitionWriter::sync() {
+  if (!lock_.locked()) return;
+  Handoff h = take_unsynced();
+  try {
+    for (auto& [path, fd] : h.files) sync_data(fd.get(), path);
+  } catch (...) {
+    sync_failed();
+    throw;
+  }
+  synced(h.point);
+}
+
+PartitionWriter::Handoff PartitionWriter::take_unsynced() {
+  Handoff h;
+  if (!lock_.locked()) return h;
+  h.files = std::exchange(unsynced_, {});
+  h.point = end_point();
+  return h;
+}
+
+void PartitionWriter::synced(const SyncPoint& point) {
+  assert(lock_.locked() && point.end >= durable_.end && point.end <= next_offset_);
+  write_durable_end(lock_.fd(), point.end, lock_.path());
+  durable_ = point;
+  release_if_idle();
+}
+
+void PartitionWriter::sync_failed() {
+  if (!lock_.locked()) return;
+  // Everything past the published end was covered by a sync that failed, or would be
+  // covered only by a later one that could falsely succeed: cut it all. Segments
+  // created since (by a roll) hold nothing else and go; the segment of the durable
+  // end is cut back to it.
+  unsynced_.clear();
+  std::vector<Offset> segs = list_segments(dir_);
+  active_fd_.reset();
+  index_.reset();
+  state_.reset();  // its caches noted ids past the cut: they rebuild as "ahead of the log"
+  std::exception_ptr error;
+  try {
+    for (Offset base : segs) {
+      if (base <= durable_.segment) continue;
+      for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
+        ::unlink(paths::segment_file(dir_, base, ext).c_str());
+    }
+    std::string path = paths::segment_file(dir_, durable_.segment, paths::kLogExt);
+    Fd fd = open_file(path, O_RDWR);
+    truncate_file(fd.get(), durable_.position, path);
+    SegmentIndex(dir_, durable_.segment).truncate_from(durable_.position);
+    // The cut is what keeps the records from being answered from; making it durable
+    // is a courtesy that may fail on the same bad disk: if a power loss undoes the
+    // cut, the records come back from the disk itself, durable, and a later writer
+    // publishes them (durable_end.h, 2).
+    ::fdatasync(fd.get());
+    ::fsync(Fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)).get());
+  } catch (...) {
+    error = std::current_exception();
+  }
+  active_base_.reset();  // the next append reopens the tail from the disk
+  next_offset_ = durable_.end;
+  lock_.unlock();
+  if (error) std::rethrow_exception(error);
 }
 
 Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync, bool defer_sync) {
@@ -258,11 +347,22 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
   }
 }
 
+namespace {
+// Releases a PartitionWriter's lock on scope exit unless deferred records still wait
+// for their sync (then the lock stays held: durable_end.h, invariant 2).
+template <typename W>
+struct ReleaseIfIdle {
+  W& w;
+  ~ReleaseIfIdle() { w(); }
+};
+}  // namespace
+
 AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync, bool defer_sync,
                                              const std::optional<ExpectVersion>& expect) {
   assert(!batch.empty());
-  lock_.lock();
-  UnlockOnExit unlock(lock_);
+  acquire(true);
+  auto idle = [this] { release_if_idle(); };
+  ReleaseIfIdle<decltype(idle)> release{idle};
   refresh();
   if (end_pos_ >= segment_bytes_) roll();
   Timestamp ts = std::max(now_ms(), last_ts_);
@@ -299,21 +399,22 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
   Offset before = next_offset_;
   std::string_view bytes = out->seal(next_offset_, ts);
   try {
-    pwrite_all(active_fd_.get(), bytes.data(), bytes.size(), end_pos_, active_path_);
-    if (sync != SyncMode::none && !defer_sync) {
-      sync_data(active_fd_.get(), active_path_);
-    } else if (sync != SyncMode::none) {
-      // Start writing back now; sync() later only waits for what is left.
-      ::sync_file_range(active_fd_.get(), static_cast<off_t>(end_pos_),
-                        static_cast<off_t>(bytes.size()), SYNC_FILE_RANGE_WRITE);
-      if (unsynced_.empty() || unsynced_.back().first != active_path_)
-        unsynced_.emplace_back(active_path_, Fd(::dup(active_fd_.get())));
+    if (sync != SyncMode::none && (unsynced_.empty() || unsynced_.back().first != active_path_)) {
+      Fd own(::dup(active_fd_.get()));
+      if (!own.valid()) throw_errno("cannot duplicate the descriptor of " + active_path_);
+      unsynced_.emplace_back(active_path_, std::move(own));
     }
+    pwrite_all(active_fd_.get(), bytes.data(), bytes.size(), end_pos_, active_path_);
   } catch (...) {
     // Never leave a partial batch behind us: cut back to the last good end.
     ::ftruncate(active_fd_.get(), static_cast<off_t>(end_pos_));
     throw;
   }
+  // Start writing back now; with a deferred sync, the sync later only waits for what
+  // is left.
+  if (sync != SyncMode::none && defer_sync)
+    ::sync_file_range(active_fd_.get(), static_cast<off_t>(end_pos_),
+                      static_cast<off_t>(bytes.size()), SYNC_FILE_RANGE_WRITE);
   index_->note_batch(end_pos_, next_offset_, ts);
   result.appended = Appended{next_offset_, ts, out->count()};
   end_pos_ += bytes.size();
@@ -322,19 +423,27 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
   if (batch.id_count() > 0) state_->ids_written(next_offset_);
   if (expect) state_->key_appended(key, Offset(next_offset_.value - 1), next_offset_);
   if (const auto& mark = out->producer_mark()) state().producer_appended(*mark, before, next_offset_);
+  if (sync == SyncMode::none) {
+    // The user gave durability up: publish at once, so that consumers see the records.
+    synced(end_point());
+  } else if (!defer_sync) {
+    this->sync();  // on failure: cuts this batch (and anything unsynced before it), rethrows
+  }
   return result;
 }
 
 int64_t PartitionWriter::key_version(std::string_view key) {
-  lock_.lock();
-  UnlockOnExit unlock(lock_);
+  acquire(true);
+  auto idle = [this] { release_if_idle(); };
+  ReleaseIfIdle<decltype(idle)> release{idle};
   refresh();
   return state().key_version(key, next_offset_);
 }
 
 uint64_t PartitionWriter::producer_seq(const std::string& producer) {
-  lock_.lock();
-  UnlockOnExit unlock(lock_);
+  acquire(true);
+  auto idle = [this] { release_if_idle(); };
+  ReleaseIfIdle<decltype(idle)> release{idle};
   refresh();
   return state().producer_seq(producer, next_offset_);
 }

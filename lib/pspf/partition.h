@@ -2,10 +2,13 @@
 //
 // PartitionWriter appends batches under an exclusive flock of the partition's lock
 // file. Each append: take the lock; bring its view of the tail up to date (reading
-// what other writers appended, truncating a torn batch a dead writer left); roll to a
-// new segment when the active one is full; assign offsets and the append time
-// (never below the partition's last timestamp); write the batch with one write;
-// sync as asked; note it in the index; release the lock.
+// what other writers appended, truncating a torn batch a dead writer left, syncing
+// records a dead writer left unsynced); roll to a new segment when the active one is
+// full; assign offsets and the append time (never below the partition's last
+// timestamp); write the batch with one write; sync as asked; note it in the index;
+// publish the durable end (durable_end.h); release the lock. A writer whose sync is
+// deferred keeps the lock until its records are synced, or cut off after a failed
+// sync: whoever holds the lock never finds another live writer's unsynced records.
 //
 // PartitionReader takes no lock. It reads the segments in order, treats a torn tail
 // as the end of the data, and throws Error(corrupt) naming the segment and byte
@@ -81,11 +84,14 @@ class PartitionWriter {
 
   // Appends the records of `batch` as one batch and returns where they went. With
   // SyncMode::batch or ::always the data is on disk when this returns, unless
-  // `defer_sync`: then writeback is only started, and the caller must call sync()
-  // before it reports the records written (so parsing the next batch overlaps the
-  // disk). Throws Error(corrupt) when the partition has a bad batch before its tail
-  // (nothing is appended), Error(io) on write failure (the partial write is cut off
-  // again). Precondition: !batch.empty().
+  // `defer_sync`: then writeback is only started, the lock stays held, and the caller
+  // must have the records synced (sync(), or take_unsynced() then synced()) before it
+  // reports them written (so parsing the next batch overlaps the disk). Throws
+  // Error(corrupt) when the partition has a bad batch before its tail (nothing is
+  // appended), Error(io) on write failure (the partial write is cut off again; the
+  // lock stays held while earlier deferred records are unsynced) or on a failed sync
+  // (everything not yet synced is cut off, and the lock released). Precondition:
+  // !batch.empty().
   Appended append(BatchBuilder& batch, SyncMode sync, bool defer_sync = false);
   // The same, with the exactly-once checks, made under the lock with the append:
   // records whose id is already in the partition's dedup window are left out (and
@@ -104,12 +110,41 @@ class PartitionWriter {
   // The highest input sequence number `producer` has appended here (0: none).
   uint64_t producer_seq(const std::string& producer);
 
-  // Makes every batch this writer appended durable (fdatasync), if any is not yet.
-  // Needs no lock: the batches are whole, and no writer cuts whole batches.
+  // True while this writer holds the partition lock (between appends, only while it
+  // has deferred records not yet synced).
+  bool holding() const { return lock_.locked(); }
+  // Takes the partition lock (waiting, unless !wait: then false when another holds
+  // it) and brings the view of the tail up to date, syncing and publishing records a
+  // dead writer left unsynced (durable_end.h, invariant 2). True when held already.
+  bool acquire(bool wait);
+
+  // Where a sync leaves the partition durable: the end offset, and the segment and
+  // byte position at which that end lies.
+  struct SyncPoint {
+    Offset end{0};
+    Offset segment{0};
+    uint64_t position = 0;
+  };
+  struct Handoff {
+    std::vector<std::pair<std::string, Fd>> files;  // path, own descriptor
+    SyncPoint point;
+  };
+  // Makes every batch this writer appended durable (fdatasync), publishes the
+  // durable end and releases the lock. Precondition: no handoff is outstanding. On a
+  // failed sync, cuts what it covered (sync_failed()) and rethrows.
   void sync();
-  // Hands over the files that sync() would sync (path, own descriptor), so that
-  // another thread can sync them; this writer then considers them synced.
-  std::vector<std::pair<std::string, Fd>> take_unsynced();
+  // Hands over the files that sync() would sync, with the point they make durable,
+  // so that another thread can sync them. The lock stays held: synced() publishes the
+  // point once the sync succeeded, sync_failed() cuts everything not yet synced.
+  // `files` is empty when nothing was appended since the last handoff.
+  Handoff take_unsynced();
+  // The sync of a handoff succeeded: publishes its end, and releases the lock when
+  // nothing appended since is waiting for a sync.
+  void synced(const SyncPoint& point);
+  // A sync failed: cuts every record not yet published (they are treated as lost,
+  // never acknowledged: a second fsync may report success falsely), and releases the
+  // lock. Cutting is best effort: a failure to cut is thrown.
+  void sync_failed();
 
   // Closes the active segment, so that the next append starts a new one (pspf-compact
   // --roll). Returns false when the active segment is empty (nothing to close).
@@ -120,6 +155,11 @@ class PartitionWriter {
 
  private:
   void refresh();
+  // After taking the lock: syncs and publishes records past the published end.
+  void settle_unsynced();
+  // Releases the lock unless deferred records still wait for a sync.
+  void release_if_idle();
+  SyncPoint end_point() const { return {next_offset_, *active_base_, end_pos_}; }
   void open_active(Offset base);
   void scan_tail(uint64_t from);
   void roll();
@@ -151,9 +191,12 @@ class PartitionWriter {
     uint64_t hash;
   };
   std::vector<IdHash> records_;
-  // Files written with a deferred sync, not yet synced (the active segment, and the
-  // one before it when a roll came in between).
+  // Files written with a deferred sync, not yet handed over (the active segment, and
+  // the one before it when a roll came in between).
   std::vector<std::pair<std::string, Fd>> unsynced_;
+  // The published durable end while the lock is held; records past it are this
+  // writer's own, waiting for a sync.
+  SyncPoint durable_;
 };
 
 // A batch handed out by PartitionReader: `data` points into the reader's buffer and

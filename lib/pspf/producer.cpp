@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "pspf/file.h"
 
 #include "pspf/murmur2.h"
@@ -67,13 +69,24 @@ void Producer::sync_thread() {
     jobs_.pop_front();
     lock.unlock();
     std::exception_ptr error;
+    // After a failure nothing later is synced: an fdatasync after a failed one may
+    // report success for pages the kernel dropped.
+    bool skip = false;
+    {
+      std::lock_guard<std::mutex> g(mutex_);
+      skip = sync_error_ != nullptr;
+    }
     try {
-      for (auto& [path, fd] : files) sync_data(fd.get(), path);
+      if (!skip)
+        for (auto& [path, fd] : files) sync_data(fd.get(), path);
     } catch (...) {
       error = std::current_exception();
     }
     lock.lock();
-    if (error && !sync_error_) sync_error_ = error;
+    if (error && !sync_error_) {
+      sync_error_ = error;
+      failed_job_ = sync_done_ + 1;
+    }
     ++sync_done_;
     cv_.notify_all();
   }
@@ -81,13 +94,19 @@ void Producer::sync_thread() {
 
 void Producer::start_sync() {
   std::vector<std::pair<std::string, Fd>> files;
-  for (auto& slot : slots_)
-    if (slot && slot->writer)
-      for (auto& f : slot->writer->take_unsynced()) files.push_back(std::move(f));
+  std::vector<std::pair<PartitionId, PartitionWriter::SyncPoint>> points;
+  for (size_t p = 0; p < slots_.size(); ++p) {
+    auto& slot = slots_[p];
+    if (!slot || !slot->writer || !slot->writer->holding()) continue;
+    PartitionWriter::Handoff h = slot->writer->take_unsynced();
+    for (auto& f : h.files) files.push_back(std::move(f));
+    points.emplace_back(PartitionId(static_cast<int32_t>(p)), h.point);
+  }
   ++sync_requested_;
   for (auto& u : unsynced_)
     if (u.job == 0) u.job = sync_requested_;
   unsynced_bytes_ = 0;
+  points_.push_back(std::move(points));
   if (!syncer_.joinable()) syncer_ = std::thread([this] { sync_thread(); });
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -97,18 +116,60 @@ void Producer::start_sync() {
 }
 
 void Producer::report_synced(bool all) {
-  uint64_t done;
+  uint64_t done, failed;
+  std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     if (all) cv_.wait(lock, [&] { return sync_done_ == sync_requested_; });
-    if (sync_error_) std::rethrow_exception(sync_error_);
     done = sync_done_;
+    failed = failed_job_;
+    error = sync_error_;
   }
-  while (!unsynced_.empty() && unsynced_.front().job != 0 && unsynced_.front().job <= done) {
+  // The jobs before a failed one succeeded: publish their points, report their
+  // records. Nothing from the failed job on is ever reported.
+  uint64_t good = failed ? std::min(done, failed - 1) : done;
+  while (sync_reported_ < good) {
+    for (auto& [p, point] : points_.front()) slots_[static_cast<size_t>(p.value)]->writer->synced(point);
+    points_.pop_front();
+    ++sync_reported_;
+  }
+  while (!unsynced_.empty() && unsynced_.front().job != 0 && unsynced_.front().job <= good) {
     Unsynced& u = unsynced_.front();
     if (hook_) hook_(u.partition, u.result, u.batch);
     appended_ += u.result.appended.count;
     unsynced_.pop_front();
+  }
+  if (error) {
+    // Cut everything past each partition's published end, and let the locks go. A
+    // failure to cut one partition must not keep the others from being cut; the
+    // sync's failure is the one reported.
+    for (auto& slot : slots_) {
+      if (!slot || !slot->writer) continue;
+      try {
+        slot->writer->sync_failed();
+      } catch (const std::exception&) {
+      }
+    }
+    unsynced_.clear();
+    points_.clear();
+    std::rethrow_exception(error);
+  }
+}
+
+void Producer::drain() {
+  if (unsynced_bytes_ > 0 || std::any_of(slots_.begin(), slots_.end(), [](const auto& s) {
+        return s && s->writer && s->writer->holding();
+      }))
+    start_sync();
+  report_synced(true);
+}
+
+void Producer::drain_after_failure() noexcept {
+  try {
+    drain();
+  } catch (const std::exception&) {
+    // The first failure is the one the caller reports; this one has already cut what
+    // its sync covered (report_synced), so nothing unsynced is ever acknowledged.
   }
 }
 
@@ -137,7 +198,19 @@ void Producer::flush_slot(PartitionId p) {
   PartitionWriter& writer = writer_for(*slot, p);
   if (!producer_id_.empty()) slot->batch.set_producer_mark(producer_id_, slot->last_seq);
   bool defer = sync_ == SyncMode::batch && !expect_;
-  AppendResult r = writer.append_checked(slot->batch, sync_, defer, expect_);
+  AppendResult r;
+  try {
+    // Never wait for a lock while holding one: two producers holding a partition each
+    // and waiting for the other's would wait forever. Sync and let go of ours first.
+    if (!writer.acquire(false)) {
+      drain();
+      writer.acquire(true);
+    }
+    r = writer.append_checked(slot->batch, sync_, defer, expect_);
+  } catch (...) {
+    drain_after_failure();  // every record that is durable still gets its receipt
+    throw;
+  }
   if (r.conflict) {
     conflict_ = true;
     conflict_version_ = r.version_before;
@@ -181,8 +254,7 @@ uint64_t Producer::producer_seq(PartitionId p) {
 
 bool Producer::flush() {
   for (int32_t p = 0; p < topic_.partitions; ++p) flush_slot(PartitionId(p));
-  if (unsynced_bytes_ > 0) start_sync();
-  report_synced(true);
+  drain();
   return !conflict_;
 }
 

@@ -3,7 +3,10 @@
 // batch is full, flush() is called, or (SyncMode::always) at once. With
 // SyncMode::batch the fdatasync of a batch is deferred a little (writeback starts at
 // once) so that parsing the next batches overlaps the disk; a record counts as
-// written, and the append hook hears of it, only once its batch is synced.
+// written, and the append hook hears of it, only once its batch is synced. Until
+// then the producer holds the partition's lock (pspf/durable_end.h); it never waits
+// for a lock while holding one, so two producers cannot deadlock. On any failure,
+// what was synced is still reported to the hook before the error is thrown.
 #pragma once
 
 #include <condition_variable>
@@ -79,12 +82,19 @@ class Producer {
  private:
   struct Slot;
   struct Unsynced;
+  struct Job;
   void flush_slot(PartitionId p);
   PartitionWriter& writer_for(Slot& slot, PartitionId p);
   // Hands the files written since the last call to the sync thread.
   void start_sync();
-  // Reports the appends whose sync has completed; with `all`, waits for every one.
+  // Reports the appends whose sync has completed, publishing their durable ends
+  // (and so releasing partition locks); with `all`, waits for every one. After a
+  // failed sync, cuts everything not yet synced and throws.
   void report_synced(bool all);
+  // Syncs and reports everything appended so far: no partition lock stays held.
+  void drain();
+  // After a failure: reports what is durable, and cuts what is not.
+  void drain_after_failure() noexcept;
   void sync_thread();
 
   const Log& log_;  // borrowed: outlives the producer
@@ -102,7 +112,12 @@ class Producer {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::vector<std::pair<std::string, Fd>>> jobs_;
+  // Per job handed over and not yet reported: the partitions it makes durable and
+  // to where (only this thread touches it).
+  std::deque<std::vector<std::pair<PartitionId, PartitionWriter::SyncPoint>>> points_;
   uint64_t sync_done_ = 0;       // jobs completed (guarded by mutex_)
+  uint64_t sync_reported_ = 0;   // jobs whose points were published
+  uint64_t failed_job_ = 0;      // the first job whose sync failed (0: none)
   std::exception_ptr sync_error_;
   bool stopping_ = false;
   std::thread syncer_;
