@@ -74,7 +74,7 @@ ts_c=$(ts_of t 2 0)
 before=$(now_ms)
 expect_exit 0 pspf-offsets describe -g G --json
 after=$(now_ms)
-expect_eq '[{"group":"G","topic":"t","partition":0,"current_offset":5,"log_end_offset":8,"lag":3,"owner":null},{"group":"G","topic":"t","partition":1,"current_offset":3,"log_end_offset":3,"lag":0,"owner":null},{"group":"G","topic":"t","partition":2,"current_offset":0,"log_end_offset":3,"lag":3,"owner":null}]' \
+expect_eq '[{"group":"G","topic":"t","partition":0,"current_offset":5,"log_end_offset":8,"lag":3,"past_log_end":false,"owner":null},{"group":"G","topic":"t","partition":1,"current_offset":3,"log_end_offset":3,"lag":0,"past_log_end":false,"owner":null},{"group":"G","topic":"t","partition":2,"current_offset":0,"log_end_offset":3,"lag":3,"past_log_end":false,"owner":null}]' \
   "$(jq -c 'map(del(.time_lag))' "$OUT")" "describe --json with lag"
 tl0=$(jq '.[0].time_lag' "$OUT")
 tl1=$(jq '.[1].time_lag' "$OUT")
@@ -131,7 +131,7 @@ ts_u=$(ts_of u 0 0)
 before=$(now_ms)
 expect_exit 0 pspf-offsets describe -g G --json
 after=$(now_ms)
-expect_eq "{\"group\":\"G\",\"topic\":\"u\",\"partition\":0,\"current_offset\":0,\"log_end_offset\":3,\"lag\":3,\"owner\":{\"pid\":$member,\"host\":\"$HOSTNAME\"}}" \
+expect_eq "{\"group\":\"G\",\"topic\":\"u\",\"partition\":0,\"current_offset\":0,\"log_end_offset\":3,\"lag\":3,\"past_log_end\":false,\"owner\":{\"pid\":$member,\"host\":\"$HOSTNAME\"}}" \
   "$(jq -c '.[3] | del(.time_lag) | .owner |= del(.member)' "$OUT")" "describe --json: owned"
 expect_between "$(jq '.[3].time_lag' "$OUT")" $((before - ts_u)) $((after - ts_u)) "time_lag of u/0"
 expect_eq "$HOSTNAME-$member-" "$(jq -r '.[3].owner.member[0:-8]' "$OUT")" "owner member id"
@@ -162,7 +162,7 @@ expect_exit 0 pspf-offsets describe -g G
 expect_eq "G u 0 0 - - * -" "$(describe_norm | sed -n 5p)" "describe: deleted topic"
 expect_eq "-" "$(awk 'NR == 5 { print $7 }' "$OUT")" "TIME-LAG of a deleted topic"
 expect_exit 0 pspf-offsets describe -g G --json
-expect_eq '{"group":"G","topic":"u","partition":0,"current_offset":0,"log_end_offset":null,"lag":null,"time_lag":null,"owner":null}' \
+expect_eq '{"group":"G","topic":"u","partition":0,"current_offset":0,"log_end_offset":null,"lag":null,"past_log_end":false,"time_lag":null,"owner":null}' \
   "$(jq -c '.[3]' "$OUT")" "describe --json: deleted topic"
 
 echo "PASS: $TEST_NAME"

@@ -132,6 +132,11 @@ int describe_cmd(const Log& log, const OffsetsOptions& o) {
       end = e.value;
       if (current) {
         lag = e.value - *current;
+        if (*lag < 0)
+          note(fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
+                           "(records the group consumed are gone from the log); the next member "
+                           "restarts it as its --from says",
+                           o.group, Log::label(*t, p), *current, e.value));
         time_lag = 0;
         if (*lag > 0)
           if (auto ts = append_time_from(log, *t, p, c.offset, e))
@@ -151,6 +156,7 @@ int describe_cmd(const Log& log, const OffsetsOptions& o) {
          {"current_offset", num_json(current)},
          {"log_end_offset", num_json(end)},
          {"lag", num_json(lag)},
+         {"past_log_end", lag && *lag < 0},
          {"time_lag", num_json(time_lag)},
          {"owner", owner
                        ? json{{"member", owner->member}, {"pid", owner->pid}, {"host", owner->host}}
