@@ -86,17 +86,26 @@ int main(int argc, char** argv) {
     if (o.expect_version) producer.expect_version(parse_expect_version(*o.expect_version));
     tool::Importer importer(o, producer);
     tool::install_stop_handlers();
-    for (const auto& f : o.files) {
-      if (tool::stop_signal()) break;
-      Fd fd;
-      if (f != "-") fd = open_file(f, O_RDONLY);
-      LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f, o.max_record_bytes);
-      in.stop_when(tool::stop_flag());
-      importer.import(in);
-      importer.next_file(in);
+    bool matched = false;
+    try {
+      for (const auto& f : o.files) {
+        if (tool::stop_signal()) break;
+        Fd fd;
+        if (f != "-") fd = open_file(f, O_RDONLY);
+        LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f, o.max_record_bytes);
+        in.stop_when(tool::stop_flag());
+        importer.import(in);
+        importer.next_file(in);
+      }
+      // Interrupted or not, what was read is appended whole: nothing is left half-done.
+      matched = producer.flush();
+    } catch (const Error& e) {
+      if (e.code() == Errc::invalid_input || e.code() == Errc::usage) throw;  // say it already
+      // Whatever failed, every durable event gets its receipt, and the error says
+      // what is in the log and how to go on without duplicates.
+      producer.salvage();
+      throw Error(e.code(), std::string(e.what()) + "; " + tool::appended_so_far(o, producer));
     }
-    // Interrupted or not, what was read is appended whole: nothing is left half-done.
-    bool matched = producer.flush();
     if (!matched)
       throw Error(Errc::condition,
                   fmt::format("version mismatch: key {} is at version {}, expected {}; nothing "

@@ -30,6 +30,7 @@ struct Producer::Slot {
   std::unique_ptr<PartitionWriter> writer;
   uint64_t last_seq = 0;
   std::optional<uint64_t> resume_from;  // the producer id's highest sequence here
+  bool appended = false;                // some record of this partition was reported
 };
 
 namespace {
@@ -137,6 +138,7 @@ void Producer::report_synced(bool all) {
     Unsynced& u = unsynced_.front();
     if (hook_) hook_(u.partition, u.result, u.batch);
     appended_ += u.result.appended.count;
+    if (u.result.appended.count) slots_[static_cast<size_t>(u.partition.value)]->appended = true;
     unsynced_.pop_front();
   }
   if (error) {
@@ -162,6 +164,27 @@ void Producer::drain() {
       }))
     start_sync();
   report_synced(true);
+}
+
+void Producer::salvage() noexcept {
+  bool failed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failed = sync_error_ != nullptr;
+  }
+  if (failed || expect_) return drain_after_failure();  // (all or nothing: queue dropped)
+  try {
+    flush();
+  } catch (const std::exception&) {
+    // flush() reported what it made durable and cut what it could not; the failure
+    // the caller is handling is the one it reports.
+  }
+}
+
+int32_t Producer::partitions_appended() const {
+  int32_t n = 0;
+  for (const auto& s : slots_) n += s && s->appended;
+  return n;
 }
 
 void Producer::drain_after_failure() noexcept {
@@ -195,11 +218,11 @@ void Producer::add(PartitionId p, const std::string_view* key, const std::string
 void Producer::flush_slot(PartitionId p) {
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot || slot->batch.empty()) return;
-  PartitionWriter& writer = writer_for(*slot, p);
   if (!producer_id_.empty()) slot->batch.set_producer_mark(producer_id_, slot->last_seq);
   bool defer = sync_ == SyncMode::batch && !expect_;
   AppendResult r;
   try {
+    PartitionWriter& writer = writer_for(*slot, p);
     // Never wait for a lock while holding one: two producers holding a partition each
     // and waiting for the other's would wait forever. Sync and let go of ours first.
     if (!writer.acquire(false)) {
@@ -227,6 +250,7 @@ void Producer::flush_slot(PartitionId p) {
   } else {
     if (hook_) hook_(p, r, hook_copy(slot->batch));
     appended_ += r.appended.count;
+    if (r.appended.count) slot->appended = true;
   }
   pending_bytes_ -= slot->batch.size() - kBatchHeaderSize;
   slot->batch.clear();

@@ -70,7 +70,14 @@ class Producer {
   // nothing) when the version did not match; conflict_version() says what it was.
   bool flush();
 
+  // After a failure outside the producer (input that cannot be read): appends what
+  // is queued (unless an expected version makes the input all or nothing) and syncs
+  // it, so that everything durable is reported; never throws.
+  void salvage() noexcept;
+
   uint64_t appended() const { return appended_; }
+  // How many partitions received reported records.
+  int32_t partitions_appended() const;
   // Records left out because their id was already in the partition.
   uint64_t duplicates() const { return duplicates_; }
   int64_t conflict_version() const { return conflict_version_; }

@@ -120,6 +120,20 @@ void Importer::reject(std::string_view bytes, bool last) {
     throw_errno("cannot write " + *o_.reject_file);
 }
 
+std::string appended_so_far(const ImportOptions& o, const Producer& producer) {
+  uint64_t n = producer.appended();
+  std::string s = fmt::format("{} event{} {} appended and durable before the failure", n,
+                              n == 1 ? "" : "s", n == 1 ? "was" : "were");
+  if (n > 0 && producer.partitions_appended() > 1)
+    s += " (in several partitions: not necessarily a prefix of the input)";
+  if (o.id_field || o.producer_id)
+    s += "; running the same command again appends only what is missing";
+  else if (n > 0)
+    s += "; to resume without duplicates, run again with --id-field (events with ids) or "
+         "--producer-id (the same input)";
+  return s;
+}
+
 void print_receipts(const std::string& topic, PartitionId p, const AppendResult& r,
                     std::string_view batch, const std::optional<std::string>& expected) {
   auto& out = tool::stdout_output();

@@ -68,6 +68,11 @@ class Importer {
 };
 
 // Prints a receipt line per record of `batch` as appended (see pspf-produce(1)).
+// What a failed import leaves behind, for its error message: how many events were
+// appended (durable, with receipts), whether they are a prefix of the input, and how
+// to resume without duplicates.
+std::string appended_so_far(const ImportOptions& o, const Producer& producer);
+
 void print_receipts(const std::string& topic, PartitionId p, const AppendResult& r,
                     std::string_view batch, const std::optional<std::string>& expected);
 
