@@ -98,4 +98,28 @@ expect_eq "$q" "$(quarantined torn)" "the quarantine file"
 tail -c +$((pos[9] + 1)) "$T/torn.before" >"$T/torn.cut"
 expect_same_file "$T/torn.cut" "$q" "the quarantined torn tail"
 
+# --- repair of the middle damage, and the events after it recovered --------------------
+# as pspf-log(5) QUARANTINE says: the batches after the damaged one become a scratch
+# topic's segment, and their envelopes are appended again.
+seg=$(segment_path mid 0)
+mapfile -t pos < <(batch_positions "$T/mid.before")
+expect_exit 0 pspf-topics repair mid
+expect_contains "$OUT" "topic mid partition 0: segment $seg: bad batch at byte ${pos[5]}: checksum mismatch: cutting $(($(stat -c %s "$T/mid.before") - pos[5])) bytes from byte ${pos[5]} of $seg on (offsets from 5 on) into quarantine files"
+q="$seg.${pos[5]}.quarantine"
+expect_contains "$OUT" "topic mid partition 0: quarantined in $q"
+expect_eq "$q" "$(quarantined mid)" "the quarantine file of the middle damage"
+tail -c +$((pos[5] + 1)) "$T/mid.before" >"$T/mid.cut"
+expect_same_file "$T/mid.cut" "$q" "the quarantined damaged region"
+expect_eq "${pos[5]}" "$(stat -c %s "$seg")" "size of the repaired segment"
+expect_exit 0 pspf-topics create scratch -P 1
+len=$(od -An -t u4 -j 4 -N 4 "$q" | tr -d ' ')
+tail -c +$((len + 1)) "$q" >"$PSPF_DIR/topics/scratch/0/00000000000000000000.log"
+expect_exit 0 pspf-replay scratch -J
+expect_eq "$(seq 6 39 | paste -sd' ')" "$(jq -r .value.n "$OUT" | paste -sd' ')" "events in the quarantine file"
+cp "$OUT" "$T/mid.env"
+expect_exit 0 pspf-produce mid -J -q "$T/mid.env"
+expect_exit 0 pspf-replay mid
+expect_eq "$({ seq 0 4; seq 6 39; } | paste -sd' ')" "$(jq -r .n "$OUT" | paste -sd' ')" \
+  "the partition after re-appending from quarantine"
+
 echo "ok: damage is never written past, and what recovery cuts is quarantined"
