@@ -179,9 +179,10 @@ void PartitionWriter::scan_tail(uint64_t from) {
                               label_, active_path_, r.reason(), size - r.position()));
     }
     if (s == BatchStatus::torn || s == BatchStatus::suspect) {
-      // A writer died mid-write (we hold the lock, so nobody is writing now): move the
-      // torn batch to a quarantine file, durably, then cut it, so that our batch
-      // follows the last good one and no byte is destroyed.
+      // A writer died mid-write (we hold the lock, so nobody is writing now), or left
+      // a suspect batch may_cut_suspect_tail() lets go: move it to a quarantine file,
+      // durably, then cut it, so that our batch follows the last good one and no
+      // byte is destroyed.
       quarantined_.push_back(
           cut_to_quarantine(dir_, *active_base_, active_fd_.get(), active_path_, r.position()));
       index_->truncate_from(r.position());
