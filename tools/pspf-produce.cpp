@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
                   fmt::format("version mismatch: key {} is at version {}, expected {}; nothing "
                               "was appended", importer.first_key().value_or(""),
                               producer.conflict_version(), *o.expect_version));
+    std::string torn = fmt::format("cut off a torn tail of {} bytes left by an earlier writer "
+                                   "(moved to {})", producer.truncated_bytes(),
+                                   fmt::join(producer.quarantined(), ", "));
     if (!o.quiet) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::string msg = fmt::format("appended {} event{} to topic {} in {:.2f}s", producer.appended(),
@@ -122,10 +125,10 @@ int main(int argc, char** argv) {
         msg += fmt::format(", skipped {} line{} appended by an earlier run of producer {}",
                            importer.resumed(), importer.resumed() == 1 ? "" : "s", *o.producer_id);
       if (importer.skipped()) msg += fmt::format(", skipped {} invalid lines", importer.skipped());
-      if (producer.truncated_bytes())
-        msg += fmt::format(", cut off a torn tail of {} bytes left by an earlier writer",
-                           producer.truncated_bytes());
+      if (producer.truncated_bytes()) msg += ", " + torn;
       tool::note(msg);
+    } else if (producer.truncated_bytes()) {
+      tool::note(torn);  // bytes moved aside are always named, even with --quiet
     }
     if (int sig = tool::stop_signal()) {
       tool::note(fmt::format("stopped by signal {} after appending what was read", sig));

@@ -81,11 +81,17 @@ int describe(const Log& log, const std::string& name, bool as_json) {
   return tool::kExitOk;
 }
 
-// Verifies topics; returns 1 when any damage was found.
+// verify's exit status when the worst it found is a suspect last batch (a complete
+// batch whose checksum fails): maybe damage to acknowledged events, maybe a write a
+// crash lost; neither plain torn tail (0) nor damage (1).
+constexpr int kExitSuspect = 4;
+
+// Verifies topics; returns 1 when any damage was found, else kExitSuspect when a
+// suspect last batch was.
 int verify(const Log& log, std::vector<std::string> names, bool as_json) {
   if (names.empty()) names = log.list_topics();
   auto& out = tool::stdout_output();
-  bool bad = false;
+  bool bad = false, suspect = false;
   json report = json::array();
   for (const auto& name : names) {
     TopicConfig t = log.topic(name);
@@ -104,6 +110,17 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
         if (!as_json)
           out.write(fmt::format("{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
                                 "cuts them off)\n", label, s.damage, s.bytes_after_damage, t.name));
+      } else if (s.suspect_tail) {
+        suspect = true;
+        j["status"] = "suspect-tail";
+        j["problem"] = s.damage;
+        j["segment"] = s.damaged_segment;
+        j["position"] = s.damage_position;
+        j["bytes_after"] = s.bytes_after_damage;
+        if (!as_json)
+          out.write(fmt::format("{}: SUSPECT: {} ({} bytes: a write a crash lost, or damage to "
+                                "acknowledged events; pspf-topics repair {} moves them to a "
+                                "quarantine file)\n", label, s.damage, s.bytes_after_damage, t.name));
       } else if (s.torn_tail) {
         j["status"] = "torn-tail";
         j["problem"] = s.damage;
@@ -125,7 +142,7 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
     }
   }
   if (as_json) out.write(report.dump() + "\n");
-  return bad ? tool::kExitFailure : tool::kExitOk;
+  return bad ? tool::kExitFailure : suspect ? kExitSuspect : tool::kExitOk;
 }
 
 int repair(const Log& log, const std::string& name, bool dry_run) {
@@ -135,7 +152,8 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
     std::string label = Log::label(t, PartitionId(p));
     PartitionScan s = log.scan(t, PartitionId(p), true);
     if (s.damaged || s.torn_tail)
-      out.write(fmt::format("{}: {}: dropping {} bytes from byte {} of {} on (offsets from {} on)\n",
+      out.write(fmt::format("{}: {}: cutting {} bytes from byte {} of {} on (offsets from {} on) "
+                            "into quarantine files\n",
                             label, s.damage, s.bytes_after_damage, s.damage_position,
                             s.damaged_segment, s.end.value));
     if (!s.index_problems.empty())
@@ -144,8 +162,10 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
       out.write(fmt::format("{}: ok, nothing to repair\n", label));
       continue;
     }
-    out.flush();  // say what will be dropped before dropping it
-    if (!dry_run) log.repair(t, PartitionId(p));
+    out.flush();  // say what will be cut before cutting it
+    if (dry_run) continue;
+    for (const auto& q : log.repair(t, PartitionId(p)).quarantined)
+      out.write(fmt::format("{}: quarantined in {}\n", label, q));
   }
   if (dry_run) out.write("dry run: nothing changed\n");
   return tool::kExitOk;

@@ -18,6 +18,7 @@
 #include "pspf/error.h"
 #include "pspf/partition_state.h"
 #include "pspf/paths.h"
+#include "pspf/quarantine.h"
 
 namespace pspf {
 
@@ -68,8 +69,27 @@ uint64_t tail_start(int fd, const std::string& path, SegmentIndex& index, bool w
                                 const std::string& reason) {
   throw Error(Errc::corrupt,
               fmt::format("{} segment {}: {} (pspf-topics repair cuts the partition back to "
-                          "its last good batch)",
+                          "its last good batch, moving the rest to quarantine files)",
                           label, path, reason));
+}
+
+// Checks every batch of a segment before byte `end` (where tail_start found a valid
+// batch), checksums included, and returns the offset that follows them, or nullopt
+// when the batches do not end exactly at `end` (the index pointed inside a record).
+// Throws Error(corrupt) for a bad batch: data follows it.
+std::optional<Offset> check_batches_before(int fd, const std::string& path, Offset base,
+                                           uint64_t end, const std::string& label) {
+  SegmentReader r(fd, path, 0);
+  r.expect_offset_at_least(base);
+  Offset next = base;
+  const char* data;
+  BatchHeader h;
+  while (r.position() < end) {
+    if (r.next(data, h) != BatchStatus::ok) throw_corrupt(label, path, r.reason());
+    next = h.next_offset();
+  }
+  if (r.position() != end) return std::nullopt;
+  return next;
 }
 
 }  // namespace
@@ -113,8 +133,32 @@ void PartitionWriter::open_active(Offset base) {
   next_offset_ = std::max(next_offset_, base);
   end_pos_ = 0;
   uint64_t start = tail_start(active_fd_.get(), active_path_, *index_, true);
+  if (start > 0) {
+    // The index only says where the tail is: a byte flipped before it would never be
+    // seen, and every event appended after it would later be cut by a repair. Check
+    // every batch once, when this writer first opens the segment (later appends scan
+    // only the new bytes), and the offsets across the jump.
+    if (auto next = check_batches_before(active_fd_.get(), active_path_, base, start, label_)) {
+      end_pos_ = start;
+      next_offset_ = std::max(next_offset_, *next);
+    } else {
+      start = 0;
+    }
+  }
   if (start == 0) index_->clear();
   scan_tail(start);
+}
+
+bool PartitionWriter::may_cut_suspect_tail(uint64_t position, const BatchHeader& h) const {
+  (void)position;
+  // A batch wholly past the durable end was never acknowledged (durable_end.h, 1): a
+  // write a power loss kept the size of but not the data. One that is not may hold
+  // acknowledged events hit by a bit flip: a person decides (pspf-topics repair
+  // quarantines it). The mark is not synced, so a power loss can leave it behind the
+  // data: a bit flip in a batch whose publication was lost that way is cut too, into
+  // quarantine, where nothing is destroyed.
+  std::optional<Offset> mark = read_durable_end(lock_.fd(), lock_.path());
+  return mark && h.base_offset >= *mark;
 }
 
 void PartitionWriter::scan_tail(uint64_t from) {
@@ -132,12 +176,21 @@ void PartitionWriter::scan_tail(uint64_t from) {
       continue;
     }
     if (s == BatchStatus::corrupt) throw_corrupt(label_, active_path_, r.reason());
-    if (s == BatchStatus::torn) {
-      // A writer died mid-write (we hold the lock, so nobody is writing now): cut the
-      // torn batch off so that our batch follows the last good one.
-      uint64_t size = file_size(active_fd_.get(), active_path_);
-      truncate_file(active_fd_.get(), r.position(), active_path_);
-      sync_data(active_fd_.get(), active_path_);
+    uint64_t size = s == BatchStatus::end ? 0 : file_size(active_fd_.get(), active_path_);
+    if (s == BatchStatus::suspect && !may_cut_suspect_tail(r.position(), h)) {
+      throw Error(Errc::corrupt,
+                  fmt::format("{} segment {}: {} ({} bytes: a write a crash lost, or damage to "
+                              "acknowledged events); nothing was appended (pspf-topics repair "
+                              "moves the batch to a quarantine file)",
+                              label_, active_path_, r.reason(), size - r.position()));
+    }
+    if (s == BatchStatus::torn || s == BatchStatus::suspect) {
+      // A writer died mid-write (we hold the lock, so nobody is writing now), or left
+      // a suspect batch may_cut_suspect_tail() lets go: move it to a quarantine file,
+      // durably, then cut it, so that our batch follows the last good one and no
+      // byte is destroyed.
+      quarantined_.push_back(
+          cut_to_quarantine(dir_, *active_base_, active_fd_.get(), active_path_, r.position()));
       index_->truncate_from(r.position());
       truncated_bytes_ += size - r.position();
     }
@@ -659,9 +712,11 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     // removed the batches before it).
     if (i + 1 == segs.size()) out.end = std::max(out.end, segs[i]);
     bool last = i + 1 == segs.size();
-    if (s == BatchStatus::torn && last) {
+    if ((s == BatchStatus::torn || s == BatchStatus::suspect) && last) {
       out.torn_tail = true;
-      out.damage = fmt::format("segment {}: torn tail: {}", path, r.reason());
+      out.suspect_tail = s == BatchStatus::suspect;
+      out.damage = fmt::format("segment {}: {}{}", path, out.suspect_tail ? "" : "torn tail: ",
+                               r.reason());
       out.damaged_segment = path;
       out.damage_position = r.position();
       out.bytes_after_damage = size - r.position();
@@ -720,19 +775,25 @@ PartitionScan repair_partition(const std::string& partition_dir) {
   PartitionScan before = scan_partition(partition_dir, true);
   auto segs = list_segments(partition_dir);
   bool cut = before.damaged || before.torn_tail;
-  for (Offset base : segs) {
+  std::vector<Offset> kept;
+  std::vector<std::string> quarantined;
+  // Later segments follow the damage: they go whole to quarantine files (the report
+  // said so first), the last one first, so that a repair that dies half way leaves
+  // the damage in place and is simply run again.
+  for (auto it = segs.rbegin(); it != segs.rend(); ++it) {
+    if (cut && paths::segment_file(partition_dir, *it, paths::kLogExt) > before.damaged_segment)
+      quarantined.push_back(quarantine_segment(partition_dir, *it));
+    else
+      kept.insert(kept.begin(), *it);
+  }
+  std::reverse(quarantined.begin(), quarantined.end());
+  for (Offset base : kept) {
     std::string path = paths::segment_file(partition_dir, base, paths::kLogExt);
-    if (cut && path > before.damaged_segment) {
-      // Later segments follow the damage: they go (the report said so first).
-      for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
-        ::unlink(paths::segment_file(partition_dir, base, ext).c_str());
-      continue;
-    }
     Fd fd = open_file(path, O_RDWR);
-    if (cut && path == before.damaged_segment) {
-      truncate_file(fd.get(), before.damage_position, path);
-      sync_data(fd.get(), path);
-    }
+    if (cut && path == before.damaged_segment &&
+        file_size(fd.get(), path) > before.damage_position)
+      quarantined.insert(quarantined.begin(), cut_to_quarantine(partition_dir, base, fd.get(), path,
+                                                                before.damage_position));
     // Rebuild the indexes of every segment from the log: they are caches.
     SegmentIndex idx(partition_dir, base);
     idx.clear();
@@ -743,6 +804,7 @@ PartitionScan repair_partition(const std::string& partition_dir) {
       idx.note_batch(r.batch_position(), h.base_offset, h.first_timestamp);
   }
   sync_dir(partition_dir);
+  before.quarantined = std::move(quarantined);
   return before;
 }
 

@@ -1,14 +1,18 @@
 // Partition: a directory of segments, the unit of ordering and locking.
 //
 // PartitionWriter appends batches under an exclusive flock of the partition's lock
-// file. Each append: take the lock; bring its view of the tail up to date (reading
-// what other writers appended, truncating a torn batch a dead writer left, syncing
-// records a dead writer left unsynced); roll to a new segment when the active one is
-// full; assign offsets and the append time (never below the partition's last
-// timestamp); write the batch with one write; sync as asked; note it in the index;
-// publish the durable end (durable_end.h); release the lock. A writer whose sync is
-// deferred keeps the lock until its records are synced, or cut off after a failed
-// sync: whoever holds the lock never finds another live writer's unsynced records.
+// file. It never appends after damage in the segment it appends to: it checks every
+// batch of the active segment (checksums too) when it first opens it, and then every
+// batch added since, at each append. Each append: take the lock; bring its view of
+// the tail up to date (reading what other writers appended, moving a torn batch a
+// dead writer left to a quarantine file and cutting it, refusing to write after
+// damage, syncing records a dead writer left unsynced); roll to a new segment when
+// the active one is full; assign offsets and the append time (never below the
+// partition's last timestamp); write the batch with one write; sync as asked; note
+// it in the index; publish the durable end (durable_end.h); release the lock. A
+// writer whose sync is deferred keeps the lock until its records are synced, or cut
+// off after a failed sync: whoever holds the lock never finds another live writer's
+// unsynced records.
 //
 // PartitionReader takes no lock. It reads the segments in order, treats a torn tail
 // as the end of the data, and throws Error(corrupt) naming the segment and byte
@@ -87,11 +91,11 @@ class PartitionWriter {
   // `defer_sync`: then writeback is only started, the lock stays held, and the caller
   // must have the records synced (sync(), or take_unsynced() then synced()) before it
   // reports them written (so parsing the next batch overlaps the disk). Throws
-  // Error(corrupt) when the partition has a bad batch before its tail (nothing is
-  // appended), Error(io) on write failure (the partial write is cut off again; the
-  // lock stays held while earlier deferred records are unsynced) or on a failed sync
-  // (everything not yet synced is cut off, and the lock released). Precondition:
-  // !batch.empty().
+  // Error(corrupt) when the active segment has a bad batch anywhere before its tail,
+  // or a suspect last batch that may hold acknowledged records (nothing is appended),
+  // Error(io) on write failure (the partial write is cut off again; the lock stays
+  // held while earlier deferred records are unsynced) or on a failed sync (everything
+  // not yet synced is cut off, and the lock released). Precondition: !batch.empty().
   Appended append(BatchBuilder& batch, SyncMode sync, bool defer_sync = false);
   // The same, with the exactly-once checks, made under the lock with the append:
   // records whose id is already in the partition's dedup window are left out (and
@@ -150,8 +154,10 @@ class PartitionWriter {
   // --roll). Returns false when the active segment is empty (nothing to close).
   bool roll_active();
 
-  // Bytes of torn batches this writer has cut off the tail so far.
+  // Bytes of torn batches this writer has cut off the tail so far, and the quarantine
+  // files it moved them to first (pspf-log(5) QUARANTINE).
   uint64_t truncated_bytes() const { return truncated_bytes_; }
+  const std::vector<std::string>& quarantined() const { return quarantined_; }
 
  private:
   void refresh();
@@ -162,6 +168,13 @@ class PartitionWriter {
   SyncPoint end_point() const { return {next_offset_, *active_base_, end_pos_}; }
   void open_active(Offset base);
   void scan_tail(uint64_t from);
+  // The one decision point for a suspect last batch (a complete batch whose checksum
+  // fails, at `position` of the active segment, with header `h`): true when it may be
+  // cut into quarantine like a torn batch, false when the writer must refuse (nothing
+  // appended, Error(corrupt) naming it). A suspect batch may hold acknowledged events
+  // hit by a bit flip, or be a write a power loss kept the size of but not the data;
+  // only the second may be cut without asking.
+  bool may_cut_suspect_tail(uint64_t position, const BatchHeader& h) const;
   void roll();
   PartitionState& state();
   // Fills result.duplicate_of for the records of `batch` whose id is already here,
@@ -181,6 +194,7 @@ class PartitionWriter {
   Offset next_offset_{0};
   Timestamp last_ts_{0};
   uint64_t truncated_bytes_ = 0;
+  std::vector<std::string> quarantined_;
   DedupWindow window_;
   uint64_t expected_ids_ = 0;
   std::unique_ptr<PartitionState> state_;
@@ -257,21 +271,28 @@ struct PartitionScan {
   // Damage: the first bad place found, if any.
   bool damaged = false;
   bool torn_tail = false;        // a torn tail only (harmless; the next writer cuts it)
+  // The torn tail is a complete last batch whose checksum fails (BatchStatus::suspect):
+  // possibly damaged acknowledged events; writers refuse it, repair quarantines it.
+  bool suspect_tail = false;
   std::string damage;            // "segment 000...0.log: bad batch at byte N: why"
   std::string damaged_segment;   // path
   uint64_t damage_position = 0;  // byte position in that segment
   uint64_t bytes_after_damage = 0;
   std::vector<std::string> index_problems;
+  // repair_partition only: the quarantine files it moved what it cut to, in order.
+  std::vector<std::string> quarantined;
 };
 
 // Scans every batch of a partition (checksums included). With verify_indexes, checks
 // every index entry against the batches.
 PartitionScan scan_partition(const std::string& partition_dir, bool verify_indexes);
 
-// Cuts a damaged partition back to its last good batch: truncates the damaged
-// segment at the damage position, removes later segments, rebuilds the indexes of
-// the truncated segment. Takes the partition lock. Returns what scan_partition found
-// before the repair.
+// Cuts a damaged partition back to its last good batch, destroying nothing: moves
+// the later segments whole to quarantine files (last first), then moves the damaged
+// segment's bytes from the damage position on to a quarantine file and cuts them,
+// and rebuilds every index. A torn or suspect tail is cut the same way. Takes the
+// partition lock. Returns what scan_partition found before the repair, with the
+// quarantine files written.
 PartitionScan repair_partition(const std::string& partition_dir);
 
 }  // namespace pspf

@@ -108,4 +108,10 @@ std::optional<SwapName> parse_swap_name(std::string_view filename) {
   return std::nullopt;
 }
 
+std::string quarantine_file(const std::string& partition_dir, Offset base, uint64_t position,
+                            unsigned n) {
+  if (n == 0) return fmt::format("{}/{:020d}.log.{}.quarantine", partition_dir, base.value, position);
+  return fmt::format("{}/{:020d}.log.{}.{}.quarantine", partition_dir, base.value, position, n);
+}
+
 }  // namespace pspf::paths

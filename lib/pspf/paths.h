@@ -5,6 +5,7 @@
 //   DIR/topics/<topic>/<partition>/lock
 //   DIR/topics/<topic>/<partition>/removed-keys     (events compaction removed, per key)
 //   DIR/topics/<topic>/<partition>/<base><ext>.<token>.cleaned  (a compaction's swap files)
+//   DIR/topics/<topic>/<partition>/<base>.log.<position>[.<n>].quarantine  (bytes recovery cut)
 //   DIR/topics/<topic>/compact.lock                  (one compaction of a topic at a time)
 //   DIR/groups/<group>/offsets.log, lock, members/, owners/<topic>/<partition>
 //   DIR/tmp/   (topics and groups being created or deleted)
@@ -68,5 +69,12 @@ struct SwapName {
 };
 // The parts of a swap file name, or nullopt when `filename` is not one.
 std::optional<SwapName> parse_swap_name(std::string_view filename);
+
+// Where the bytes that recovery cuts from segment <base>, from byte `position` to its
+// end, are kept: "<20-digit base>.log.<position>.quarantine" (position 0: the whole
+// segment). The same place cut again (`n` > 0) gets "<base>.log.<position>.<n>.quarantine",
+// so that no quarantine file ever replaces another. Never a segment name.
+std::string quarantine_file(const std::string& partition_dir, Offset base, uint64_t position,
+                            unsigned n = 0);
 
 }  // namespace pspf::paths

@@ -289,4 +289,11 @@ uint64_t Producer::truncated_bytes() const {
   return n;
 }
 
+std::vector<std::string> Producer::quarantined() const {
+  std::vector<std::string> out;
+  for (const auto& s : slots_)
+    if (s && s->writer) out.insert(out.end(), s->writer->quarantined().begin(), s->writer->quarantined().end());
+  return out;
+}
+
 }  // namespace pspf

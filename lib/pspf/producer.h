@@ -82,8 +82,10 @@ class Producer {
   uint64_t duplicates() const { return duplicates_; }
   int64_t conflict_version() const { return conflict_version_; }
   uint64_t pending() const { return pending_; }
-  // Bytes of torn batches left by dead writers and cut off by this producer.
+  // Bytes of torn batches left by dead writers and cut off by this producer, and the
+  // quarantine files they were moved to first.
   uint64_t truncated_bytes() const;
+  std::vector<std::string> quarantined() const;
   const TopicConfig& topic() const { return topic_; }
 
  private:

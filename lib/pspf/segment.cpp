@@ -53,10 +53,9 @@ bool SegmentReader::more_data_after(uint64_t end) {
   return pread_full(fd_, &c, 1, end, path_) == 1;
 }
 
-BatchStatus SegmentReader::bad(std::string why, uint64_t after_end) {
+BatchStatus SegmentReader::bad_header(std::string why) {
   reason_ = fmt::format("bad batch at byte {}: {}", pos_, why);
-  if (after_end == UINT64_MAX) return zeros_to_end(pos_) ? BatchStatus::torn : BatchStatus::corrupt;
-  return more_data_after(after_end) ? BatchStatus::corrupt : BatchStatus::torn;
+  return zeros_to_end(pos_) ? BatchStatus::torn : BatchStatus::corrupt;
 }
 
 BatchStatus SegmentReader::next(const char*& data, BatchHeader& h) {
@@ -70,9 +69,9 @@ BatchStatus SegmentReader::next(const char*& data, BatchHeader& h) {
   uint32_t magic;
   std::memcpy(&magic, p, sizeof magic);
   h = decode_batch_header(p);
-  if (magic != kBatchMagic) return bad("no batch magic", UINT64_MAX);
-  if (header_checksum(p) != h.header_check) return bad("header checksum mismatch", UINT64_MAX);
-  if (auto problem = header_problem(h)) return bad(*problem, UINT64_MAX);
+  if (magic != kBatchMagic) return bad_header("no batch magic");
+  if (header_checksum(p) != h.header_check) return bad_header("header checksum mismatch");
+  if (auto problem = header_problem(h)) return bad_header(*problem);
   if (avail < h.length) {
     avail = fill(h.length);
     p = buf_.data() + (pos_ - buf_start_);
@@ -81,7 +80,14 @@ BatchStatus SegmentReader::next(const char*& data, BatchHeader& h) {
       return BatchStatus::torn;
     }
   }
-  if (batch_checksum(p, h.length) != h.checksum) return bad("checksum mismatch", pos_ + h.length);
+  if (batch_checksum(p, h.length) != h.checksum) {
+    if (more_data_after(pos_ + h.length)) {
+      reason_ = fmt::format("bad batch at byte {}: checksum mismatch", pos_);
+      return BatchStatus::corrupt;
+    }
+    reason_ = fmt::format("bad batch at byte {}: checksum mismatch in a complete last batch", pos_);
+    return BatchStatus::suspect;
+  }
   if (h.base_offset < min_offset_) {
     reason_ = fmt::format("bad batch at byte {}: base offset {} is below {}", pos_,
                           h.base_offset.value, min_offset_.value);

@@ -6,7 +6,11 @@
 //   end      nothing more in the file (as far as the file has been written)
 //   torn     an incomplete or bad batch that reaches the end of the file: a write in
 //            progress, or the remains of a writer that died. Readers treat it as the
-//            end; the next writer truncates it.
+//            end; the next writer moves it to a quarantine file and cuts it.
+//   suspect  a batch of complete length with a sane header, at the end of the file,
+//            whose checksum does not match: a write the disk lost (a power loss after
+//            the size grew), or a bit flipped in acknowledged data. Readers treat it as
+//            the end; a writer does not cut it on its own (PartitionWriter).
 //   corrupt  a bad batch followed by more data, or offsets that go backwards. Never
 //            skipped: the caller reports it with the segment and byte position.
 //
@@ -14,7 +18,7 @@
 //   S - p < 56, or the batch's length reaches past S        -> torn
 //   bad magic, header check or header, every byte p..S is 0  -> torn
 //   bad magic, header check or header otherwise              -> corrupt
-//   checksum mismatch and p + length == S                    -> torn
+//   checksum mismatch and p + length == S                    -> suspect
 //   checksum mismatch and p + length <  S                    -> corrupt
 #pragma once
 
@@ -27,7 +31,7 @@
 
 namespace pspf {
 
-enum class BatchStatus { ok, end, torn, corrupt };
+enum class BatchStatus { ok, end, torn, suspect, corrupt };
 
 class SegmentReader {
  public:
@@ -38,9 +42,10 @@ class SegmentReader {
   SegmentReader& operator=(const SegmentReader&) = delete;
 
   // Reads what is at position(). On ok, `data` points at the whole batch (valid until
-  // the next call) and `h` is its header, and position() moves past it. On end and
-  // torn, position() stays, so a later call sees what a writer has added since. On
-  // corrupt, reason() says what is wrong.
+  // the next call) and `h` is its header, and position() moves past it. On end,
+  // torn and suspect, position() stays, so a later call sees what a writer has added
+  // since. On torn, suspect and corrupt, reason() says what is wrong; on suspect, `h`
+  // is the batch's header (sane and checked, so its offsets can be trusted).
   BatchStatus next(const char*& data, BatchHeader& h);
 
   // Restarts at byte `pos` (a batch boundary) without reusing the buffer's contents.
@@ -59,7 +64,8 @@ class SegmentReader {
   size_t fill(size_t need);
   bool zeros_to_end(uint64_t from);
   bool more_data_after(uint64_t end);
-  BatchStatus bad(std::string why, uint64_t after_end);
+  // A header that is not sane: torn when only zeros follow, else corrupt.
+  BatchStatus bad_header(std::string why);
 
   int fd_;
   std::string path_;

@@ -42,8 +42,10 @@ void for_each_batch(const std::string& path, Offset base, const CleanRules& rule
     BatchStatus s = r.next(data, h);
     if (s == BatchStatus::end) break;
     if (s != BatchStatus::ok) {
-      // Only the snapshot end of a live last segment may be torn (a write in progress).
-      if (s == BatchStatus::torn && rules.end.value != INT64_MAX) break;
+      // Only the snapshot end of a live last segment may be torn (a write in progress)
+      // or suspect (left for the writers and repair to decide).
+      if ((s == BatchStatus::torn || s == BatchStatus::suspect) && rules.end.value != INT64_MAX)
+        break;
       throw Error(Errc::corrupt, fmt::format("segment {}: {} (pspf-topics verify and repair)",
                                              path, r.reason()));
     }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,41 @@ std::string seg(const std::string& dir, int64_t base, std::string_view ext = pat
   return paths::segment_file(dir, Offset(base), ext);
 }
 
+// The start of every complete batch in a segment's bytes.
+std::vector<uint64_t> batch_starts(const std::string& bytes) {
+  std::vector<uint64_t> out;
+  for (uint64_t p = 0; p + kBatchHeaderSize <= bytes.size();) {
+    BatchHeader h = decode_batch_header(bytes.data() + p);
+    if (h.length < kBatchHeaderSize || p + h.length > bytes.size()) break;
+    out.push_back(p);
+    p += h.length;
+  }
+  return out;
+}
+
+// Names in `dir` that end in ".quarantine".
+std::vector<std::string> quarantine_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& n : list_dir(dir))
+    if (n.size() > 11 && n.substr(n.size() - 11) == ".quarantine") out.push_back(dir + "/" + n);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The message of the Error(corrupt) that appending one record throws ("" if none).
+std::string append_error(const std::string& dir) {
+  PartitionWriter w(dir, "topic t partition 0", 1 << 20);
+  BatchBuilder b;
+  test::fill(b, 9999, 1);
+  try {
+    w.append(b, SyncMode::none);
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::corrupt);
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace
 
 TEST_CASE("appends get dense offsets and read back in order") {
@@ -69,7 +105,7 @@ TEST_CASE("two writers on one partition see each other's appends") {
   CHECK(read_from(dir.path()).size() == 6);
 }
 
-TEST_CASE("the next writer truncates a torn tail at every length and appends after it") {
+TEST_CASE("the next writer moves a torn tail of every length to a quarantine file and appends after it") {
   test::TempDir dir;
   uint64_t good_end, full_end;
   {
@@ -80,6 +116,8 @@ TEST_CASE("the next writer truncates a torn tail at every length and appends aft
     full_end = file_size(open_file(seg(dir.path(), 0), O_RDONLY).get(), "");
   }
   std::string full = read_small_file(seg(dir.path(), 0));
+  std::string quarantine = paths::quarantine_file(dir.path(), Offset(0), good_end);
+  CHECK(quarantine == dir.path() + fmt::format("/00000000000000000000.log.{}.quarantine", good_end));
   for (uint64_t len = good_end + 1; len < full_end; len += 7) {
     CAPTURE(len);
     write_file_atomic(seg(dir.path(), 0), full.substr(0, len));
@@ -88,10 +126,27 @@ TEST_CASE("the next writer truncates a torn tail at every length and appends aft
     Appended a = append(w, 100, 1);
     CHECK(a.base.value == 4);
     CHECK(w.truncated_bytes() == len - good_end);
+    CHECK(w.quarantined() == std::vector<std::string>{quarantine});
+    CHECK(read_small_file(quarantine) == full.substr(good_end, len - good_end));
     auto recs = read_from(dir.path());
     REQUIRE(recs.size() == 5);
     CHECK(recs[4].second == "k100");
+    ::unlink(quarantine.c_str());
   }
+  // Two torn tails cut at the same place: the second quarantine never replaces the first.
+  for (int k = 0; k < 3; ++k) {
+    write_file_atomic(seg(dir.path(), 0), full.substr(0, good_end + 10 + k));
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    append(w, 100, 1);
+    CHECK(w.quarantined() ==
+          std::vector<std::string>{paths::quarantine_file(dir.path(), Offset(0), good_end, k)});
+  }
+  auto files = quarantine_files(dir.path());
+  REQUIRE(files.size() == 3);
+  CHECK(read_small_file(paths::quarantine_file(dir.path(), Offset(0), good_end, 0)) ==
+        full.substr(good_end, 10));
+  CHECK(read_small_file(paths::quarantine_file(dir.path(), Offset(0), good_end, 2)) ==
+        full.substr(good_end, 12));
 }
 
 TEST_CASE("a writer refuses to append after a corrupt batch and names it") {
@@ -249,4 +304,119 @@ TEST_CASE("a damaged time index never makes a time seek skip records") {
   BatchRef b;
   REQUIRE(r.next(b));
   CHECK(b.header.base_offset.value == 0);
+}
+
+TEST_CASE("a writer refuses to append after a bad middle batch even behind the last index entry") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    for (int i = 0; i < 8; ++i) append(w, i * 400, 400);  // > 4 KiB each: all indexed
+  }
+  REQUIRE(SegmentIndex(dir.path(), Offset(0)).entries().size() == 8);
+  std::string path = seg(dir.path(), 0);
+  std::string full = read_small_file(path);
+  std::vector<uint64_t> starts = batch_starts(full);
+  REQUIRE(starts.size() == 8);
+  // Bits all through batch 3 (header and records); the index still trusts batch 7.
+  for (uint64_t i = starts[3]; i < starts[4]; i += 61) {
+    CAPTURE(i);
+    std::string bytes = full;
+    bytes[i] = static_cast<char>(bytes[i] ^ (1 << (i % 8)));
+    write_file_atomic(path, bytes);
+    std::string msg = append_error(dir.path());
+    CHECK(msg.find(fmt::format("topic t partition 0 segment {}: bad batch at byte {}: ", path,
+                               starts[3])) != std::string::npos);
+    CHECK(read_small_file(path) == bytes);  // nothing appended, nothing cut
+    CHECK(quarantine_files(dir.path()).empty());
+  }
+}
+
+TEST_CASE("a writer refuses a complete last batch with a bad checksum and names the way out") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    for (int i = 0; i < 4; ++i) append(w, i * 400, 400);
+  }
+  std::string path = seg(dir.path(), 0);
+  std::string full = read_small_file(path);
+  std::vector<uint64_t> starts = batch_starts(full);
+  REQUIRE(starts.size() == 4);
+  for (uint64_t i = starts[3]; i < full.size(); i += 53) {
+    CAPTURE(i);
+    std::string bytes = full;
+    bytes[i] = static_cast<char>(bytes[i] ^ (1 << (i % 8)));
+    write_file_atomic(path, bytes);
+    std::string msg = append_error(dir.path());
+    CHECK(msg.find(fmt::format("topic t partition 0 segment {}: bad batch at byte {}: ", path,
+                               starts[3])) != std::string::npos);
+    CHECK(msg.find("pspf-topics repair") != std::string::npos);
+    if (i >= starts[3] + kBatchHeaderSize)
+      CHECK(msg.find("checksum mismatch in a complete last batch") != std::string::npos);
+    CHECK(read_small_file(path) == bytes);
+    CHECK(quarantine_files(dir.path()).empty());
+  }
+}
+
+TEST_CASE("scan reports a suspect last batch; repair moves it to a quarantine file") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    for (int i = 0; i < 4; ++i) append(w, i * 10, 10);
+  }
+  std::string path = seg(dir.path(), 0);
+  std::string full = read_small_file(path);
+  std::vector<uint64_t> starts = batch_starts(full);
+  std::string bytes = full;
+  bytes[starts[3] + 100] ^= 0x08;
+  write_file_atomic(path, bytes);
+  PartitionScan s = scan_partition(dir.path(), true);
+  CHECK_FALSE(s.damaged);
+  CHECK(s.torn_tail);
+  CHECK(s.suspect_tail);
+  CHECK(s.records == 30);
+  CHECK(s.damage_position == starts[3]);
+  CHECK(s.bytes_after_damage == full.size() - starts[3]);
+  PartitionScan r = repair_partition(dir.path());
+  std::string q = paths::quarantine_file(dir.path(), Offset(0), starts[3]);
+  CHECK(r.quarantined == std::vector<std::string>{q});
+  CHECK(read_small_file(q) == bytes.substr(starts[3]));
+  CHECK(read_small_file(path) == full.substr(0, starts[3]));
+  PartitionScan after = scan_partition(dir.path(), true);
+  CHECK_FALSE(after.torn_tail);
+  CHECK_FALSE(after.suspect_tail);
+  PartitionWriter w(dir.path(), "p", 1 << 20);
+  CHECK(append(w, 100, 1).base.value == 30);
+  CHECK(w.quarantined().empty());
+}
+
+TEST_CASE("repair moves the damaged region and every later segment to quarantine files") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1024);
+    for (int i = 0; i < 30; ++i) append(w, i * 10, 10);
+  }
+  auto segs = list_segments(dir.path());
+  REQUIRE(segs.size() >= 4);
+  std::vector<std::string> before;
+  for (Offset b : segs) before.push_back(read_small_file(seg(dir.path(), b.value)));
+  std::vector<uint64_t> starts = batch_starts(before[1]);
+  REQUIRE(starts.size() >= 2);
+  std::string damaged = before[1];
+  damaged[starts[1] + 60] ^= 0x01;
+  write_file_atomic(seg(dir.path(), segs[1].value), damaged);
+  PartitionScan r = repair_partition(dir.path());
+  CHECK(r.damaged);
+  std::vector<std::string> want{paths::quarantine_file(dir.path(), segs[1], starts[1])};
+  for (size_t k = 2; k < segs.size(); ++k) want.push_back(paths::quarantine_file(dir.path(), segs[k], 0));
+  CHECK(r.quarantined == want);
+  CHECK(quarantine_files(dir.path()) == want);
+  CHECK(read_small_file(want[0]) == damaged.substr(starts[1]));
+  for (size_t k = 2; k < segs.size(); ++k) CHECK(read_small_file(want[k - 1]) == before[k]);
+  CHECK(list_segments(dir.path()) == std::vector<Offset>{segs[0], segs[1]});
+  CHECK(read_small_file(seg(dir.path(), segs[1].value)) == before[1].substr(0, starts[1]));
+  for (size_t k = 2; k < segs.size(); ++k) {
+    CHECK_FALSE(path_exists(seg(dir.path(), segs[k].value, paths::kIndexExt)));
+    CHECK_FALSE(path_exists(seg(dir.path(), segs[k].value, paths::kTimeIndexExt)));
+  }
+  CHECK_FALSE(scan_partition(dir.path(), true).damaged);
 }
