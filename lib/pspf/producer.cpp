@@ -112,8 +112,9 @@ void Producer::report_synced(bool all) {
   }
 }
 
-PartitionId Producer::route(const std::string_view* key) {
+PartitionId Producer::route(const std::string_view* key, const std::string_view* id) {
   if (key) return partition_for_key(*key, topic_.partitions);
+  if (id) return partition_for_key(*id, topic_.partitions);
   return PartitionId(sticky_);
 }
 

@@ -49,10 +49,12 @@ class Producer {
   // partitions, so each id index is sized once rather than grown step by step.
   void expect_ids(uint64_t records) { expected_ids_ = records; }
 
-  // The partition for a record: Kafka's murmur2 of the key; without a key, the
+  // The partition for a record: Kafka's murmur2 of the key; without a key but with
+  // an id, the same function of the id, so that a re-run (another process) sends
+  // the id where its earlier copy is and deduplication meets it; with neither, the
   // current sticky partition (it moves to the next one each time a keyless batch is
-  // appended, so keyless records spread evenly).
-  PartitionId route(const std::string_view* key);
+  // appended, so keyless records spread evenly). key/id may be null.
+  PartitionId route(const std::string_view* key, const std::string_view* id);
 
   // Queues a record for partition p (appending its batch first when full). key/id
   // may be null; headers is a MessagePack map or empty; value one MessagePack value.

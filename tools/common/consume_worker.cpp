@@ -244,7 +244,8 @@ class Worker {
       add_error_headers(r, p, why, headers);
       std::string_view key = r.key, id = r.id;
       const std::string_view* kp = r.has_key ? &key : nullptr;
-      producer.add(producer.route(kp), kp, r.has_id ? &id : nullptr, headers.view(), r.value);
+      const std::string_view* ip = r.has_id ? &id : nullptr;
+      producer.add(producer.route(kp, ip), kp, ip, headers.view(), r.value);
     }
     producer.flush();
     note(fmt::format("set {} events aside in topic {}", b.count, dlq.name));

@@ -53,7 +53,7 @@ std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, 
     std::string_view idv = id, keyv = lines[i].key;
     const std::string_view* kp = lines[i].has_key ? &keyv : nullptr;
     std::string_view value(values_.data() + lines[i].begin, lines[i].end - lines[i].begin);
-    producer_.add(producer_.route(kp), kp, &idv, {}, value);
+    producer_.add(producer_.route(kp, &idv), kp, &idv, {}, value);
   }
   producer_.flush();
   return std::nullopt;
