@@ -298,6 +298,12 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
   }
   Offset before = next_offset_;
   std::string_view bytes = out->seal(next_offset_, ts);
+  // Readers call a longer batch damage and writers then refuse the partition: never
+  // write one (the Producer splits batches below the limit; this is the last guard).
+  if (bytes.size() > kMaxBatchBytes)
+    throw Error(Errc::invalid_input, fmt::format("{}: a batch of {} bytes is larger than the log "
+                                                 "format allows ({} bytes); nothing was appended",
+                                                 active_path_, bytes.size(), kMaxBatchBytes));
   try {
     pwrite_all(active_fd_.get(), bytes.data(), bytes.size(), end_pos_, active_path_);
     if (sync != SyncMode::none && !defer_sync) {

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
-#include "pspf/file.h"
+#include <fmt/format.h>
 
+#include "pspf/error.h"
+#include "pspf/file.h"
 #include "pspf/murmur2.h"
 
 namespace pspf {
@@ -118,10 +120,38 @@ PartitionId Producer::route(const std::string_view* key, const std::string_view*
   return PartitionId(sticky_);
 }
 
+std::optional<std::string> Producer::oversized(PartitionId p, const std::string_view* key,
+                                               const std::string_view* id,
+                                               std::string_view headers, size_t value_size,
+                                               uint64_t seq) const {
+  size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
+  size_t alone = BatchBuilder::record_bytes(0, key, id, headers, value_size);
+  if (kBatchHeaderSize + alone + mark > kMaxBatchBytes)
+    return fmt::format("record of {} bytes does not fit in a batch (at most {} bytes, see "
+                       "pspf-log(5))", alone, kMaxBatchBytes);
+  const Slot* slot = slots_[static_cast<size_t>(p.value)].get();
+  if (expect_ && slot &&
+      slot->batch.size() + BatchBuilder::record_bytes(slot->batch.count(), key, id, headers,
+                                                      value_size) + mark > kMaxBatchBytes)
+    return fmt::format("records appended with an expected version go in one batch, and this "
+                       "one would make it larger than {} bytes (see pspf-log(5))", kMaxBatchBytes);
+  return std::nullopt;
+}
+
 void Producer::add(PartitionId p, const std::string_view* key, const std::string_view* id,
                    std::string_view headers, std::string_view value, uint64_t seq) {
+  if (auto why = oversized(p, key, id, headers, value.size(), seq))
+    throw Error(Errc::invalid_input, *why);
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot) slot = std::make_unique<Slot>();
+  // A batch past kMaxBatchBytes would be damage to every reader: append what is
+  // queued first, and let this record start the next batch. (With an expected
+  // version oversized() refused it above: that batch cannot be split.)
+  size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
+  if (!slot->batch.empty() &&
+      slot->batch.size() + BatchBuilder::record_bytes(slot->batch.count(), key, id, headers,
+                                                      value.size()) + mark > kMaxBatchBytes)
+    flush_slot(p);
   size_t before = slot->batch.size();
   slot->batch.add(key, id, headers, value);
   slot->last_seq = seq;

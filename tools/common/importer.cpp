@@ -95,6 +95,8 @@ void Importer::record(LineReader& in, std::string_view line) {
     ++resumed_;
     return;
   }
+  if (auto why = producer_.oversized(p, kp, ip, headers, value.size(), seq))
+    return invalid(in, line, *why);
   producer_.add(p, kp, ip, headers, value, seq);
 }
 
