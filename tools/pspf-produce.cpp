@@ -10,6 +10,7 @@
 #include "common/options.h"
 #include "common/signals.h"
 #include "common/tool.h"
+#include "pspf/batch.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/line_reader.h"
@@ -44,8 +45,10 @@ int main(int argc, char** argv) {
   app.add_option("--partitions", o.partitions, "partitions of the topic if it must be created (default 4)")
       ->check(tool::whole_number_in(1, kMaxPartitions));
   app.add_option("--sync", o.sync, "none, batch (default) or always");
-  app.add_option("--max-record-bytes", o.max_record_bytes, "longest accepted line (default 1048576)")
-      ->check(tool::whole_number_in(1, int64_t{256} << 20));
+  static_assert(kMaxRecordBytes == 267386880, "update --max-record-bytes' help and pspf-produce(1)");
+  app.add_option("--max-record-bytes", o.max_record_bytes, "longest accepted line (default 1048576, "
+                 "at most 267386880)")
+      ->check(tool::whole_number_in(1, static_cast<int64_t>(kMaxRecordBytes)));
   app.add_flag("--skip-invalid", o.skip_invalid, "skip invalid lines instead of stopping");
   app.add_option("--reject-file", o.reject_file, "with --skip-invalid, append rejected lines here");
   app.add_flag("--receipts", o.receipts, "print a JSON receipt per appended record on stdout");

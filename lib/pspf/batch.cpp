@@ -58,6 +58,11 @@ bool get_int(const char** p, const char* end, int64_t& out) {
 
 bool is_nil(const char* p, const char* end) { return p < end && static_cast<uint8_t>(*p) == 0xc0; }
 
+// The sizes msgpack_put_uint, msgpack_put_str and msgpack_put_bin_header write.
+size_t uint_bytes(uint64_t v) { return v < 128 ? 1 : v < 65536 ? 3 : v <= 0xffffffffu ? 5 : 9; }
+size_t str_bytes(size_t n) { return (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5) + n; }
+size_t bin_header_bytes(size_t n) { return n < 256 ? 2 : n < 65536 ? 3 : 5; }
+
 }  // namespace
 
 BatchHeader decode_batch_header(const char* p) {
@@ -294,9 +299,23 @@ void BatchBuilder::set_producer_mark(std::string_view producer, uint64_t last_se
   mark_ = ProducerMark{std::string(producer), last_seq};
 }
 
+size_t BatchBuilder::record_bytes(uint32_t index, const std::string_view* key,
+                                  const std::string_view* id, std::string_view headers,
+                                  size_t value_size) {
+  // Mirrors add(): envelope, offset delta, timestamp delta, key, id, headers, value.
+  return 1 + uint_bytes(index) + 1 + (key ? str_bytes(key->size()) : 1) +
+         (id ? str_bytes(id->size()) : 1) + (headers.empty() ? 1 : headers.size()) +
+         bin_header_bytes(value_size) + value_size;
+}
+
+size_t BatchBuilder::mark_bytes(std::string_view producer, uint64_t last_seq) {
+  return 1 + str_bytes(producer.size()) + uint_bytes(last_seq);  // see put_producer_mark
+}
+
 void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
                        std::string_view headers, std::string_view value) {
   assert(records_end_ == 0);  // nothing is added after seal()
+  [[maybe_unused]] size_t before = buf_.size();
   buf_.push_back(static_cast<char>(0x96));
   msgpack_put_uint(buf_, count_);
   buf_.push_back(0);  // timestamp delta: every record of a batch shares its append time
@@ -312,6 +331,7 @@ void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
   else buf_.append(headers);
   msgpack_put_bin_header(buf_, value.size());
   buf_.append(value);
+  assert(buf_.size() - before == record_bytes(count_, key, id, headers, value.size()));
   ++count_;
 }
 

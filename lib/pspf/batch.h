@@ -38,8 +38,14 @@ namespace pspf {
 inline constexpr uint32_t kBatchMagic = 0x31425350;  // "PSB1" little-endian
 inline constexpr size_t kBatchHeaderSize = 56;
 inline constexpr size_t kChecksumStart = kBatchHeaderSize;  // the checksum covers the records
-// Largest batch accepted by a reader: bigger lengths are damage, not data.
+// Largest batch accepted by a reader: bigger lengths are damage, not data. No
+// writer may produce one (a Producer starts a new batch before a record would
+// push its batch past it, and refuses a record that cannot fit even alone).
 inline constexpr uint32_t kMaxBatchBytes = 256u << 20;
+// The largest value pspf-produce --max-record-bytes allows: 1 MiB below a batch,
+// room for the header, the record's envelope, key, id and headers (unless they
+// add up to more) and a producer mark, so such a record fits in a batch alone.
+inline constexpr size_t kMaxRecordBytes = kMaxBatchBytes - (1u << 20);
 inline constexpr uint32_t kAttrProducerMark = 1;
 
 // Where a resumable import got to in a partition (see kAttrProducerMark).
@@ -116,6 +122,13 @@ class BatchBuilder {
   // empty. key/id absent when null.
   void add(const std::string_view* key, const std::string_view* id, std::string_view headers,
            std::string_view value);
+  // The bytes add() appends for a record that would be the index-th of its batch
+  // (its MessagePack envelope included).
+  static size_t record_bytes(uint32_t index, const std::string_view* key,
+                             const std::string_view* id, std::string_view headers,
+                             size_t value_size);
+  // The bytes a producer mark [producer, last_seq] adds at seal().
+  static size_t mark_bytes(std::string_view producer, uint64_t last_seq);
   // Ends the batch with a producer mark (kept until clear()).
   void set_producer_mark(std::string_view producer, uint64_t last_seq);
   const std::optional<ProducerMark>& producer_mark() const { return mark_; }

@@ -451,6 +451,12 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
   }
   Offset before = next_offset_;
   std::string_view bytes = out->seal(next_offset_, ts);
+  // Readers call a longer batch damage and writers then refuse the partition: never
+  // write one (the Producer splits batches below the limit; this is the last guard).
+  if (bytes.size() > kMaxBatchBytes)
+    throw Error(Errc::invalid_input, fmt::format("{}: a batch of {} bytes is larger than the log "
+                                                 "format allows ({} bytes); nothing was appended",
+                                                 active_path_, bytes.size(), kMaxBatchBytes));
   try {
     if (sync != SyncMode::none && (unsynced_.empty() || unsynced_.back().first != active_path_)) {
       Fd own(::dup(active_fd_.get()));

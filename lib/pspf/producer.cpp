@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
+#include "pspf/error.h"
 #include "pspf/file.h"
-
 #include "pspf/murmur2.h"
 
 namespace pspf {
@@ -100,6 +102,9 @@ void Producer::start_sync() {
     auto& slot = slots_[p];
     if (!slot || !slot->writer || !slot->writer->holding()) continue;
     PartitionWriter::Handoff h = slot->writer->take_unsynced();
+    // Nothing appended since the last handoff: an earlier job already covers it (and
+    // publishing its point twice would release the lock twice).
+    if (h.files.empty()) continue;
     for (auto& f : h.files) files.push_back(std::move(f));
     points.emplace_back(PartitionId(static_cast<int32_t>(p)), h.point);
   }
@@ -196,15 +201,44 @@ void Producer::drain_after_failure() noexcept {
   }
 }
 
-PartitionId Producer::route(const std::string_view* key) {
+PartitionId Producer::route(const std::string_view* key, const std::string_view* id) {
   if (key) return partition_for_key(*key, topic_.partitions);
+  if (id) return partition_for_key(*id, topic_.partitions);
   return PartitionId(sticky_);
+}
+
+std::optional<std::string> Producer::oversized(PartitionId p, const std::string_view* key,
+                                               const std::string_view* id,
+                                               std::string_view headers, size_t value_size,
+                                               uint64_t seq) const {
+  size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
+  size_t alone = BatchBuilder::record_bytes(0, key, id, headers, value_size);
+  if (kBatchHeaderSize + alone + mark > kMaxBatchBytes)
+    return fmt::format("record of {} bytes does not fit in a batch (at most {} bytes, see "
+                       "pspf-log(5))", alone, kMaxBatchBytes);
+  const Slot* slot = slots_[static_cast<size_t>(p.value)].get();
+  if (expect_ && slot &&
+      slot->batch.size() + BatchBuilder::record_bytes(slot->batch.count(), key, id, headers,
+                                                      value_size) + mark > kMaxBatchBytes)
+    return fmt::format("records appended with an expected version go in one batch, and this "
+                       "one would make it larger than {} bytes (see pspf-log(5))", kMaxBatchBytes);
+  return std::nullopt;
 }
 
 void Producer::add(PartitionId p, const std::string_view* key, const std::string_view* id,
                    std::string_view headers, std::string_view value, uint64_t seq) {
+  if (auto why = oversized(p, key, id, headers, value.size(), seq))
+    throw Error(Errc::invalid_input, *why);
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot) slot = std::make_unique<Slot>();
+  // A batch past kMaxBatchBytes would be damage to every reader: append what is
+  // queued first, and let this record start the next batch. (With an expected
+  // version oversized() refused it above: that batch cannot be split.)
+  size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
+  if (!slot->batch.empty() &&
+      slot->batch.size() + BatchBuilder::record_bytes(slot->batch.count(), key, id, headers,
+                                                      value.size()) + mark > kMaxBatchBytes)
+    flush_slot(p);
   size_t before = slot->batch.size();
   slot->batch.add(key, id, headers, value);
   slot->last_seq = seq;

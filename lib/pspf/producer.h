@@ -52,14 +52,26 @@ class Producer {
   // partitions, so each id index is sized once rather than grown step by step.
   void expect_ids(uint64_t records) { expected_ids_ = records; }
 
-  // The partition for a record: Kafka's murmur2 of the key; without a key, the
+  // The partition for a record: Kafka's murmur2 of the key; without a key but with
+  // an id, the same function of the id, so that a re-run (another process) sends
+  // the id where its earlier copy is and deduplication meets it; with neither, the
   // current sticky partition (it moves to the next one each time a keyless batch is
-  // appended, so keyless records spread evenly).
-  PartitionId route(const std::string_view* key);
+  // appended, so keyless records spread evenly). key/id may be null.
+  PartitionId route(const std::string_view* key, const std::string_view* id);
 
-  // Queues a record for partition p (appending its batch first when full). key/id
-  // may be null; headers is a MessagePack map or empty; value one MessagePack value.
-  // `seq` is the record's input sequence number, for the producer mark.
+  // Why add() would refuse this record for partition p, or nullopt when it would
+  // not: the record cannot fit in a batch even alone (kMaxBatchBytes, header and
+  // producer mark included), or with expect_version() the one batch would grow
+  // past that limit. Callers check first to name the input in their message.
+  std::optional<std::string> oversized(PartitionId p, const std::string_view* key,
+                                       const std::string_view* id, std::string_view headers,
+                                       size_t value_size, uint64_t seq = 0) const;
+
+  // Queues a record for partition p (appending its batch first when full, or when
+  // the record would push it past kMaxBatchBytes). key/id may be null; headers is a
+  // MessagePack map or empty; value one MessagePack value. `seq` is the record's
+  // input sequence number, for the producer mark. Throws Error(invalid_input), and
+  // queues and appends nothing, when oversized() says why.
   void add(PartitionId p, const std::string_view* key, const std::string_view* id,
            std::string_view headers, std::string_view value, uint64_t seq = 0);
 

@@ -236,15 +236,28 @@ class Worker {
     TopicConfig dlq = log.open_or_create(*o_.dead_letter, c_.topic().partitions, created);
     Producer producer(log_, dlq, SyncMode::batch);
     std::string_view sealed = b.records.seal(Offset(0), Timestamp(0));
-    RecordIterator it(sealed.data(), decode_batch_header(sealed.data()));
     RecordView r;
     Buffer headers;
-    while (it.next(r)) {
-      headers.clear();
-      add_error_headers(r, p, why, headers);
-      std::string_view key = r.key, id = r.id;
-      const std::string_view* kp = r.has_key ? &key : nullptr;
-      producer.add(producer.route(kp), kp, r.has_id ? &id : nullptr, headers.view(), r.value);
+    // Every record must fit in a batch with its error headers; check them all before
+    // setting any aside, so that a refused batch leaves nothing half set aside.
+    for (bool append : {false, true}) {
+      RecordIterator it(sealed.data(), decode_batch_header(sealed.data()));
+      while (it.next(r)) {
+        headers.clear();
+        add_error_headers(r, p, why, headers);
+        std::string_view key = r.key, id = r.id;
+        const std::string_view* kp = r.has_key ? &key : nullptr;
+        const std::string_view* ip = r.has_id ? &id : nullptr;
+        PartitionId to = producer.route(kp, ip);
+        if (!append) {
+          if (auto big = producer.oversized(to, kp, ip, headers.view(), r.value.size()))
+            throw Error(Errc::invalid_input,
+                        fmt::format("cannot set partition {} offset {} aside in topic {}: {}",
+                                    p.value, r.offset.value, dlq.name, *big));
+          continue;
+        }
+        producer.add(to, kp, ip, headers.view(), r.value);
+      }
     }
     producer.flush();
     note(fmt::format("set {} events aside in topic {}", b.count, dlq.name));

@@ -85,15 +85,18 @@ void Importer::record(LineReader& in, std::string_view line) {
       return invalid(in, line, "with --expect-version every line must have the same key");
   }
   uint64_t seq = seq_base_ + in.line_number();
-  PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp);
-  // A resumed import must send every keyless line where the first run sent it:
-  // spread them by position rather than by the (per-process) sticky partition.
-  if (o_.producer_id && !kp && !o_.partition)
+  PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp, ip);
+  // A resumed import must send every line with neither key nor id where the first
+  // run sent it: spread them by position rather than by the (per-process) sticky
+  // partition. (An id routes by its hash, the same in every run.)
+  if (o_.producer_id && !kp && !ip && !o_.partition)
     p = PartitionId(static_cast<int32_t>((seq - 1) / kResumeSpreadLines % producer_.topic().partitions));
   if (o_.producer_id && seq <= producer_.producer_seq(p)) {
     ++resumed_;
     return;
   }
+  if (auto why = producer_.oversized(p, kp, ip, headers, value.size(), seq))
+    return invalid(in, line, *why);
   producer_.add(p, kp, ip, headers, value, seq);
 }
 

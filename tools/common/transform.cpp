@@ -27,11 +27,13 @@ std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, 
     size_t begin, end;
     std::string key;
     bool has_key;
+    std::string id;
   };
   std::vector<Line> lines;
   values_.clear();
   FieldCapture key[1];
   key[0].path = key_field_;
+  std::string prefix = fmt::format("{}/{}/{}/{}-{}/", group_, source_, p.value, first.value, last.value);
   size_t pos = 0, number = 0;
   while (pos < output.size()) {
     size_t nl = output.find('\n', pos);
@@ -45,15 +47,18 @@ std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, 
       return fmt::format("output line {} is not valid JSON: {}", number, codec_.error());
     if (!key_field_.empty() && !key[0].found)
       return fmt::format("output line {} has no key field {}", number, key_field_);
-    lines.push_back({begin, values_.size(), key[0].text, key[0].found});
+    Line& l = lines.emplace_back(Line{begin, values_.size(), key[0].text, key[0].found,
+                                      prefix + std::to_string(lines.size())});
+    std::string_view idv = l.id, keyv = l.key;
+    const std::string_view* kp = l.has_key ? &keyv : nullptr;
+    if (auto why = producer_.oversized(producer_.route(kp, &idv), kp, &idv, {}, l.end - l.begin))
+      return fmt::format("output line {}: {}", number, *why);
   }
-  std::string prefix = fmt::format("{}/{}/{}/{}-{}/", group_, source_, p.value, first.value, last.value);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::string id = prefix + std::to_string(i);
-    std::string_view idv = id, keyv = lines[i].key;
-    const std::string_view* kp = lines[i].has_key ? &keyv : nullptr;
-    std::string_view value(values_.data() + lines[i].begin, lines[i].end - lines[i].begin);
-    producer_.add(producer_.route(kp), kp, &idv, {}, value);
+  for (const Line& l : lines) {
+    std::string_view idv = l.id, keyv = l.key;
+    const std::string_view* kp = l.has_key ? &keyv : nullptr;
+    std::string_view value(values_.data() + l.begin, l.end - l.begin);
+    producer_.add(producer_.route(kp, &idv), kp, &idv, {}, value);
   }
   producer_.flush();
   return std::nullopt;
