@@ -616,7 +616,7 @@ PartitionScan repair_partition(const std::string& partition_dir) {
     if (cut && path > before.damaged_segment) {
       // Later segments follow the damage: they go (the report said so first).
       for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
-        ::unlink(paths::segment_file(partition_dir, base, ext).c_str());
+        remove_file(paths::segment_file(partition_dir, base, ext));
       continue;
     }
     Fd fd = open_file(path, O_RDWR);

@@ -25,7 +25,7 @@ std::string producers_path(const std::string& dir) { return dir + "/producers.js
 // built under the partition lock, which the caller holds).
 void remove_unfinished(const std::string& dir) {
   for (const auto& name : list_dir(dir))
-    if (name.find(".hix.new-") != std::string::npos) ::unlink((dir + "/" + name).c_str());
+    if (name.find(".hix.new-") != std::string::npos) remove_file(dir + "/" + name);
 }
 
 }  // namespace
@@ -164,7 +164,7 @@ void PartitionState::reserve_ids(uint64_t more) {
 
 void PartitionState::forget_ids() {
   ids_.reset();
-  ::unlink(ids_path(dir_).c_str());
+  remove_file(ids_path(dir_));
 }
 
 void PartitionState::ids_written(Offset end) { ids_->set_covered_end(end.value); }
