@@ -11,6 +11,7 @@
 
 #include "pspf/error.h"
 #include "pspf/file.h"
+#include "pspf/segment_index.h"
 #include "test_util.h"
 
 using namespace pspf;
@@ -157,4 +158,19 @@ TEST_CASE("read_small_file refuses a file larger than its bound without reading 
   CHECK(message_of([&] { read_small_file(path, 9); }) ==
         path + " is 10 bytes, more than the 9 such a file can need: refusing to read it");
   CHECK(read_small_file(path, 10) == "0123456789");
+}
+
+TEST_CASE("a huge sparse index is read only as far as its segment could need") {
+  Setup s;
+  std::string seg = s.data + "/00000000000000000000.log";
+  std::string idx = s.data + "/00000000000000000000.index";
+  std::string tidx = s.data + "/00000000000000000000.timeindex";
+  write_file_atomic(seg, std::string(1000, 'x'));  // room for at most 17 batches
+  for (const auto& p : {idx, tidx}) {
+    Fd fd = open_file(p, O_RDWR | O_CREAT);
+    truncate_file(fd.get(), 4ull << 30, p);
+  }
+  SegmentIndex index(s.data, Offset(0));
+  // The zeros hold one valid entry each ({0, 0}); everything else is damage.
+  CHECK(index.damaged_bytes() == 2 * (4ull << 30) - 8 - 12);
 }
