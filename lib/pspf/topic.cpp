@@ -201,6 +201,11 @@ TopicConfig alter_topic(const std::string& dir, std::string_view name,
   FileLock lock(paths::topic_dir(dir, name) + "/lock");
   lock.lock();
   UnlockOnExit unlock(lock);
+  // Temporaries of topic.json a killed alter left (only alter writes it, under this
+  // lock; their names are random, so no later run would reuse them).
+  std::string topic_dir = paths::topic_dir(dir, name);
+  for (const auto& n : list_dir(topic_dir))
+    if (n.rfind("topic.json.tmp.", 0) == 0) remove_file(topic_dir + "/" + n);
   TopicConfig t = load_topic(dir, name);
   TopicConfig before = t;
   change(t);

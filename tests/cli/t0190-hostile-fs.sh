@@ -64,6 +64,8 @@ expect_exit 0 pspf-topics alter guess --segment-bytes 4096
 victim_ok
 expect_eq 4096 "$(jq -r .segment_bytes "$PSPF_DIR/topics/guess/topic.json")" "altered segment size"
 [ ! -L "$PSPF_DIR/topics/guess/topic.json" ] || fail "topic.json became a symlink"
+# alter holds the topic's lock: it also removes what a killed alter left behind.
+expect_eq "0 lock topic.json" "$(cd "$PSPF_DIR/topics/guess" && echo *)" "topic directory after alter"
 
 # Guessed temp names of producers.json: --producer-id writes beside them.
 make_topic prod
