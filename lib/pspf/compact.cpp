@@ -72,7 +72,7 @@ size_t retention_prefix(const TopicConfig& t, int64_t now, const std::vector<Seg
 }
 
 void remove_written(Job& job) {
-  for (const auto& f : job.written) ::unlink(f.c_str());
+  for (const auto& f : job.written) remove_file(f);
   job.written.clear();
 }
 
@@ -158,13 +158,13 @@ PartitionReport compact_partition(Job& job, int32_t p) {
       add_counts(removed_total, st.removed);
       if (st.records_out == 0)
         for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
-          ::unlink(job.out(segs[i], ext).c_str());
+          remove_file(job.out(segs[i], ext));
       continue;
     }
     if (st.records_out == st.records_in || emptied) {
       // Nothing to swap in: the copy goes (an emptied segment is removed instead).
       for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
-        if (!out_log.empty()) ::unlink(job.out(segs[i], ext).c_str());
+        if (!out_log.empty()) remove_file(job.out(segs[i], ext));
     }
     if (emptied) changes.push_back(record_of(RemovalKind::del, job.token, segs[i], st.removed));
     else if (st.records_out < st.records_in)
@@ -199,6 +199,7 @@ TopicReport compact_topic(const Log& log, const TopicConfig& t, const CompactOpt
       throw Error(Errc::busy, fmt::format("topic {}: another pspf-compact is running on it "
                                           "(without --no-wait, this one would wait)", t.name));
   }
+  if (o.into) confine_to(*o.into);  // a second data directory: the same rules inside it
   if (o.into && !o.dry_run) {
     TopicConfig copy = t;
     create_topic(*o.into, copy);

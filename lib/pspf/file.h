@@ -2,6 +2,14 @@
 // locks. Every durable change to the data directory goes through these helpers so
 // that the crash-safety rules (fsync data, fsync the directory after creating or
 // renaming a file) live in one file.
+//
+// Confinement: a path beneath a data directory passed to confine_to() (Log does this)
+// is resolved one component at a time from a descriptor of that directory, never
+// following a symlink and never through "..", so that whoever can write into a
+// shared data directory cannot make these helpers open, create, truncate, rename or
+// remove anything outside it. Where a regular file belongs, a symlink, FIFO, socket
+// or device is refused with an Error naming the path. Paths outside every confined
+// directory (a user's input file, the data directory itself) are opened as given.
 #pragma once
 
 #include <sys/types.h>
@@ -38,9 +46,17 @@ class Fd {
   int fd_ = -1;
 };
 
-// open(2) with O_CLOEXEC; throws Error(io) naming `path` on failure.
+// From now on, paths beneath `root` are confined to it (see the file comment). `root`
+// itself may be a symlink (the user chose it) and need not exist yet. Thread-safe.
+void confine_to(const std::string& root);
+
+// open(2) with O_CLOEXEC; throws Error(io) naming `path` on failure. Beneath a
+// confined directory: no symlink anywhere below the root, and the opened file must be
+// a regular file (a directory when `flags` has O_DIRECTORY), else Error(io) "PATH is
+// a symlink, not a regular file: refusing to use it". A FIFO never blocks the open.
 Fd open_file(const std::string& path, int flags, mode_t mode = 0644);
-// Like open_file but returns an invalid Fd when the file does not exist (ENOENT).
+// Like open_file but returns an invalid Fd when the file (or its directory) does not
+// exist.
 Fd open_file_if_exists(const std::string& path, int flags);
 
 // Writes all of [p, p+n) at `pos`; throws Error(io) naming `path`.
@@ -64,19 +80,34 @@ void sync_dir(const std::string& dir);
 
 // Replaces `path` with `content` atomically: write a temporary file beside it, fsync
 // it, rename it over `path`, fsync the directory. A crash leaves the old or the new
-// content, never a mix.
+// content, never a mix. The temporary is "<path>.tmp.<16 random hex digits>", created
+// with O_EXCL: nobody can plant a file or symlink under its name in advance.
 void write_file_atomic(const std::string& path, std::string_view content);
-// Reads a whole (small) file. Throws Error(not_found) if it does not exist.
-std::string read_small_file(const std::string& path);
+// 16 hex digits from getrandom(2), for names nobody can guess in advance.
+std::string random_suffix();
+// Reads a whole small file. Throws Error(not_found) if it does not exist, and
+// Error(corrupt) when it is larger than `max_bytes` (no metadata file of pspf can be:
+// a huge or sparse file must not cost its size in memory).
+inline constexpr uint64_t kMaxSmallFile = 64ull << 20;
+std::string read_small_file(const std::string& path, uint64_t max_bytes = kMaxSmallFile);
 
-// mkdir; returns false if it already existed. Does not sync.
+// mkdir; returns false if it already existed (as a directory: a symlink or another
+// kind of file there is refused when confined). Does not sync.
 bool make_dir(const std::string& path);
+// mkdir -p; does not sync. Beneath a confined root, no symlink is followed.
+void make_dirs(const std::string& path);
+// unlink(2); returns false when there was nothing to remove. Never follows a symlink.
+bool remove_file(const std::string& path);
+// The inode number of `path` (not following a final symlink), or 0 when missing.
+uint64_t inode_of_path(const std::string& path);
 // Names in a directory (no "." or ".."), unsorted. Throws Error(not_found) if the
 // directory does not exist.
 std::vector<std::string> list_dir(const std::string& path);
+// True when something (of any kind, a symlink too) is at `path`.
 bool path_exists(const std::string& path);
-// rename(2) then fsync of the directories involved.
-void rename_path(const std::string& from, const std::string& to);
+// rename(2) then, when `sync`, fsync of the directories involved. Throws Error(exists)
+// when `to` is a non-empty directory.
+void rename_path(const std::string& from, const std::string& to, bool sync = true);
 // Removes a file or a whole directory tree (like rm -rf); missing is fine.
 void remove_tree(const std::string& path);
 

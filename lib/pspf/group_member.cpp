@@ -25,12 +25,6 @@ std::string host_name() {
   return buf;
 }
 
-void make_dirs(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) throw Error(Errc::io, fmt::format("cannot create {}: {}", path, ec.message()));
-}
-
 // True when someone holds an flock on `fd` (a non-blocking shared lock fails).
 bool held_by_someone(int fd) {
   if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
@@ -53,7 +47,7 @@ int live_in(const std::string& members_dir, const std::string& self_path) {
     if (!fd.valid()) continue;
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
       // Nobody holds it: its member is dead. Remove the file while we hold the lock.
-      ::unlink(path.c_str());
+      remove_file(path);
       continue;
     }
     ++live;
@@ -78,17 +72,21 @@ GroupMember::GroupMember(std::string data_dir, std::string group, TopicConfig to
   // Lock the file before it appears under its real name, so that nobody can see it
   // unlocked and take it for a dead member's.
   std::string tmp = members + "/." + id_;
-  member_fd_ = open_file(tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  member_fd_ = open_file(tmp, O_RDWR | O_CREAT | O_EXCL, 0644);
   if (::flock(member_fd_.get(), LOCK_EX) != 0) throw_errno("cannot lock " + tmp);
   pwrite_all(member_fd_.get(), info_.data(), info_.size(), 0, tmp);
   member_path_ = members + "/" + id_;
-  if (::rename(tmp.c_str(), member_path_.c_str()) != 0) throw_errno("cannot register member " + tmp);
+  rename_path(tmp, member_path_, false);
   start_ = static_cast<int32_t>(rd() % static_cast<unsigned>(topic_.partitions));
 }
 
 GroupMember::~GroupMember() {
   owned_.clear();  // closing the fds releases the partition locks
-  ::unlink(member_path_.c_str());
+  try {
+    remove_file(member_path_);
+  } catch (const Error&) {
+    // A destructor must not throw; a dead member's file is removed by the next member.
+  }
 }
 
 int GroupMember::live_members() {

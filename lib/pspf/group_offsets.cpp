@@ -140,21 +140,20 @@ std::map<TopicPartition, Committed> GroupOffsets::load() const {
 
 void GroupOffsets::lock_and_catch_up() {
   if (!path_exists(dir_)) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir_, ec);
-    if (ec) throw Error(Errc::io, fmt::format("cannot create {}: {}", dir_, ec.message()));
+    make_dirs(dir_);
     sync_dir(paths::groups_dir(data_dir_));
     sync_dir(data_dir_);
   }
   if (!lock_.fd_valid()) lock_ = FileLock(paths::group_lock(dir_));
   lock_.lock();
   // Another process may have compacted (replaced) the file: follow the path.
-  struct stat st;
-  bool exists = ::stat(path_.c_str(), &st) == 0;
-  if (!fd_.valid() || !exists || static_cast<uint64_t>(st.st_ino) != ino_) {
+  uint64_t ino = inode_of_path(path_);
+  bool exists = ino != 0;
+  if (!fd_.valid() || !exists || ino != ino_) {
     bool created = !exists;
     fd_ = open_file(path_, O_RDWR | O_CREAT, 0644);
     if (created) sync_dir(dir_);
+    struct stat st;
     if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
     ino_ = static_cast<uint64_t>(st.st_ino);
     end_ = 0;

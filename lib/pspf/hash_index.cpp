@@ -54,6 +54,16 @@ uint64_t inode_of(int fd) {
   return ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
 }
 
+// posix_fallocate of [0, bytes): Error(io) "disk full" when the blocks cannot be had.
+void allocate(int fd, uint64_t bytes, const std::string& path) {
+  int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  if (err == 0) return;
+  if (err == ENOSPC || err == EDQUOT)
+    throw Error(Errc::io, fmt::format("disk full: cannot allocate {} bytes for {} (free some space)",
+                                      bytes, path));
+  throw_errno("cannot allocate " + path, err);
+}
+
 }  // namespace
 
 uint64_t MappedTable::hash(std::string_view s) {
@@ -71,6 +81,9 @@ MappedTable::MappedTable(std::string path, Mapping m)
       map_(m.map),
       bytes_(m.bytes) {
   inode_ = inode_of(fd_.get());
+  // The mapping keeps the file: a descriptor less per partition for a process that
+  // writes to hundreds of them.
+  fd_.reset();
   // Lookups land on random pages: map them all, writable, in one call rather than
   // taking two page faults per page (a read fault, then a write fault) on the way.
   // Only an optimisation: older kernels say EINVAL and fault as usual.
@@ -81,7 +94,11 @@ MappedTable::MappedTable(std::string path, Mapping m)
 
 MappedTable::~MappedTable() {
   ::munmap(map_, bytes_);
-  if (!tmp_.empty()) ::unlink(tmp_.c_str());  // never published: a rebuild cut short
+  try {
+    if (!tmp_.empty()) remove_file(tmp_);  // never published: a rebuild cut short
+  } catch (const Error&) {
+    // A destructor must not throw; the next writer under the lock removes leftovers.
+  }
 }
 
 std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string& path, uint32_t kind,
@@ -98,6 +115,9 @@ std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string&
   if (!ok) return std::nullopt;
   Mapping m;
   m.bytes = kHeaderBytes + slots * slot_bytes;
+  // A file with holes (written on a full disk by an older version, or planted) would
+  // raise SIGBUS at the first store into one: make sure every block is there.
+  allocate(fd.get(), m.bytes, path);
   void* map = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) throw_errno("cannot map " + path);
   m.fd = std::move(fd);
@@ -116,16 +136,23 @@ MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind
   Mapping m;
   m.bytes = kHeaderBytes + slots * slot_bytes;
   m.slots = slots;
-  static std::atomic<uint64_t> serial{0};
-  m.tmp = fmt::format("{}.new-{}-{}", path, ::getpid(), ++serial);
-  m.fd = open_file(m.tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
-  truncate_file(m.fd.get(), m.bytes, m.tmp);  // empty slots are zeros
-  // Allocate the blocks now: pages of a file whose blocks are allocated on writeback
-  // are flushed (and write-protected again) at every journal commit of the file
-  // system, which a writer's fdatasync of the log triggers.
-  ::posix_fallocate(m.fd.get(), 0, static_cast<off_t>(m.bytes));
-  void* map = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd.get(), 0);
-  if (map == MAP_FAILED) throw_errno("cannot map " + m.tmp);
+  // A name nobody can guess, created with O_EXCL: nothing planted can take its place.
+  m.tmp = fmt::format("{}.new-{}", path, random_suffix());
+  m.fd = open_file(m.tmp, O_RDWR | O_CREAT | O_EXCL, 0644);
+  void* map = MAP_FAILED;
+  try {
+    truncate_file(m.fd.get(), m.bytes, m.tmp);  // empty slots are zeros
+    // Allocate the blocks now, and fail here when the disk is full: a store into a
+    // mapped page the file system cannot back kills the process with SIGBUS. (Also,
+    // pages of a file whose blocks are allocated on writeback are flushed at every
+    // journal commit, which a writer's fdatasync of the log triggers.)
+    allocate(m.fd.get(), m.bytes, m.tmp);
+    map = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd.get(), 0);
+    if (map == MAP_FAILED) throw_errno("cannot map " + m.tmp);
+  } catch (...) {
+    remove_file(m.tmp);  // never published
+    throw;
+  }
   m.map = static_cast<char*>(map);
   le::store<uint32_t>(m.map, kMagic);
   le::store<uint32_t>(m.map + 4, kind);
@@ -139,18 +166,18 @@ MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind
 
 void MappedTable::publish() {
   if (tmp_.empty()) return;
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_.c_str());
-    throw_errno("cannot rename " + tmp_, err);
+  try {
+    rename_path(tmp_, path_, false);
+  } catch (const Error&) {
+    remove_file(tmp_);
+    throw;
   }
   tmp_.clear();
 }
 
 bool MappedTable::replaced() const {
   if (le::load<uint64_t>(map_ + 56) != XXH3_64bits(map_, 56)) return true;
-  struct stat st {};
-  return ::stat(path_.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_ino) != inode_;
+  return inode_of_path(path_) != inode_;
 }
 
 int64_t MappedTable::covered_end() const { return le::load<int64_t>(map_ + 24); }

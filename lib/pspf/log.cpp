@@ -9,7 +9,10 @@
 
 namespace pspf {
 
-Log::Log(std::string dir) : dir_(std::move(dir)) {}
+Log::Log(std::string dir) : dir_(std::move(dir)) {
+  // Nothing planted in the data directory (a symlink, a FIFO) may lead outside it.
+  confine_to(dir_);
+}
 
 std::optional<TopicConfig> Log::find_topic(std::string_view name) const {
   return pspf::find_topic(dir_, name);

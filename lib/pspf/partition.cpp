@@ -326,7 +326,7 @@ void PartitionWriter::sync_failed() {
     for (Offset base : segs) {
       if (base <= durable_.segment) continue;
       for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
-        ::unlink(paths::segment_file(dir_, base, ext).c_str());
+        remove_file(paths::segment_file(dir_, base, ext));
     }
     std::string path = paths::segment_file(dir_, durable_.segment, paths::kLogExt);
     Fd fd = open_file(path, O_RDWR);
@@ -336,8 +336,13 @@ void PartitionWriter::sync_failed() {
     // is a courtesy that may fail on the same bad disk: if a power loss undoes the
     // cut, the records come back from the disk itself, durable, and a later writer
     // publishes them (durable_end.h, 2).
-    ::fdatasync(fd.get());
-    ::fsync(Fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)).get());
+    try {
+      sync_data(fd.get(), path);
+      sync_dir(dir_);
+    } catch (const Error&) {
+      // (see above: the cut itself is what matters; the sync's failure is reported
+      // by the caller's own error)
+    }
   } catch (...) {
     error = std::current_exception();
   }

@@ -21,11 +21,13 @@ std::string ids_path(const std::string& dir) { return dir + "/ids.hix"; }
 std::string keys_path(const std::string& dir) { return dir + "/keys.hix"; }
 std::string producers_path(const std::string& dir) { return dir + "/producers.json"; }
 
-// Removes index files a process left half-built when it died (they are only ever
-// built under the partition lock, which the caller holds).
+// Removes index files a process left half-built when it died, and temporaries of
+// producers.json (both are only ever written under the partition lock, which the
+// caller holds; their names are random, so nobody else would ever reuse them).
 void remove_unfinished(const std::string& dir) {
   for (const auto& name : list_dir(dir))
-    if (name.find(".hix.new-") != std::string::npos) ::unlink((dir + "/" + name).c_str());
+    if (name.find(".hix.new-") != std::string::npos || name.rfind("producers.json.tmp.", 0) == 0)
+      remove_file(dir + "/" + name);
 }
 
 }  // namespace
@@ -164,7 +166,7 @@ void PartitionState::reserve_ids(uint64_t more) {
 
 void PartitionState::forget_ids() {
   ids_.reset();
-  ::unlink(ids_path(dir_).c_str());
+  remove_file(ids_path(dir_));
 }
 
 void PartitionState::ids_written(Offset end) { ids_->set_covered_end(end.value); }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "pspf/buffer.h"
+#include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/paths.h"
 
@@ -42,8 +43,12 @@ std::string cut_to_quarantine(const std::string& partition_dir, Offset base, int
     sync_data(out.get(), q);
     sync_dir(partition_dir);
   } catch (...) {
-    // The segment is untouched: a partial copy would only mislead.
-    ::unlink(q.c_str());
+    // The segment is untouched: a partial copy would only mislead. (Removing it may
+    // fail on the same bad disk; the first failure is the one reported.)
+    try {
+      remove_file(q);
+    } catch (const Error&) {
+    }
     throw;
   }
   truncate_file(fd, from, path);
@@ -56,7 +61,7 @@ std::string quarantine_segment(const std::string& partition_dir, Offset base) {
   // rename_path syncs the directory: the segment is never gone without its quarantine.
   rename_path(paths::segment_file(partition_dir, base, paths::kLogExt), q);
   for (auto ext : {paths::kIndexExt, paths::kTimeIndexExt})
-    ::unlink(paths::segment_file(partition_dir, base, ext).c_str());
+    remove_file(paths::segment_file(partition_dir, base, ext));
   return q;
 }
 

@@ -5,19 +5,24 @@
 #include <algorithm>
 #include <cstring>
 
+#include "pspf/batch.h"
 #include "pspf/paths.h"
 
 namespace pspf {
 
 namespace {
 
-std::string read_if_exists(const std::string& path) {
+// Reads at most `max_bytes` of `path` (empty when missing); sets `size` to its size.
+// An index is a cache: a huge (or sparse) one must cost no more memory than its
+// segment could ever need, not its own size.
+std::string read_bounded(const std::string& path, uint64_t max_bytes, uint64_t& size) {
   Fd fd = open_file_if_exists(path, O_RDONLY);
+  size = 0;
   if (!fd.valid()) return {};
+  size = file_size(fd.get(), path);
   std::string out;
-  uint64_t size = file_size(fd.get(), path);
-  out.resize(size);
-  out.resize(pread_full(fd.get(), out.data(), size, 0, path));
+  out.resize(std::min(size, max_bytes));
+  out.resize(pread_full(fd.get(), out.data(), out.size(), 0, path));
   return out;
 }
 
@@ -27,7 +32,14 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
     : index_path_(paths::segment_file(partition_dir, base, paths::kIndexExt)),
       time_path_(paths::segment_file(partition_dir, base, paths::kTimeIndexExt)),
       base_(base) {
-  std::string raw = read_if_exists(index_path_);
+  // Every entry marks a batch of the segment, so the segment's size bounds how many
+  // there can be.
+  uint64_t log_bytes = 0;
+  if (Fd log = open_file_if_exists(paths::segment_file(partition_dir, base, paths::kLogExt), O_RDONLY);
+      log.valid())
+    log_bytes = file_size(log.get(), partition_dir);
+  uint64_t max_entries = log_bytes / kBatchHeaderSize + 1, size = 0;
+  std::string raw = read_bounded(index_path_, max_entries * 8, size);
   for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
     IndexEntry e;
     std::memcpy(&e.rel_offset, raw.data() + i, 4);
@@ -37,8 +49,8 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
       break;  // damaged from here on: keep the good prefix
     offsets_.push_back(e);
   }
-  damaged_bytes_ += raw.size() - offsets_.size() * 8;
-  raw = read_if_exists(time_path_);
+  damaged_bytes_ += size - offsets_.size() * 8;
+  raw = read_bounded(time_path_, max_entries * 12, size);
   for (size_t i = 0; i + 12 <= raw.size(); i += 12) {
     TimeEntry e;
     std::memcpy(&e.timestamp, raw.data() + i, 8);
@@ -48,7 +60,7 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
       break;
     times_.push_back(e);
   }
-  damaged_bytes_ += raw.size() - times_.size() * 12;
+  damaged_bytes_ += size - times_.size() * 12;
 }
 
 IndexEntry SegmentIndex::floor_offset(Offset target) const {

@@ -19,12 +19,12 @@ namespace {
 constexpr uint64_t kRewriteRemovedKeysAt = 1u << 20;
 
 void unlink_if_exists(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove " + path);
+  remove_file(path);
 }
 
 void rename_if_exists(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT)
-    throw_errno("cannot rename " + from + " to " + to);
+  // Runs under the compaction lock: nobody else removes `from` in between.
+  if (path_exists(from)) rename_path(from, to, false);
 }
 
 // Makes committed change `r` visible; idempotent (a crash may have done part of it).

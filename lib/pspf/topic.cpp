@@ -146,9 +146,7 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
     throw Error(Errc::usage, fmt::format("invalid segment size {}: must be 1024..{} bytes",
                                          cfg.segment_bytes, kMaxSegmentBytes));
   if (!path_exists(dir)) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw Error(Errc::io, fmt::format("cannot create directory {}: {}", dir, ec.message()));
+    make_dirs(dir);
     sync_dir(dir + "/..");
   }
   std::string topics = paths::topics_dir(dir);
@@ -169,12 +167,13 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
   write_file_atomic(tmp + "/topic.json", topic_to_json(cfg));
   for (int32_t p = 0; p < cfg.partitions; ++p) sync_dir(fmt::format("{}/{}", tmp, p));
   sync_dir(tmp);
-  if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
-    int err = errno;
+  try {
+    rename_path(tmp, final_dir, false);
+  } catch (const Error& e) {
     remove_tree(tmp);
-    if (err == EEXIST || err == ENOTEMPTY)
+    if (e.code() == Errc::exists)
       throw Error(Errc::exists, fmt::format("topic '{}' already exists", cfg.name));
-    throw_errno("cannot create topic directory " + final_dir, err);
+    throw;
   }
   sync_dir(topics);
   return cfg;
@@ -202,6 +201,11 @@ TopicConfig alter_topic(const std::string& dir, std::string_view name,
   FileLock lock(paths::topic_dir(dir, name) + "/lock");
   lock.lock();
   UnlockOnExit unlock(lock);
+  // Temporaries of topic.json a killed alter left (only alter writes it, under this
+  // lock; their names are random, so no later run would reuse them).
+  std::string topic_dir = paths::topic_dir(dir, name);
+  for (const auto& n : list_dir(topic_dir))
+    if (n.rfind("topic.json.tmp.", 0) == 0) remove_file(topic_dir + "/" + n);
   TopicConfig t = load_topic(dir, name);
   TopicConfig before = t;
   change(t);

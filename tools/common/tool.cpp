@@ -1,6 +1,7 @@
 #include "common/tool.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,6 +44,13 @@ void note(const std::string& message) {
 int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
              const std::function<int()>& body) {
   g_name = name;
+  // A process may hold a few descriptors per partition (lock, segment, indexes), and
+  // a topic may have thousands: the soft limit (often 1024) is only a default, the
+  // hard limit is what the administrator allows. Failing that, opens report EMFILE.
+  if (struct rlimit rl; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   // A closed pipe must show up as EPIPE from write(), not kill the process, so that
   // the tool can stop cleanly and commit only what was written.
   ::signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A full disk is an error with a message and exit 1, never a signal: building a key
+# or id index (mapped files) on a full file system used to die of SIGBUS (exit 135),
+# even in the read-only pspf-replay --current-version. Needs root for a small tmpfs.
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+mkdir "$T/mnt"
+mount -t tmpfs -o size=2m tmpfs "$T/mnt" 2>/dev/null || skip "cannot mount a tmpfs here"
+trap 'umount "$T/mnt" 2>/dev/null || true; _cleanup' EXIT
+export PSPF_DIR="$T/mnt/data"
+part="$PSPF_DIR/topics/k/0"
+
+expect_exit 0 pspf-topics create k -P 1
+for i in 0 1 2 3 4; do printf '{"id":"e%d","key":"k%d"}\n' "$i" "$((i % 2))"; done >"$T/in"
+expect_exit 0 pspf-produce k --key-field key -q "$T/in"
+rm -f "$part"/*.hix
+# Fill the file system to the last block.
+dd if=/dev/zero of="$T/mnt/fill" bs=4k status=none 2>/dev/null || true
+
+expect_exit 1 pspf-replay k --current-version --key k1
+expect_contains "$ERR" "pspf-replay: error: disk full: cannot allocate" "current version on a full disk"
+expect_contains "$ERR" "$part/keys.hix.new-" "the message names the file"
+expect_empty "$OUT"
+
+printf '{"id":"e%d","key":"k1"}\n' 9 >"$T/more"
+expect_exit 1 pspf-produce k --key-field key --id-field id -q "$T/more"
+expect_contains "$ERR" "pspf-produce: error: disk full: cannot allocate" "id index on a full disk"
+expect_eq "" "$(cd "$part" && ls | grep '\.new-' || true)" "no half-built index is left behind"
+
+# With space again, the same commands work (nothing was left half-done).
+rm "$T/mnt/fill"
+expect_exit 0 pspf-replay k --current-version --key k1
+expect_eq "1" "$(cat "$OUT")" "version of k1 (two events)"
+expect_exit 0 pspf-produce k --key-field key --id-field id -q "$T/more"
+expect_exit 0 pspf-replay k
+expect_lines 6 "$OUT" "events after the retry"
+exit 0
