@@ -219,10 +219,16 @@ struct PartitionScan {
   uint64_t damage_position = 0;  // byte position in that segment
   uint64_t bytes_after_damage = 0;
   std::vector<std::string> index_problems;
+  // Damage that cutting the log cannot mend (removed-keys disagrees with the log).
+  std::vector<std::string> problems;
 };
 
-// Scans every batch of a partition (checksums included). With verify_indexes, checks
-// every index entry against the batches.
+// Scans every batch of a partition (checksums included). With verify_indexes (a full
+// verify), also: decodes every record as the readers do (a record that does not is
+// damage at its batch), checks that offsets missing between segments were removed
+// by a compaction (else: damage at the segment after the hole) and that only the
+// last segment is empty, every index entry against the batches, and that removed-keys
+// accounts for every offset missing from the log (problems).
 PartitionScan scan_partition(const std::string& partition_dir, bool verify_indexes);
 
 // Cuts a damaged partition back to its last good batch: truncates the damaged
