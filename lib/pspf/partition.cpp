@@ -518,14 +518,15 @@ namespace {
 // and removed), or a totals record (per-segment records merged: nothing to say).
 // `records` is the removed-keys file as read so far; it is read again when it does
 // not explain the gap (a compaction may have committed since). nullopt when the
-// file cannot be read (damaged: reported by the count check instead).
+// file is damaged (reported by the count check instead). Throws Error(io).
 std::optional<bool> gap_explained(const std::string& dir, Offset prev, Offset next,
                                   std::optional<std::vector<RemovalRecord>>& records) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!records || attempt > 0) {
       try {
         records = read_removal_records(dir);
-      } catch (const Error&) {
+      } catch (const Error& e) {
+        if (e.code() != Errc::corrupt) throw;  // an I/O error is no verdict
         return std::nullopt;
       }
     }
@@ -541,12 +542,10 @@ std::optional<bool> gap_explained(const std::string& dir, Offset prev, Offset ne
 // (bad envelope, offsets, value or headers), or nullopt.
 std::optional<std::string> batch_record_problem(const char* data, const BatchHeader& h,
                                                 Buffer& scratch) {
-  Offset at = h.base_offset;
   try {
     RecordIterator it(data, h);
     RecordView r;
     while (it.next(r)) {
-      at = r.offset;
       if (auto why = record_problem(r, scratch))
         return fmt::format("record at offset {} has {}", r.offset.value, *why);
     }
@@ -693,6 +692,7 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
       if (auto why = removal_shortfall(partition_dir, segs.front(), out.end, missing))
         out.problems.push_back(*why);
     } catch (const Error& e) {
+      if (e.code() != Errc::corrupt) throw;  // an I/O error is a failure, not a finding
       out.problems.push_back(e.what());
     }
   }

@@ -155,6 +155,9 @@ expect_exit 1 pspf-topics verify parts
 expect_eq "topic parts partition 0: ok, 0 records
 topic parts partition 1: DAMAGED: $PSPF_DIR/topics/parts/1 is not a partition of the topic (topic.json says 1 partitions)" \
   "$(cat "$OUT")" "verify of a hidden partition"
+expect_exit 1 pspf-topics verify parts --json
+expect_eq '[{"partition":0,"status":"ok"},{"partition":1,"status":"damaged"}]' \
+  "$(jq -c '[.[] | {partition,status}]' "$OUT")" "verify --json of a hidden partition"
 jq '.partitions = 2' "$meta" >meta.old && cp meta.old "$meta"
 expect_exit 0 pspf-topics verify parts
 rm -r "$PSPF_DIR/topics/parts/1"
