@@ -95,12 +95,32 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
   json report = json::array();
   for (const auto& name : names) {
     TopicConfig t = log.topic(name);
+    PartitionDirs dirs = check_partition_dirs(log.dir(), t);
+    auto missing = dirs.missing.begin();
     for (int32_t p = 0; p < t.partitions; ++p) {
+      std::string label = Log::label(t, PartitionId(p));
+      if (missing != dirs.missing.end() && missing->first == p) {
+        bad = true;
+        std::string problem = fmt::format("partition directory {} is missing", (missing++)->second);
+        report.push_back({{"topic", t.name}, {"partition", p}, {"status", "damaged"},
+                          {"problem", problem}});
+        if (!as_json) out.write(fmt::format("{}: DAMAGED: {}\n", label, problem));
+        continue;
+      }
       PartitionScan s = log.scan(t, PartitionId(p), true);
       json j = partition_json(t, p, s);
       j = json{{"topic", t.name}, {"partition", p}, {"status", "ok"}, {"records", s.records}};
-      std::string label = Log::label(t, PartitionId(p));
-      if (s.damaged) {
+      if (!s.damaged && !s.problems.empty()) {
+        // The log reads, but what key versions are rebuilt from is wrong.
+        bad = true;
+        j["status"] = "damaged";
+        j["problem"] = s.problems.front();
+        j["problems"] = s.problems;
+        if (!as_json)
+          for (const auto& problem : s.problems)
+            out.write(fmt::format("{}: DAMAGED: {} (pspf-topics repair cannot mend this)\n", label,
+                                  problem));
+      } else if (s.damaged) {
         bad = true;
         j["status"] = "damaged";
         j["problem"] = s.damage;
@@ -140,6 +160,19 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
       }
       report.push_back(j);
     }
+    // A directory a lowered partition count hides: its records (and ids) are unread.
+    for (const auto& [dir_name, path] : dirs.extra) {
+      bad = true;
+      std::string problem = fmt::format("{} is not a partition of the topic (topic.json says {} "
+                                        "partitions)", path, t.partitions);
+      // A number as a number, like the other entries; "007" stays a string.
+      bool number = dir_name.size() <= 9 && (dir_name == "0" || dir_name[0] != '0');
+      report.push_back({{"topic", t.name},
+                        {"partition", number ? json(std::stol(dir_name)) : json(dir_name)},
+                        {"status", "damaged"}, {"problem", problem}});
+      if (!as_json)
+        out.write(fmt::format("topic {} partition {}: DAMAGED: {}\n", t.name, dir_name, problem));
+    }
   }
   if (as_json) out.write(report.dump() + "\n");
   return bad ? tool::kExitFailure : suspect ? kExitSuspect : tool::kExitOk;
@@ -148,9 +181,14 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
 int repair(const Log& log, const std::string& name, bool dry_run) {
   TopicConfig t = log.topic(name);
   auto& out = tool::stdout_output();
+  bool unmendable = false;
   for (int32_t p = 0; p < t.partitions; ++p) {
     std::string label = Log::label(t, PartitionId(p));
     PartitionScan s = log.scan(t, PartitionId(p), true);
+    for (const auto& problem : s.problems) {
+      unmendable = true;
+      out.write(fmt::format("{}: {}: cutting the log cannot mend this\n", label, problem));
+    }
     if (s.damaged || s.torn_tail)
       out.write(fmt::format("{}: {}: cutting {} bytes from byte {} of {} on (offsets from {} on) "
                             "into quarantine files\n",
@@ -159,6 +197,7 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
     if (!s.index_problems.empty())
       out.write(fmt::format("{}: rebuilding indexes ({} bad entries)\n", label, s.index_problems.size()));
     if (!s.damaged && !s.torn_tail && s.index_problems.empty()) {
+      if (!s.problems.empty()) continue;
       out.write(fmt::format("{}: ok, nothing to repair\n", label));
       continue;
     }
@@ -168,7 +207,7 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
       out.write(fmt::format("{}: quarantined in {}\n", label, q));
   }
   if (dry_run) out.write("dry run: nothing changed\n");
-  return tool::kExitOk;
+  return unmendable ? tool::kExitFailure : tool::kExitOk;
 }
 
 }  // namespace

@@ -99,6 +99,13 @@ std::optional<std::string> header_problem(const BatchHeader& h) {
     return fmt::format("record count {} inconsistent with last offset delta {}", h.record_count,
                        h.last_offset_delta);
   if (h.base_offset.value < 0) return fmt::format("negative base offset {}", h.base_offset.value);
+  // next_offset() and every record's offset must be representable.
+  if (h.base_offset.value > INT64_MAX - 1 - int64_t{h.last_offset_delta})
+    return fmt::format("base offset {} + last offset delta {} overflows", h.base_offset.value,
+                       h.last_offset_delta);
+  if (h.first_timestamp > h.max_timestamp)
+    return fmt::format("first timestamp {} is after max timestamp {}", h.first_timestamp.value,
+                       h.max_timestamp.value);
   return std::nullopt;
 }
 
@@ -125,7 +132,19 @@ bool RecordIterator::next(RecordView& r) {
   uint64_t delta;
   int64_t ts_delta;
   if (!get_uint(&p_, end_, delta) || delta > h_.last_offset_delta) return fail("offset delta");
-  if (!get_int(&p_, end_, ts_delta)) return fail("timestamp delta");
+  // Offsets strictly increase inside a batch (compaction leaves gaps, never repeats).
+  if (seen_ > 0 && delta <= prev_delta_)
+    throw Error(Errc::corrupt, fmt::format("batch at offset {}: record {} has offset delta {}, not "
+                                           "above the previous record's {}",
+                                           h_.base_offset.value, seen_, delta, prev_delta_));
+  prev_delta_ = delta;
+  // A record's time lies inside its batch's [first_timestamp, max_timestamp]; checked
+  // without computing first + delta first, which could overflow.
+  uint64_t span = static_cast<uint64_t>(h_.max_timestamp.value) -
+                  static_cast<uint64_t>(h_.first_timestamp.value);  // first <= max
+  if (!get_int(&p_, end_, ts_delta) || ts_delta < 0 || static_cast<uint64_t>(ts_delta) > span)
+    return fail("timestamp delta");
+  // No overflow: header_problem() bounds base + last_offset_delta, and delta is below it.
   r.offset = Offset(h_.base_offset.value + static_cast<int64_t>(delta));
   r.timestamp = Timestamp(h_.first_timestamp.value + ts_delta);
   r.has_key = !is_nil(p_, end_);

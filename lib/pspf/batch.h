@@ -73,8 +73,9 @@ struct BatchHeader {
 BatchHeader decode_batch_header(const char* p);
 // Writes h at p (kBatchHeaderSize bytes), magic included.
 void encode_batch_header(const BatchHeader& h, char* p);
-// Why a header cannot start a batch, or nullopt when it can (magic, length range,
-// record count consistent with last_offset_delta).
+// Why a header cannot start a batch, or nullopt when it can (length range, record
+// count consistent with last_offset_delta, base offset + last_offset_delta + 1
+// representable, first_timestamp <= max_timestamp). The magic is the caller's.
 std::optional<std::string> header_problem(const BatchHeader& h);
 // XXH3-64 of batch bytes [56, length): the records.
 uint64_t batch_checksum(const char* batch, size_t length);
@@ -99,7 +100,10 @@ class RecordIterator {
   // `batch` points at a whole batch (header included); borrowed, must outlive this.
   RecordIterator(const char* batch, const BatchHeader& h);
   // Fills `r` with the next record; returns false at the end. Throws Error(corrupt)
-  // when the records do not parse (a checksum-valid batch written by a foreign tool).
+  // when the records do not parse (a checksum-valid batch written by a foreign tool),
+  // when an offset delta is not above the previous one or beyond last_offset_delta,
+  // or a timestamp lies outside [first_timestamp, max_timestamp].
+  // Precondition: header_problem(h) is nullopt (the header was checked).
   bool next(RecordView& r);
   // After next() returned false: the bytes after the last record (a producer mark).
   std::string_view rest() const { return {p_, static_cast<size_t>(end_ - p_)}; }
@@ -109,6 +113,7 @@ class RecordIterator {
   const char* end_;
   BatchHeader h_;
   uint32_t seen_ = 0;
+  uint64_t prev_delta_ = 0;
 };
 
 // Builds a batch in a Buffer before the offsets and time are known: records are added

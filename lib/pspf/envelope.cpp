@@ -49,6 +49,16 @@ bool is_string_map(std::string_view msgpack) {
   return p == end;
 }
 
+std::optional<std::string> record_problem(const RecordView& r, Buffer& scratch) {
+  if (!r.headers.empty() && !is_string_map(r.headers)) return std::string("bad headers");
+  scratch.clear();
+  const char* v = r.value.data();
+  const char* end = v + r.value.size();
+  // The value fills its bin: bytes after it would be invisible to every reader.
+  if (!msgpack_to_json(&v, end, scratch) || v != end) return std::string("a bad value");
+  return std::nullopt;
+}
+
 std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFields& out) {
   out = EnvelopeFields{};
   const char* p = msgpack.data();

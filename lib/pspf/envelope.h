@@ -41,4 +41,9 @@ void write_record_line(std::string_view topic, PartitionId p, const RecordView& 
 // Checks that a MessagePack map has only string keys and string values.
 bool is_string_map(std::string_view msgpack);
 
+// Why a reader cannot print record `r` ("a bad value": not one well-formed value
+// that fills its bin, as msgpack_to_json reads it; "bad headers": not a map of
+// strings), or nullopt when it can. `scratch` is working space (cleared).
+std::optional<std::string> record_problem(const RecordView& r, Buffer& scratch);
+
 }  // namespace pspf

@@ -15,10 +15,12 @@
 #include <fmt/format.h>
 
 #include "pspf/durable_end.h"
+#include "pspf/envelope.h"
 #include "pspf/error.h"
 #include "pspf/partition_state.h"
 #include "pspf/paths.h"
 #include "pspf/quarantine.h"
+#include "pspf/removed_keys.h"
 
 namespace pspf {
 
@@ -681,12 +683,70 @@ bool PartitionReader::next(BatchRef& b) {
 
 // ---------------------------------------------------------------- scan and repair
 
+namespace {
+
+// Whether compaction can have left offsets [from, to) between the segment at `prev`
+// and the next one at `next` without a record: an applied swap record of a segment
+// in [prev, next) (its last batches dropped) or delete record (a segment emptied
+// and removed), or a totals record (per-segment records merged: nothing to say).
+// `records` is the removed-keys file as read so far; it is read again when it does
+// not explain the gap (a compaction may have committed since). nullopt when the
+// file is damaged (reported by the count check instead). Throws Error(io).
+std::optional<bool> gap_explained(const std::string& dir, Offset prev, Offset next,
+                                  std::optional<std::vector<RemovalRecord>>& records) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!records || attempt > 0) {
+      try {
+        records = read_removal_records(dir);
+      } catch (const Error& e) {
+        if (e.code() != Errc::corrupt) throw;  // an I/O error is no verdict
+        return std::nullopt;
+      }
+    }
+    for (const auto& r : *records)
+      if (r.kind == RemovalKind::totals ||
+          (r.base >= prev && r.base < next && removal_applied(dir, r)))
+        return true;
+  }
+  return false;
+}
+
+// Why a record of a checksum-valid batch cannot be read back as the readers do
+// (bad envelope, offsets, value or headers), or nullopt.
+std::optional<std::string> batch_record_problem(const char* data, const BatchHeader& h,
+                                                Buffer& scratch) {
+  try {
+    RecordIterator it(data, h);
+    RecordView r;
+    while (it.next(r)) {
+      if (auto why = record_problem(r, scratch))
+        return fmt::format("record at offset {} has {}", r.offset.value, *why);
+    }
+    batch_producer_mark(data, h);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 PartitionScan scan_partition(const std::string& partition_dir, bool verify_indexes) {
   PartitionScan out;
   auto segs = list_segments(partition_dir);
   out.segments = static_cast<uint32_t>(segs.size());
   if (!segs.empty()) out.start = out.end = segs.front();
   bool first_batch = true;
+  std::optional<std::vector<RemovalRecord>> removals;
+  std::optional<Offset> prev_base;  // the last segment read
+  Buffer scratch;
+  auto set_damage = [&](const std::string& path, uint64_t pos, uint64_t size, std::string why) {
+    out.damaged = true;
+    out.damage = fmt::format("segment {}: {}", path, why);
+    out.damaged_segment = path;
+    out.damage_position = pos;
+    out.bytes_after_damage = size - pos;
+  };
   for (size_t i = 0; i < segs.size(); ++i) {
     std::string path = paths::segment_file(partition_dir, segs[i], paths::kLogExt);
     Fd fd = open_file_if_exists(path, O_RDONLY);
@@ -701,13 +761,33 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
       out.bytes_after_damage += size;
       continue;
     }
+    bool last = i + 1 == segs.size();
+    // Offsets are dense at append: a hole between segments is either compaction's
+    // doing (removed-keys says so) or a lost segment.
+    if (verify_indexes && prev_base && segs[i] > out.end &&
+        gap_explained(partition_dir, *prev_base, segs[i], removals) == false) {
+      set_damage(path, 0, size,
+                 fmt::format("offsets {}..{} are missing before it: the segment before ends at "
+                             "offset {} and no compaction removed them (a segment lost?)",
+                             out.end.value, segs[i].value - 1, out.end.value));
+      continue;
+    }
+    prev_base = segs[i];
     SegmentReader r(fd.get(), path, 0);
     r.expect_offset_at_least(std::max(segs[i], out.end));
     std::vector<std::pair<uint64_t, BatchHeader>> batches;
     const char* data;
     BatchHeader h;
     BatchStatus s;
+    uint64_t batches_here = 0;
     while ((s = r.next(data, h)) == BatchStatus::ok) {
+      if (verify_indexes) {
+        if (auto why = batch_record_problem(data, h, scratch)) {
+          set_damage(path, r.batch_position(), size,
+                     fmt::format("bad batch at byte {}: {}", r.batch_position(), *why));
+          break;
+        }
+      }
       if (first_batch) {
         out.start = h.base_offset;
         out.first_timestamp = h.first_timestamp;
@@ -715,15 +795,17 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
       }
       out.records += h.record_count;
       out.batches++;
+      batches_here++;
       out.end = h.next_offset();
       out.last_timestamp = h.max_timestamp;
       if (verify_indexes) batches.emplace_back(r.batch_position(), h);
     }
     // The last segment's base is the next offset when it is empty (compaction may have
     // removed the batches before it).
-    if (i + 1 == segs.size()) out.end = std::max(out.end, segs[i]);
-    bool last = i + 1 == segs.size();
-    if ((s == BatchStatus::torn || s == BatchStatus::suspect) && last) {
+    if (last && !out.damaged) out.end = std::max(out.end, segs[i]);
+    if (out.damaged) {
+      // a record that does not decode: reported above
+    } else if ((s == BatchStatus::torn || s == BatchStatus::suspect) && last) {
       out.torn_tail = true;
       out.suspect_tail = s == BatchStatus::suspect;
       out.damage = fmt::format("segment {}: {}{}", path, out.suspect_tail ? "" : "torn tail: ",
@@ -732,12 +814,11 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
       out.damage_position = r.position();
       out.bytes_after_damage = size - r.position();
     } else if (s != BatchStatus::end) {
-      out.damaged = true;
-      out.damage = fmt::format("segment {}: {}{}", path, r.reason(),
-                               s == BatchStatus::torn ? " (torn batch in a closed segment)" : "");
-      out.damaged_segment = path;
-      out.damage_position = r.position();
-      out.bytes_after_damage = size - r.position();
+      set_damage(path, r.position(), size,
+                 r.reason() + (s == BatchStatus::torn ? " (torn batch in a closed segment)" : ""));
+    } else if (verify_indexes && batches_here == 0 && !last) {
+      // Only the active segment is ever empty: compaction removes a segment it empties.
+      set_damage(path, 0, size, "empty, but it is not the last segment (its records are lost)");
     }
     if (!verify_indexes) continue;
     SegmentIndex idx(partition_dir, segs[i]);
@@ -775,6 +856,19 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
             "{}: entry {} (time {}, offset {}) does not match a batch",
             paths::segment_file(partition_dir, segs[i], paths::kTimeIndexExt), k, e.timestamp,
             segs[i].value + e.rel_offset));
+    }
+  }
+  // Key versions are rebuilt from the log and removed-keys: the offsets missing from
+  // the log must all be counted there (see removal_shortfall).
+  if (verify_indexes && !out.damaged && !segs.empty()) {
+    uint64_t span = static_cast<uint64_t>(out.end.value - segs.front().value);
+    uint64_t missing = span > out.records ? span - out.records : 0;
+    try {
+      if (auto why = removal_shortfall(partition_dir, segs.front(), out.end, missing))
+        out.problems.push_back(*why);
+    } catch (const Error& e) {
+      if (e.code() != Errc::corrupt) throw;  // an I/O error is a failure, not a finding
+      out.problems.push_back(e.what());
     }
   }
   return out;

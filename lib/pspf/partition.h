@@ -281,10 +281,16 @@ struct PartitionScan {
   std::vector<std::string> index_problems;
   // repair_partition only: the quarantine files it moved what it cut to, in order.
   std::vector<std::string> quarantined;
+  // Damage that cutting the log cannot mend (removed-keys disagrees with the log).
+  std::vector<std::string> problems;
 };
 
-// Scans every batch of a partition (checksums included). With verify_indexes, checks
-// every index entry against the batches.
+// Scans every batch of a partition (checksums included). With verify_indexes (a full
+// verify), also: decodes every record as the readers do (a record that does not is
+// damage at its batch), checks that offsets missing between segments were removed
+// by a compaction (else: damage at the segment after the hole) and that only the
+// last segment is empty, every index entry against the batches, and that removed-keys
+// accounts for every offset missing from the log (problems).
 PartitionScan scan_partition(const std::string& partition_dir, bool verify_indexes);
 
 // Cuts a damaged partition back to its last good batch, destroying nothing: moves

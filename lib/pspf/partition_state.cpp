@@ -182,7 +182,11 @@ int64_t PartitionState::key_version(std::string_view key, Offset end) {
       if (!keys_ || keys_->covered_end() > end.value) rebuild_keys(end);
       else catch_up_keys(end);
       HashIndex::Slot* s = find_key(key, MappedTable::hash(key));
-      return s ? s->aux : -1;
+      if (s) return s->aux;
+      // No event of the key is left in the log; those compaction or retention removed
+      // still count (a deleted key keeps its version: no_stream must not match).
+      auto removed = removed_.find(std::string(key));
+      return removed == removed_.end() ? -1 : static_cast<int64_t>(removed->second) - 1;
     } catch (const IndexDamaged&) {
       if (attempt > 0) throw;
       keys_.reset();
@@ -205,8 +209,17 @@ void PartitionState::rebuild_keys(Offset end) {
   remove_unfinished(dir_);
   recent_keys_.clear();
   PartitionReader r(dir_, label_);
-  keys_ = HashIndex::create(keys_path(dir_), kKeysKind, 1024, r.log_start().value);
-  catch_up_keys(end);
+  Offset start = r.log_start();
+  keys_ = HashIndex::create(keys_path(dir_), kKeysKind, 1024, start.value);
+  uint64_t records = catch_up_keys(end);
+  // Versions count the removed events too: if removed-keys lost some (a damaged or
+  // missing frame), the rebuilt versions would go backwards and a stale
+  // --expect-version would match. Refuse to answer rather than answer low.
+  uint64_t span = static_cast<uint64_t>(std::max<int64_t>(end.value - start.value, 0));
+  if (auto why = removal_shortfall(dir_, start, end, span > records ? span - records : 0)) {
+    keys_.reset();
+    throw Error(Errc::corrupt, fmt::format("{}: cannot rebuild key versions: {}", label_, *why));
+  }
   keys_->publish();
 }
 
@@ -232,13 +245,16 @@ void PartitionState::upsert_key(std::string_view key, Offset offset, uint64_t co
   recent_keys_[h] = {offset.value, std::string(key)};
 }
 
-void PartitionState::catch_up_keys(Offset end) {
+uint64_t PartitionState::catch_up_keys(Offset end) {
   Offset from(keys_->covered_end());
-  if (from >= end) return;
+  if (from >= end) return 0;
+  uint64_t records = 0;
   scan(from, end, [&](const RecordView& r) {
+    ++records;
     if (r.has_key) upsert_key(r.key, r.offset, 1);
   });
   keys_->set_covered_end(end.value);
+  return records;
 }
 
 void PartitionState::key_appended(std::string_view key, Offset last, Offset end) {

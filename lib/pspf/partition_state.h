@@ -51,8 +51,10 @@ class PartitionState {
   void ids_written(Offset end);
 
   // --- key versions
-  // The key's version (its number of events minus one; -1 when it has none), with
-  // the key index brought up to the log end `end`.
+  // The key's version (its number of events ever, removed ones included, minus one;
+  // -1 when it never had one), with the key index brought up to the log end `end`.
+  // Throws Error(corrupt) when the index must be rebuilt and removed-keys does not
+  // account for the records missing from the log (the versions would be too low).
   int64_t key_version(std::string_view key, Offset end);
   // After an append of records of `key`, the last at offset `last`, right after
   // key_version(): the key index covers the log up to `end` (the next offset).
@@ -71,7 +73,8 @@ class PartitionState {
   void catch_up_ids(Offset end);
   void grow_ids(uint64_t capacity = 0);
   void rebuild_keys(Offset end);
-  void catch_up_keys(Offset end);
+  // Returns the number of records read (keyed or not).
+  uint64_t catch_up_keys(Offset end);
   void upsert_key(std::string_view key, Offset offset, uint64_t count);
   // The key's slot (h is its hash), confirmed against the log; throws IndexDamaged
   // when the slot's record is gone.

@@ -133,6 +133,30 @@ std::unordered_map<std::string, uint64_t> load_removed_keys(const std::string& p
   return out;
 }
 
+std::optional<std::string> removal_shortfall(const std::string& partition_dir, Offset first_base,
+                                             Offset end, uint64_t missing) {
+  if (missing == 0) return std::nullopt;
+  uint64_t in_range = 0, all = 0;
+  bool totals = false;
+  for (const auto& r : read_removal_records(partition_dir)) {
+    if (!removal_applied(partition_dir, r)) continue;
+    uint64_t n = 0;
+    for (const auto& [key, count] : r.counts) n += count;
+    all += n;
+    totals = totals || r.kind == RemovalKind::totals;
+    // Records of segments that retention removed before first_base, or that a repair
+    // cut off after the end, account for no offset of the range.
+    if (r.kind != RemovalKind::totals && r.base >= first_base && r.base < end) in_range += n;
+  }
+  uint64_t counted = totals ? all : in_range;
+  if (counted >= missing) return std::nullopt;
+  return fmt::format("{}: {} records are missing from offsets {}..{} of the log, but it counts "
+                     "{} removed there (a record lost or damaged: rebuilt key versions would go "
+                     "backwards)",
+                     paths::removed_keys(partition_dir), missing, first_base.value, end.value - 1,
+                     counted);
+}
+
 void append_removal_records(const std::string& partition_dir,
                             const std::vector<RemovalRecord>& records) {
   if (records.empty()) return;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +48,18 @@ std::vector<RemovalRecord> read_removal_records(const std::string& partition_dir
 
 // True when `r`'s change is visible in the partition directory (see above).
 bool removal_applied(const std::string& partition_dir, const RemovalRecord& r);
+
+// The invariant that keeps key versions from going backwards (pspf-log(5)): every
+// record missing from the log between the first segment's base and the end was
+// removed by a compaction, which removes only keyed records and counts each in an
+// applied swap or delete record of a segment in that range. `missing` is the number
+// of offsets in [first_base, end) that hold no record. Returns why removed-keys
+// cannot account for them (a frame lost or damaged: versions rebuilt from it would
+// be too low), or nullopt. With a totals record (per-segment records merged), the
+// counts of all applied records are checked instead. Throws Error(corrupt) as
+// read_removal_records.
+std::optional<std::string> removal_shortfall(const std::string& partition_dir, Offset first_base,
+                                             Offset end, uint64_t missing);
 
 // Appends `records` with one write and syncs the file (and the directory when the
 // file is new); cuts a torn last frame off first. Precondition: the caller holds the

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <xxhash.h>
 
 #include "pspf/error.h"
 #include "pspf/file.h"
@@ -83,6 +84,19 @@ int64_t parse_retention_bytes(std::string_view text) {
   return n;
 }
 
+namespace {
+
+// The checksum of a topic file's fields (pspf-log(5) TOPIC FILE): XXH3-64, in 16
+// lower-case hex digits, of the file as written without its "checksum" field. It
+// catches a hand edit (a lowered partition count hides a partition and its ids).
+std::string topic_checksum(nlohmann::ordered_json j) {
+  j.erase("checksum");
+  std::string text = j.dump(2) + "\n";
+  return fmt::format("{:016x}", XXH3_64bits(text.data(), text.size()));
+}
+
+}  // namespace
+
 std::string topic_to_json(const TopicConfig& t) {
   nlohmann::ordered_json j;
   j["format"] = 1;
@@ -97,12 +111,22 @@ std::string topic_to_json(const TopicConfig& t) {
   j["retention_bytes"] = t.retention_bytes;
   j["delete_retention_ms"] = t.delete_retention_ms;
   j["min_compaction_lag_ms"] = t.min_compaction_lag_ms;
+  j["checksum"] = topic_checksum(j);
   return j.dump(2) + "\n";
 }
 
 TopicConfig topic_from_json(std::string_view text, const std::string& path) {
   try {
-    auto j = nlohmann::json::parse(text);
+    auto j = nlohmann::ordered_json::parse(text);
+    // Files written before the checksum have none: they read as they always did.
+    if (j.is_object() && j.contains("checksum")) {
+      const auto& sum = j.at("checksum");
+      std::string want = topic_checksum(j);
+      if (!sum.is_string() || sum.get<std::string>() != want)
+        throw Error(Errc::corrupt, fmt::format("{}: checksum mismatch (the file was changed "
+                                               "outside pspf-topics; its fields cannot be "
+                                               "trusted)", path));
+    }
     TopicConfig t;
     t.name = j.at("name").get<std::string>();
     t.partitions = j.at("partitions").get<int32_t>();
@@ -216,6 +240,28 @@ TopicConfig alter_topic(const std::string& dir, std::string_view name,
                                          t.segment_bytes, kMaxSegmentBytes));
   write_file_atomic(paths::topic_meta(dir, name), topic_to_json(t));
   return t;
+}
+
+PartitionDirs check_partition_dirs(const std::string& dir, const TopicConfig& t) {
+  PartitionDirs out;
+  std::string topic = paths::topic_dir(dir, t.name);
+  std::vector<bool> seen(static_cast<size_t>(t.partitions), false);
+  auto names = list_dir(topic);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    // A partition directory is named by its number, written the usual way.
+    bool canonical = name.size() <= 5 && (name == "0" || name[0] != '0');
+    int32_t p = canonical ? std::stoi(name) : -1;
+    std::error_code ec;
+    bool dir_entry = std::filesystem::is_directory(std::filesystem::symlink_status(topic + "/" + name, ec));
+    if (p >= 0 && p < t.partitions && dir_entry) seen[static_cast<size_t>(p)] = true;
+    else out.extra.emplace_back(name, topic + "/" + name);
+  }
+  for (int32_t p = 0; p < t.partitions; ++p)
+    if (!seen[static_cast<size_t>(p)])
+      out.missing.emplace_back(p, paths::partition_dir(dir, t.name, PartitionId(p)));
+  return out;
 }
 
 std::vector<std::string> list_topics(const std::string& dir) {

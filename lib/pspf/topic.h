@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pspf {
@@ -69,8 +70,10 @@ struct TopicConfig {
 int64_t parse_retention_ms(std::string_view text);
 int64_t parse_retention_bytes(std::string_view text);
 
+// The topic.json text of `t`, with its checksum.
 std::string topic_to_json(const TopicConfig& t);
-// Parses topic.json text; throws Error(corrupt) naming `path` when it is not valid.
+// Parses topic.json text; throws Error(corrupt) naming `path` when it is not valid or
+// its checksum (when it has one) does not match its fields.
 TopicConfig topic_from_json(std::string_view text, const std::string& path);
 
 // Creates a topic in data directory `dir` (creating `dir` itself if needed). Throws
@@ -85,6 +88,15 @@ TopicConfig load_topic(const std::string& dir, std::string_view name);
 // Returns the new settings. Throws not_found, usage.
 TopicConfig alter_topic(const std::string& dir, std::string_view name,
                         const std::function<void(TopicConfig&)>& change);
+// How the partition directories of topic `t` in data directory `dir` disagree with
+// its partition count: partitions without a directory, and numeric entries that are
+// not a partition of the topic (paths, sorted; a partition hidden by a lowered count).
+struct PartitionDirs {
+  std::vector<std::pair<int32_t, std::string>> missing;  // partition, its directory
+  std::vector<std::pair<std::string, std::string>> extra;  // name, path
+};
+PartitionDirs check_partition_dirs(const std::string& dir, const TopicConfig& t);
+
 // Names of all topics, sorted.
 std::vector<std::string> list_topics(const std::string& dir);
 // Removes a topic (renamed away first, so it disappears at once). Throws not_found.

@@ -131,3 +131,74 @@ TEST_CASE("a producer mark follows the records and readers of records never see 
   CHECK(ph.attributes == 0);
   CHECK_FALSE(batch_producer_mark(plain.data(), ph).has_value());
 }
+
+namespace {
+// Rewrites the checks of a batch edited in place, so that only the deeper checks can
+// catch the edit (STYLE: rewrite CRCs to reach them).
+void reseal(std::string& bytes) {
+  BatchHeader h = decode_batch_header(bytes.data());
+  h.length = static_cast<uint32_t>(bytes.size());
+  h.checksum = batch_checksum(bytes.data(), bytes.size());
+  encode_batch_header(h, bytes.data());
+  h.header_check = header_checksum(bytes.data());
+  encode_batch_header(h, bytes.data());
+}
+}  // namespace
+
+TEST_CASE("a header whose offsets or timestamps would overflow is refused") {
+  BatchHeader h;
+  h.length = 100;
+  h.record_count = 1;
+  h.base_offset = Offset(INT64_MAX);
+  CHECK(header_problem(h) == "base offset 9223372036854775807 + last offset delta 0 overflows");
+  h.base_offset = Offset(INT64_MAX - 5);
+  h.record_count = 5;
+  h.last_offset_delta = 5;
+  CHECK(header_problem(h) == "base offset 9223372036854775802 + last offset delta 5 overflows");
+  h.last_offset_delta = 4;  // the next offset is INT64_MAX: still representable
+  CHECK_FALSE(header_problem(h).has_value());
+  CHECK(h.next_offset().value == INT64_MAX);
+  h.base_offset = Offset(0);
+  h.first_timestamp = Timestamp(10);
+  h.max_timestamp = Timestamp(9);
+  CHECK(header_problem(h) == "first timestamp 10 is after max timestamp 9");
+}
+
+TEST_CASE("records whose offset deltas repeat, go back or overflow the time are corrupt") {
+  BatchBuilder b;
+  test::fill(b, 0, 3);
+  std::string good(b.seal(Offset(100), Timestamp(INT64_MAX - 1)));
+  // Each record starts 0x96 <delta> 0x00 (timestamp delta): the records of test::fill
+  // are "k<i>" / "v<i>": envelope, delta, time, key (3), id, headers, value (2 + 3)
+  // = 13 bytes each.
+  constexpr size_t kRec = 13;
+  REQUIRE(static_cast<uint8_t>(good[kBatchHeaderSize + kRec]) == 0x96);
+  REQUIRE(good[kBatchHeaderSize + kRec + 1] == 1);
+  auto walk = [](const std::string& bytes) {
+    BatchHeader h = decode_batch_header(bytes.data());
+    RecordIterator it(bytes.data(), h);
+    RecordView r;
+    std::string out;
+    try {
+      while (it.next(r)) out += std::to_string(r.offset.value) + " ";
+    } catch (const Error& e) {
+      out += e.what();
+    }
+    return out;
+  };
+  CHECK(walk(good) == "100 101 102 ");
+  std::string bytes = good;
+  bytes[kBatchHeaderSize + kRec + 1] = 0;  // record 1 repeats delta 0
+  reseal(bytes);
+  CHECK(walk(bytes) == "100 batch at offset 100: record 1 has offset delta 0, not above the "
+                       "previous record's 0");
+  bytes = good;
+  bytes[kBatchHeaderSize + 2 * kRec + 1] = 0;  // record 2 goes back to delta 0
+  reseal(bytes);
+  CHECK(walk(bytes) == "100 101 batch at offset 100: record 2 has offset delta 0, not above the "
+                       "previous record's 1");
+  bytes = good;
+  bytes[kBatchHeaderSize + 2] = 0x05;  // record 0 is 5 ms after the batch's max timestamp
+  reseal(bytes);
+  CHECK(walk(bytes) == "batch at offset 100: record 0 has a bad timestamp delta");
+}

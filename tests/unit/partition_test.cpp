@@ -12,6 +12,7 @@
 #include "pspf/file.h"
 #include "pspf/partition.h"
 #include "pspf/paths.h"
+#include "pspf/removed_keys.h"
 #include "test_util.h"
 
 using namespace pspf;
@@ -419,4 +420,125 @@ TEST_CASE("repair moves the damaged region and every later segment to quarantine
     CHECK_FALSE(path_exists(seg(dir.path(), segs[k].value, paths::kTimeIndexExt)));
   }
   CHECK_FALSE(scan_partition(dir.path(), true).damaged);
+}
+
+TEST_CASE("verify names a middle segment emptied or lost, unless a compaction removed it") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    append(w, 0, 3);
+    w.roll_active();
+    append(w, 3, 3);
+    w.roll_active();
+    append(w, 6, 3);
+  }
+  PartitionScan s = scan_partition(dir.path(), true);
+  CHECK_FALSE(s.damaged);
+  CHECK(s.problems.empty());
+  std::string middle = read_small_file(seg(dir.path(), 3));
+  uint64_t last_size = read_small_file(seg(dir.path(), 6)).size();
+  // Emptied: only the last segment may be empty.
+  write_file_atomic(seg(dir.path(), 3), "");
+  s = scan_partition(dir.path(), true);
+  CHECK(s.damaged);
+  CHECK(s.damage == fmt::format("segment {}: empty, but it is not the last segment (its records "
+                                "are lost)", seg(dir.path(), 3)));
+  CHECK(s.damaged_segment == seg(dir.path(), 3));
+  CHECK(s.damage_position == 0);
+  CHECK(s.bytes_after_damage == last_size);
+  CHECK(s.records == 3);
+  // Lost: segment 6 follows offset 3 with nothing between.
+  for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
+    ::unlink(seg(dir.path(), 3, ext).c_str());
+  s = scan_partition(dir.path(), true);
+  CHECK(s.damaged);
+  CHECK(s.damage == fmt::format("segment {}: offsets 3..5 are missing before it: the segment "
+                                "before ends at offset 3 and no compaction removed them (a "
+                                "segment lost?)", seg(dir.path(), 6)));
+  CHECK(s.damaged_segment == seg(dir.path(), 6));
+  CHECK(s.damage_position == 0);
+  CHECK(s.bytes_after_damage == last_size);
+  CHECK(s.records == 3);
+  // A compaction that emptied segment 3 removes it after a delete record saying so.
+  RemovalRecord r;
+  r.kind = RemovalKind::del;
+  r.token = 9;
+  r.base = Offset(3);
+  r.counts = {{"k3", 1}, {"k4", 1}, {"k5", 1}};
+  append_removal_records(dir.path(), {r});
+  s = scan_partition(dir.path(), true);
+  CHECK_FALSE(s.damaged);
+  CHECK(s.problems.empty());
+  CHECK(s.records == 6);
+}
+
+TEST_CASE("verify decodes every record: a value or headers readers cannot print are damage") {
+  struct Bad {
+    std::string headers, value, why;
+  };
+  Buffer int_header;  // {"a": 1}: a header value must be a string
+  msgpack_put_map_header(int_header, 1);
+  msgpack_put_str(int_header, "a");
+  int_header.push_back(1);
+  for (const Bad& bad : {Bad{"", "\xc1", "a bad value"}, Bad{"", "\x01\x02", "a bad value"},
+                         Bad{std::string(int_header.view()), test::value_of(0), "bad headers"}}) {
+    CAPTURE(bad.why);
+    test::TempDir dir;
+    uint64_t at = 0;
+    {
+      PartitionWriter w(dir.path(), "p", 1 << 20);
+      append(w, 0, 3);
+      BatchBuilder b;
+      std::string_view k = "k3";
+      test::fill(b, 3, 1);
+      b.add(&k, nullptr, bad.headers, bad.value);  // offset 4
+      at = read_small_file(seg(dir.path(), 0)).size();
+      w.append(b, SyncMode::none);
+      append(w, 5, 2);
+    }
+    uint64_t size = read_small_file(seg(dir.path(), 0)).size();
+    CHECK_FALSE(scan_partition(dir.path(), false).damaged);  // checksums are fine
+    PartitionScan s = scan_partition(dir.path(), true);
+    CHECK(s.damaged);
+    CHECK(s.damage == fmt::format("segment {}: bad batch at byte {}: record at offset 4 has {}",
+                                  seg(dir.path(), 0), at, bad.why));
+    CHECK(s.damage_position == at);
+    CHECK(s.bytes_after_damage == size - at);
+    CHECK(s.records == 3);
+    repair_partition(dir.path());
+    PartitionScan after = scan_partition(dir.path(), true);
+    CHECK_FALSE(after.damaged);
+    CHECK(after.end.value == 3);
+  }
+}
+
+TEST_CASE("checksum-valid batches whose offsets repeat, go back or overflow are corrupt") {
+  auto sealed = [](int64_t base, int count) {
+    BatchBuilder b;
+    test::fill(b, 0, count);
+    return std::string(b.seal(Offset(base), Timestamp(1)));
+  };
+  struct Case {
+    std::string bytes;
+    uint64_t at;
+    std::string why;
+  };
+  std::string a = sealed(0, 3);
+  std::vector<Case> cases = {
+      {a + sealed(2, 2) + sealed(5, 1), a.size(), "base offset 2 is below 3"},
+      {a + sealed(0, 3) + sealed(3, 1), a.size(), "base offset 0 is below 3"},
+      {a + sealed(INT64_MAX - 1, 2) + sealed(5, 1), a.size(),
+       "base offset 9223372036854775806 + last offset delta 1 overflows"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.why);
+    test::TempDir dir;
+    write_file_atomic(seg(dir.path(), 0), c.bytes);
+    PartitionScan s = scan_partition(dir.path(), true);
+    CHECK(s.damaged);
+    CHECK(s.damage == fmt::format("segment {}: bad batch at byte {}: {}", seg(dir.path(), 0), c.at,
+                                  c.why));
+    CHECK(s.records == 3);
+    CHECK(s.end.value == 3);
+  }
 }

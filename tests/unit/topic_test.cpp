@@ -1,6 +1,8 @@
 // Topics: creation whole or not at all, listing, deletion, names.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/paths.h"
@@ -89,4 +91,54 @@ TEST_CASE("a topic file from a newer format is refused, not misread") {
   write_file_atomic(paths::topic_meta(dir.path(), "t"),
                     R"({"format":2,"name":"t","partitions":1})");
   CHECK_THROWS_AS(load_topic(dir.path(), "t"), Error);
+}
+
+TEST_CASE("topic.json carries a checksum: a changed field is refused, an old file still reads") {
+  test::TempDir dir;
+  TopicConfig cfg;
+  cfg.name = "t";
+  cfg.partitions = 4;
+  create_topic(dir.path(), cfg);
+  std::string meta = paths::topic_meta(dir.path(), "t");
+  std::string text = read_small_file(meta);
+  auto at = text.find("\"checksum\": \"");
+  REQUIRE(at != std::string::npos);
+  CHECK(text.substr(at + 29) == "\"\n}\n");  // 16 hex digits, the last field
+  // Layout does not matter, the fields do.
+  std::string compact = nlohmann::ordered_json::parse(text).dump();
+  write_file_atomic(meta, compact);
+  CHECK(load_topic(dir.path(), "t").partitions == 4);
+  std::string lowered = text;
+  lowered.replace(lowered.find("\"partitions\": 4"), 15, "\"partitions\": 3");
+  write_file_atomic(meta, lowered);
+  CHECK_THROWS_WITH_AS(load_topic(dir.path(), "t"),
+                       (meta + ": checksum mismatch (the file was changed outside pspf-topics; "
+                               "its fields cannot be trusted)").c_str(),
+                       Error);
+  // Written before checksums: read as it is; the next alter adds one.
+  write_file_atomic(meta, R"({"format":1,"name":"t","partitions":4,"segment_bytes":4096})");
+  CHECK(load_topic(dir.path(), "t").segment_bytes == 4096);
+  alter_topic(dir.path(), "t", [](TopicConfig& c) { c.segment_bytes = 8192; });
+  CHECK(read_small_file(meta).find("\"checksum\"") != std::string::npos);
+  CHECK(load_topic(dir.path(), "t").segment_bytes == 8192);
+}
+
+TEST_CASE("partition directories that disagree with the partition count are found") {
+  test::TempDir dir;
+  TopicConfig cfg;
+  cfg.name = "t";
+  cfg.partitions = 3;
+  TopicConfig t = create_topic(dir.path(), cfg);
+  PartitionDirs d = check_partition_dirs(dir.path(), t);
+  CHECK(d.missing.empty());
+  CHECK(d.extra.empty());
+  std::string p1 = paths::partition_dir(dir.path(), "t", PartitionId(1));
+  remove_tree(p1);
+  std::string top = paths::topic_dir(dir.path(), "t");
+  make_dir(top + "/3");
+  make_dir(top + "/01");
+  d = check_partition_dirs(dir.path(), t);
+  CHECK(d.missing == std::vector<std::pair<int32_t, std::string>>{{1, p1}});
+  CHECK(d.extra == std::vector<std::pair<std::string, std::string>>{{"01", top + "/01"},
+                                                                     {"3", top + "/3"}});
 }
