@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/paths.h"
 #include "pspf/log.h"
 #include "pspf/murmur2.h"
 #include "pspf/partition.h"
@@ -132,4 +135,112 @@ TEST_CASE("a record that cannot fit in a batch alone is refused before anything 
   CHECK(a.producer.pending() == 1);
   a.producer.flush();
   CHECK(a.stored() == Batches{{kBatchHeaderSize + kSmallRecord, 1}});
+}
+
+namespace {
+// True when another process could take the partition's lock now.
+bool lock_free(const std::string& partition_dir) {
+  FileLock l(paths::partition_lock(partition_dir));
+  bool got = l.lock(false);
+  l.unlock();
+  return got;
+}
+}  // namespace
+
+TEST_CASE("a producer whose syncs span several jobs publishes each durable end, then lets every lock go") {
+  test::TempDir d;
+  Log log(d.path());
+  bool created = false;
+  TopicConfig t = log.open_or_create("t", 3, created);
+  Producer producer(log, t, SyncMode::batch);
+  std::vector<uint32_t> reported(3);
+  producer.on_append([&](PartitionId p, const AppendResult& r, std::string_view) {
+    reported[static_cast<size_t>(p.value)] += r.appended.count;
+  });
+  std::string value(1000, 'x');
+  std::string packed;
+  packed.push_back('\xda');  // str16 of 1000 bytes: one MessagePack value
+  packed.push_back(static_cast<char>(1000 >> 8));
+  packed.push_back(static_cast<char>(1000 & 0xff));
+  packed += value;
+  // 30 MiB over three partitions: several 8 MiB sync jobs, each holding the locks.
+  const int n = 30000;
+  for (int i = 0; i < n; ++i) {
+    std::string key = fmt::format("k{}", i);
+    std::string_view kv = key;
+    producer.add(producer.route(&kv, nullptr), &kv, nullptr, {}, packed);
+  }
+  // Before flush: some records wait for a sync, and their partitions stay locked.
+  uint64_t before = producer.appended();
+  CHECK(before < static_cast<uint64_t>(n));
+  REQUIRE(producer.flush());
+  CHECK(producer.appended() == static_cast<uint64_t>(n));
+  for (int32_t p = 0; p < 3; ++p) {
+    CAPTURE(p);
+    std::string dir = paths::partition_dir(d.path(), "t", PartitionId(p));
+    Offset end = log.reader(t, PartitionId(p))->log_end();
+    CHECK(end.value == reported[static_cast<size_t>(p)]);
+    // Everything reported is published durable, and nobody is left holding the lock.
+    REQUIRE(read_durable_end(dir).has_value());
+    CHECK(*read_durable_end(dir) == end);
+    CHECK(lock_free(dir));
+  }
+}
+
+TEST_CASE("a writer with a deferred sync holds the lock until the sync; a failed sync cuts what it covered") {
+  test::TempDir d;
+  PartitionWriter w(d.path(), "p", 1 << 20);
+  BatchBuilder b;
+  std::string_view v = "\xa1x";
+  b.add(nullptr, nullptr, {}, v);
+  w.append(b, SyncMode::batch);  // synced at once: published, lock released
+  CHECK(lock_free(d.path()));
+  CHECK(read_durable_end(d.path()) == Offset(1));
+  b.clear();
+  b.add(nullptr, nullptr, {}, v);
+  b.add(nullptr, nullptr, {}, v);
+  w.append(b, SyncMode::batch, /*defer_sync=*/true);
+  // Written, visible to a reader, but not durable: the lock stays held, the mark stays.
+  CHECK(w.holding());
+  CHECK_FALSE(lock_free(d.path()));
+  CHECK(read_durable_end(d.path()) == Offset(1));
+  CHECK(PartitionReader(d.path(), "p").log_end() == Offset(3));
+  PartitionWriter::Handoff h = w.take_unsynced();
+  CHECK(h.files.size() == 1);
+  CHECK(h.point.end == Offset(3));
+  w.synced(h.point);
+  CHECK(read_durable_end(d.path()) == Offset(3));
+  CHECK(lock_free(d.path()));
+
+  // A failed sync: everything past the published end is cut, and the lock let go.
+  b.clear();
+  b.add(nullptr, nullptr, {}, v);
+  w.append(b, SyncMode::batch, true);
+  CHECK(PartitionReader(d.path(), "p").log_end() == Offset(4));
+  (void)w.take_unsynced();
+  w.sync_failed();
+  CHECK(PartitionReader(d.path(), "p").log_end() == Offset(3));
+  CHECK(read_durable_end(d.path()) == Offset(3));
+  CHECK(lock_free(d.path()));
+  // The next append takes offset 3 again: the cut records were never acknowledged.
+  b.clear();
+  b.add(nullptr, nullptr, {}, v);
+  CHECK(w.append(b, SyncMode::batch).base == Offset(3));
+}
+
+TEST_CASE("a writer that takes the lock syncs and publishes records a dead writer left unsynced") {
+  test::TempDir d;
+  BatchBuilder b;
+  std::string_view v = "\xa1x";
+  {
+    PartitionWriter dead(d.path(), "p", 1 << 20);
+    b.add(nullptr, nullptr, {}, v);
+    dead.append(b, SyncMode::batch);
+    b.clear();
+    b.add(nullptr, nullptr, {}, v);
+    dead.append(b, SyncMode::batch, true);  // never synced: "dies" with the lock held
+  }
+  CHECK(read_durable_end(d.path()) == Offset(1));
+  CHECK(settle_durable_end(d.path(), "p") == Offset(2));
+  CHECK(read_durable_end(d.path()) == Offset(2));
 }
