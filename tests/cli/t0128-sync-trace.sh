@@ -10,6 +10,8 @@
 #  4. Metadata: pspf-topics create and alter write topic.json to a temp file, sync
 #     it, rename it into place, then fsync the directory before exit (create also
 #     renames the new topic's directory into topics/, then syncs topics/).
+#  5. The same for the rewrite of a group's offsets.log (once it has grown past
+#     1 MiB of mostly stale records: here resets of a 500-partition topic).
 # Each check counts what it saw, so it cannot pass on an empty trace; each fails when
 # the data fdatasync (sync_data in lib/pspf/file.cpp) does nothing.
 # shellcheck source=tests/cli/lib.sh
@@ -160,4 +162,18 @@ trace "$T/create.trace" pspf-topics create m -P 2 >/dev/null
 check_renames "$T/create.trace" '/topic\.json$|/topics/m$' 2 || fail "topics create: topic.json not synced, renamed, dir synced"
 trace "$T/alter.trace" pspf-topics alter m --segment-bytes 1048576 >/dev/null
 check_renames "$T/alter.trace" '/topic\.json$' 1 || fail "topics alter: topic.json not synced, renamed, dir synced"
+
+# --- 5. The rewrite of offsets.log: each reset of 500 partitions appends 500 records;
+# the reset that takes the file past 1 MiB rewrites it (temp file, rename).
+expect_exit 0 pspf-topics create wide -P 500
+expect_exit 0 pspf-offsets reset -g w --topic wide --to-earliest --execute
+log=$PSPF_DIR/groups/w/offsets.log
+step=$(stat -c %s "$log")
+while [ $(($(stat -c %s "$log") + step)) -lt 1048576 ]; do
+  expect_exit 0 pspf-offsets reset -g w --topic wide --to-latest --execute
+done
+big=$(stat -c %s "$log")
+trace "$T/rewrite.trace" pspf-offsets reset -g w --topic wide --to-earliest --execute >/dev/null 2>&1
+[ "$(stat -c %s "$log")" -lt "$big" ] || fail "offsets.log was not rewritten past 1 MiB ($big bytes before)"
+check_renames "$T/rewrite.trace" '/groups/w/offsets\.log$' 1 || fail "offsets.log rewrite: not synced, renamed, dir synced"
 echo ok
