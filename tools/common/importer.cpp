@@ -65,6 +65,7 @@ void Importer::fill(uint64_t n) {
   ++held_base_;
   while (!held_.empty() && held_.front().ready) {
     out.write(held_.front().text);
+    out.maybe_flush();  // a long run of held receipts must not grow the buffer
     held_.pop_front();
     ++held_base_;
   }
