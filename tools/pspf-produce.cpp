@@ -63,24 +63,43 @@ int main(int argc, char** argv) {
     for (const auto& h : o.headers)  // checked before anything is created
       if (h.find('=') == std::string::npos || h[0] == '=')
         throw Error(Errc::usage, fmt::format("invalid header '{}': expected NAME=VALUE", h));
+    // Field paths: a backslash escapes a '.' (a literal dot) or itself, nothing else.
+    for (const auto* path : {&o.key_field, &o.id_field}) {
+      if (!*path) continue;
+      std::string_view s = **path;
+      for (size_t i = 0; i < s.size(); ++i)
+        if (s[i] == '\\' && (++i == s.size() || (s[i] != '.' && s[i] != '\\')))
+          throw Error(Errc::usage, fmt::format("invalid field path '{}': a backslash escapes only "
+                                               "'.' or another backslash", s));
+    }
     Log log(o.dir);
     if (o.partition && !log.find_topic(o.topic) && *o.partition >= o.partitions)
       throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it would be created with "
-                                           "{} partitions; see --partitions)", o.topic, *o.partition,
-                                           o.partitions));
-    bool created = false;
-    TopicConfig topic = log.open_or_create(o.topic, o.partitions, created);
-    if (created && !o.quiet)
-      tool::note(fmt::format("created topic {} with {} partitions in {}", topic.name,
-                             topic.partitions, o.dir));
+                                           "{} partition{}; see --partitions)", o.topic, *o.partition,
+                                           o.partitions, o.partitions == 1 ? "" : "s"));
+    // A missing topic is created only when its first batch is appended: input refused
+    // before that leaves no empty topic behind.
+    std::optional<TopicConfig> found = log.find_topic(o.topic);
+    TopicConfig topic;
+    if (found) {
+      topic = *found;
+    } else {
+      topic.name = o.topic;
+      topic.partitions = o.partitions;
+    }
     if (o.partition && (*o.partition < 0 || *o.partition >= topic.partitions))
       throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it has {})", topic.name,
                                            *o.partition, topic.partitions));
     auto started = std::chrono::steady_clock::now();
     Producer producer(log, topic, sync);
-    if (o.receipts)
-      producer.on_append([&](PartitionId p, const AppendResult& r, std::string_view batch) {
-        tool::print_receipts(topic.name, p, r, batch, o.expect_version);
+    if (!found)
+      producer.create_on_first_write([&] {
+        bool created = false;
+        TopicConfig t = log.open_or_create(o.topic, o.partitions, created);
+        if (created && !o.quiet)
+          tool::note(fmt::format("created topic {} with {} partition{} in {}", t.name,
+                                 t.partitions, t.partitions == 1 ? "" : "s", o.dir));
+        return t;
       });
     if (o.producer_id) producer.set_producer_id(*o.producer_id);
     if (o.files.empty()) o.files.push_back("-");
@@ -88,6 +107,10 @@ int main(int argc, char** argv) {
     if (o.id_field || o.envelope) producer.expect_ids(tool::estimate_lines(o.files));
     if (o.expect_version) producer.expect_version(parse_expect_version(*o.expect_version));
     tool::Importer importer(o, producer);
+    if (o.receipts)
+      producer.on_append([&](PartitionId p, const AppendResult& r, std::string_view batch) {
+        importer.receipt(p, r, batch);
+      });
     tool::install_stop_handlers();
     bool matched = false;
     try {
@@ -102,11 +125,16 @@ int main(int argc, char** argv) {
       }
       // Interrupted or not, what was read is appended whole: nothing is left half-done.
       matched = producer.flush();
+      importer.flush_receipts();
     } catch (const Error& e) {
-      if (e.code() == Errc::invalid_input || e.code() == Errc::usage) throw;  // say it already
+      if (e.code() == Errc::invalid_input || e.code() == Errc::usage) {
+        importer.flush_receipts();
+        throw;  // say it already
+      }
       // Whatever failed, every durable event gets its receipt, and the error says
       // what is in the log and how to go on without duplicates.
       producer.salvage();
+      importer.flush_receipts();
       throw Error(e.code(), std::string(e.what()) + "; " + tool::appended_so_far(o, producer));
     }
     if (!matched)

@@ -47,8 +47,8 @@ int describe(const Log& log, const std::string& name, bool as_json) {
   TopicConfig t = log.topic(name);
   auto& out = tool::stdout_output();
   json parts = json::array();
-  std::string table = fmt::format("topic {}: {} partitions, segments of {} bytes, dedup window {}\n",
-                                  t.name, t.partitions, t.segment_bytes,
+  std::string table = fmt::format("topic {}: {} partition{}, segments of {} bytes, dedup window {}\n",
+                                  t.name, t.partitions, t.partitions == 1 ? "" : "s", t.segment_bytes,
                                   format_dedup_window(t.dedup_window));
   table += cleanup_text(t) + "\n";
   table += fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", "PARTITION",
@@ -110,16 +110,17 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
       PartitionScan s = log.scan(t, PartitionId(p), true);
       json j = partition_json(t, p, s);
       j = json{{"topic", t.name}, {"partition", p}, {"status", "ok"}, {"records", s.records}};
+      // One line per partition (pspf-topics(1)): what is wrong with the log, then
+      // what is wrong with its indexes.
+      std::string line;
       if (!s.damaged && !s.problems.empty()) {
         // The log reads, but what key versions are rebuilt from is wrong.
         bad = true;
         j["status"] = "damaged";
         j["problem"] = s.problems.front();
         j["problems"] = s.problems;
-        if (!as_json)
-          for (const auto& problem : s.problems)
-            out.write(fmt::format("{}: DAMAGED: {} (pspf-topics repair cannot mend this)\n", label,
-                                  problem));
+        line = fmt::format("{}: DAMAGED: {} (pspf-topics repair cannot mend this)", label,
+                           fmt::join(s.problems, "; "));
       } else if (s.damaged) {
         bad = true;
         j["status"] = "damaged";
@@ -127,9 +128,8 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
         j["segment"] = s.damaged_segment;
         j["position"] = s.damage_position;
         j["bytes_after"] = s.bytes_after_damage;
-        if (!as_json)
-          out.write(fmt::format("{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
-                                "cuts them off)\n", label, s.damage, s.bytes_after_damage, t.name));
+        line = fmt::format("{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
+                           "cuts them off)", label, s.damage, s.bytes_after_damage, t.name);
       } else if (s.suspect_tail) {
         suspect = true;
         j["status"] = "suspect-tail";
@@ -137,34 +137,37 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
         j["segment"] = s.damaged_segment;
         j["position"] = s.damage_position;
         j["bytes_after"] = s.bytes_after_damage;
-        if (!as_json)
-          out.write(fmt::format("{}: SUSPECT: {} ({} bytes: a write a crash lost, or damage to "
-                                "acknowledged events; pspf-topics repair {} moves them to a "
-                                "quarantine file)\n", label, s.damage, s.bytes_after_damage, t.name));
+        line = fmt::format("{}: SUSPECT: {} ({} bytes: a write a crash lost, or damage to "
+                           "acknowledged events; pspf-topics repair {} moves them to a "
+                           "quarantine file)", label, s.damage, s.bytes_after_damage, t.name);
       } else if (s.torn_tail) {
         j["status"] = "torn-tail";
         j["problem"] = s.damage;
-        if (!as_json)
-          out.write(fmt::format("{}: ok, {} records; note: {} (the next append cuts it off)\n",
-                                label, s.records, s.damage));
-      } else if (!as_json) {
-        out.write(fmt::format("{}: ok, {} records\n", label, s.records));
+        line = fmt::format("{}: ok, {} records; note: {} (the next append cuts it off)", label,
+                           s.records, s.damage);
+      } else {
+        line = fmt::format("{}: ok, {} records", label, s.records);
       }
       if (!s.index_problems.empty()) {
         bad = true;
-        if (j["status"] == "ok") j["status"] = "index-damaged";
+        std::string problems = fmt::format("{} (pspf-topics repair {} rebuilds the indexes)",
+                                           fmt::join(s.index_problems, "; "), t.name);
+        if (j["status"] == "ok") {
+          j["status"] = "index-damaged";
+          line = fmt::format("{}: INDEX: {}; {} records, readable", label, problems, s.records);
+        } else {
+          line += "; INDEX: " + problems;
+        }
         j["index_problems"] = s.index_problems;
-        if (!as_json)
-          for (const auto& ip : s.index_problems)
-            out.write(fmt::format("{}: INDEX: {} (pspf-topics repair {} rebuilds it)\n", label, ip, t.name));
       }
+      if (!as_json) out.write(line + "\n");
       report.push_back(j);
     }
     // A directory a lowered partition count hides: its records (and ids) are unread.
     for (const auto& [dir_name, path] : dirs.extra) {
       bad = true;
       std::string problem = fmt::format("{} is not a partition of the topic (topic.json says {} "
-                                        "partitions)", path, t.partitions);
+                                        "partition{})", path, t.partitions, t.partitions == 1 ? "" : "s");
       // A number as a number, like the other entries; "007" stays a string.
       bool number = dir_name.size() <= 9 && (dir_name == "0" || dir_name[0] != '0');
       report.push_back({{"topic", t.name},
@@ -225,6 +228,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Create, alter, list, describe, delete, verify and repair topics.", "pspf-topics"};
   tool::add_common_options(app, dir);
   app.require_subcommand(1);
+  app.fallthrough();  // -d/--dir may also follow the command, as with pspf-offsets
   auto* create = app.add_subcommand("create", "create a topic");
   create->add_option("topic", name, "topic name")->required();
   create->add_option("-P,--partitions", partitions, "number of partitions")->required();
@@ -286,7 +290,8 @@ int main(int argc, char** argv) {
       if (dedup_window) cfg.dedup_window = parse_dedup_window(*dedup_window);
       apply_cleanup(cfg);
       log.create_topic(cfg);
-      tool::note(fmt::format("created topic {} with {} partitions", name, partitions));
+      tool::note(fmt::format("created topic {} with {} partition{}", name, partitions,
+                             partitions == 1 ? "" : "s"));
       return tool::kExitOk;
     }
     if (*alter) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <iterator>
 
 #include "pspf/error.h"
 #include "pspf/json_codec.h"
@@ -66,9 +67,19 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
   int64_t n = map_size(&p, end);
   if (n < 0) return std::string("an envelope must be a JSON object");
   bool has_value = false;
+  // The fields pspf-replay -J writes: one of them twice would leave it to the
+  // order which one counts. (Other members are ignored, repeated or not.)
+  static constexpr std::string_view kFields[] = {"topic", "partition", "offset", "timestamp",
+                                                 "key", "id", "headers", "value"};
+  unsigned seen = 0;
   for (int64_t i = 0; i < n; ++i) {
     std::string_view name;
     if (!msgpack_get_str(&p, end, name)) return std::string("bad field name");
+    for (unsigned f = 0; f < std::size(kFields); ++f)
+      if (name == kFields[f]) {
+        if (seen & (1u << f)) return fmt::format("envelope field \"{}\" appears more than once", name);
+        seen |= 1u << f;
+      }
     const char* start = p;
     if (!msgpack_skip(&p, end)) return std::string("bad field value");
     std::string_view raw(start, static_cast<size_t>(p - start));

@@ -45,6 +45,7 @@ inline constexpr size_t kJsonPadding = 64;
 // A field to pick out while converting: a dot path into nested objects ("item.id").
 struct FieldCapture {
   std::string_view path;   // set by the caller; empty = capture nothing
+  std::string_view what = "key field";  // how errors name it ("id field")
   bool found = false;      // set by convert: the path exists and is not null
   std::string text;        // set by convert: a string's content (unescaped), or the
                            // JSON text of a number, true or false

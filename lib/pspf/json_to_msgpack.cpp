@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cassert>
@@ -155,19 +156,37 @@ struct JsonToMsgpack::Impl {
     return true;
   }
 
-  // The candidates that continue into, or end at, the value under `key`.
+  // The candidates that continue into, or end at, the value under `key`. In a
+  // path '.' separates members, a backslash before '.' makes it a literal dot, and
+  // two backslashes are one; a backslash before anything else matches nothing. So
+  // a key's segment is as long in every path that matches it: key_span(key).
   uint64_t match_key(uint64_t cand, size_t start, std::string_view key) const {
     uint64_t next = 0;
-    size_t e = start + key.size();
     for (uint64_t m = cand; m; m &= m - 1) {
       std::string_view p = caps[std::countr_zero(m)].path;
-      // Cheap tests first: the path must have its end or a '.' right after the key.
-      if (p.size() < e || (p.size() > e && p[e] != '.')) continue;
-      size_t k = 0;
-      while (k < key.size() && p[start + k] == key[k]) ++k;
-      if (k == key.size()) next |= m & -m;
+      if (p.size() < start + key.size()) continue;  // cheap test first
+      size_t j = start, k = 0;
+      for (; k < key.size() && j < p.size(); ++k, ++j) {
+        char c = p[j];
+        if (c == '.') break;  // the segment ends before the key does
+        if (c == '\\') {
+          if (++j == p.size() || (p[j] != '.' && p[j] != '\\')) break;
+          c = p[j];
+        } else if (key[k] == '.' || key[k] == '\\') {
+          break;  // these must be escaped
+        }
+        if (c != key[k]) break;
+      }
+      if (k == key.size() && (j == p.size() || p[j] == '.')) next |= m & -m;
     }
     return next;
+  }
+
+  // How many path characters the segment naming `key` takes.
+  static size_t key_span(std::string_view key) {
+    return key.size() + static_cast<size_t>(std::count_if(key.begin(), key.end(), [](char c) {
+             return c == '.' || c == '\\';
+           }));
   }
 
   bool run(std::string_view line);
@@ -190,7 +209,8 @@ bool JsonToMsgpack::Impl::put_value(V& v, int depth, uint64_t cand, size_t start
     case od::json_type::array: {
       bool is_object = type == od::json_type::object;
       if (leaf)
-        return fail(fmt::format("key field {} is {}", caps[std::countr_zero(leaf)].path,
+        return fail(fmt::format("{} {} is {}", caps[std::countr_zero(leaf)].what,
+                                caps[std::countr_zero(leaf)].path,
                                 is_object ? "an object" : "an array"));
       if (depth >= kMaxDepth) return fail(simdjson::DEPTH_ERROR);
       od::object obj;
@@ -271,7 +291,7 @@ bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand,
     if (auto e = field.unescaped_key().get(key)) return fail(e);
     put_str(*out, key);
     uint64_t next = cand ? match_key(cand, start, key) : 0;
-    if (!put_value(field.value(), depth, next, start + key.size() + 1)) return false;
+    if (!put_value(field.value(), depth, next, next ? start + key_span(key) + 1 : 0)) return false;
     ++n;
   }
   return finish_container(*out, header, n, 0x80, 0xde) || fail("object too large");

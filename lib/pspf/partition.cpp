@@ -60,7 +60,12 @@ uint64_t tail_start(int fd, const std::string& path, SegmentIndex& index, bool w
     const IndexEntry& e = entries[i];
     if (!valid_batch_at(fd, path, e.position, Offset(index.base().value + e.rel_offset))) continue;
     uint64_t pos = e.position;
-    if (writable && i + 1 < entries.size()) index.truncate_from(pos + 1);
+    // Time entries name batches the offset index also names, so one past this
+    // entry's batch is as stale as an offset entry would be (a crash may keep either
+    // file's page without the other's).
+    const auto& times = index.time_entries();
+    bool stale_time = !times.empty() && times.back().rel_offset > e.rel_offset;
+    if (writable && (i + 1 < entries.size() || stale_time)) index.truncate_from(pos + 1);
     return pos;
   }
   if (writable) index.clear();
@@ -822,10 +827,14 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     }
     if (!verify_indexes) continue;
     SegmentIndex idx(partition_dir, segs[i]);
-    if (idx.damaged_bytes() && !out.damaged)
+    if (idx.damaged_index_bytes() && !out.damaged)
       out.index_problems.push_back(fmt::format(
           "{}: {} bytes of malformed entries (out of order, or a partial entry)",
-          paths::segment_file(partition_dir, segs[i], paths::kIndexExt), idx.damaged_bytes()));
+          paths::segment_file(partition_dir, segs[i], paths::kIndexExt), idx.damaged_index_bytes()));
+    if (idx.damaged_time_bytes() && !out.damaged)
+      out.index_problems.push_back(fmt::format(
+          "{}: {} bytes of malformed entries (out of order, or a partial entry)",
+          paths::segment_file(partition_dir, segs[i], paths::kTimeIndexExt), idx.damaged_time_bytes()));
     auto find = [&](uint64_t pos) {
       auto it = std::lower_bound(batches.begin(), batches.end(), pos,
                                  [](const auto& b, uint64_t p) { return b.first < p; });

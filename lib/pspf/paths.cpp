@@ -14,7 +14,8 @@ void check_name(std::string_view name, std::string_view what) {
   };
   if (name.empty()) fail("it is empty");
   if (name.size() > 249) fail("longer than 249 characters");
-  if (name == "." || name == "..") fail("'.' and '..' are not allowed");
+  // pspf-log(5): entries beginning with '.' are temporaries.
+  if (name[0] == '.') fail("it begins with '.' (names beginning with '.' are kept for temporaries)");
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';

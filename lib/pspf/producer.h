@@ -42,6 +42,12 @@ class Producer {
   Producer& operator=(const Producer&) = delete;
 
   void on_append(AppendHook hook) { hook_ = std::move(hook); }
+  // A topic that does not exist yet: `create` is called once, before the first
+  // partition is opened, and returns the topic as it is on disk (perhaps created by
+  // another process first). So input refused before anything is appended creates
+  // nothing. Throws Error(exists) when that topic has another partition count
+  // than the one records were routed by.
+  void create_on_first_write(std::function<TopicConfig()> create) { create_ = std::move(create); }
   // Resumable import: every batch carries a producer mark with this id and the
   // sequence number of its last record (see add()).
   void set_producer_id(std::string id) { producer_id_ = std::move(id); }
@@ -124,6 +130,7 @@ class Producer {
   size_t batch_bytes_;
   std::vector<std::unique_ptr<Slot>> slots_;
   AppendHook hook_;
+  std::function<TopicConfig()> create_;
   // With SyncMode::batch, appends whose sync is deferred: every kSyncAheadBytes the
   // files written are handed to a thread that fdatasyncs them while this one goes on
   // parsing; an append is counted and reported once the sync that covers it is done.

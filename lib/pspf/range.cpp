@@ -97,6 +97,11 @@ Timestamp parse_iso8601(std::string_view text) {
     fail("expected YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)");
   int64_t y = num(0, 4), mo = num(5, 2), d = num(8, 2);
   if (mo < 1 || mo > 12 || d < 1 || d > 31) fail("month or day out of range");
+  // The month's own length: 2026-02-30 would otherwise roll over into March.
+  bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (d > kDays[mo - 1] + (mo == 2 && leap))
+    fail(fmt::format("{:04d}-{:02d} has no day {}", y, mo, d));
   int64_t h = 0, mi = 0, s = 0, ms = 0, zone_min = 0;
   size_t pos = 10;
   if (pos < text.size()) {
@@ -129,6 +134,8 @@ Timestamp parse_iso8601(std::string_view text) {
         zm = num(pos + 1, 2);
         pos += 3;
       }
+      // Real offsets run from -12:00 to +14:00; anything past 23:59 is no zone at all.
+      if (zh > 23 || zm > 59) fail("zone offset out of range (at most 23:59)");
       zone_min = sign * (zh * 60 + zm);
     } else {
       fail("expected Z or +hh:mm after the time");

@@ -49,7 +49,7 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
       break;  // damaged from here on: keep the good prefix
     offsets_.push_back(e);
   }
-  damaged_bytes_ += size - offsets_.size() * 8;
+  damaged_index_bytes_ = size - offsets_.size() * 8;
   raw = read_bounded(time_path_, max_entries * 12, size);
   for (size_t i = 0; i + 12 <= raw.size(); i += 12) {
     TimeEntry e;
@@ -60,7 +60,7 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
       break;
     times_.push_back(e);
   }
-  damaged_bytes_ += size - times_.size() * 12;
+  damaged_time_bytes_ = size - times_.size() * 12;
 }
 
 IndexEntry SegmentIndex::floor_offset(Offset target) const {

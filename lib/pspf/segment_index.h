@@ -48,8 +48,9 @@ class SegmentIndex {
   const std::vector<IndexEntry>& entries() const { return offsets_; }
   const std::vector<TimeEntry>& time_entries() const { return times_; }
   Offset base() const { return base_; }
-  // Bytes of the two files past their well-formed prefixes (damage the load skipped).
-  uint64_t damaged_bytes() const { return damaged_bytes_; }
+  // Bytes of each file past its well-formed prefix (damage the load skipped).
+  uint64_t damaged_index_bytes() const { return damaged_index_bytes_; }
+  uint64_t damaged_time_bytes() const { return damaged_time_bytes_; }
 
   // --- writing (only under the partition lock) ---
 
@@ -71,7 +72,8 @@ class SegmentIndex {
   std::vector<TimeEntry> times_;
   Fd index_fd_;
   Fd time_fd_;
-  uint64_t damaged_bytes_ = 0;
+  uint64_t damaged_index_bytes_ = 0;
+  uint64_t damaged_time_bytes_ = 0;
 };
 
 }  // namespace pspf

@@ -116,6 +116,11 @@ std::string topic_to_json(const TopicConfig& t) {
 }
 
 TopicConfig topic_from_json(std::string_view text, const std::string& path) {
+  // The JSON parser stops at a NUL byte: what follows one (a torn or padded write)
+  // would otherwise go unseen.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos)
+    throw Error(Errc::corrupt, fmt::format("{}: not a valid topic file: a NUL byte at byte {}",
+                                           path, nul));
   try {
     auto j = nlohmann::ordered_json::parse(text);
     // Files written before the checksum have none: they read as they always did.

@@ -505,7 +505,12 @@ if [ -x "$bin/pspf-consume" ] && [ -x "$repo/build/tests/bench/latency_probe" ];
   latency_table=$("$repo/tests/bench/latency.sh" --events 300 --bin "$bin" \
     --probe "$repo/build/tests/bench/latency_probe") || die "latency.sh failed"
 else
-  skip_row "end-to-end latency produce → consume" "no pspf-consume in $bin yet"
+  # Say which of the two is missing: the probe is built only with the tests.
+  if [ ! -x "$bin/pspf-consume" ]; then
+    skip_row "end-to-end latency produce → consume" "no pspf-consume in $bin"
+  else
+    skip_row "end-to-end latency produce → consume" "no latency probe at $repo/build/tests/bench/latency_probe (build the tests)"
+  fi
 fi
 
 # ---------------------------------------------------------------- report

@@ -169,10 +169,10 @@ expect_contains "$ERR" "appended 4 events"
 expect_exit 0 pspf-replay crlf -J
 expect_eq '[0,{"c":1}]|[1,{"c":"a\r"}]|[2,[1,2]]|[3,{"c":3}]' \
   "$(jq -c '[.offset,.value]' "$OUT" | paste -sd'|')" "CRLF lines"
-# An input of empty lines only appends nothing and succeeds.
+# An input of empty lines only appends nothing, creates no topic, and succeeds.
 expect_exit 0 pspf-produce empty --partitions 1 -q < <(printf '\n\n\r\n')
-expect_exit 0 pspf-replay empty
-expect_empty "$OUT" "replay of a topic fed empty lines"
+expect_exit 1 pspf-replay empty
+expect_contains "$ERR" "topic 'empty' does not exist" "a topic fed empty lines only"
 
 # A line over --max-record-bytes goes to the reject file whole, like any bad line
 # (checked last: the checks above run even while this fails).

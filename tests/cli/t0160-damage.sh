@@ -263,7 +263,8 @@ cp "$idx" "$tidx"
 check_reads "with index files full of 0xff"
 expect_exit 1 pspf-topics verify ix
 expect_contains "$OUT" "topic ix partition 0: INDEX: $idx: "
-expect_contains "$OUT" "topic ix partition 0: INDEX: $tidx: "
+expect_contains "$OUT" "; $tidx: " "the time index's damage, named as its own file"
+expect_lines 1 "$OUT" "verify: one line for the partition"
 expect_exit 0 pspf-topics repair ix
 expect_same_file "$T/ix.index" "$idx" "the index rebuilt from garbage"
 expect_same_file "$T/ix.timeindex" "$tidx" "the time index rebuilt from garbage"

@@ -153,7 +153,7 @@ expect_contains "$ERR" "$meta: checksum mismatch"
 jq 'del(.checksum)' "$meta" >meta.old && cp meta.old "$meta"
 expect_exit 1 pspf-topics verify parts
 expect_eq "topic parts partition 0: ok, 0 records
-topic parts partition 1: DAMAGED: $PSPF_DIR/topics/parts/1 is not a partition of the topic (topic.json says 1 partitions)" \
+topic parts partition 1: DAMAGED: $PSPF_DIR/topics/parts/1 is not a partition of the topic (topic.json says 1 partition)" \
   "$(cat "$OUT")" "verify of a hidden partition"
 expect_exit 1 pspf-topics verify parts --json
 expect_eq '[{"partition":0,"status":"ok"},{"partition":1,"status":"damaged"}]' \

@@ -473,15 +473,38 @@ TEST_CASE("a captured object or array is an error") {
   CHECK(error == "key field item is an object");
 }
 
-TEST_CASE("capture paths match unescaped keys, and a key with a dot as a whole") {
-  FieldCapture caps[2];
+TEST_CASE("capture paths match unescaped keys; a key with a dot needs '\\.'") {
+  FieldCapture caps[4];
   caps[0].path = "id";
-  caps[1].path = "a.b";
-  REQUIRE(to_msgpack(R"({"i\u0064":5,"a.b":true})", nullptr, caps));
+  caps[1].path = R"(a\.b)";
+  caps[2].path = "a.b";
+  caps[3].path = R"(c\\d.e)";
+  // Member order must not matter: the literal member first, then the nested one.
+  REQUIRE(to_msgpack(R"({"i\u0064":5,"a.b":true,"a":{"b":"nested"},"c\\d":{"e":1}})", nullptr, caps));
   CHECK(caps[0].found);
   CHECK(caps[0].text == "5");
   CHECK(caps[1].found);
   CHECK(caps[1].text == "true");
+  CHECK(caps[2].found);
+  CHECK(caps[2].text == "nested");
+  CHECK(caps[3].found);
+  CHECK(caps[3].text == "1");
+  REQUIRE(to_msgpack(R"({"a":{"b":"nested"},"a.b":true})", nullptr, caps));
+  CHECK(caps[1].text == "true");
+  CHECK(caps[2].text == "nested");
+  // A backslash before anything else matches nothing.
+  caps[1].path = R"(a\b)";
+  REQUIRE(to_msgpack(R"({"ab":1,"a\\b":2})", nullptr, caps));
+  CHECK_FALSE(caps[1].found);
+}
+
+TEST_CASE("an id capture's errors name the id field") {
+  FieldCapture caps[1];
+  caps[0].path = "order_id";
+  caps[0].what = "id field";
+  std::string error;
+  CHECK_FALSE(to_msgpack(R"({"order_id":{"a":1}})", &error, caps));
+  CHECK(error == "id field order_id is an object");
 }
 
 TEST_CASE("captures are reset on every call, and a failed line leaves none found") {

@@ -20,6 +20,7 @@ namespace pspf::tool {
 Importer::Importer(const ImportOptions& o, Producer& producer) : o_(o), producer_(producer) {
   captures_[0].path = o.key_field ? std::string_view(*o.key_field) : std::string_view();
   captures_[1].path = o.id_field ? std::string_view(*o.id_field) : std::string_view();
+  captures_[1].what = "id field";
   if (!o.headers.empty()) {  // NAME=VALUE, checked by main()
     msgpack_put_map_header(headers_, static_cast<uint32_t>(o.headers.size()));
     for (const auto& h : o.headers) {
@@ -29,6 +30,88 @@ Importer::Importer(const ImportOptions& o, Producer& producer) : o_(o), producer
     }
   }
   if (o.reject_file) reject_ = open_file(*o.reject_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (o.receipts) {
+    queued_.resize(static_cast<size_t>(producer.topic().partitions));
+    if (o.files.size() > 1)
+      for (const auto& f : o.files) {
+        scratch_.clear();
+        append_json_string(f == "-" ? "stdin" : f, scratch_);
+        file_names_.emplace_back(scratch_.view());
+      }
+  }
+}
+
+uint64_t Importer::hold(const LineReader& in) {
+  held_.push_back({in.line_number(), file_, false, {}});
+  return held_base_ + held_.size() - 1;
+}
+
+void Importer::fill(uint64_t n) {
+  Held& h = held_[n - held_base_];
+  if (!file_names_.empty()) {
+    scratch_.append(R"(,"file":)");
+    scratch_.append(file_names_[h.file]);
+  }
+  scratch_.append(fmt::format(R"(,"line":{}}})", h.line));
+  scratch_.append("\n");
+  auto& out = tool::stdout_output();
+  if (n != held_base_) {  // an earlier line's receipt is still to come
+    h.text = std::string(scratch_.view());
+    h.ready = true;
+    return;
+  }
+  out.write(scratch_.view());
+  held_.pop_front();
+  ++held_base_;
+  while (!held_.empty() && held_.front().ready) {
+    out.write(held_.front().text);
+    out.maybe_flush();  // a long run of held receipts must not grow the buffer
+    held_.pop_front();
+    ++held_base_;
+  }
+}
+
+void Importer::receipt(PartitionId p, const AppendResult& r, std::string_view batch) {
+  auto& places = queued_[static_cast<size_t>(p.value)];
+  BatchHeader h = decode_batch_header(batch.data());
+  RecordIterator it(batch.data(), h);
+  RecordView rec;
+  int64_t next = r.appended.base.value;
+  for (size_t i = 0; it.next(rec); ++i) {
+    scratch_.clear();
+    scratch_.append(R"({"topic":)");
+    append_json_string(producer_.topic().name, scratch_);
+    scratch_.append(fmt::format(R"(,"partition":{},)", p.value));
+    if (r.conflict)
+      scratch_.append(fmt::format(R"("error":"version_mismatch","expected_version":"{}","current_version":{},)",
+                                  *o_.expect_version, r.version_before));
+    else if (!r.duplicate_of.empty() && r.duplicate_of[i].value >= 0)
+      scratch_.append(fmt::format(R"("duplicate_of":{},)", r.duplicate_of[i].value));
+    else {
+      scratch_.append(fmt::format(R"("offset":{},)", next));
+      if (o_.expect_version)
+        scratch_.append(fmt::format(R"("version":{},)", r.version_before + 1 + next - r.appended.base.value));
+      ++next;
+    }
+    scratch_.append(R"("key":)");
+    if (rec.has_key) append_json_string(rec.key, scratch_);
+    else scratch_.append("null");
+    // The batches of a partition are reported in the order their records were queued.
+    uint64_t n = places.front();
+    places.pop_front();
+    fill(n);
+  }
+  tool::stdout_output().flush();  // a receipt is a promise: it goes out as soon as it may
+}
+
+void Importer::flush_receipts() {
+  if (!o_.receipts) return;
+  auto& out = tool::stdout_output();
+  for (const Held& h : held_)
+    if (h.ready) out.write(h.text);
+  held_base_ += held_.size();
+  held_.clear();
+  out.flush();
 }
 
 void Importer::import(LineReader& in) {
@@ -40,9 +123,12 @@ void Importer::import(LineReader& in) {
     if (s == LineReader::Status::end) break;
     if (s == LineReader::Status::too_long)
       invalid(in, line, fmt::format("line longer than --max-record-bytes ({})", o_.max_record_bytes));
-    else if (!line.empty())
-      record(in, line);
-    if (in.idle()) producer_.flush();  // input paused: make what we have durable now
+    else if (line.find_first_not_of(" \t\r") != std::string_view::npos)
+      record(in, line);  // (a line of JSON whitespace only holds no value: skipped like an empty one)
+    if (in.idle()) {  // input paused: make what we have durable now
+      producer_.flush();
+      if (o_.receipts) tool::stdout_output().flush();
+    }
   }
 }
 
@@ -93,10 +179,20 @@ void Importer::record(LineReader& in, std::string_view line) {
     p = PartitionId(static_cast<int32_t>((seq - 1) / kResumeSpreadLines % producer_.topic().partitions));
   if (o_.producer_id && seq <= producer_.producer_seq(p)) {
     ++resumed_;
+    if (o_.receipts) {
+      scratch_.clear();
+      scratch_.append(R"({"topic":)");
+      append_json_string(producer_.topic().name, scratch_);
+      scratch_.append(R"(,"skipped":)");
+      append_json_string("appended by an earlier run of producer " + *o_.producer_id, scratch_);
+      fill(hold(in));
+    }
     return;
   }
   if (auto why = producer_.oversized(p, kp, ip, headers, value.size(), seq))
     return invalid(in, line, *why);
+  // Its place is taken first: add() may append (and report) the record at once.
+  if (o_.receipts) queued_[static_cast<size_t>(p.value)].push_back(hold(in));
   producer_.add(p, kp, ip, headers, value, seq);
 }
 
@@ -111,10 +207,18 @@ void Importer::invalid(LineReader& in, std::string_view line, const std::string&
                             "bad lines)", in.name(), in.line_number(), why));
   }
   ++skipped_;
-  if (!o_.quiet && skipped_ <= kReportSkipped)
+  if (skipped_ <= kReportSkipped)  // an error, printed even with --quiet
     tool::note(fmt::format("skipped {}:{}: {}{}", in.name(), in.line_number(), why,
                            skipped_ == kReportSkipped ? " (further skipped lines are only counted)" : ""));
   if (reject_.valid()) reject(line, true);
+  if (o_.receipts) {
+    scratch_.clear();
+    scratch_.append(R"({"topic":)");
+    append_json_string(producer_.topic().name, scratch_);
+    scratch_.append(R"(,"skipped":)");
+    append_json_string(why, scratch_);
+    fill(hold(in));
+  }
 }
 
 void Importer::reject(std::string_view bytes, bool last) {
@@ -135,36 +239,6 @@ std::string appended_so_far(const ImportOptions& o, const Producer& producer) {
     s += "; to resume without duplicates, run again with --id-field (events with ids) or "
          "--producer-id (the same input)";
   return s;
-}
-
-void print_receipts(const std::string& topic, PartitionId p, const AppendResult& r,
-                    std::string_view batch, const std::optional<std::string>& expected) {
-  auto& out = tool::stdout_output();
-  BatchHeader h = decode_batch_header(batch.data());
-  RecordIterator it(batch.data(), h);
-  RecordView rec;
-  int64_t next = r.appended.base.value;
-  for (size_t i = 0; it.next(rec); ++i) {
-    out.write(R"({"topic":)");
-    append_json_string(topic, out.buffer());
-    out.write(fmt::format(R"(,"partition":{},)", p.value));
-    if (r.conflict)
-      out.write(fmt::format(R"("error":"version_mismatch","expected_version":"{}","current_version":{},)",
-                            *expected, r.version_before));
-    else if (!r.duplicate_of.empty() && r.duplicate_of[i].value >= 0)
-      out.write(fmt::format(R"("duplicate_of":{},)", r.duplicate_of[i].value));
-    else {
-      out.write(fmt::format(R"("offset":{},)", next));
-      if (expected)
-        out.write(fmt::format(R"("version":{},)", r.version_before + 1 + next - r.appended.base.value));
-      ++next;
-    }
-    out.write(R"("key":)");
-    if (rec.has_key) append_json_string(rec.key, out.buffer());
-    else out.write("null");
-    out.write("}\n");
-  }
-  out.flush();  // a receipt is a promise: it goes out as soon as the batch is durable
 }
 
 uint64_t estimate_lines(const std::vector<std::string>& files) {

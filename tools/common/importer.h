@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,13 +45,36 @@ class Importer {
   uint64_t resumed() const { return resumed_; }
   const std::optional<std::string>& first_key() const { return first_key_; }
   // Sequence numbers continue from one input file to the next.
-  void next_file(const LineReader& in) { seq_base_ += in.line_number(); }
+  void next_file(const LineReader& in) {
+    seq_base_ += in.line_number();
+    ++file_;
+  }
+
+  // --receipts: the producer's append hook. Receipts go out in input order, so a
+  // record's receipt is held until every earlier line's is out; what is held is
+  // bounded by what the producer holds unreported (queued batches and its sync
+  // window), since every line is either reported or skipped at once.
+  void receipt(PartitionId p, const AppendResult& r, std::string_view batch);
+  // After a failure: prints the receipts still held, in order, leaving out the lines
+  // whose records were never reported (they are not in the log).
+  void flush_receipts();
 
  private:
   void record(LineReader& in, std::string_view line);
   void invalid(LineReader& in, std::string_view line, const std::string& why);
   // Appends rejected bytes to the reject file (the line ends with `last`).
   void reject(std::string_view bytes, bool last);
+  // A place in the receipts' order for the current line.
+  uint64_t hold(const LineReader& in);
+  // Completes the receipt begun in scratch_ for place n, and prints what is ready.
+  void fill(uint64_t n);
+
+  struct Held {
+    uint64_t line = 0;
+    uint32_t file = 0;
+    bool ready = false;
+    std::string text;
+  };
 
   static constexpr uint64_t kReportSkipped = 10;
   static constexpr uint64_t kResumeSpreadLines = 4096;
@@ -65,16 +89,18 @@ class Importer {
   uint64_t resumed_ = 0;
   uint64_t seq_base_ = 0;
   std::optional<std::string> first_key_;
+  uint32_t file_ = 0;
+  std::vector<std::string> file_names_;   // JSON strings, when there are several files
+  std::deque<Held> held_;                  // receipts from place held_base_ on
+  uint64_t held_base_ = 0;
+  std::vector<std::deque<uint64_t>> queued_;  // per partition: places of queued records
+  Buffer scratch_;
 };
 
-// Prints a receipt line per record of `batch` as appended (see pspf-produce(1)).
 // What a failed import leaves behind, for its error message: how many events were
 // appended (durable, with receipts), whether they are a prefix of the input, and how
 // to resume without duplicates.
 std::string appended_so_far(const ImportOptions& o, const Producer& producer);
-
-void print_receipts(const std::string& topic, PartitionId p, const AppendResult& r,
-                    std::string_view batch, const std::optional<std::string>& expected);
 
 // About how many lines the input files hold (0 when unknown: a pipe), from their
 // sizes and the line length of their first MiB.

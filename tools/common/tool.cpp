@@ -9,6 +9,10 @@
 #include <cstring>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "common/output.h"
 #include "pspf/error.h"
@@ -73,7 +77,19 @@ int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
     std::cout << name << " " << PSPF_VERSION << "\n";
     return flushed(kExitOk);
   } catch (const CLI::ParseError& e) {
-    std::cerr << name << ": error: " << e.what() << " (see " << name << " --help)\n";
+    std::string why = e.what();
+    // A misspelt command reads as a stray argument, and CLI11 only says that a
+    // command is missing: name the word and the commands there are.
+    auto commands = app.get_subcommands([](const CLI::App*) { return true; });
+    auto rest = app.remaining();
+    if (!commands.empty() && app.get_subcommands().empty() && !rest.empty() &&
+        !rest.front().starts_with('-')) {
+      std::vector<std::string> names;
+      for (const auto* c : commands) names.push_back(c->get_name());
+      why = fmt::format("unknown command '{}' (the commands are {})", rest.front(),
+                        fmt::join(names, ", "));
+    }
+    std::cerr << name << ": error: " << why << " (see " << name << " --help)\n";
     return kExitUsage;
   }
   try {
