@@ -79,3 +79,21 @@ TEST_CASE("a busy partition is not given up until it may be") {
   CHECK(change.released.size() == 4);
   CHECK(b.rebalance(always).gained.size() == 4);
 }
+
+TEST_CASE("a member joining while another counts the members joins, and is counted") {
+  // Three members started at one instant: one counts the members (probing each file's
+  // lock) while another has created its file but not locked it yet. The joiner must
+  // neither be taken for a dead member nor fail to join.
+  test::TempDir dir;
+  GroupMember a(dir.path(), "g", topic8());
+  int seen_while_joining = -1;
+  GroupMember::set_join_hook_for_tests([&] { seen_while_joining = a.live_members(); });
+  std::unique_ptr<GroupMember> b;
+  CHECK_NOTHROW(b = std::make_unique<GroupMember>(dir.path(), "g", topic8()));
+  GroupMember::set_join_hook_for_tests(nullptr);
+  CHECK(seen_while_joining == 1);  // a joiner not yet locked is not counted yet
+  REQUIRE(b);
+  CHECK(a.live_members() == 2);
+  CHECK(b->live_members() == 2);
+  CHECK(count_live_members(dir.path(), "g") == 2);
+}
