@@ -218,10 +218,13 @@ bool Consumer::finished() {
   if (!stop_at_start_end_) return false;
   for (const auto& [p, s] : parts_)
     if (s->position < start_ends_[static_cast<size_t>(p)]) return false;
-  // Partitions we do not own: done when their committed offset reached the end, or
-  // when a live member owns them (it finishes them).
+  // Partitions we do not own: done when their committed offset reached our end. A
+  // live owner is not enough: it may have started earlier, with a lower end, and
+  // leave at it; then the partition is free and we take it. (Without commits there
+  // is nothing to wait for: a live owner finishes its partitions.)
   auto committed = offsets_.load();
-  auto owners = partition_owners(log_.dir(), offsets_.group(), topic_);
+  std::map<int32_t, OwnerInfo> owners;
+  if (!commit_) owners = partition_owners(log_.dir(), offsets_.group(), topic_);
   for (int32_t p = 0; p < topic_.partitions; ++p) {
     if (parts_.count(p) || owners.count(p)) continue;
     auto it = committed.find({topic_.name, p});

@@ -70,9 +70,9 @@ class Consumer {
 
   // With stop_at_start_end: true when p's read position reached its end bound.
   bool at_end(PartitionId p) const;
-  // True when every partition of the topic has a committed offset at its end bound
-  // (nothing left anywhere for this run of -e), or every owned one has reached it and
-  // the others are owned by live members.
+  // True when every owned partition has reached its end bound and every other one
+  // has a committed offset at it (nothing left anywhere for this run of -e). Without
+  // commits, partitions owned by live members count as done.
   bool finished();
   // Partition directories to watch for new data.
   std::vector<std::string> watch_dirs() const;
