@@ -1,5 +1,8 @@
 #include "pspf/consumer.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cassert>
 #include <chrono>
@@ -9,6 +12,7 @@
 
 #include "pspf/durable_end.h"
 #include "pspf/error.h"
+#include "pspf/file.h"
 #include "pspf/offset_reset.h"
 #include "pspf/paths.h"
 
@@ -81,56 +85,86 @@ const Consumer::Part& Consumer::part(PartitionId p) const {
 GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& busy) {
   auto change = member_.rebalance([&](PartitionId p) { return !busy(p); });
   for (PartitionId p : change.released) parts_.erase(p.value);
-  for (PartitionId p : change.gained) {
-    auto part = std::make_unique<Part>();
-    Committed c = offsets_.claim(topic_.name, p, member_.id());
-    part->epoch = c.epoch;
-    part->dir = paths::partition_dir(log_.dir(), topic_.name, p);
-    part->reader = log_.reader(topic_, p);
-    Offset start;
-    Offset end = part->reader->log_end();
-    bool out_of_range = c.offset.value >= 0 && c.offset > end;
-    if (c.offset.value >= 0 && !out_of_range) {
-      start = c.offset;
-    } else {
-      // No offset yet, or one past the log end: the log lost records the group had
-      // consumed (a power loss under --sync none, a repair), and new records may take
-      // their offsets. Either way the group's reset policy (--from) decides, as
-      // Kafka's auto.offset.reset does; an offset out of range is never silent.
-      Offset log_start = part->reader->log_start(), log_end = end;
-      switch (from_.kind) {
-        case Position::Kind::beginning: start = log_start; break;
-        case Position::Kind::end: start = log_end; break;
-        case Position::Kind::offset: start = Offset(from_.value); break;
-        case Position::Kind::last_n:
-          start = Offset(std::max(log_start.value, log_end.value - from_.value));
-          break;
-        case Position::Kind::time:
-          start = offset_for_time(log_, topic_, p, Timestamp(from_.value), log_end);
-          break;
-      }
-      if (out_of_range)
-        warn_(fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
-                          "(records the group consumed are gone from the log); restarting at "
-                          "offset {} as --from says",
-                          offsets_.group(), Log::label(topic_, p), c.offset.value, end.value,
-                          start.value));
-    }
-    // A new group's starting point is decided once, here: commit it, so that a run
-    // that reads nothing still leaves the group at --from (as Kafka's reset does).
-    if ((c.offset.value < 0 || out_of_range) && commit_ &&
-        !offsets_.commit(topic_.name, p, start, part->epoch, member_.id())) {
-      member_.release(p);
-      continue;
-    }
-    part->committed = start;
-    part->position = start;
-    if (c.offset.value >= 0 && !out_of_range && c.pending_last >= c.offset.value)
-      part->announced_last = c.pending_last;
-    part->reader->seek(start);
-    parts_[p.value] = std::move(part);
-  }
+  for (PartitionId p : change.gained) take(p);
   return change;
+}
+
+void Consumer::follow_resets(const std::function<bool(PartitionId)>& busy) {
+  if (parts_.empty()) return;
+  // Read the commit file only when it changed (it can be large, and this runs at
+  // every wake-up): an append grows it, a compaction replaces it.
+  std::string path = paths::group_offsets(offsets_.dir());
+  std::pair<uint64_t, uint64_t> stamp{0, 0};
+  if (Fd fd = open_file_if_exists(path, O_RDONLY); fd.valid()) {
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + path);
+    stamp = {static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size)};
+  }
+  if (stamp == offsets_seen_) return;
+  offsets_seen_ = stamp;
+  auto state = offsets_.load();
+  std::vector<PartitionId> reset;
+  for (const auto& [p, s] : parts_) {
+    // We hold p's owner lock: only an administrator (pspf-offsets --force) can have
+    // bumped its epoch since our claim.
+    auto it = state.find({topic_.name, p});
+    if (it != state.end() && it->second.epoch != s->epoch && !busy(PartitionId(p)))
+      reset.push_back(PartitionId(p));
+  }
+  for (PartitionId p : reset) {
+    parts_.erase(p.value);
+    take(p);  // a new claim, from the offset the administrator set
+  }
+}
+
+void Consumer::take(PartitionId p) {
+  auto part = std::make_unique<Part>();
+  Committed c = offsets_.claim(topic_.name, p, member_.id());
+  part->epoch = c.epoch;
+  part->dir = paths::partition_dir(log_.dir(), topic_.name, p);
+  part->reader = log_.reader(topic_, p);
+  Offset start;
+  Offset end = part->reader->log_end();
+  bool out_of_range = c.offset.value >= 0 && c.offset > end;
+  if (c.offset.value >= 0 && !out_of_range) {
+    start = c.offset;
+  } else {
+    // No offset yet, or one past the log end: the log lost records the group had
+    // consumed (a power loss under --sync none, a repair), and new records may take
+    // their offsets. Either way the group's reset policy (--from) decides, as
+    // Kafka's auto.offset.reset does; an offset out of range is never silent.
+    Offset log_start = part->reader->log_start(), log_end = end;
+    switch (from_.kind) {
+      case Position::Kind::beginning: start = log_start; break;
+      case Position::Kind::end: start = log_end; break;
+      case Position::Kind::offset: start = Offset(from_.value); break;
+      case Position::Kind::last_n:
+        start = Offset(std::max(log_start.value, log_end.value - from_.value));
+        break;
+      case Position::Kind::time:
+        start = offset_for_time(log_, topic_, p, Timestamp(from_.value), log_end);
+        break;
+    }
+    if (out_of_range)
+      warn_(fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
+                        "(records the group consumed are gone from the log); restarting at "
+                        "offset {} as --from says",
+                        offsets_.group(), Log::label(topic_, p), c.offset.value, end.value,
+                        start.value));
+  }
+  // A new group's starting point is decided once, here: commit it, so that a run
+  // that reads nothing still leaves the group at --from (as Kafka's reset does).
+  if ((c.offset.value < 0 || out_of_range) && commit_ &&
+      !offsets_.commit(topic_.name, p, start, part->epoch, member_.id())) {
+    member_.release(p);
+    return;
+  }
+  part->committed = start;
+  part->position = start;
+  if (c.offset.value >= 0 && !out_of_range && c.pending_last >= c.offset.value)
+    part->announced_last = c.pending_last;
+  part->reader->seek(start);
+  parts_[p.value] = std::move(part);
 }
 
 size_t Consumer::poll(PartitionId p, size_t max, const std::function<void(const RecordView&)>& fn) {
@@ -218,10 +252,13 @@ bool Consumer::finished() {
   if (!stop_at_start_end_) return false;
   for (const auto& [p, s] : parts_)
     if (s->position < start_ends_[static_cast<size_t>(p)]) return false;
-  // Partitions we do not own: done when their committed offset reached the end, or
-  // when a live member owns them (it finishes them).
+  // Partitions we do not own: done when their committed offset reached our end. A
+  // live owner is not enough: it may have started earlier, with a lower end, and
+  // leave at it; then the partition is free and we take it. (Without commits there
+  // is nothing to wait for: a live owner finishes its partitions.)
   auto committed = offsets_.load();
-  auto owners = partition_owners(log_.dir(), offsets_.group(), topic_);
+  std::map<int32_t, OwnerInfo> owners;
+  if (!commit_) owners = partition_owners(log_.dir(), offsets_.group(), topic_);
   for (int32_t p = 0; p < topic_.partitions; ++p) {
     if (parts_.count(p) || owners.count(p)) continue;
     auto it = committed.find({topic_.name, p});

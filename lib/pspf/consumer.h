@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pspf/batch.h"
@@ -43,6 +44,10 @@ class Consumer {
   // Rebalances (see GroupMember). Partitions for which busy(p) is true are kept.
   // Returns the partitions gained and released.
   GroupMember::Change rebalance(const std::function<bool(PartitionId)>& busy);
+  // Partitions an administrator reset (pspf-offsets --force) since we claimed them
+  // are claimed again, from the new offset, unless busy(p): then p's next commit is
+  // refused and p released (it comes back at a rebalance).
+  void follow_resets(const std::function<bool(PartitionId)>& busy);
   std::vector<PartitionId> owned() const { return member_.owned(); }
   const std::string& member_id() const { return member_.id(); }
 
@@ -70,9 +75,9 @@ class Consumer {
 
   // With stop_at_start_end: true when p's read position reached its end bound.
   bool at_end(PartitionId p) const;
-  // True when every partition of the topic has a committed offset at its end bound
-  // (nothing left anywhere for this run of -e), or every owned one has reached it and
-  // the others are owned by live members.
+  // True when every owned partition has reached its end bound and every other one
+  // has a committed offset at it (nothing left anywhere for this run of -e). Without
+  // commits, partitions owned by live members count as done.
   bool finished();
   // Partition directories to watch for new data.
   std::vector<std::string> watch_dirs() const;
@@ -82,6 +87,9 @@ class Consumer {
   struct Part;
   Part& part(PartitionId p);
   const Part& part(PartitionId p) const;
+  // Claims p (owned by member_) and starts it at the group's committed offset, or
+  // where --from says; releases it if that start cannot be committed.
+  void take(PartitionId p);
   // The end below which p's records may be handed out now: the published durable
   // end, settled (durable_end.h) when the read position has reached it.
   Offset durable_end(PartitionId p, Part& s);
@@ -93,6 +101,7 @@ class Consumer {
   GroupMember member_;
   std::map<int32_t, std::unique_ptr<Part>> parts_;
   std::vector<Offset> start_ends_;  // per partition, when stop_at_start_end
+  std::pair<uint64_t, uint64_t> offsets_seen_{0, 0};  // commit file (inode, size) last read
   bool stop_at_start_end_;
   bool commit_;
   std::function<void(const std::string&)> warn_;

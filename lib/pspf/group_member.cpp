@@ -19,6 +19,8 @@ namespace pspf {
 
 namespace {
 
+std::function<void()> g_join_hook;
+
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
@@ -45,12 +47,20 @@ int live_in(const std::string& members_dir, const std::string& self_path) {
     }
     Fd fd = open_file_if_exists(path, O_RDONLY);
     if (!fd.valid()) continue;
+    // A name beginning with a dot is a member still joining (see the constructor): it
+    // creates the file, locks it, writes its JSON and renames it in. It counts once
+    // renamed in.
+    bool joining = name[0] == '.';
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
-      // Nobody holds it: its member is dead. Remove the file while we hold the lock.
-      remove_file(path);
+      // Nobody holds it: its member is dead. Remove the file while we hold the lock;
+      // but an empty joining file may belong to a member between creating and locking
+      // it (removing that made its rename fail: three members started together did
+      // not always all join). A joiner writes only once locked, so a dead one's file
+      // has content; one that died before locking leaves an empty file, never counted.
+      if (!joining || file_size(fd.get(), path) > 0) remove_file(path);
       continue;
     }
-    ++live;
+    if (!joining) ++live;
   }
   return live;
 }
@@ -73,6 +83,7 @@ GroupMember::GroupMember(std::string data_dir, std::string group, TopicConfig to
   // unlocked and take it for a dead member's.
   std::string tmp = members + "/." + id_;
   member_fd_ = open_file(tmp, O_RDWR | O_CREAT | O_EXCL, 0644);
+  if (g_join_hook) g_join_hook();
   if (::flock(member_fd_.get(), LOCK_EX) != 0) throw_errno("cannot lock " + tmp);
   pwrite_all(member_fd_.get(), info_.data(), info_.size(), 0, tmp);
   member_path_ = members + "/" + id_;
@@ -88,6 +99,8 @@ GroupMember::~GroupMember() {
     // A destructor must not throw; a dead member's file is removed by the next member.
   }
 }
+
+void GroupMember::set_join_hook_for_tests(std::function<void()> hook) { g_join_hook = std::move(hook); }
 
 int GroupMember::live_members() {
   return std::max(1, live_in(paths::group_members_dir(group_dir_), member_path_));

@@ -58,6 +58,10 @@ class GroupMember {
   // removed on the way).
   int live_members();
 
+  // Test hook: called while a joining member's file exists under its temporary name,
+  // between its creation and its lock (a window a busy machine can stretch).
+  static void set_join_hook_for_tests(std::function<void()> hook);
+
  private:
   std::string data_dir_;
   std::string group_dir_;

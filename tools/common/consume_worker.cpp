@@ -61,7 +61,12 @@ class Worker {
       if (o_.exit_at_end && batches_.empty() && c_.finished()) break;
       if (idle_ms >= 0 && batches_.empty() && Clock::now() - last_activity >= milliseconds(idle_ms)) break;
       if (Clock::now() >= next_rebalance_) rebalance();
-      if (!progressed) wait(watcher);
+      if (!progressed) {
+        wait(watcher);
+        // Before handing out what woke us: a forced reset written before that data
+        // must be followed first, or its events would be handed out twice.
+        follow_resets();
+      }
     }
     // Stopping: let running commands finish, commit what succeeded.
     for (auto& [p, b] : batches_)
@@ -77,10 +82,16 @@ class Worker {
 
  private:
   void rebalance() {
+    follow_resets();  // an idle member notices a reset within kRebalanceEvery
     if (!o_.exec) commit_plain();  // a partition given up must have its offset committed
     auto change = c_.rebalance([&](PartitionId p) { return batches_.count(p.value) > 0; });
     next_rebalance_ = Clock::now() + kRebalanceEvery;
     (void)change;
+  }
+
+  // A partition with a batch in hand is not reset under it: its commit is refused.
+  void follow_resets() {
+    c_.follow_resets([&](PartitionId p) { return batches_.count(p.value) > 0; });
   }
 
   bool step_plain() {
