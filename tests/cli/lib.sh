@@ -203,6 +203,17 @@ wait_clock_past() {
 }
 _clock_past() { [ "$(now_ms)" -gt "$1" ]; }
 
+# mount_tmpfs SIZE: mounts a tmpfs of SIZE (as mount's size=) at $T/mnt, unmounted
+# before the cleanup, and points PSPF_DIR into it. Skips (exit 77) unless root and
+# the mount works.
+mount_tmpfs() {
+  [ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+  mkdir "$T/mnt"
+  mount -t tmpfs -o size="$1" tmpfs "$T/mnt" 2>/dev/null || skip "cannot mount a tmpfs here"
+  trap 'umount -l "$T/mnt" 2>/dev/null || true; _cleanup' EXIT
+  export PSPF_DIR="$T/mnt/data"
+}
+
 # segment_path TOPIC PARTITION [BASE] [EXT]: path of a segment file.
 segment_path() {
   printf '%s/topics/%s/%s/%020d%s\n' "$PSPF_DIR" "$1" "$2" "${3:-0}" "${4:-.log}"

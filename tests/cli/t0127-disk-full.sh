@@ -6,11 +6,7 @@
 # rest. Needs root (mount); skips otherwise.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
-mkdir "$T/mnt"
-mount -t tmpfs -o size=3m tmpfs "$T/mnt" 2>/dev/null || skip "cannot mount a tmpfs here"
-trap 'umount -l "$T/mnt" 2>/dev/null || true; _cleanup' EXIT
-export PSPF_DIR="$T/mnt/data"
+mount_tmpfs 3m
 
 seq 1 60000 | jq -c '{id: "e\(.)", pad: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}' >in.jsonl
 expect_exit 0 pspf-topics create t -P 3

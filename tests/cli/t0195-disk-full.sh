@@ -5,11 +5,7 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
-mkdir "$T/mnt"
-mount -t tmpfs -o size=2m tmpfs "$T/mnt" 2>/dev/null || skip "cannot mount a tmpfs here"
-trap 'umount "$T/mnt" 2>/dev/null || true; _cleanup' EXIT
-export PSPF_DIR="$T/mnt/data"
+mount_tmpfs 2m
 part="$PSPF_DIR/topics/k/0"
 
 expect_exit 0 pspf-topics create k -P 1
