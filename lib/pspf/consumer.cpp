@@ -59,6 +59,7 @@ Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, 
 
 Offset Consumer::durable_end(PartitionId p, Part& s) {
   if (stop_at_start_end_) return start_ends_[static_cast<size_t>(p.value)];
+  if (s.durable > s.position) return s.durable;  // it only grows: read it when reached
   if (std::optional<Offset> mark = read_durable_end(s.dir); mark && *mark > s.position) {
     s.durable = *mark;
   } else if (Clock::now() - s.settled >= kSettleEvery) {

@@ -9,8 +9,8 @@
 //
 // Balance: with P partitions and M live members each member owns at most
 // ceil(P/M). rebalance() gives up partitions above that share (only ones the caller
-// says are between batches, so a release always follows a commit) and takes free
-// partitions up to it.
+// says may go: nothing of theirs is being processed, so nothing is processed twice)
+// and takes free partitions up to it.
 #pragma once
 
 #include <cstdint>

@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "common/exec_job.h"
 #include "common/output.h"
@@ -24,9 +26,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kRebalanceEvery{250};
+// How often a member checks the group's membership (and for a forced reset): a
+// member that joins gets its share within about this, plus the batches in hand.
+constexpr milliseconds kRebalanceEvery{100};
 constexpr milliseconds kPlainCommitEvery{100};
 constexpr size_t kOutputChunk = 1 << 20;
+// Plain mode takes at most this many records of one partition before it turns to
+// the next (Kafka's max.poll.records), so no partition waits for another's backlog.
+constexpr size_t kPlainTurn = 500;
 
 // A batch of one partition on its way to the command: its input lines, a copy of its
 // records (for the dead-letter topic), and the command running on it.
@@ -36,7 +43,7 @@ struct Batch {
   Offset first{-1}, next{-1};
   size_t count = 0;
   Clock::time_point started;
-  std::unique_ptr<ExecJob> job;
+  std::unique_ptr<ExecJob> job;  // set once the command first started on it
   int attempts = 0;
   std::optional<Clock::time_point> retry_at;
 };
@@ -84,9 +91,17 @@ class Worker {
   void rebalance() {
     follow_resets();  // an idle member notices a reset within kRebalanceEvery
     if (!o_.exec) commit_plain();  // a partition given up must have its offset committed
-    auto change = c_.rebalance([&](PartitionId p) { return batches_.count(p.value) > 0; });
+    // A partition is kept while a command runs on its batch (or waits to be retried
+    // on it). A batch gathered but not started yet is dropped with its partition:
+    // nothing of it was committed, so its new owner hands the same records out. A
+    // joining member thus gets its share as soon as the batches in hand are done.
+    auto busy = [&](PartitionId p) {
+      auto it = batches_.find(p.value);
+      return it != batches_.end() && it->second.job != nullptr;
+    };
+    auto change = c_.rebalance(busy);
+    for (PartitionId p : change.released) batches_.erase(p.value);
     next_rebalance_ = Clock::now() + kRebalanceEvery;
-    (void)change;
   }
 
   // A partition with a batch in hand is not reset under it: its commit is refused.
@@ -94,11 +109,14 @@ class Worker {
     c_.follow_resets([&](PartitionId p) { return batches_.count(p.value) > 0; });
   }
 
+  // One turn over the owned partitions, in the same order each time: kPlainTurn
+  // records of each at most.
   bool step_plain() {
     auto& out = stdout_output();
     bool any = false;
     for (PartitionId p : c_.owned()) {
-      size_t max = o_.count ? static_cast<size_t>(*o_.count - delivered_) : 10000;
+      size_t max = kPlainTurn;
+      if (o_.count) max = std::min<size_t>(max, *o_.count - delivered_);
       if (max == 0) break;
       size_t n = c_.poll(p, max, [&](const RecordView& r) {
         write_record_line(c_.topic().name, p, r, o_.envelope, out.buffer());
@@ -142,6 +160,7 @@ class Worker {
     }
     // Fill batches and start commands (none once a batch has failed for good: the
     // consumer is stopping).
+    std::vector<PartitionId> ready;
     for (PartitionId p : c_.owned()) {
       if (failed_) break;
       Batch& b = batches_[p.value];
@@ -159,11 +178,19 @@ class Worker {
       }
       bool full = b.count >= o_.batch || (o_.count && delivered_ + pending_count() >= *o_.count);
       bool waited = Clock::now() - b.started >= milliseconds(o_.batch_ms);
-      bool ready = announced ? b.next.value == announced->value + 1 : full || waited || c_.at_end(p);
-      if (ready && running() < o_.parallel) {
-        if (!start(p, b)) batches_.erase(p.value);
-        any = true;
-      }
+      if (announced ? b.next.value == announced->value + 1 : full || waited || c_.at_end(p))
+        ready.push_back(p);
+    }
+    // Partitions take turns: of the ready batches, those of the partitions served
+    // longest ago start first, so none waits for another's backlog to drain.
+    std::stable_sort(ready.begin(), ready.end(), [&](PartitionId a, PartitionId b) {
+      return last_started_[a.value] < last_started_[b.value];
+    });
+    for (PartitionId p : ready) {
+      if (running() >= o_.parallel) break;
+      last_started_[p.value] = ++starts_;
+      if (!start(p, batches_[p.value])) batches_.erase(p.value);
+      any = true;
     }
     return any;
   }
@@ -327,6 +354,8 @@ class Worker {
   Consumer& c_;
   TransformOutput* output_;  // with --to
   std::map<int32_t, Batch> batches_;
+  std::map<int32_t, uint64_t> last_started_;  // per partition: starts_ when its batch last started
+  uint64_t starts_ = 0;
   uint64_t delivered_ = 0;
   int failed_ = 0;
   bool interrupted_ = false;
