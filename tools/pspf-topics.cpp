@@ -95,7 +95,7 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
   json report = json::array();
   for (const auto& name : names) {
     TopicConfig t = log.topic(name);
-    PartitionDirs dirs = check_partition_dirs(log.dir(), t);
+    PartitionDirs dirs = log.check_partition_dirs(t);
     auto missing = dirs.missing.begin();
     for (int32_t p = 0; p < t.partitions; ++p) {
       std::string label = Log::label(t, PartitionId(p));
@@ -299,7 +299,7 @@ int main(int argc, char** argv) {
       if (dedup_window) window = parse_dedup_window(*dedup_window);
       TopicConfig probe;
       apply_cleanup(probe);  // usage errors before the lock
-      TopicConfig t = alter_topic(log.dir(), name, [&](TopicConfig& c) {
+      TopicConfig t = log.alter_topic(name, [&](TopicConfig& c) {
         if (new_segment_bytes) c.segment_bytes = *new_segment_bytes;
         if (window) c.dedup_window = *window;
         apply_cleanup(c);

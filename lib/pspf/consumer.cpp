@@ -44,8 +44,8 @@ Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, 
     : log_(log),
       topic_(std::move(topic)),
       from_(from),
-      offsets_(log.dir(), group),
-      member_(log.dir(), group, topic_),
+      offsets_(log.group_offsets(group)),
+      member_(log.join_group(group, topic_)),
       stop_at_start_end_(stop_at_start_end),
       commit_(commit) {
   // -e ends each partition at its durable end as it was at the start: what a dead
@@ -84,7 +84,7 @@ const Consumer::Part& Consumer::part(PartitionId p) const {
 }
 
 GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& busy) {
-  auto change = member_.rebalance([&](PartitionId p) { return !busy(p); });
+  auto change = member_->rebalance([&](PartitionId p) { return !busy(p); });
   for (PartitionId p : change.released) parts_.erase(p.value);
   for (PartitionId p : change.gained) take(p);
   return change;
@@ -94,7 +94,7 @@ void Consumer::follow_resets(const std::function<bool(PartitionId)>& busy) {
   if (parts_.empty()) return;
   // Read the commit file only when it changed (it can be large, and this runs at
   // every wake-up): an append grows it, a compaction replaces it.
-  std::string path = paths::group_offsets(offsets_.dir());
+  std::string path = paths::group_offsets(offsets_->dir());
   std::pair<uint64_t, uint64_t> stamp{0, 0};
   if (Fd fd = open_file_if_exists(path, O_RDONLY); fd.valid()) {
     struct stat st;
@@ -103,7 +103,7 @@ void Consumer::follow_resets(const std::function<bool(PartitionId)>& busy) {
   }
   if (stamp == offsets_seen_) return;
   offsets_seen_ = stamp;
-  auto state = offsets_.load();
+  auto state = offsets_->load();
   std::vector<PartitionId> reset;
   for (const auto& [p, s] : parts_) {
     // We hold p's owner lock: only an administrator (pspf-offsets --force) can have
@@ -120,7 +120,7 @@ void Consumer::follow_resets(const std::function<bool(PartitionId)>& busy) {
 
 void Consumer::take(PartitionId p) {
   auto part = std::make_unique<Part>();
-  Committed c = offsets_.claim(topic_.name, p, member_.id());
+  Committed c = offsets_->claim(topic_.name, p, member_->id());
   part->epoch = c.epoch;
   part->dir = paths::partition_dir(log_.dir(), topic_.name, p);
   part->reader = log_.reader(topic_, p);
@@ -150,14 +150,14 @@ void Consumer::take(PartitionId p) {
       warn_(fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
                         "(records the group consumed are gone from the log); restarting at "
                         "offset {} as --from says",
-                        offsets_.group(), Log::label(topic_, p), c.offset.value, end.value,
+                        offsets_->group(), Log::label(topic_, p), c.offset.value, end.value,
                         start.value));
   }
   // A new group's starting point is decided once, here: commit it, so that a run
   // that reads nothing still leaves the group at --from (as Kafka's reset does).
   if ((c.offset.value < 0 || out_of_range) && commit_ &&
-      !offsets_.commit(topic_.name, p, start, part->epoch, member_.id())) {
-    member_.release(p);
+      !offsets_->commit(topic_.name, p, start, part->epoch, member_->id())) {
+    member_->release(p);
     return;
   }
   part->committed = start;
@@ -215,7 +215,7 @@ void Consumer::rewind(PartitionId p, Offset to) {
 bool Consumer::commit(PartitionId p, Offset next) {
   Part& s = part(p);
   if (next == s.committed || !commit_) return true;
-  if (!offsets_.commit(topic_.name, p, next, s.epoch, member_.id())) {
+  if (!offsets_->commit(topic_.name, p, next, s.epoch, member_->id())) {
     release(p);
     return false;
   }
@@ -231,7 +231,7 @@ std::optional<Offset> Consumer::announced(PartitionId p) const {
 
 bool Consumer::announce(PartitionId p, Offset last) {
   Part& s = part(p);
-  if (!offsets_.announce(topic_.name, p, last, s.epoch, member_.id())) {
+  if (!offsets_->announce(topic_.name, p, last, s.epoch, member_->id())) {
     release(p);
     return false;
   }
@@ -241,7 +241,7 @@ bool Consumer::announce(PartitionId p, Offset last) {
 
 void Consumer::release(PartitionId p) {
   parts_.erase(p.value);
-  member_.release(p);
+  member_->release(p);
 }
 
 bool Consumer::at_end(PartitionId p) const {
@@ -257,9 +257,9 @@ bool Consumer::finished() {
   // live owner is not enough: it may have started earlier, with a lower end, and
   // leave at it; then the partition is free and we take it. (Without commits there
   // is nothing to wait for: a live owner finishes its partitions.)
-  auto committed = offsets_.load();
+  auto committed = offsets_->load();
   std::map<int32_t, OwnerInfo> owners;
-  if (!commit_) owners = partition_owners(log_.dir(), offsets_.group(), topic_);
+  if (!commit_) owners = log_.partition_owners(offsets_->group(), topic_);
   for (int32_t p = 0; p < topic_.partitions; ++p) {
     if (parts_.count(p) || owners.count(p)) continue;
     auto it = committed.find({topic_.name, p});

@@ -48,8 +48,8 @@ class Consumer {
   // are claimed again, from the new offset, unless busy(p): then p's next commit is
   // refused and p released (it comes back at a rebalance).
   void follow_resets(const std::function<bool(PartitionId)>& busy);
-  std::vector<PartitionId> owned() const { return member_.owned(); }
-  const std::string& member_id() const { return member_.id(); }
+  std::vector<PartitionId> owned() const { return member_->owned(); }
+  const std::string& member_id() const { return member_->id(); }
 
   // Hands up to `max` records of partition p, from its read position on, to `fn`
   // (views valid during the call) and moves the read position past them. Returns how
@@ -97,8 +97,8 @@ class Consumer {
   const Log& log_;  // borrowed: outlives the consumer
   TopicConfig topic_;
   Position from_;
-  GroupOffsets offsets_;
-  GroupMember member_;
+  std::unique_ptr<GroupOffsets> offsets_;
+  std::unique_ptr<GroupMember> member_;
   std::map<int32_t, std::unique_ptr<Part>> parts_;
   std::vector<Offset> start_ends_;  // per partition, when stop_at_start_end
   std::pair<uint64_t, uint64_t> offsets_seen_{0, 0};  // commit file (inode, size) last read

@@ -42,6 +42,32 @@ std::vector<std::string> Log::list_topics() const { return pspf::list_topics(dir
 
 void Log::delete_topic(std::string_view name) { pspf::delete_topic(dir_, name); }
 
+TopicConfig Log::alter_topic(std::string_view name, const std::function<void(TopicConfig&)>& change) {
+  return pspf::alter_topic(dir_, name, change);
+}
+
+PartitionDirs Log::check_partition_dirs(const TopicConfig& t) const {
+  return pspf::check_partition_dirs(dir_, t);
+}
+
+std::vector<std::string> Log::list_groups() const { return GroupOffsets::list(dir_); }
+
+std::unique_ptr<GroupOffsets> Log::group_offsets(std::string_view group) const {
+  return std::make_unique<GroupOffsets>(dir_, std::string(group));
+}
+
+std::unique_ptr<GroupMember> Log::join_group(std::string_view group, const TopicConfig& t) const {
+  return std::make_unique<GroupMember>(dir_, std::string(group), t);
+}
+
+int Log::live_members(std::string_view group) const {
+  return count_live_members(dir_, std::string(group));
+}
+
+std::map<int32_t, OwnerInfo> Log::partition_owners(std::string_view group, const TopicConfig& t) const {
+  return pspf::partition_owners(dir_, std::string(group), t);
+}
+
 std::string Log::label(const TopicConfig& t, PartitionId p) {
   return fmt::format("topic {} partition {}", t.name, p.value);
 }

@@ -73,7 +73,7 @@ std::string refusal(const std::string& what, int live) {
 
 // Throws Error(not_found) when the group has neither offsets nor members.
 void require_group(const Log& log, const GroupOffsets& g) {
-  auto all = GroupOffsets::list(log.dir());
+  auto all = log.list_groups();
   if (g.exists() || std::find(all.begin(), all.end(), g.group()) != all.end()) return;
   throw Error(
       Errc::not_found,
@@ -95,25 +95,25 @@ void warn_if_clamped(const ResetTarget& r) {
 int list_cmd(const Log& log, const OffsetsOptions& o) {
   auto& out = stdout_output();
   json arr = json::array();
-  for (const auto& name : GroupOffsets::list(log.dir())) {
+  for (const auto& name : log.list_groups()) {
     if (!o.as_json) {
       out.write(name + "\n");
       continue;
     }
     std::set<std::string> topics;
-    for (const auto& [tp, c] : GroupOffsets(log.dir(), name).load()) topics.insert(tp.first);
+    for (const auto& [tp, c] : log.group_offsets(name)->load()) topics.insert(tp.first);
     arr.push_back({{"group", name},
                    {"topics", topics},
-                   {"live_members", count_live_members(log.dir(), name)}});
+                   {"live_members", log.live_members(name)}});
   }
   if (o.as_json) out.write(arr.dump() + "\n");
   return kExitOk;
 }
 
 int describe_cmd(const Log& log, const OffsetsOptions& o) {
-  GroupOffsets g(log.dir(), o.group);
-  require_group(log, g);
-  auto state = g.load();
+  auto g = log.group_offsets(o.group);
+  require_group(log, *g);
+  auto state = g->load();
   Timestamp now = now_ms();
   Rows rows{{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "TIME-LAG",
              "OWNER"}};
@@ -123,7 +123,7 @@ int describe_cmd(const Log& log, const OffsetsOptions& o) {
   for (const auto& [tp, c] : state) {
     auto [it, fresh] = topics.try_emplace(tp.first);
     if (fresh && (it->second = log.find_topic(tp.first)))
-      owners[tp.first] = partition_owners(log.dir(), o.group, *it->second);
+      owners[tp.first] = log.partition_owners(o.group, *it->second);
     const std::optional<TopicConfig>& t = it->second;
     std::optional<int64_t> current = committed(c.offset), end, lag, time_lag;
     if (t && tp.second < t->partitions) {  // else the topic was deleted or recreated smaller
@@ -327,10 +327,10 @@ int reset_cmd(const Log& log, const OffsetsOptions& o) {
     throw Error(Errc::usage, "reset: say which partitions: --topic T[:PARTITIONS] or --all-topics");
   std::optional<ResetMode> mode;
   if (!from_file) mode = reset_mode(o);
-  GroupOffsets g(log.dir(), o.group);
-  State state = g.load();
-  Scopes scopes = select(log, o, g, state);
-  if (int live = count_live_members(log.dir(), o.group); live > 0 && !o.force)
+  auto g = log.group_offsets(o.group);
+  State state = g->load();
+  Scopes scopes = select(log, o, *g, state);
+  if (int live = log.live_members(o.group); live > 0 && !o.force)
     return refuse(refusal(fmt::format("reset group {}", o.group), live));
   std::vector<ResetTarget> plan;
   if (from_file) {
@@ -346,7 +346,7 @@ int reset_cmd(const Log& log, const OffsetsOptions& o) {
   if (o.execute) {
     std::vector<std::pair<TopicPartition, Offset>> offsets;
     for (const auto& r : plan) offsets.emplace_back(r.tp, r.target);
-    g.set(offsets, who());
+    g->set(offsets, who());
   }
   print_plan(o, plan);
   if (o.execute)
@@ -365,29 +365,29 @@ int commit_cmd(const Log& log, const OffsetsOptions& o) {
   if (o.offset < 0)
     throw Error(Errc::usage, fmt::format("invalid --offset {}: offsets are >= 0", o.offset));
   PartitionId p(o.partition);
-  auto owners = partition_owners(log.dir(), o.group, t);
+  auto owners = log.partition_owners(o.group, t);
   if (auto it = owners.find(p.value); it != owners.end() && !o.force)
     return refuse(fmt::format(
         "cannot commit for group {}: {} is owned by live member {}@{} (stop it first, or "
         "add --force: its next commit is then refused and it resumes from the new offset)",
         o.group, Log::label(t, p), it->second.pid, it->second.host));
-  GroupOffsets g(log.dir(), o.group);
-  auto state = g.load();
+  auto g = log.group_offsets(o.group);
+  auto state = g->load();
   ResetTarget r =
       explicit_target(log, t, p, current_offset(state, {t.name, p.value}), Offset(o.offset));
   warn_if_clamped(r);
-  g.set({{r.tp, r.target}}, who());
+  g->set({{r.tp, r.target}}, who());
   note(fmt::format("committed offset {} for group {} on {} (was {})", r.target.value, o.group,
                          Log::label(t, p), num(committed(r.current))));
   return kExitOk;
 }
 
 int remove_cmd(const Log& log, const OffsetsOptions& o) {
-  GroupOffsets g(log.dir(), o.group);
-  require_group(log, g);
-  if (int live = count_live_members(log.dir(), o.group); live > 0 && !o.force)
+  auto g = log.group_offsets(o.group);
+  require_group(log, *g);
+  if (int live = log.live_members(o.group); live > 0 && !o.force)
     return refuse(refusal(fmt::format("delete group {}", o.group), live));
-  g.remove();
+  g->remove();
   note(fmt::format("deleted group {}", o.group));
   return kExitOk;
 }
