@@ -28,11 +28,15 @@ int main(int argc, char** argv) {
   app.add_option("-c,--count", o.count, "stop after N events")->check(tool::whole_number());
   app.add_flag("-J,--envelope", o.envelope, "print whole records as JSON envelopes");
   app.add_option("--exec", o.exec, "run CMD (/bin/sh -c) on each batch; commit when it exits 0");
-  app.add_option("--batch", o.batch, "events per batch for --exec (default 1000)");
-  app.add_option("--batch-ms", o.batch_ms, "longest wait to fill a batch, ms (default 100)");
-  app.add_option("--max-attempts", o.max_attempts, "tries per batch before giving up (default 3)");
+  app.add_option("--batch", o.batch, "events per batch for --exec (default 1000)")
+      ->check(tool::whole_number_in(1, INT32_MAX));
+  app.add_option("--batch-ms", o.batch_ms, "longest wait to fill a batch, ms (default 100)")
+      ->check(tool::whole_number_in(0, INT32_MAX));
+  app.add_option("--max-attempts", o.max_attempts, "tries per batch before giving up (default 3)")
+      ->check(tool::whole_number_in(1, 1000));
   app.add_option("--dead-letter", o.dead_letter, "after the last attempt, append the batch here and go on");
-  app.add_option("--parallel", o.parallel, "commands running at once, each on its own partition (default 1)");
+  app.add_option("--parallel", o.parallel, "commands running at once, each on its own partition (default 1)")
+      ->check(tool::whole_number_in(1, 1024));
   app.add_flag("--no-commit", o.no_commit, "do not commit offsets (see pspf-offsets commit)");
   app.add_option("--to", o.to, "with --exec: append the command's output lines to this topic, "
                  "exactly once");
@@ -40,8 +44,6 @@ int main(int argc, char** argv) {
                  "(dot path)");
 
   return tool::run_tool("pspf-consume", app, argc, argv, [&] {
-    if (o.batch < 1 || o.max_attempts < 1 || o.parallel < 1 || o.batch_ms < 0)
-      throw Error(Errc::usage, "--batch, --max-attempts and --parallel must be at least 1");
     if (!o.exec && o.dead_letter) throw Error(Errc::usage, "--dead-letter needs --exec");
     if (o.idle_exit) parse_duration_ms(*o.idle_exit);
     if (o.to && !o.exec) throw Error(Errc::usage, "--to needs --exec");

@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
   app.add_flag("-J,--envelope", o.envelope, "input lines are envelopes as printed by pspf-replay -J");
   app.add_option("--partitions", o.partitions, "partitions of the topic if it must be created (default 4)")
       ->check(tool::whole_number_in(1, kMaxPartitions));
-  app.add_option("--sync", o.sync, "none, batch (default) or always");
+  app.add_option("--sync", o.sync, "none, batch (default) or always")
+      ->transform(tool::one_of(tool::sync_modes()))
+      ->type_name("WORD");
   static_assert(kMaxRecordBytes == 267386880, "update --max-record-bytes' help and pspf-produce(1)");
   app.add_option("--max-record-bytes", o.max_record_bytes, "longest accepted line (default 1048576, "
                  "at most 267386880)")
@@ -55,7 +57,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", o.quiet, "no summary on stderr");
 
   return tool::run_tool("pspf-produce", app, argc, argv, [&] {
-    SyncMode sync = tool::parse_sync_mode(o.sync);
+    SyncMode sync = o.sync;
     if (o.expect_version && !o.key && !o.key_field && !o.key_delimiter && !o.envelope)
       throw Error(Errc::usage, "--expect-version needs a key: -k, --key-field, -K or -J");
     if (o.reject_file && !o.skip_invalid)

@@ -194,4 +194,10 @@ expect_contains "$ERR" "has no partition 4"
 expect_exit 2 pspf-produce newtopic --max-record-bytes -1 <<<'{}'
 [ ! -e "$PSPF_DIR/topics/newtopic" ] || fail "a produce that failed with a usage error created its topic"
 
+# --sync takes one of its words, nothing else (not the numbers behind them).
+for bad in bogus 1 "" Batch; do
+  expect_exit 2 pspf-produce t --sync "$bad" </dev/null
+  expect_eq "pspf-produce: error: --sync: '$bad' is not one of always, batch, none (see pspf-produce --help)" \
+    "$(cat "$ERR")" "--sync '$bad'"
+done
 echo "ok: $n kinds of bad lines"

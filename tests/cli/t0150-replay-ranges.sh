@@ -129,6 +129,19 @@ expect_exit 2 pspf-replay r --until nope
 expect_exit 2 pspf-replay r -p 3
 expect_contains "$ERR" "has no partition 3"
 expect_exit 2 pspf-replay r -p x
+expect_eq "pspf-replay: error: invalid -p 'x': 'x' is not a partition or a range (0, 0,2 or 1-3)" \
+  "$(cat "$ERR")" "-p x"
+# -p takes the same list as pspf-offsets --topic T:LIST: ranges, each partition once.
+for spec in 1-2 2,1 1-2,2; do
+  expect_exit 0 pspf-replay r -J -p "$spec"
+  expect_eq '[1,2]' "$(jq -sc 'map(.partition) | unique' "$OUT")" "-p $spec: partitions"
+  expect_eq "$(pspf-replay r -J -p 1 | wc -l) $(pspf-replay r -J -p 2 | wc -l)" \
+    "$(jq -r .partition "$OUT" | sort | uniq -c | awk '{printf "%s%s", sep, $1; sep=" "}')" "-p $spec: each once"
+done
+for spec in 2-1 1- ,1 1,,2; do
+  expect_exit 2 pspf-replay r -p "$spec"
+  expect_contains "$ERR" "pspf-replay: error: invalid -p '$spec': '" "-p $spec"
+done
 expect_exit 2 pspf-replay r --key a -p 0
 expect_exit 1 pspf-replay nosuchtopic
 expect_contains "$ERR" "pspf-replay: error: topic 'nosuchtopic' does not exist"

@@ -88,6 +88,13 @@ expect_lines 102 "$OUT" "g8 after --no-commit runs: everything again"
 # Usage errors.
 expect_exit 2 pspf-consume t -e
 expect_exit 2 pspf-consume -g g t --dead-letter x
+# Numbers out of range name the option and the range.
+for bad in "--batch 0" "--batch -1" "--batch 1.5" "--batch-ms -1" "--max-attempts 0" \
+  "--max-attempts 1001" "--parallel 0" "--parallel 1025"; do
+  read -r opt val <<<"$bad"
+  expect_exit 2 pspf-consume -g g t --exec cat "$opt" "$val"
+  expect_contains "$ERR" "pspf-consume: error: $opt: '$val' is not a whole number from " "$bad"
+done
 expect_exit 1 pspf-consume -g g nosuchtopic -e
 expect_contains "$ERR" "does not exist"
 echo ok

@@ -55,7 +55,7 @@ expect_exit 2 pspf-offsets reset -g G --topic r --all-topics --to-earliest --exe
 for spec in r:x r: r:1,,0 r:-1 r:1-0 r:0-x r:+1 "r: 1" r:0-1-1; do
   expect_exit 2 pspf-offsets reset -g G --topic "$spec" --to-earliest --execute
   expect_contains "$ERR" "pspf-offsets: error: invalid --topic '$spec': '" "partition list $spec"
-  expect_contains "$ERR" "is not a partition or a range (expected T, T:0,2 or T:1-3)" "partition list $spec"
+  expect_contains "$ERR" "is not a partition or a range (0, 0,2 or 1-3)" "partition list $spec"
 done
 expect_exit 2 pspf-offsets reset -g G --topic r:0,2 --to-earliest --execute
 expect_eq "pspf-offsets: error: invalid --topic 'r:0,2': topic r has no partition 2 (it has 2)" \

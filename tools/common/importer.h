@@ -29,7 +29,7 @@ struct ImportOptions {
   bool allow_missing_key = false, envelope = false, skip_invalid = false;
   bool receipts = false, quiet = false;
   int32_t partitions = 4;
-  std::string sync = "batch";
+  SyncMode sync = SyncMode::batch;
   size_t max_record_bytes = 1 << 20;
 };
 

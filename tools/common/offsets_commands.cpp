@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/options.h"
 #include "common/output.h"
 #include "common/tool.h"
 #include "pspf/error.h"
@@ -166,11 +167,6 @@ int describe_cmd(const Log& log, const OffsetsOptions& o) {
   return kExitOk;
 }
 
-bool parse_partition(std::string_view s, int32_t& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return !s.empty() && ec == std::errc() && p == s.data() + s.size() && out >= 0;
-}
-
 struct Scope {
   TopicConfig topic;
   std::set<int32_t> partitions;
@@ -181,30 +177,13 @@ struct Scope {
 Scope parse_scope(const Log& log, const std::string& spec) {
   size_t colon = spec.find(':');
   Scope s{log.topic(spec.substr(0, colon)), {}};
-  auto bad = [&](const std::string& why) {
-    return Error(Errc::usage, fmt::format("invalid --topic '{}': {}", spec, why));
-  };
   if (colon == std::string::npos) {
     for (int32_t p = 0; p < s.topic.partitions; ++p) s.partitions.insert(p);
     return s;
   }
-  std::string_view rest = std::string_view(spec).substr(colon + 1);
-  for (;;) {
-    std::string_view item = rest.substr(0, rest.find(','));
-    size_t dash = item.find('-');
-    int32_t lo = -1, hi = -1;
-    if (!parse_partition(item.substr(0, dash), lo) ||
-        !parse_partition(dash == std::string_view::npos ? item : item.substr(dash + 1), hi) ||
-        hi < lo)
-      throw bad(
-          fmt::format("'{}' is not a partition or a range (expected T, T:0,2 or T:1-3)", item));
-    if (hi >= s.topic.partitions)
-      throw bad(fmt::format("topic {} has no partition {} (it has {})", s.topic.name, hi,
-                            s.topic.partitions));
-    for (int32_t p = lo; p <= hi; ++p) s.partitions.insert(p);
-    if (item.size() == rest.size()) break;
-    rest.remove_prefix(item.size() + 1);
-  }
+  for (PartitionId p : parse_partition_list(std::string_view(spec).substr(colon + 1), s.topic,
+                                            fmt::format("--topic '{}'", spec)))
+    s.partitions.insert(p.value);
   return s;
 }
 

@@ -9,34 +9,52 @@
 
 namespace pspf::tool {
 
-SyncMode parse_sync_mode(const std::string& s) {
-  if (s == "none") return SyncMode::none;
-  if (s == "batch") return SyncMode::batch;
-  if (s == "always") return SyncMode::always;
-  throw Error(Errc::usage, fmt::format("invalid --sync '{}': expected none, batch or always", s));
+const std::map<std::string, SyncMode>& sync_modes() {
+  static const std::map<std::string, SyncMode> modes{
+      {"none", SyncMode::none}, {"batch", SyncMode::batch}, {"always", SyncMode::always}};
+  return modes;
+}
+
+namespace {
+
+bool parse_partition(std::string_view s, int32_t& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size() && out >= 0;
+}
+
+}  // namespace
+
+std::vector<PartitionId> parse_partition_list(std::string_view list, const TopicConfig& topic,
+                                              std::string_view what) {
+  std::vector<PartitionId> out;
+  std::string_view rest = list;
+  for (;;) {
+    std::string_view item = rest.substr(0, rest.find(','));
+    size_t dash = item.find('-');
+    int32_t lo = -1, hi = -1;
+    if (!parse_partition(item.substr(0, dash), lo) ||
+        !parse_partition(dash == std::string_view::npos ? item : item.substr(dash + 1), hi) ||
+        hi < lo)
+      throw Error(Errc::usage,
+                  fmt::format("invalid {}: '{}' is not a partition or a range (0, 0,2 or 1-3)",
+                              what, item));
+    if (hi >= topic.partitions)
+      throw Error(Errc::usage, fmt::format("invalid {}: topic {} has no partition {} (it has {})",
+                                           what, topic.name, hi, topic.partitions));
+    for (int32_t p = lo; p <= hi; ++p)
+      if (std::find(out.begin(), out.end(), PartitionId(p)) == out.end()) out.push_back(PartitionId(p));
+    if (item.size() == rest.size()) break;
+    rest.remove_prefix(item.size() + 1);
+  }
+  return out;
 }
 
 std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
                                           const TopicConfig& topic) {
   std::vector<PartitionId> out;
-  for (const auto& spec : specs) {
-    size_t start = 0;
-    while (start <= spec.size()) {
-      size_t comma = spec.find(',', start);
-      if (comma == std::string::npos) comma = spec.size();
-      std::string_view part(spec.data() + start, comma - start);
-      int32_t p = -1;
-      auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), p);
-      if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || p < 0)
-        throw Error(Errc::usage, fmt::format("invalid partition '{}'", part));
-      if (p >= topic.partitions)
-        throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it has {})",
-                                             topic.name, p, topic.partitions));
-      if (std::find(out.begin(), out.end(), PartitionId(p)) == out.end())
-        out.push_back(PartitionId(p));
-      start = comma + 1;
-    }
-  }
+  for (const auto& spec : specs)
+    for (PartitionId p : parse_partition_list(spec, topic, fmt::format("-p '{}'", spec)))
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   if (specs.empty())
     for (int32_t p = 0; p < topic.partitions; ++p) out.push_back(PartitionId(p));
   return out;

@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pspf/partition.h"
@@ -11,11 +13,33 @@
 
 namespace pspf::tool {
 
-// "none" | "batch" | "always". Throws Error(usage).
-SyncMode parse_sync_mode(const std::string& s);
+// A CLI11 transformer from the words of `words` to their enum values, with a plain
+// message ("--sync: 'x' is not one of none, batch, always"). Use with
+// ->transform() on an enum option, and ->type_name() to show the words in --help.
+template <typename E>
+CLI::Validator one_of(std::map<std::string, E> words) {
+  std::string names;
+  for (const auto& [w, e] : words) names += (names.empty() ? "" : ", ") + w;
+  return CLI::Validator(
+      [words = std::move(words), names](std::string& v) -> std::string {
+        auto it = words.find(v);
+        if (it == words.end()) return "'" + v + "' is not one of " + names;
+        v = std::to_string(static_cast<int64_t>(it->second));
+        return {};
+      },
+      "");
+}
+// --sync's words.
+const std::map<std::string, SyncMode>& sync_modes();
 
-// Partition selections like {"0,2", "5"} -> {0, 2, 5}, each checked against the
-// topic's partition count (Error(usage) when out of range). Empty -> all partitions.
+// The one partition-list grammar (pspf-replay -p, pspf-offsets --topic T:LIST):
+// items separated by commas, each a partition number or a range "1-3". Partitions
+// in the order first named, each once, each checked against the topic's partition
+// count. Throws Error(usage) naming `what` ("-p", "--topic 'T:...'") for a bad list.
+std::vector<PartitionId> parse_partition_list(std::string_view list, const TopicConfig& topic,
+                                              std::string_view what);
+// Selections like {"0,2", "5"} (an option given several times) -> {0, 2, 5}. Empty
+// -> all partitions.
 std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
                                           const TopicConfig& topic);
 
