@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       if (!key) throw Error(Errc::usage, "--current-version needs --key");
       PartitionId p = partition_for_key(*key, topic.partitions);
       auto& out = tool::stdout_output();
-      out.write(fmt::format("{}\n", log.writer(topic, p)->key_version(*key)));
+      out.write(fmt::format("{}\n", log.key_version(topic, p, *key)));
       out.flush();
       return tool::kExitOk;
     }

@@ -102,8 +102,9 @@ MappedTable::~MappedTable() {
 }
 
 std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string& path, uint32_t kind,
-                                                              uint64_t slot_bytes, bool power_of_two) {
-  Fd fd = open_file_if_exists(path, O_RDWR);
+                                                              uint64_t slot_bytes, bool power_of_two,
+                                                              bool read_only) {
+  Fd fd = open_file_if_exists(path, read_only ? O_RDONLY : O_RDWR);
   if (!fd.valid()) return std::nullopt;
   char h[kHeaderBytes];
   if (pread_full(fd.get(), h, sizeof h, 0, path) != sizeof h) return std::nullopt;
@@ -117,8 +118,10 @@ std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string&
   m.bytes = kHeaderBytes + slots * slot_bytes;
   // A file with holes (written on a full disk by an older version, or planted) would
   // raise SIGBUS at the first store into one: make sure every block is there.
-  allocate(fd.get(), m.bytes, path);
-  void* map = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  // (A reader only: holes read as zeros, empty slots.)
+  if (!read_only) allocate(fd.get(), m.bytes, path);
+  void* map = ::mmap(nullptr, m.bytes, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
+                     fd.get(), 0);
   if (map == MAP_FAILED) throw_errno("cannot map " + path);
   m.fd = std::move(fd);
   m.map = static_cast<char*>(map);
@@ -182,6 +185,14 @@ bool MappedTable::replaced() const {
 
 int64_t MappedTable::covered_end() const { return le::load<int64_t>(map_ + 24); }
 
+std::optional<int64_t> MappedTable::sealed_covered_end() const {
+  char h[56];
+  std::memcpy(h, map_, sizeof h);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (le::load<uint64_t>(map_ + 56) != XXH3_64bits(h, sizeof h)) return std::nullopt;
+  return le::load<int64_t>(h + 24);
+}
+
 void MappedTable::set_covered_end(int64_t end) {
   le::store<int64_t>(map_ + 24, end);
   seal_header();
@@ -195,8 +206,8 @@ void MappedTable::seal_header() { le::store<uint64_t>(map_ + 56, XXH3_64bits(map
 
 // ------------------------------------------------------------------ HashIndex
 
-std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kind) {
-  auto m = map_existing(path, kind, sizeof(Slot), true);
+std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kind, bool read_only) {
+  auto m = map_existing(path, kind, sizeof(Slot), true, read_only);
   if (!m) return nullptr;
   return std::unique_ptr<HashIndex>(new HashIndex(path, std::move(*m)));
 }
@@ -227,6 +238,9 @@ void HashIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
 
 void HashIndex::update(Slot* s, int64_t offset, int64_t aux) {
   s->offset = offset;
+  // The offset first: a reader without the lock reads aux, then offset, and takes a
+  // slot whose offset reaches past the covered end it read as being updated.
+  std::atomic_thread_fence(std::memory_order_release);
   s->aux = aux;
   s->check = slot_check(*s);
 }

@@ -55,6 +55,9 @@ class MappedTable {
   bool replaced() const;
 
   int64_t covered_end() const;
+  // covered_end() as of a header whose check holds (a writer may be changing the
+  // header of a table open read-only): nullopt while the header is being rewritten.
+  std::optional<int64_t> sealed_covered_end() const;
   void set_covered_end(int64_t end);
   uint64_t used() const;
   uint64_t slot_count() const { return slots_; }
@@ -73,8 +76,11 @@ class MappedTable {
   };
   // Maps `path`, or returns nothing when it is missing, damaged in its header, of
   // another kind or size, or written before the machine last booted.
+  // With `read_only`, the file is opened and mapped for reading only (for a reader
+  // that takes no lock: it must not change anything, and it never writes a slot).
   static std::optional<Mapping> map_existing(const std::string& path, uint32_t kind,
-                                             uint64_t slot_bytes, bool power_of_two);
+                                             uint64_t slot_bytes, bool power_of_two,
+                                             bool read_only = false);
   // Creates an empty table for `capacity` entries under a temporary name: twice
   // as many slots, rounded up to a power of two if asked.
   static Mapping map_new(const std::string& path, uint32_t kind, uint64_t slot_bytes,
@@ -104,7 +110,9 @@ class HashIndex : public MappedTable {
     uint64_t check;
   };
 
-  static std::unique_ptr<HashIndex> open(const std::string& path, uint32_t kind);
+  // `read_only`: see map_existing(); insert() and update() must not be called then.
+  static std::unique_ptr<HashIndex> open(const std::string& path, uint32_t kind,
+                                         bool read_only = false);
   static std::unique_ptr<HashIndex> create(const std::string& path, uint32_t kind,
                                            uint64_t capacity, int64_t covered_end);
 

@@ -1,9 +1,13 @@
 #include "pspf/log.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
+#include "pspf/partition_state.h"
 #include "pspf/paths.h"
 #include "pspf/segment_swap.h"
 
@@ -79,6 +83,16 @@ std::unique_ptr<PartitionWriter> Log::writer(const TopicConfig& t, PartitionId p
 
 std::unique_ptr<PartitionReader> Log::reader(const TopicConfig& t, PartitionId p) const {
   return std::make_unique<PartitionReader>(paths::partition_dir(dir_, t.name, p), label(t, p));
+}
+
+int64_t Log::key_version(const TopicConfig& t, PartitionId p, std::string_view key) const {
+  std::string pdir = paths::partition_dir(dir_, t.name, p);
+  Offset log_end = PartitionReader(pdir, label(t, p)).log_end();
+  // Only what is durable counts, as for a consumer (without a mark, from a version
+  // before the durable end was kept, everything does).
+  Offset end = log_end;
+  if (std::optional<Offset> durable = read_durable_end(pdir)) end = std::min(end, *durable);
+  return PartitionState(pdir, label(t, p), t.dedup_window).peek_key_version(key, end, log_end);
 }
 
 PartitionScan Log::scan(const TopicConfig& t, PartitionId p, bool verify_indexes) const {

@@ -45,6 +45,9 @@ class Log {
 
   std::unique_ptr<PartitionWriter> writer(const TopicConfig& t, PartitionId p) const;
   std::unique_ptr<PartitionReader> reader(const TopicConfig& t, PartitionId p) const;
+  // The key's current version (-1: no events), as of p's durable end, read without
+  // the partition lock: a producer holding it is not waited for.
+  int64_t key_version(const TopicConfig& t, PartitionId p, std::string_view key) const;
   PartitionScan scan(const TopicConfig& t, PartitionId p, bool verify_indexes) const;
   PartitionScan repair(const TopicConfig& t, PartitionId p) const;
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "pspf/error.h"
 #include "pspf/file.h"
@@ -192,6 +193,63 @@ int64_t PartitionState::key_version(std::string_view key, Offset end) {
       keys_.reset();
     }
   }
+}
+
+int64_t PartitionState::peek_key_version(std::string_view key, Offset end, Offset log_end) {
+  removed_ = load_removed_keys(dir_);
+  auto removed = removed_.find(std::string(key));
+  // The version before the first event of the key still in the log.
+  int64_t none = removed == removed_.end() ? -1 : static_cast<int64_t>(removed->second) - 1;
+  auto count_from = [&](Offset from, int64_t version) {
+    if (from < end)
+      scan(from, end, [&](const RecordView& r) { version += r.has_key && r.key == key; });
+    return version;
+  };
+  if (auto index = HashIndex::open(keys_path(dir_), kKeysKind, /*read_only=*/true)) {
+    uint64_t h = MappedTable::hash(key);
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      try {
+        std::optional<int64_t> covered = index->sealed_covered_end();
+        if (!covered) continue;  // a writer is rewriting the header
+        std::optional<int64_t> aux, offset;
+        index->find(h, [&](const HashIndex::Slot& slot) {
+          // aux before offset (HashIndex::update writes them the other way round).
+          int64_t a = slot.aux;
+          std::atomic_thread_fence(std::memory_order_acquire);
+          int64_t o = slot.offset;
+          auto other = stored(Offset(o), true);
+          if (!other) throw IndexDamaged(fmt::format("{}: stale key entry", label_));
+          if (*other != key) return false;
+          aux = a;
+          offset = o;
+          return true;
+        });
+        if (index->sealed_covered_end() != covered) continue;  // changed under us
+        if (offset && *offset >= *covered) continue;            // a slot being updated
+        if (*covered > log_end.value) break;  // stale: records cut since (a repair)
+        // The key's last event is past the durable end: not counted yet, and the
+        // index's version includes it.
+        if (offset && *offset >= end.value) break;
+        return count_from(Offset(*covered), aux ? *aux : none);
+      } catch (const IndexDamaged&) {
+        // a slot caught half written, or an index that no longer matches the log
+      }
+    }
+  }
+  // No usable index: the whole log, checked like a rebuild (rebuild_keys).
+  PartitionReader r(dir_, label_);
+  Offset start = r.log_start();
+  uint64_t records = 0;
+  int64_t version = none;
+  if (start < end)
+    scan(start, end, [&](const RecordView& rec) {
+      ++records;
+      version += rec.has_key && rec.key == key;
+    });
+  uint64_t span = static_cast<uint64_t>(std::max<int64_t>(end.value - start.value, 0));
+  if (auto why = removal_shortfall(dir_, start, end, span > records ? span - records : 0))
+    throw Error(Errc::corrupt, fmt::format("{}: cannot work out key versions: {}", label_, *why));
+  return version;
 }
 
 HashIndex::Slot* PartitionState::find_key(std::string_view key, uint64_t h) {

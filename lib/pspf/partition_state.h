@@ -3,8 +3,8 @@
 // concurrency) and how far each resumable import got (producer marks). All three are
 // caches of the log, kept beside it (ids.hix, keys.hix, producers.json) and brought
 // up to date from the log before use: lost, damaged or stale, they are rebuilt, and
-// the answers stay the same. Every call is made under the partition lock, by the
-// PartitionWriter that owns this object.
+// the answers stay the same. Every call but peek_key_version() is made under the
+// partition lock, by the PartitionWriter that owns this object.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +56,13 @@ class PartitionState {
   // Throws Error(corrupt) when the index must be rebuilt and removed-keys does not
   // account for the records missing from the log (the versions would be too low).
   int64_t key_version(std::string_view key, Offset end);
+  // The same without the partition lock, changing nothing (pspf-replay
+  // --current-version): the key's version counting the records below `end` (the
+  // durable end; at most `log_end`, the end of the valid records), from the key
+  // index as it stands, then the log from where the index ends. A writer may be updating the index meanwhile: a header or slot caught
+  // changing is read again, and when the index is missing, stale or keeps changing,
+  // the whole log is read instead. The one call not made under the lock.
+  int64_t peek_key_version(std::string_view key, Offset end, Offset log_end);
   // After an append of records of `key`, the last at offset `last`, right after
   // key_version(): the key index covers the log up to `end` (the next offset).
   void key_appended(std::string_view key, Offset last, Offset end);

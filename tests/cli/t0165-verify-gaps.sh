@@ -129,7 +129,7 @@ expect_exit 1 pspf-topics repair keyed
 expect_contains "$OUT" "cutting the log cannot mend this"
 rm "$PSPF_DIR/topics/keyed/0/keys.hix"
 expect_exit 1 pspf-replay keyed --key gone --current-version
-expect_contains "$ERR" "pspf-replay: error: topic keyed partition 0: cannot rebuild key versions: $rk: 5 records are missing"
+expect_contains "$ERR" "pspf-replay: error: topic keyed partition 0: cannot work out key versions: $rk: 5 records are missing"
 before=$(tree_digest "$PSPF_DIR/topics/keyed/0")
 echo '{"n":5}' | expect_exit 1 pspf-produce keyed -k gone --expect-version no_stream
 expect_contains "$ERR" "cannot rebuild key versions"
