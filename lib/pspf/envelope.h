@@ -34,7 +34,8 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
 void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, Buffer& out);
 
 // Appends a record as one output line: its value, or with `envelope` the whole
-// envelope, then '\n'. Throws Error(corrupt) naming `label` for a malformed value.
+// envelope, then '\n'. Throws Error(corrupt) naming the topic, partition and offset
+// for a malformed value.
 void write_record_line(std::string_view topic, PartitionId p, const RecordView& r, bool envelope,
                        Buffer& out);
 

@@ -228,16 +228,19 @@ class PartitionReader {
   PartitionReader& operator=(const PartitionReader&) = delete;
 
   // Lowest offset still in the log (base of the first segment), and the offset the
-  // next append will get (end of the valid data now). Equal when empty.
+  // next append will get (end of the valid data now). Equal when empty. log_end()
+  // reads the active segment's tail: Error(corrupt) when it is damaged before its end,
+  // Error(io) on a read error.
   Offset log_start();
   Offset log_end();
 
   // Positions the reader so that the next batch holds the first record with offset
   // >= o (batches before it are skipped using the index).
   void seek(Offset o);
-  // Positions the reader at the first batch that may hold a record with timestamp
-  // >= t; returns the offset to start from (records before it in that batch are older
-  // than t only if the caller checks; append times are monotonic).
+  // Positions the reader at a batch at or before the first one that may hold a
+  // record with timestamp >= t (an index entry is trusted only when the log agrees
+  // with it). Returns nothing: the caller skips the records older than t itself
+  // (append times are monotonic, so the first one at or after t starts the range).
   void seek_time(Timestamp t);
 
   // Fills `b` with the next batch and returns true, or returns false when there is

@@ -29,7 +29,7 @@ class PartitionState {
   PartitionState(std::string partition_dir, std::string label, DedupWindow window);
   ~PartitionState();
 
-  // --- ids. Call begin_ids() once per append, then find_id()/add_id() per record.
+  // --- ids. Call begin_ids() once per append, then find_or_add_id() per record.
   // Brings the id index up to the log end `end` (the next offset).
   void begin_ids(Offset end, Timestamp now);
   // Expect about `more` new ids soon: size the id index for them once now rather
@@ -39,11 +39,12 @@ class PartitionState {
   // `pending(offset)` gives the id of a record of the batch being appended (offsets
   // from `end` on), whose records are not in the log yet.
   // `h` is MappedTable::hash(id). When the id is not found, it is noted as the id
-  // of the record going to `offset` at time `ts`.
+  // of the record going to `offset`. (`ts` is not used: the window is worked out in
+  // offsets at begin_ids().)
   template <typename Pending>
   std::optional<Offset> find_or_add_id(std::string_view id, uint64_t h, Offset offset,
                                        Timestamp ts, Pending&& pending);
-  // Starts loading what find_id(…, h, …) will read.
+  // Starts loading what find_or_add_id(…, h, …) will read.
   void prefetch_id(uint64_t h) { ids_->prefetch(h); }
   // Throws the id index away (it was found damaged): begin_ids() rebuilds it.
   void forget_ids();
