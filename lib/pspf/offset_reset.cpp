@@ -8,6 +8,7 @@
 
 #include "pspf/batch.h"
 #include "pspf/error.h"
+#include "pspf/parse_int.h"
 
 namespace pspf {
 
@@ -28,12 +29,6 @@ bool scan_records(PartitionReader& reader, Offset end, Fn&& fn) {
     }
   }
   return false;
-}
-
-bool parse_int(std::string_view s, int64_t& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "pspf/error.h"
+#include "pspf/parse_int.h"
 
 namespace pspf::paths {
 
@@ -75,10 +76,9 @@ std::string segment_file(const std::string& partition_dir, Offset base, std::str
 
 std::optional<Offset> parse_segment_name(std::string_view filename, std::string_view ext) {
   if (filename.size() != 20 + ext.size() || filename.substr(20) != ext) return std::nullopt;
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(filename.data(), filename.data() + 20, v);
-  if (ec != std::errc() || ptr != filename.data() + 20 || v < 0) return std::nullopt;
-  return Offset(v);
+  std::optional<int64_t> v = parse_int<int64_t>(filename.substr(0, 20));
+  if (!v || *v < 0) return std::nullopt;
+  return Offset(*v);
 }
 
 std::string swap_file(const std::string& partition_dir, Offset base, std::string_view ext,
@@ -97,8 +97,9 @@ std::optional<SwapName> parse_swap_name(std::string_view filename) {
   if (rest[rest.size() - 17] != '.') return std::nullopt;
   std::string_view name = rest.substr(0, rest.size() - 17);
   SwapName out;
-  auto [hp, hec] = std::from_chars(hex.data(), hex.data() + 16, out.token, 16);
-  if (hec != std::errc() || hp != hex.data() + 16) return std::nullopt;
+  std::optional<uint64_t> token = parse_int<uint64_t>(hex.substr(0, 16), 16);
+  if (!token) return std::nullopt;
+  out.token = *token;
   for (std::string_view ext : {kLogExt, kIndexExt, kTimeIndexExt}) {
     if (auto base = parse_segment_name(name, ext)) {
       out.base = *base;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pspf/error.h"
+#include "pspf/parse_int.h"
 
 namespace pspf {
 
@@ -13,12 +14,6 @@ namespace {
 
 [[noreturn]] void bad(std::string_view what, std::string_view text, std::string_view why) {
   throw Error(Errc::usage, fmt::format("invalid {} '{}': {}", what, text, why));
-}
-
-bool parse_int(std::string_view s, int64_t& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
 }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

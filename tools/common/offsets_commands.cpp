@@ -18,6 +18,7 @@
 #include "common/output.h"
 #include "common/tool.h"
 #include "pspf/error.h"
+#include "pspf/parse_int.h"
 #include "pspf/group_member.h"
 #include "pspf/group_offsets.h"
 #include "pspf/log.h"
@@ -200,14 +201,12 @@ ResetMode reset_mode(const OffsetsOptions& o) {
   if (*m[3]) {
     std::string_view s = o.shift_by;
     if (s.starts_with('+')) s.remove_prefix(1);  // from_chars takes "-N" but not "+N"
-    int64_t v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || s[0] == '+' || (s[0] == '-' && s.size() < o.shift_by.size()) ||
-        ec != std::errc() || end != s.data() + s.size())
+    std::optional<int64_t> v = parse_int<int64_t>(s);
+    if (!v || s[0] == '+' || (s[0] == '-' && s.size() < o.shift_by.size()))
       throw Error(
           Errc::usage,
           fmt::format("invalid --shift-by '{}': expected a number like 10 or -10", o.shift_by));
-    return {ResetMode::Kind::shift, v};
+    return {ResetMode::Kind::shift, *v};
   }
   if (*m[4]) return {ResetMode::Kind::time, parse_iso8601(o.to_datetime).value};
   return {ResetMode::Kind::time, now_ms().value - parse_duration_ms(o.by_duration)};

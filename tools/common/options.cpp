@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pspf/error.h"
+#include "pspf/parse_int.h"
 
 namespace pspf::tool {
 
@@ -18,8 +19,9 @@ const std::map<std::string, SyncMode>& sync_modes() {
 namespace {
 
 bool parse_partition(std::string_view s, int32_t& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return !s.empty() && ec == std::errc() && p == s.data() + s.size() && out >= 0;
+  std::optional<int32_t> v = parse_int<int32_t>(s);
+  out = v.value_or(-1);
+  return out >= 0;
 }
 
 }  // namespace
@@ -63,9 +65,8 @@ std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
 CLI::Validator whole_number_in(int64_t lo, int64_t hi) {
   return CLI::Validator(
       [lo, hi](std::string& v) -> std::string {
-        int64_t n = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi)
+        std::optional<int64_t> n = parse_int<int64_t>(v);
+        if (!n || *n < lo || *n > hi)
           return fmt::format("'{}' is not a whole number from {} to {}", v, lo, hi);
         return {};
       },
@@ -75,9 +76,7 @@ CLI::Validator whole_number_in(int64_t lo, int64_t hi) {
 CLI::Validator whole_number() {
   return CLI::Validator(
       [](std::string& v) -> std::string {
-        uint64_t n = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || p != v.data() + v.size())
+        if (!parse_int<uint64_t>(v))
           return fmt::format("'{}' is not a whole number of 0 or more", v);
         return {};
       },
