@@ -203,7 +203,19 @@ void append_frames(int fd, const std::string& path, uint64_t at, std::string_vie
   pwrite_all(fd, bytes.data(), bytes.size(), at, path);
   // Nothing counts before this sync (pspf-log(5) DURABILITY): a crash before it leaves
   // a torn or missing frame, never an acknowledged one.
-  sync_data(fd, path);
+  try {
+    sync_data(fd, path);
+  } catch (const Error&) {
+    // After a failed sync the frame's bytes are lost (a second sync may lie), yet a
+    // reader would find them whole in the page cache and take the frame as written:
+    // cut it off, so that what failed here is never answered from later. The cut
+    // failing too leaves the frame; the sync's error is the one to report.
+    try {
+      truncate_file(fd, at, path);
+    } catch (const Error&) {
+    }
+    throw;
+  }
 }
 
 }  // namespace pspf
