@@ -12,7 +12,8 @@
 // it in the index; publish the durable end (durable_end.h); release the lock. A
 // writer whose sync is deferred keeps the lock until its records are synced, or cut
 // off after a failed sync: whoever holds the lock never finds another live writer's
-// unsynced records.
+// unsynced records. The view of the tail, its recovery and the roll are the
+// SegmentWriter's (segment_writer.h); the lock, the durable end and the write are here.
 //
 // PartitionReader takes no lock. It reads the segments in order, treats a torn tail
 // as the end of the data, and throws Error(corrupt) naming the segment and byte
