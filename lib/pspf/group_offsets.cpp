@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <filesystem>
 
@@ -15,19 +15,21 @@
 #include "pspf/le.h"
 #include "pspf/partition.h"
 #include "pspf/paths.h"
+#include "pspf/record_file.h"
 
 namespace pspf {
 
 namespace {
 
-constexpr uint32_t kMagic = 0x314f5350;  // "PSO1"
-constexpr size_t kFrame = 16;            // magic, length, checksum
-constexpr size_t kFixed = 36;            // payload bytes before the two strings
+constexpr size_t kFixed = 36;  // payload bytes before the two strings
 uint64_t g_compact_bytes = 1u << 20;
 
-enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3, kPending = 4 };
+// A record is a simple frame (record_file.h) "PSO1", its XXH3-64 seeded with 0; it
+// holds at least one entry, and a payload of 64 MiB or more is damage.
+const FrameFormat kFormat =
+    simple_frame_format("commit record", 0x314f5350, kFixed, (64u << 20) - 1, false);
 
-enum class Scan { end, torn, corrupt };
+enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3, kPending = 4 };
 
 }  // namespace
 
@@ -62,57 +64,47 @@ namespace {
 // when the write is torn, not at all.
 std::string encode_frame(const std::vector<GroupOffsets::Record>& records);
 
-// Applies the records in data[0, size) to `state`; sets `valid_end` to the end of
-// the last good record and returns how the data ended.
-Scan apply_records(const char* data, size_t size, std::map<TopicPartition, Committed>& state,
-                   uint64_t& valid_end, uint64_t& count) {
-  size_t pos = 0;
-  for (;;) {
-    valid_end = pos;
-    if (pos == size) return Scan::end;
-    if (size - pos < kFrame) return Scan::torn;
-    uint32_t len = le::load<uint32_t>(data + pos + 4);
-    bool framed = le::load<uint32_t>(data + pos) == kMagic && len >= kFixed && len < (64u << 20);
-    if (!framed) return Scan::corrupt;
-    if (size - pos - kFrame < len) return Scan::torn;
-    const char* p = data + pos + kFrame;
-    if (XXH3_64bits(p, len) != le::load<uint64_t>(data + pos + 8))
-      return pos + kFrame + len == size ? Scan::torn : Scan::corrupt;
-    // Check every entry before applying any: a frame takes effect whole.
-    size_t at = 0;
-    while (at < len) {
-      if (len - at < kFixed) return Scan::corrupt;
-      size_t size = kFixed + le::load<uint16_t>(p + at + 2) + le::load<uint16_t>(p + at + 32);
-      if (len - at < size) return Scan::corrupt;
-      at += size;
-    }
-    for (at = 0; at < len;) {
-      const char* e = p + at;
-      uint16_t tlen = le::load<uint16_t>(e + 2), mlen = le::load<uint16_t>(e + 32);
-      TopicPartition tp{std::string(e + kFixed, tlen), le::load<int32_t>(e + 4)};
-      Committed& c = state[tp];
-      auto kind = static_cast<Kind>(e[0]);
-      int64_t offset = le::load<int64_t>(e + 8);
-      c.epoch = le::load<uint64_t>(e + 16);
-      if (kind == kPending) {
-        c.pending_last = offset;
-      } else {
-        c.when = Timestamp(le::load<int64_t>(e + 24));
-        c.member.assign(e + kFixed + tlen, mlen);
-      }
-      if (kind == kCommit || kind == kSet) c.offset = Offset(offset);
-      if (kind == kSet) c.pending_last = -1;  // an administrator moved the offset
-      ++count;
-      at += kFixed + tlen + mlen;
-    }
-    pos += kFrame + len;
+// Applies the entries of one checksum-valid record (payload p[0, len)) to `state`:
+// all of them, or none with the reason when they do not parse.
+std::optional<std::string> apply_record(const char* p, size_t len,
+                                        std::map<TopicPartition, Committed>& state,
+                                        uint64_t& count) {
+  // Check every entry before applying any: a record takes effect whole.
+  size_t at = 0;
+  while (at < len) {
+    if (len - at < kFixed) return fmt::format("an entry at payload byte {} is cut short", at);
+    size_t size = kFixed + le::load<uint16_t>(p + at + 2) + le::load<uint16_t>(p + at + 32);
+    if (len - at < size) return fmt::format("an entry at payload byte {} is cut short", at);
+    at += size;
   }
+  for (at = 0; at < len;) {
+    const char* e = p + at;
+    uint16_t tlen = le::load<uint16_t>(e + 2), mlen = le::load<uint16_t>(e + 32);
+    TopicPartition tp{std::string(e + kFixed, tlen), le::load<int32_t>(e + 4)};
+    Committed& c = state[tp];
+    auto kind = static_cast<Kind>(e[0]);
+    int64_t offset = le::load<int64_t>(e + 8);
+    c.epoch = le::load<uint64_t>(e + 16);
+    if (kind == kPending) {
+      c.pending_last = offset;
+    } else {
+      c.when = Timestamp(le::load<int64_t>(e + 24));
+      c.member.assign(e + kFixed + tlen, mlen);
+    }
+    if (kind == kCommit || kind == kSet) c.offset = Offset(offset);
+    if (kind == kSet) c.pending_last = -1;  // an administrator moved the offset
+    ++count;
+    at += kFixed + tlen + mlen;
+  }
+  return std::nullopt;
 }
 
-std::string read_all(int fd, const std::string& path) {
-  std::string data(file_size(fd, path), '\0');
-  data.resize(pread_full(fd, data.data(), data.size(), 0, path));
-  return data;
+// Applies the records of the file from byte `from` on to `state`.
+ScanEnd apply_records(int fd, const std::string& path, uint64_t from,
+                      std::map<TopicPartition, Committed>& state, uint64_t& count) {
+  return scan_frames(kFormat, fd, path, from, [&](const char* frame, uint64_t length) {
+    return apply_record(frame + kSimpleFrameHeader, length - kSimpleFrameHeader, state, count);
+  });
 }
 
 }  // namespace
@@ -131,10 +123,11 @@ std::map<TopicPartition, Committed> GroupOffsets::load() const {
   std::map<TopicPartition, Committed> state;
   Fd fd = open_file_if_exists(path_, O_RDONLY);
   if (!fd.valid()) return state;
-  std::string data = read_all(fd.get(), path_);
-  uint64_t end = 0, count = 0;
-  if (apply_records(data.data(), data.size(), state, end, count) == Scan::corrupt)
-    throw Error(Errc::corrupt, fmt::format("{}: bad commit record at byte {}", path_, end));
+  uint64_t count = 0;
+  ScanEnd scan = apply_records(fd.get(), path_, 0, state, count);
+  // A torn (or suspect) last record is a commit that never completed: ignored.
+  if (scan.status == FrameStatus::corrupt)
+    throw Error(Errc::corrupt, fmt::format("{}: {}", path_, scan.reason));
   return state;
 }
 
@@ -162,38 +155,25 @@ void GroupOffsets::lock_and_catch_up() {
   }
   uint64_t size = file_size(fd_.get(), path_);
   if (size == end_) return;
-  std::string data(size - end_, '\0');
-  data.resize(pread_full(fd_.get(), data.data(), data.size(), end_, path_));
-  uint64_t valid = 0;
-  Scan s = apply_records(data.data(), data.size(), state_, valid, records_);
-  if (s == Scan::corrupt)
-    throw Error(Errc::corrupt, fmt::format("{}: bad commit record at byte {}", path_, end_ + valid));
-  end_ += valid;
-  if (s == Scan::torn) {
-    // A committer died mid-write; we hold the lock, so cut its record off.
-    truncate_file(fd_.get(), end_, path_);
-    sync_data(fd_.get(), path_);
-  }
+  // A committer that died mid-write left a torn record: we hold the lock, so cut it off.
+  end_ = repair_tail(fd_.get(), path_, apply_records(fd_.get(), path_, end_, state_, records_));
 }
 
 namespace {
 std::string encode_frame(const std::vector<GroupOffsets::Record>& records) {
   std::string payload;
   for (const auto& r : records) r.encode_entry(payload);
-  std::string out;
-  le::append<uint32_t>(out, kMagic);
-  le::append<uint32_t>(out, static_cast<uint32_t>(payload.size()));
-  le::append<uint64_t>(out, XXH3_64bits(payload.data(), payload.size()));
-  return out + payload;
+  return encode_simple_frame(kFormat, payload);
 }
 }  // namespace
 
 void GroupOffsets::append(const std::vector<Record>& records) {
   std::string bytes = encode_frame(records);
-  pwrite_all(fd_.get(), bytes.data(), bytes.size(), end_, path_);
-  sync_data(fd_.get(), path_);
-  uint64_t valid = 0;
-  apply_records(bytes.data(), bytes.size(), state_, valid, records_);
+  append_frames(fd_.get(), path_, end_, bytes);
+  auto problem = apply_record(bytes.data() + kSimpleFrameHeader,
+                              bytes.size() - kSimpleFrameHeader, state_, records_);
+  assert(!problem);  // we encoded it
+  (void)problem;
   end_ += bytes.size();
   maybe_compact();
 }

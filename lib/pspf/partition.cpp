@@ -41,64 +41,6 @@ bool batch_starts_at(int fd, const std::string& path, uint64_t pos, Offset expec
          header_checksum(raw) == decode_batch_header(raw).header_check;
 }
 
-// True when a whole, checksum-valid batch with base offset `expect` is at `pos`.
-bool valid_batch_at(int fd, const std::string& path, uint64_t pos, Offset expect) {
-  SegmentReader r(fd, path, pos);
-  r.expect_offset_at_least(expect);
-  const char* data;
-  BatchHeader h;
-  return r.next(data, h) == BatchStatus::ok && h.base_offset == expect;
-}
-
-// The byte position to start scanning a segment from to reach its tail: the last
-// index entry whose batch is whole and valid (an entry can outlive its batch when a
-// machine crash kept the index page but not the log's), else 0. When `index` is
-// writable, the entries past the one chosen are dropped.
-uint64_t tail_start(int fd, const std::string& path, SegmentIndex& index, bool writable) {
-  const auto& entries = index.entries();
-  for (size_t i = entries.size(); i-- > 0;) {
-    const IndexEntry& e = entries[i];
-    if (!valid_batch_at(fd, path, e.position, Offset(index.base().value + e.rel_offset))) continue;
-    uint64_t pos = e.position;
-    // Time entries name batches the offset index also names, so one past this
-    // entry's batch is as stale as an offset entry would be (a crash may keep either
-    // file's page without the other's).
-    const auto& times = index.time_entries();
-    bool stale_time = !times.empty() && times.back().rel_offset > e.rel_offset;
-    if (writable && (i + 1 < entries.size() || stale_time)) index.truncate_from(pos + 1);
-    return pos;
-  }
-  if (writable) index.clear();
-  return 0;
-}
-
-[[noreturn]] void throw_corrupt(const std::string& label, const std::string& path,
-                                const std::string& reason) {
-  throw Error(Errc::corrupt,
-              fmt::format("{} segment {}: {} (pspf-topics repair cuts the partition back to "
-                          "its last good batch, moving the rest to quarantine files)",
-                          label, path, reason));
-}
-
-// Checks every batch of a segment before byte `end` (where tail_start found a valid
-// batch), checksums included, and returns the offset that follows them, or nullopt
-// when the batches do not end exactly at `end` (the index pointed inside a record).
-// Throws Error(corrupt) for a bad batch: data follows it.
-std::optional<Offset> check_batches_before(int fd, const std::string& path, Offset base,
-                                           uint64_t end, const std::string& label) {
-  SegmentReader r(fd, path, 0);
-  r.expect_offset_at_least(base);
-  Offset next = base;
-  const char* data;
-  BatchHeader h;
-  while (r.position() < end) {
-    if (r.next(data, h) != BatchStatus::ok) throw_corrupt(label, path, r.reason());
-    next = h.next_offset();
-  }
-  if (r.position() != end) return std::nullopt;
-  return next;
-}
-
 }  // namespace
 
 Timestamp now_ms() {
@@ -125,36 +67,13 @@ PartitionWriter::PartitionWriter(std::string partition_dir, std::string label,
       label_(std::move(label)),
       segment_bytes_(segment_bytes),
       lock_(paths::partition_lock(dir_)),
+      tail_(dir_, label_,
+            [this](uint64_t position, const BatchHeader& h) {
+              return may_cut_suspect_tail(position, h);
+            }),
       window_(window) {}
 
 PartitionWriter::~PartitionWriter() = default;
-
-void PartitionWriter::open_active(Offset base) {
-  active_path_ = paths::segment_file(dir_, base, paths::kLogExt);
-  bool existed = path_exists(active_path_);
-  active_fd_ = open_file(active_path_, O_RDWR | O_CREAT, 0644);
-  // A new file is only durable once its directory entry is.
-  if (!existed) sync_dir(dir_);
-  active_base_ = base;
-  index_ = std::make_unique<SegmentIndex>(dir_, base);
-  next_offset_ = std::max(next_offset_, base);
-  end_pos_ = 0;
-  uint64_t start = tail_start(active_fd_.get(), active_path_, *index_, true);
-  if (start > 0) {
-    // The index only says where the tail is: a byte flipped before it would never be
-    // seen, and every event appended after it would later be cut by a repair. Check
-    // every batch once, when this writer first opens the segment (later appends scan
-    // only the new bytes), and the offsets across the jump.
-    if (auto next = check_batches_before(active_fd_.get(), active_path_, base, start, label_)) {
-      end_pos_ = start;
-      next_offset_ = std::max(next_offset_, *next);
-    } else {
-      start = 0;
-    }
-  }
-  if (start == 0) index_->clear();
-  scan_tail(start);
-}
 
 bool PartitionWriter::may_cut_suspect_tail(uint64_t position, const BatchHeader& h) const {
   (void)position;
@@ -168,92 +87,11 @@ bool PartitionWriter::may_cut_suspect_tail(uint64_t position, const BatchHeader&
   return mark && h.base_offset >= *mark;
 }
 
-void PartitionWriter::scan_tail(uint64_t from) {
-  SegmentReader r(active_fd_.get(), active_path_, from);
-  if (from == 0) r.expect_offset_at_least(*active_base_);
-  else if (from == end_pos_) r.expect_offset_at_least(next_offset_);
-  const char* data;
-  BatchHeader h;
-  for (;;) {
-    BatchStatus s = r.next(data, h);
-    if (s == BatchStatus::ok) {
-      index_->note_batch(r.batch_position(), h.base_offset, h.first_timestamp);
-      next_offset_ = h.next_offset();
-      last_ts_ = std::max(last_ts_, h.max_timestamp);
-      continue;
-    }
-    if (s == BatchStatus::corrupt) throw_corrupt(label_, active_path_, r.reason());
-    uint64_t size = s == BatchStatus::end ? 0 : file_size(active_fd_.get(), active_path_);
-    if (s == BatchStatus::suspect && !may_cut_suspect_tail(r.position(), h)) {
-      throw Error(Errc::corrupt,
-                  fmt::format("{} segment {}: {} ({} bytes: a write a crash lost, or damage to "
-                              "acknowledged events); nothing was appended (pspf-topics repair "
-                              "moves the batch to a quarantine file)",
-                              label_, active_path_, r.reason(), size - r.position()));
-    }
-    if (s == BatchStatus::torn || s == BatchStatus::suspect) {
-      // A writer died mid-write (we hold the lock, so nobody is writing now), or left
-      // a suspect batch may_cut_suspect_tail() lets go: move it to a quarantine file,
-      // durably, then cut it, so that our batch follows the last good one and no
-      // byte is destroyed.
-      quarantined_.push_back(
-          cut_to_quarantine(dir_, *active_base_, active_fd_.get(), active_path_, r.position()));
-      index_->truncate_from(r.position());
-      truncated_bytes_ += size - r.position();
-    }
-    break;
-  }
-  end_pos_ = r.position();
-}
-
-void PartitionWriter::refresh() {
-  std::vector<Offset> segs = list_segments(dir_);
-  if (segs.empty()) {
-    open_active(Offset(0));
-    return;
-  }
-  if (!active_base_ || segs.back() != *active_base_) {
-    if (segs.size() > 1) {
-      // Timestamps never go backwards: learn the previous segment's last one too (a
-      // writer may have appended there, rolled, and died before writing here).
-      Offset prev = segs[segs.size() - 2];
-      std::string path = paths::segment_file(dir_, prev, paths::kLogExt);
-      Fd fd = open_file_if_exists(path, O_RDONLY);  // compaction may have removed it
-      SegmentIndex idx(dir_, prev);
-      SegmentReader r(fd.get(), path, fd.valid() ? tail_start(fd.get(), path, idx, false) : 0);
-      const char* data;
-      BatchHeader h;
-      while (fd.valid() && r.next(data, h) == BatchStatus::ok) {
-        last_ts_ = std::max(last_ts_, h.max_timestamp);
-        next_offset_ = std::max(next_offset_, h.next_offset());
-      }
-    }
-    open_active(segs.back());
-    return;
-  }
-  uint64_t size = file_size(active_fd_.get(), active_path_);
-  if (size > end_pos_) scan_tail(end_pos_);
-  else if (size < end_pos_) open_active(segs.back());  // cut back by a repair: start over
-}
-
-void PartitionWriter::roll() {
-  Offset base = next_offset_;
-  std::string path = paths::segment_file(dir_, base, paths::kLogExt);
-  Fd fd = open_file(path, O_RDWR | O_CREAT, 0644);
-  sync_dir(dir_);
-  active_fd_ = std::move(fd);
-  active_path_ = path;
-  active_base_ = base;
-  index_ = std::make_unique<SegmentIndex>(dir_, base);
-  index_->clear();
-  end_pos_ = 0;
-}
-
 bool PartitionWriter::acquire(bool wait) {
   if (lock_.locked()) return true;
   if (!lock_.lock(wait)) return false;
   try {
-    refresh();
+    tail_.refresh();
     settle_unsynced();
   } catch (...) {
     lock_.unlock();
@@ -264,8 +102,8 @@ bool PartitionWriter::acquire(bool wait) {
 
 void PartitionWriter::settle_unsynced() {
   std::optional<Offset> mark = read_durable_end(lock_.fd(), lock_.path());
-  if (mark != next_offset_) {
-    if (!mark || *mark < next_offset_) {
+  if (mark != tail_.next_offset()) {
+    if (!mark || *mark < tail_.next_offset()) {
       // Records past the published end, and nobody else holds the lock: a writer died
       // between its write and its sync. Nobody acknowledged them and no sync of them
       // failed (a failed writer cuts before it lets go), so syncing them now makes
@@ -273,19 +111,19 @@ void PartitionWriter::settle_unsynced() {
       sync_segments_from(dir_, mark.value_or(Offset(0)));
     }
     // (A mark past the end is lowered: the log was cut back by a repair.)
-    write_durable_end(lock_.fd(), next_offset_, lock_.path());
+    write_durable_end(lock_.fd(), tail_.next_offset(), lock_.path());
   }
   durable_ = end_point();
 }
 
 void PartitionWriter::release_if_idle() {
-  if (lock_.locked() && durable_.end == next_offset_ && unsynced_.empty()) lock_.unlock();
+  if (lock_.locked() && durable_.end == tail_.next_offset() && unsynced_.empty()) lock_.unlock();
 }
 
 bool PartitionWriter::roll_active() {
   acquire(true);
-  bool rolled = end_pos_ > 0;
-  if (rolled) roll();
+  bool rolled = tail_.end_pos() > 0;
+  if (rolled) tail_.roll();
   release_if_idle();
   return rolled;
 }
@@ -311,7 +149,7 @@ PartitionWriter::Handoff PartitionWriter::take_unsynced() {
 }
 
 void PartitionWriter::synced(const SyncPoint& point) {
-  assert(lock_.locked() && point.end >= durable_.end && point.end <= next_offset_);
+  assert(lock_.locked() && point.end >= durable_.end && point.end <= tail_.next_offset());
   write_durable_end(lock_.fd(), point.end, lock_.path());
   durable_ = point;
   release_if_idle();
@@ -325,8 +163,7 @@ void PartitionWriter::sync_failed() {
   // end is cut back to it.
   unsynced_.clear();
   std::vector<Offset> segs = list_segments(dir_);
-  active_fd_.reset();
-  index_.reset();
+  tail_.close(durable_.end);  // the next append reopens the tail from the disk
   state_.reset();  // its caches noted ids past the cut: they rebuild as "ahead of the log"
   std::exception_ptr error;
   try {
@@ -353,8 +190,6 @@ void PartitionWriter::sync_failed() {
   } catch (...) {
     error = std::current_exception();
   }
-  active_base_.reset();  // the next append reopens the tail from the disk
-  next_offset_ = durable_.end;
   lock_.unlock();
   if (error) std::rethrow_exception(error);
 }
@@ -372,7 +207,7 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
   PartitionState& st = state();
   for (int attempt = 0;; ++attempt) {
     try {
-      st.begin_ids(next_offset_, ts);
+      st.begin_ids(tail_.next_offset(), ts);
       if (expected_ids_ > 0) st.reserve_ids(std::exchange(expected_ids_, 0));
       result.duplicate_of.clear();
       pending_ids_.clear();
@@ -384,7 +219,7 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
       while (it.next(r)) records_.push_back({r.has_id ? std::optional(r.id) : std::nullopt,
                                              r.has_id ? MappedTable::hash(r.id) : 0});
       auto pending = [&](Offset o) -> std::optional<std::string_view> {
-        auto k = static_cast<size_t>(o.value - next_offset_.value);
+        auto k = static_cast<size_t>(o.value - tail_.next_offset().value);
         return k < pending_ids_.size() ? pending_ids_[k] : std::nullopt;
       };
       constexpr size_t kAhead = 16;
@@ -394,7 +229,7 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
         if (i + kAhead < records_.size() && records_[i + kAhead].id)
           st.prefetch_id(records_[i + kAhead].hash);
         const auto& rec = records_[i];
-        Offset at(next_offset_.value + static_cast<int64_t>(pending_ids_.size()));
+        Offset at(tail_.next_offset().value + static_cast<int64_t>(pending_ids_.size()));
         std::optional<Offset> dup;
         if (rec.id) dup = st.find_or_add_id(*rec.id, rec.hash, at, ts, pending);
         if (dup) {
@@ -428,9 +263,9 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
   acquire(true);
   auto idle = [this] { release_if_idle(); };
   ReleaseIfIdle<decltype(idle)> release{idle};
-  refresh();
-  if (end_pos_ >= segment_bytes_) roll();
-  Timestamp ts = std::max(now_ms(), last_ts_);
+  tail_.refresh();
+  if (tail_.end_pos() >= segment_bytes_) tail_.roll();
+  Timestamp ts = std::max(now_ms(), tail_.last_ts());
   AppendResult result;
   BatchBuilder* out = &batch;
   if (batch.id_count() > 0) {
@@ -455,45 +290,43 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
     RecordView r;
     it.next(r);
     key = r.has_key ? std::string(r.key) : std::string();
-    result.version_before = state().key_version(key, next_offset_);
+    result.version_before = state().key_version(key, tail_.next_offset());
     if (!expect->matches(result.version_before)) {
       result.conflict = true;
       return result;
     }
   }
-  Offset before = next_offset_;
-  std::string_view bytes = out->seal(next_offset_, ts);
+  Offset before = tail_.next_offset();
+  std::string_view bytes = out->seal(tail_.next_offset(), ts);
   // Readers call a longer batch damage and writers then refuse the partition: never
   // write one (the Producer splits batches below the limit; this is the last guard).
   if (bytes.size() > kMaxBatchBytes)
     throw Error(Errc::invalid_input, fmt::format("{}: a batch of {} bytes is larger than the log "
                                                  "format allows ({} bytes); nothing was appended",
-                                                 active_path_, bytes.size(), kMaxBatchBytes));
+                                                 tail_.path(), bytes.size(), kMaxBatchBytes));
   try {
-    if (sync != SyncMode::none && (unsynced_.empty() || unsynced_.back().first != active_path_)) {
-      Fd own(::dup(active_fd_.get()));
-      if (!own.valid()) throw_errno("cannot duplicate the descriptor of " + active_path_);
-      unsynced_.emplace_back(active_path_, std::move(own));
+    if (sync != SyncMode::none && (unsynced_.empty() || unsynced_.back().first != tail_.path())) {
+      Fd own(::dup(tail_.fd()));
+      if (!own.valid()) throw_errno("cannot duplicate the descriptor of " + tail_.path());
+      unsynced_.emplace_back(tail_.path(), std::move(own));
     }
-    pwrite_all(active_fd_.get(), bytes.data(), bytes.size(), end_pos_, active_path_);
+    pwrite_all(tail_.fd(), bytes.data(), bytes.size(), tail_.end_pos(), tail_.path());
   } catch (...) {
     // Never leave a partial batch behind us: cut back to the last good end.
-    ::ftruncate(active_fd_.get(), static_cast<off_t>(end_pos_));
+    ::ftruncate(tail_.fd(), static_cast<off_t>(tail_.end_pos()));
     throw;
   }
   // Start writing back now; with a deferred sync, the sync later only waits for what
   // is left.
   if (sync != SyncMode::none && defer_sync)
-    ::sync_file_range(active_fd_.get(), static_cast<off_t>(end_pos_),
+    ::sync_file_range(tail_.fd(), static_cast<off_t>(tail_.end_pos()),
                       static_cast<off_t>(bytes.size()), SYNC_FILE_RANGE_WRITE);
-  index_->note_batch(end_pos_, next_offset_, ts);
-  result.appended = Appended{next_offset_, ts, out->count()};
-  end_pos_ += bytes.size();
-  next_offset_ = Offset(next_offset_.value + out->count());
-  last_ts_ = ts;
-  if (batch.id_count() > 0) state_->ids_written(next_offset_);
-  if (expect) state_->key_appended(key, Offset(next_offset_.value - 1), next_offset_);
-  if (const auto& mark = out->producer_mark()) state().producer_appended(*mark, before, next_offset_);
+  result.appended = Appended{tail_.next_offset(), ts, out->count()};
+  tail_.appended(bytes.size(), out->count(), ts);
+  if (batch.id_count() > 0) state_->ids_written(tail_.next_offset());
+  Offset next = tail_.next_offset();
+  if (expect) state_->key_appended(key, Offset(next.value - 1), next);
+  if (const auto& mark = out->producer_mark()) state().producer_appended(*mark, before, next);
   if (sync == SyncMode::none) {
     // The user gave durability up: publish at once, so that consumers see the records.
     synced(end_point());
@@ -507,16 +340,16 @@ int64_t PartitionWriter::key_version(std::string_view key) {
   acquire(true);
   auto idle = [this] { release_if_idle(); };
   ReleaseIfIdle<decltype(idle)> release{idle};
-  refresh();
-  return state().key_version(key, next_offset_);
+  tail_.refresh();
+  return state().key_version(key, tail_.next_offset());
 }
 
 uint64_t PartitionWriter::producer_seq(const std::string& producer) {
   acquire(true);
   auto idle = [this] { release_if_idle(); };
   ReleaseIfIdle<decltype(idle)> release{idle};
-  refresh();
-  return state().producer_seq(producer, next_offset_);
+  tail_.refresh();
+  return state().producer_seq(producer, tail_.next_offset());
 }
 
 bool ExpectVersion::matches(int64_t current) const {
@@ -564,14 +397,14 @@ Offset PartitionReader::log_end() {
   std::string path = paths::segment_file(dir_, base, paths::kLogExt);
   Fd fd = open_file(path, O_RDONLY);
   SegmentIndex idx(dir_, base);
-  SegmentReader r(fd.get(), path, tail_start(fd.get(), path, idx, false));
+  SegmentReader r(fd.get(), path, segment_tail_start(fd.get(), path, idx, false));
   Offset end = base;
   const char* data;
   BatchHeader h;
   for (;;) {
     BatchStatus s = r.next(data, h);
     if (s == BatchStatus::ok) end = h.next_offset();
-    else if (s == BatchStatus::corrupt) throw_corrupt(label_, path, r.reason());
+    else if (s == BatchStatus::corrupt) throw_segment_corrupt(label_, path, r.reason());
     else break;
   }
   return end;
@@ -668,7 +501,8 @@ bool PartitionReader::next(BatchRef& b) {
       if (b.header.next_offset() <= want_) continue;  // wholly before the seek target
       return true;
     }
-    if (s == BatchStatus::corrupt) throw_corrupt(label_, reader_->path(), reader_->reason());
+    if (s == BatchStatus::corrupt)
+      throw_segment_corrupt(label_, reader_->path(), reader_->reason());
     // End of this segment's data. If a newer segment exists, this one is closed: read
     // it once more (a write seen in progress has completed since), then move on.
     auto segs = list_segments(dir_);
@@ -679,7 +513,7 @@ bool PartitionReader::next(BatchRef& b) {
       return true;
     }
     if (s != BatchStatus::end) {
-      throw_corrupt(label_, reader_->path(),
+      throw_segment_corrupt(label_, reader_->path(),
                     reader_->reason() + " in a segment that is not the last");
     }
     if (!advance_segment()) return false;

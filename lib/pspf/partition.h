@@ -12,7 +12,8 @@
 // it in the index; publish the durable end (durable_end.h); release the lock. A
 // writer whose sync is deferred keeps the lock until its records are synced, or cut
 // off after a failed sync: whoever holds the lock never finds another live writer's
-// unsynced records.
+// unsynced records. The view of the tail, its recovery and the roll are the
+// SegmentWriter's (segment_writer.h); the lock, the durable end and the write are here.
 //
 // PartitionReader takes no lock. It reads the segments in order, treats a torn tail
 // as the end of the data, and throws Error(corrupt) naming the segment and byte
@@ -30,6 +31,7 @@
 #include "pspf/file.h"
 #include "pspf/segment.h"
 #include "pspf/segment_index.h"
+#include "pspf/segment_writer.h"
 #include "pspf/topic.h"
 #include "pspf/types.h"
 
@@ -156,18 +158,15 @@ class PartitionWriter {
 
   // Bytes of torn batches this writer has cut off the tail so far, and the quarantine
   // files it moved them to first (pspf-log(5) QUARANTINE).
-  uint64_t truncated_bytes() const { return truncated_bytes_; }
-  const std::vector<std::string>& quarantined() const { return quarantined_; }
+  uint64_t truncated_bytes() const { return tail_.truncated_bytes(); }
+  const std::vector<std::string>& quarantined() const { return tail_.quarantined(); }
 
  private:
-  void refresh();
   // After taking the lock: syncs and publishes records past the published end.
   void settle_unsynced();
   // Releases the lock unless deferred records still wait for a sync.
   void release_if_idle();
-  SyncPoint end_point() const { return {next_offset_, *active_base_, end_pos_}; }
-  void open_active(Offset base);
-  void scan_tail(uint64_t from);
+  SyncPoint end_point() const { return {tail_.next_offset(), tail_.base(), tail_.end_pos()}; }
   // The one decision point for a suspect last batch (a complete batch whose checksum
   // fails, at `position` of the active segment, with header `h`): true when it may be
   // cut into quarantine like a torn batch, false when the writer must refuse (nothing
@@ -175,7 +174,6 @@ class PartitionWriter {
   // hit by a bit flip, or be a write a power loss kept the size of but not the data;
   // only the second may be cut without asking.
   bool may_cut_suspect_tail(uint64_t position, const BatchHeader& h) const;
-  void roll();
   PartitionState& state();
   // Fills result.duplicate_of for the records of `batch` whose id is already here,
   // noting the others' ids in the id index.
@@ -185,16 +183,8 @@ class PartitionWriter {
   std::string label_;
   uint64_t segment_bytes_;
   FileLock lock_;
-  // State of the active (last) segment as of the last time the lock was held.
-  std::optional<Offset> active_base_;
-  std::string active_path_;
-  Fd active_fd_;
-  std::unique_ptr<SegmentIndex> index_;
-  uint64_t end_pos_ = 0;
-  Offset next_offset_{0};
-  Timestamp last_ts_{0};
-  uint64_t truncated_bytes_ = 0;
-  std::vector<std::string> quarantined_;
+  // The active (last) segment as of the last time the lock was held.
+  SegmentWriter tail_;
   DedupWindow window_;
   uint64_t expected_ids_ = 0;
   std::unique_ptr<PartitionState> state_;

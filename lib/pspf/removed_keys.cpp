@@ -5,25 +5,24 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <xxhash.h>
 
 #include "pspf/buffer.h"
 #include "pspf/error.h"
 #include "pspf/le.h"
 #include "pspf/file.h"
 #include "pspf/paths.h"
+#include "pspf/record_file.h"
 
 namespace pspf {
 
 namespace {
 
-// Frame: u32 magic "PSK1", u32 payload length, u64 XXH3-64 of the payload seeded with
-// the length, then the payload:
+// A simple frame (record_file.h) "PSK1", its XXH3-64 seeded with the payload length;
+// a payload over 1 GiB is damage. The payload:
 //   u8 kind, u64 token, i64 base, u32 key count, then per key: u32 length, the key's
 //   bytes, u64 count. All little-endian.
-constexpr uint32_t kMagic = 0x314b5350;  // "PSK1"
-constexpr size_t kFrameHeader = 16;
-constexpr uint32_t kMaxPayload = 1u << 30;
+const FrameFormat kFormat = simple_frame_format("frame", 0x314b5350, 0, 1u << 30, true);
+constexpr char kHint[] = " (the file may be removed only if key versions need not be exact)";
 
 std::string encode(const RemovalRecord& r) {
   std::string payload;
@@ -36,11 +35,7 @@ std::string encode(const RemovalRecord& r) {
     payload += key;
     le::append<uint64_t>(payload, n);
   }
-  std::string frame;
-  le::append<uint32_t>(frame, kMagic);
-  le::append<uint32_t>(frame, static_cast<uint32_t>(payload.size()));
-  le::append<uint64_t>(frame, XXH3_64bits_withSeed(payload.data(), payload.size(), payload.size()));
-  return frame + payload;
+  return encode_simple_frame(kFormat, payload);
 }
 
 // Decodes a checksum-valid payload; false when it does not parse.
@@ -66,42 +61,19 @@ bool decode(const char* p, size_t n, RemovalRecord& r) {
   return p == end;
 }
 
-// Reads the frames of `content`; returns the length of its valid prefix. A bad frame
-// reaching the end of the file is torn (a write cut short); one followed by more data
-// is corruption.
-size_t parse_frames(const std::string& content, const std::string& path,
-                    std::vector<RemovalRecord>* out) {
-  size_t pos = 0;
-  while (pos < content.size()) {
-    const char* p = content.data() + pos;
-    size_t left = content.size() - pos;
-    auto bad = [&](const char* why) -> size_t {
-      throw Error(Errc::corrupt, fmt::format("{}: {} at byte {} (the file may be removed only if "
-                                             "key versions need not be exact)", path, why, pos));
-    };
-    if (left < kFrameHeader) return pos;  // torn header
-    uint32_t len = le::load<uint32_t>(p + 4);
-    if (le::load<uint32_t>(p) != kMagic || len > kMaxPayload) return bad("bad frame header");
-    if (left - kFrameHeader < len) return pos;  // torn payload
-    bool sum_ok = XXH3_64bits_withSeed(p + kFrameHeader, len, len) == le::load<uint64_t>(p + 8);
-    if (!sum_ok) {
-      if (left - kFrameHeader == len) return pos;  // the last frame, torn
-      return bad("checksum mismatch");
-    }
+// Reads the frames of the file open as `fd` into `out` (when not null). A torn last
+// frame (record_file.h) is left out; damage throws.
+ScanEnd scan(int fd, const std::string& path, std::vector<RemovalRecord>* out) {
+  ScanEnd end = scan_frames(kFormat, fd, path, 0, [&](const char* frame, uint64_t length) {
     RemovalRecord r;
-    if (!decode(p + kFrameHeader, len, r)) return bad("a record that does not parse");
+    if (!decode(frame + kSimpleFrameHeader, length - kSimpleFrameHeader, r))
+      return std::optional<std::string>("a record that does not parse");
     if (out) out->push_back(std::move(r));
-    pos += kFrameHeader + len;
-  }
-  return pos;
-}
-
-std::string read_if_exists(const std::string& path) {
-  Fd fd = open_file_if_exists(path, O_RDONLY);
-  if (!fd.valid()) return {};
-  std::string content(file_size(fd.get(), path), '\0');
-  content.resize(pread_full(fd.get(), content.data(), content.size(), 0, path));
-  return content;
+    return std::optional<std::string>();
+  });
+  if (end.status == FrameStatus::corrupt)
+    throw Error(Errc::corrupt, fmt::format("{}: {}{}", path, end.reason, kHint));
+  return end;
 }
 
 }  // namespace
@@ -109,7 +81,8 @@ std::string read_if_exists(const std::string& path) {
 std::vector<RemovalRecord> read_removal_records(const std::string& partition_dir) {
   std::string path = paths::removed_keys(partition_dir);
   std::vector<RemovalRecord> out;
-  parse_frames(read_if_exists(path), path, &out);
+  Fd fd = open_file_if_exists(path, O_RDONLY);
+  if (fd.valid()) scan(fd.get(), path, &out);
   return out;
 }
 
@@ -163,15 +136,11 @@ void append_removal_records(const std::string& partition_dir,
   std::string path = paths::removed_keys(partition_dir);
   bool existed = path_exists(path);
   Fd fd = open_file(path, O_RDWR | O_CREAT, 0644);
-  std::string content(file_size(fd.get(), path), '\0');
-  content.resize(pread_full(fd.get(), content.data(), content.size(), 0, path));
-  size_t end = parse_frames(content, path, nullptr);
   // A torn frame is what a writer killed mid-write leaves: it never committed.
-  if (end < content.size()) truncate_file(fd.get(), end, path);
+  uint64_t end = repair_tail(fd.get(), path, scan(fd.get(), path, nullptr), kHint);
   std::string frames;
   for (const auto& r : records) frames += encode(r);
-  pwrite_all(fd.get(), frames.data(), frames.size(), end, path);
-  sync_data(fd.get(), path);
+  append_frames(fd.get(), path, end, frames);
   if (!existed) sync_dir(partition_dir);
 }
 

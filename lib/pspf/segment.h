@@ -1,6 +1,7 @@
 // Segment: one file of consecutive batches, named by the base offset of its first
-// batch. SegmentReader walks it batch by batch through a large read buffer (no
-// per-record syscalls) and classifies what it finds at each position:
+// batch. SegmentReader walks it batch by batch through the framed-file kernel
+// (record_file.h: a large read buffer, no per-record syscalls) and classifies what it
+// finds at each position:
 //
 //   ok       a complete batch whose header is sane and whose checksum matches
 //   end      nothing more in the file (as far as the file has been written)
@@ -14,12 +15,11 @@
 //   corrupt  a bad batch followed by more data, or offsets that go backwards. Never
 //            skipped: the caller reports it with the segment and byte position.
 //
-// The precise rule (pspf-log(5)): at position p in a file of size S,
-//   S - p < 56, or the batch's length reaches past S        -> torn
-//   bad magic, header check or header, every byte p..S is 0  -> torn
-//   bad magic, header check or header otherwise              -> corrupt
-//   checksum mismatch and p + length == S                    -> suspect
-//   checksum mismatch and p + length <  S                    -> corrupt
+// The precise rule is the kernel's (record_file.h, pspf-log(5) FRAMING AND RECOVERY)
+// with a 56-byte header whose header check protects its length (so a bad batch is
+// never mistaken for a torn one by a damaged length), suspect kept (a writer asks the
+// durable end), and one rule of its own: a batch whose base offset is below the
+// expected one is corrupt.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,7 @@
 #include <string>
 
 #include "pspf/batch.h"
-#include "pspf/buffer.h"
+#include "pspf/record_file.h"
 
 namespace pspf {
 
@@ -49,32 +49,21 @@ class SegmentReader {
   BatchStatus next(const char*& data, BatchHeader& h);
 
   // Restarts at byte `pos` (a batch boundary) without reusing the buffer's contents.
-  void seek(uint64_t pos);
-  uint64_t position() const { return pos_; }
+  void seek(uint64_t pos) { frames_.seek(pos); }
+  uint64_t position() const { return frames_.position(); }
   // Start of the batch returned by the last ok.
-  uint64_t batch_position() const { return batch_pos_; }
-  const std::string& reason() const { return reason_; }
-  const std::string& path() const { return path_; }
+  uint64_t batch_position() const { return frames_.frame_position(); }
+  const std::string& reason() const { return frames_.reason(); }
+  const std::string& path() const { return frames_.path(); }
   // With an expectation set, a batch whose base offset is below it is corrupt.
   void expect_offset_at_least(Offset o) { min_offset_ = o; }
 
  private:
-  // Makes at least `need` bytes from pos_ available if the file has them; returns
-  // the number available from pos_.
-  size_t fill(size_t need);
-  bool zeros_to_end(uint64_t from);
-  bool more_data_after(uint64_t end);
-  // A header that is not sane: torn when only zeros follow, else corrupt.
-  BatchStatus bad_header(std::string why);
-
-  int fd_;
-  std::string path_;
-  uint64_t pos_;
-  uint64_t batch_pos_ = 0;
-  Buffer buf_;
-  uint64_t buf_start_ = 0;  // file position of buf_[0]
-  std::string reason_;
+  FrameReader frames_;
   Offset min_offset_{0};
 };
+
+// The segment's frame format (pspf-log(5) BATCHES).
+const FrameFormat& batch_frame_format();
 
 }  // namespace pspf

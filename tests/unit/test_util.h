@@ -17,9 +17,10 @@ namespace pspf::test {
 
 class TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/pspf-unit-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
+  // `base`: where to make it (a tmpfs such as /dev/shm keeps fsync-heavy tests fast).
+  explicit TempDir(const std::string& base = "/tmp") {
+    std::string tmpl = base + "/pspf-unit-XXXXXX";
+    path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
   TempDir(const TempDir&) = delete;

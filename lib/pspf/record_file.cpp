@@ -1,0 +1,221 @@
+#include "pspf/record_file.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/le.h"
+
+namespace pspf {
+
+namespace {
+
+std::optional<std::string> simple_check_header(const FrameFormat& f, const char* p,
+                                               uint64_t& length) {
+  uint32_t len = le::load<uint32_t>(p + 4);
+  if (len < f.min_payload || len > f.max_payload)
+    return fmt::format("payload length {} is outside {}..{}", len, f.min_payload, f.max_payload);
+  length = kSimpleFrameHeader + len;
+  return std::nullopt;
+}
+
+uint64_t simple_checksum(const FrameFormat& f, const char* payload, size_t len) {
+  return XXH3_64bits_withSeed(payload, len, f.seed_with_length ? len : 0);
+}
+
+bool simple_checksum_matches(const FrameFormat& f, const char* p, uint64_t length) {
+  size_t len = length - kSimpleFrameHeader;
+  return simple_checksum(f, p + kSimpleFrameHeader, len) == le::load<uint64_t>(p + 8);
+}
+
+}  // namespace
+
+FrameFormat simple_frame_format(const char* what, uint32_t magic, uint32_t min_payload,
+                                uint32_t max_payload, bool seed_with_length) {
+  FrameFormat f{what, magic, kSimpleFrameHeader, simple_check_header, simple_checksum_matches,
+                /*header_checked=*/false, /*suspect_is_torn=*/true};
+  f.min_payload = min_payload;
+  f.max_payload = max_payload;
+  f.seed_with_length = seed_with_length;
+  return f;
+}
+
+std::string encode_simple_frame(const FrameFormat& f, std::string_view payload) {
+  std::string out;
+  out.reserve(kSimpleFrameHeader + payload.size());
+  le::append<uint32_t>(out, f.magic);
+  le::append<uint32_t>(out, static_cast<uint32_t>(payload.size()));
+  le::append<uint64_t>(out, simple_checksum(f, payload.data(), payload.size()));
+  out += payload;
+  return out;
+}
+
+FrameReader::FrameReader(const FrameFormat& format, int fd, std::string path, uint64_t pos,
+                         size_t chunk)
+    : f_(format), fd_(fd), path_(std::move(path)), chunk_(chunk), pos_(pos), buf_(chunk),
+      buf_start_(pos) {}
+
+void FrameReader::seek(uint64_t pos) {
+  pos_ = pos;
+  buf_start_ = pos;
+  buf_.clear();
+}
+
+size_t FrameReader::fill(size_t need) {
+  uint64_t buf_end = buf_start_ + buf_.size();
+  size_t have = pos_ >= buf_start_ && pos_ <= buf_end ? static_cast<size_t>(buf_end - pos_) : 0;
+  if (have >= need) return have;
+  // Keep the unread bytes, move them to the front, and read as much as fits.
+  if (have > 0) std::memmove(buf_.data(), buf_.data() + (pos_ - buf_start_), have);
+  buf_start_ = pos_;
+  size_t want = std::max(need, chunk_);
+  buf_.resize(std::max(want, buf_.capacity()));
+  size_t got = pread_full(fd_, buf_.data() + have, buf_.size() - have, pos_ + have, path_);
+  buf_.resize(have + got);
+  return have + got;
+}
+
+bool FrameReader::zeros_to_end(uint64_t from) {
+  char chunk[65536];
+  for (;;) {
+    size_t n = pread_full(fd_, chunk, sizeof chunk, from, path_);
+    for (size_t i = 0; i < n; ++i)
+      if (chunk[i] != 0) return false;
+    if (n < sizeof chunk) return true;
+    from += n;
+  }
+}
+
+bool FrameReader::more_data_after(uint64_t end) {
+  char c;
+  return pread_full(fd_, &c, 1, end, path_) == 1;
+}
+
+std::optional<uint64_t> FrameReader::valid_frame_after(uint64_t from) {
+  // Only on the rare path of a bad last frame, in small files: read the rest whole.
+  std::string rest(file_size(fd_, path_) > from ? file_size(fd_, path_) - from : 0, '\0');
+  rest.resize(pread_full(fd_, rest.data(), rest.size(), from, path_));
+  for (size_t q = 1; q + f_.header_size <= rest.size(); ++q) {
+    const char* p = rest.data() + q;
+    uint64_t length = 0;
+    if (le::load<uint32_t>(p) != f_.magic || f_.check_header(f_, p, length)) continue;
+    if (length <= rest.size() - q && f_.checksum_matches(f_, p, length)) return from + q;
+  }
+  return std::nullopt;
+}
+
+FrameStatus FrameReader::bad_header(const std::string& why) {
+  reason_ = fmt::format("bad {} at byte {}: {}", f_.what, pos_, why);
+  return zeros_to_end(pos_) ? FrameStatus::torn : FrameStatus::corrupt;
+}
+
+FrameStatus FrameReader::bad_tail(FrameStatus status) {
+  if (!f_.header_checked) {
+    // The length is not protected: a valid frame after this one means the length was
+    // damaged, and what follows is acknowledged data, not the remains of a write.
+    if (auto q = valid_frame_after(pos_)) {
+      reason_ = fmt::format("bad {} at byte {}: a valid {} follows at byte {}", f_.what, pos_,
+                            f_.what, *q);
+      return FrameStatus::corrupt;
+    }
+  }
+  if (status == FrameStatus::suspect && f_.suspect_is_torn) return FrameStatus::torn;
+  return status;
+}
+
+FrameStatus FrameReader::next(const char*& frame, uint64_t& length) {
+  frame = nullptr;
+  size_t avail = fill(f_.header_size);
+  if (avail == 0) return FrameStatus::end;
+  if (avail < f_.header_size) {
+    reason_ = fmt::format("incomplete {} header at byte {}", f_.what, pos_);
+    return bad_tail(FrameStatus::torn);
+  }
+  const char* p = buf_.data() + (pos_ - buf_start_);
+  frame = p;
+  if (le::load<uint32_t>(p) != f_.magic) return bad_header(fmt::format("no {} magic", f_.what));
+  if (auto problem = f_.check_header(f_, p, length)) return bad_header(*problem);
+  if (avail < length) {
+    avail = fill(length);
+    p = frame = buf_.data() + (pos_ - buf_start_);
+    if (avail < length) {
+      reason_ = fmt::format("{} at byte {} is {} bytes but the file has {}", f_.what, pos_, length,
+                            avail);
+      return bad_tail(FrameStatus::torn);
+    }
+  }
+  if (!f_.checksum_matches(f_, p, length)) {
+    if (more_data_after(pos_ + length)) {
+      reason_ = fmt::format("bad {} at byte {}: checksum mismatch", f_.what, pos_);
+      return FrameStatus::corrupt;
+    }
+    reason_ = fmt::format("bad {} at byte {}: checksum mismatch in a complete last {}", f_.what,
+                          pos_, f_.what);
+    return bad_tail(FrameStatus::suspect);
+  }
+  frame_pos_ = pos_;
+  pos_ += length;
+  return FrameStatus::ok;
+}
+
+FrameStatus FrameReader::reject(const std::string& why) {
+  pos_ = frame_pos_;
+  reason_ = fmt::format("bad {} at byte {}: {}", f_.what, pos_, why);
+  return FrameStatus::corrupt;
+}
+
+ScanEnd scan_frames(
+    const FrameFormat& f, int fd, const std::string& path, uint64_t from,
+    const std::function<std::optional<std::string>(const char* frame, uint64_t length)>& on_frame,
+    size_t chunk) {
+  FrameReader r(f, fd, path, from, chunk);
+  const char* frame;
+  uint64_t length;
+  for (;;) {
+    FrameStatus s = r.next(frame, length);
+    if (s == FrameStatus::ok) {
+      if (auto problem = on_frame(frame, length)) s = r.reject(*problem);
+      else continue;
+    }
+    return ScanEnd{s, r.position(), s == FrameStatus::end ? std::string() : r.reason()};
+  }
+}
+
+uint64_t repair_tail(int fd, const std::string& path, const ScanEnd& scan, const char* hint) {
+  if (scan.status == FrameStatus::corrupt || scan.status == FrameStatus::suspect)
+    throw Error(Errc::corrupt, fmt::format("{}: {}{}", path, scan.reason, hint));
+  if (scan.status == FrameStatus::torn) {
+    // A writer died mid-write; the caller holds the lock, so nobody is writing now. Cut
+    // the remains durably before appending, so the next frame follows the last whole
+    // one and a reader never meets the torn bytes in the middle of the file.
+    truncate_file(fd, scan.valid_end, path);
+    sync_data(fd, path);
+  }
+  return scan.valid_end;
+}
+
+void append_frames(int fd, const std::string& path, uint64_t at, std::string_view bytes) {
+  pwrite_all(fd, bytes.data(), bytes.size(), at, path);
+  // Nothing counts before this sync (pspf-log(5) DURABILITY): a crash before it leaves
+  // a torn or missing frame, never an acknowledged one.
+  try {
+    sync_data(fd, path);
+  } catch (const Error&) {
+    // After a failed sync the frame's bytes are lost (a second sync may lie), yet a
+    // reader would find them whole in the page cache and take the frame as written:
+    // cut it off, so that what failed here is never answered from later. The cut
+    // failing too leaves the frame; the sync's error is the one to report.
+    try {
+      truncate_file(fd, at, path);
+    } catch (const Error&) {
+    }
+    throw;
+  }
+}
+
+}  // namespace pspf

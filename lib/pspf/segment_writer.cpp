@@ -1,0 +1,213 @@
+#include "pspf/segment_writer.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "pspf/error.h"
+#include "pspf/partition.h"
+#include "pspf/paths.h"
+#include "pspf/quarantine.h"
+#include "pspf/segment.h"
+
+namespace pspf {
+
+namespace {
+
+// True when a whole, checksum-valid batch with base offset `expect` is at
+// `pos`.
+bool valid_batch_at(int fd, const std::string &path, uint64_t pos, Offset expect) {
+  SegmentReader r(fd, path, pos);
+  r.expect_offset_at_least(expect);
+  const char *data;
+  BatchHeader h;
+  return r.next(data, h) == BatchStatus::ok && h.base_offset == expect;
+}
+
+// Checks every batch of a segment before byte `end` (where segment_tail_start
+// found a valid batch), checksums included, and returns the offset that follows
+// them, or nullopt when the batches do not end exactly at `end` (the index
+// pointed inside a record). Throws Error(corrupt) for a bad batch: data follows
+// it.
+std::optional<Offset> check_batches_before(int fd, const std::string &path, Offset base,
+                                           uint64_t end, const std::string &label) {
+  SegmentReader r(fd, path, 0);
+  r.expect_offset_at_least(base);
+  Offset next = base;
+  const char *data;
+  BatchHeader h;
+  while (r.position() < end) {
+    if (r.next(data, h) != BatchStatus::ok) throw_segment_corrupt(label, path, r.reason());
+    next = h.next_offset();
+  }
+  if (r.position() != end) return std::nullopt;
+  return next;
+}
+
+}  // namespace
+
+// The byte position to start scanning a segment from to reach its tail: the
+// last index entry whose batch is whole and valid (an entry can outlive its
+// batch when a machine crash kept the index page but not the log's), else 0.
+// When `index` is writable, the entries past the one chosen are dropped.
+uint64_t segment_tail_start(int fd, const std::string &path, SegmentIndex &index, bool writable) {
+  const auto &entries = index.entries();
+  for (size_t i = entries.size(); i-- > 0;) {
+    const IndexEntry &e = entries[i];
+    if (!valid_batch_at(fd, path, e.position, Offset(index.base().value + e.rel_offset))) continue;
+    uint64_t pos = e.position;
+    // Time entries name batches the offset index also names, so one past this
+    // entry's batch is as stale as an offset entry would be (a crash may keep
+    // either file's page without the other's).
+    const auto &times = index.time_entries();
+    bool stale_time = !times.empty() && times.back().rel_offset > e.rel_offset;
+    if (writable && (i + 1 < entries.size() || stale_time)) index.truncate_from(pos + 1);
+    return pos;
+  }
+  if (writable) index.clear();
+  return 0;
+}
+
+[[noreturn]] void throw_segment_corrupt(const std::string &label, const std::string &path,
+                                        const std::string &reason) {
+  throw Error(Errc::corrupt,
+              fmt::format("{} segment {}: {} (pspf-topics repair cuts the partition back to "
+                          "its last good batch, moving the rest to quarantine files)",
+                          label, path, reason));
+}
+
+SegmentWriter::SegmentWriter(std::string partition_dir, std::string label,
+                             SuspectPolicy may_cut_suspect)
+    : dir_(std::move(partition_dir)),
+      label_(std::move(label)),
+      may_cut_suspect_(std::move(may_cut_suspect)) {}
+
+void SegmentWriter::open(Offset base) {
+  path_ = paths::segment_file(dir_, base, paths::kLogExt);
+  bool existed = path_exists(path_);
+  fd_ = open_file(path_, O_RDWR | O_CREAT, 0644);
+  // A new file is only durable once its directory entry is.
+  if (!existed) sync_dir(dir_);
+  base_ = base;
+  index_ = std::make_unique<SegmentIndex>(dir_, base);
+  next_offset_ = std::max(next_offset_, base);
+  end_pos_ = 0;
+  uint64_t start = segment_tail_start(fd_.get(), path_, *index_, true);
+  if (start > 0) {
+    // The index only says where the tail is: a byte flipped before it would
+    // never be seen, and every event appended after it would later be cut by a
+    // repair. Check every batch once, when this writer first opens the segment
+    // (later appends scan only the new bytes), and the offsets across the jump.
+    if (auto next = check_batches_before(fd_.get(), path_, base, start, label_)) {
+      end_pos_ = start;
+      next_offset_ = std::max(next_offset_, *next);
+    } else {
+      start = 0;
+    }
+  }
+  if (start == 0) index_->clear();
+  scan_tail(start);
+}
+
+void SegmentWriter::scan_tail(uint64_t from) {
+  SegmentReader r(fd_.get(), path_, from);
+  if (from == 0)
+    r.expect_offset_at_least(*base_);
+  else if (from == end_pos_)
+    r.expect_offset_at_least(next_offset_);
+  const char *data;
+  BatchHeader h;
+  for (;;) {
+    BatchStatus s = r.next(data, h);
+    if (s == BatchStatus::ok) {
+      index_->note_batch(r.batch_position(), h.base_offset, h.first_timestamp);
+      next_offset_ = h.next_offset();
+      last_ts_ = std::max(last_ts_, h.max_timestamp);
+      continue;
+    }
+    if (s == BatchStatus::corrupt) throw_segment_corrupt(label_, path_, r.reason());
+    uint64_t size = s == BatchStatus::end ? 0 : file_size(fd_.get(), path_);
+    if (s == BatchStatus::suspect && !may_cut_suspect_(r.position(), h)) {
+      throw Error(Errc::corrupt,
+                  fmt::format("{} segment {}: {} ({} bytes: a write a crash lost, or damage to "
+                              "acknowledged events); nothing was appended (pspf-topics repair "
+                              "moves the batch to a quarantine file)",
+                              label_, path_, r.reason(), size - r.position()));
+    }
+    if (s == BatchStatus::torn || s == BatchStatus::suspect) {
+      // A writer died mid-write (we hold the lock, so nobody is writing now),
+      // or left a suspect batch may_cut_suspect_() lets go: move it to a
+      // quarantine file, durably, then cut it, so that our batch follows the
+      // last good one and no byte is destroyed.
+      quarantined_.push_back(cut_to_quarantine(dir_, *base_, fd_.get(), path_, r.position()));
+      index_->truncate_from(r.position());
+      truncated_bytes_ += size - r.position();
+    }
+    break;
+  }
+  end_pos_ = r.position();
+}
+
+void SegmentWriter::refresh() {
+  std::vector<Offset> segs = list_segments(dir_);
+  if (segs.empty()) {
+    open(Offset(0));
+    return;
+  }
+  if (!base_ || segs.back() != *base_) {
+    if (segs.size() > 1) {
+      // Timestamps never go backwards: learn the previous segment's last one
+      // too (a writer may have appended there, rolled, and died before writing
+      // here).
+      Offset prev = segs[segs.size() - 2];
+      std::string path = paths::segment_file(dir_, prev, paths::kLogExt);
+      Fd fd = open_file_if_exists(path, O_RDONLY);  // compaction may have removed it
+      SegmentIndex idx(dir_, prev);
+      SegmentReader r(fd.get(), path,
+                      fd.valid() ? segment_tail_start(fd.get(), path, idx, false) : 0);
+      const char *data;
+      BatchHeader h;
+      while (fd.valid() && r.next(data, h) == BatchStatus::ok) {
+        last_ts_ = std::max(last_ts_, h.max_timestamp);
+        next_offset_ = std::max(next_offset_, h.next_offset());
+      }
+    }
+    open(segs.back());
+    return;
+  }
+  uint64_t size = file_size(fd_.get(), path_);
+  if (size > end_pos_)
+    scan_tail(end_pos_);
+  else if (size < end_pos_)
+    open(segs.back());  // cut back by a repair: start over
+}
+
+void SegmentWriter::roll() {
+  Offset base = next_offset_;
+  std::string path = paths::segment_file(dir_, base, paths::kLogExt);
+  Fd fd = open_file(path, O_RDWR | O_CREAT, 0644);
+  sync_dir(dir_);
+  fd_ = std::move(fd);
+  path_ = path;
+  base_ = base;
+  index_ = std::make_unique<SegmentIndex>(dir_, base);
+  index_->clear();
+  end_pos_ = 0;
+}
+
+void SegmentWriter::appended(uint64_t bytes, uint32_t count, Timestamp ts) {
+  index_->note_batch(end_pos_, next_offset_, ts);
+  end_pos_ += bytes;
+  next_offset_ = Offset(next_offset_.value + count);
+  last_ts_ = ts;
+}
+
+void SegmentWriter::close(Offset next) {
+  fd_.reset();
+  index_.reset();
+  base_.reset();
+  next_offset_ = next;
+}
+
+}  // namespace pspf

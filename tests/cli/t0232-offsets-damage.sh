@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# offsets.log follows pspf-log(5) FRAMING AND RECOVERY:
+# - zeros after the last record (a preallocated tail) are a torn tail: describe reads
+#   the last commit, the next commit cuts them and appends right after it;
+# - a record whose length was damaged so that it reaches past the end is corruption
+#   when a valid record follows (never a "torn tail" to cut): describe and commit
+#   exit 1 naming the byte, and the file is left as it was;
+# - a commit whose fdatasync fails exits 1 and is not visible afterwards.
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+[ -x "$PSPF_BIN/pspf-offsets" ] || skip "pspf-offsets is not built"
+
+seq 1 100 | awk '{printf "{\"id\":%d}\n", $1}' | pspf-produce t --partitions 1 -q
+log=$PSPF_DIR/groups/g/offsets.log
+commit() { pspf-offsets commit -g g --topic t -p 0 --offset "$1"; }
+described() {
+  expect_exit 0 pspf-offsets describe -g g --json
+  jq -r '.[0].current_offset' "$OUT"
+}
+expect_exit 0 commit 10
+f=$(stat -c %s "$log")  # every commit here is one record of the same size
+expect_exit 0 commit 20
+expect_exit 0 commit 30
+expect_eq $((3 * f)) "$(stat -c %s "$log")" "three records"
+cp "$log" good.log
+
+# --- 1. a zero-filled tail is torn
+head -c 4096 /dev/zero >>"$log"
+expect_eq 30 "$(described)" "offset read over a zero tail"
+expect_exit 0 commit 40
+expect_eq $((4 * f)) "$(stat -c %s "$log")" "zeros cut, one record appended"
+expect_eq 40 "$(described)" "offset after the commit over a zero tail"
+
+# --- 2. a damaged length in the middle record, reaching past the end
+cp good.log "$log"
+put_u32 "$log" $((f + 4)) $((2 * f))
+cp "$log" damaged.log
+want="$log: bad commit record at byte $f: a valid commit record follows at byte $((2 * f))"
+expect_exit 1 pspf-offsets describe -g g
+expect_eq "pspf-offsets: error: $want" "$(cat "$ERR")" "describe of a damaged length"
+expect_exit 1 commit 50
+expect_contains "$ERR" "$want"
+expect_same_file damaged.log "$log" "offsets.log after a refused commit"
+
+# --- 3. a commit whose sync fails is not visible afterwards
+command -v strace >/dev/null || skip "strace is not installed"
+strace -f -o /dev/null -e inject=fdatasync:error=EIO:when=1 true 2>/dev/null ||
+  skip "this strace cannot inject faults"
+cp good.log "$log"
+expect_exit 1 strace -f -o /dev/null -e trace=fdatasync -e inject=fdatasync:error=EIO:when=1 \
+  pspf-offsets commit -g g --topic t -p 0 --offset 60
+expect_contains "$ERR" "pspf-offsets: error: cannot sync $log: Input/output error"
+expect_same_file good.log "$log" "offsets.log after a failed sync"
+expect_eq 30 "$(described)" "offset after a failed sync"
+echo ok

@@ -1,0 +1,386 @@
+// The framed-file kernel through its three formats (segments, offsets.log,
+// removed-keys): every file is cut at every length, every bit of a middle frame is
+// flipped, and zeros are appended, and each read must stop exactly where pspf-log(5)
+// FRAMING AND RECOVERY says, with the status it says and the records before it.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "damage.h"
+#include "pspf/error.h"
+#include "pspf/file.h"
+#include "pspf/group_offsets.h"
+#include "pspf/paths.h"
+#include "pspf/removed_keys.h"
+#include "pspf/segment.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+
+// The writers here sync at every cut length: on a tmpfs when there is one, so the
+// test stays fast on a busy disk (what is tested is the bytes, not the disk).
+std::string fast_base() { return std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp"; }
+
+// ---- segments ----
+
+struct SegmentScan {
+  std::vector<int64_t> bases;  // base offsets of the batches read, in order
+  BatchStatus status = BatchStatus::ok;
+  uint64_t position = 0;
+  std::string reason;
+};
+
+SegmentScan scan_segment(const std::string& path) {
+  Fd fd = open_file(path, O_RDONLY);
+  SegmentReader r(fd.get(), path, 0);
+  SegmentScan out;
+  const char* data;
+  BatchHeader h;
+  for (;;) {
+    BatchStatus s = r.next(data, h);
+    if (s != BatchStatus::ok) {
+      out.status = s;
+      out.position = r.position();
+      out.reason = r.reason();
+      return out;
+    }
+    out.bases.push_back(h.base_offset.value);
+  }
+}
+
+// A segment of three batches of 2, 3 and 2 records; `ends` gets each batch's end.
+std::string three_batches(std::vector<uint64_t>& ends) {
+  std::string bytes;
+  BatchBuilder b;
+  int first = 0;
+  for (int count : {2, 3, 2}) {
+    b.clear();
+    test::fill(b, first, count);
+    bytes += b.seal(Offset(first), Timestamp(1000 + first));
+    ends.push_back(bytes.size());
+    first += count;
+  }
+  return bytes;
+}
+
+const std::vector<int64_t> kBases = {0, 2, 5};
+
+std::vector<int64_t> first_bases(size_t k) { return {kBases.begin(), kBases.begin() + k}; }
+
+// How many frames end at or before `length`.
+size_t whole_frames(const std::vector<uint64_t>& ends, uint64_t length) {
+  size_t k = 0;
+  while (k < ends.size() && ends[k] <= length) ++k;
+  return k;
+}
+
+// ---- offsets.log ----
+
+bool same(const Committed& a, const Committed& b) {
+  return a.offset == b.offset && a.epoch == b.epoch && a.when == b.when && a.member == b.member &&
+         a.pending_last == b.pending_last;
+}
+
+bool same(const std::map<TopicPartition, Committed>& a,
+          const std::map<TopicPartition, Committed>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [tp, c] : a) {
+    auto it = b.find(tp);
+    if (it == b.end() || !same(c, it->second)) return false;
+  }
+  return true;
+}
+
+// A group whose offsets.log holds five frames, one of them of two entries; `ends`
+// gets each frame's end and `seen[k]` what a reader sees after k frames.
+struct GroupFixture {
+  test::TempDir dir{fast_base()};
+  std::string path = paths::group_offsets(paths::group_dir(dir.path(), "g"));
+  std::string bytes;
+  std::vector<uint64_t> ends;
+  std::vector<std::map<TopicPartition, Committed>> seen;
+
+  GroupFixture() {
+    GroupOffsets g(dir.path(), "g");
+    auto note = [&] {
+      ends.push_back(file_size_of(path));
+      seen.push_back(GroupOffsets(dir.path(), "g").load());
+    };
+    seen.push_back({});
+    Committed c = g.claim("t", PartitionId(0), "m1");
+    note();
+    REQUIRE(g.commit("t", PartitionId(0), Offset(10), c.epoch, "m1"));
+    note();
+    g.set({{{"t", 0}, Offset(5)}, {{"t", 1}, Offset(7)}}, "admin");  // one frame, two entries
+    note();
+    REQUIRE(g.announce("t", PartitionId(0), Offset(9), c.epoch + 1, "admin"));
+    note();
+    Committed c1 = g.claim("t", PartitionId(1), "m2");
+    note();
+    REQUIRE(c1.offset.value == 7);
+    bytes = test::read_bytes(path);
+    REQUIRE(bytes.size() == ends.back());
+  }
+  static uint64_t file_size_of(const std::string& p) { return test::read_bytes(p).size(); }
+};
+
+// ---- removed-keys ----
+
+RemovalRecord removal(RemovalKind kind, uint64_t token, int64_t base,
+                      std::unordered_map<std::string, uint64_t> counts) {
+  RemovalRecord r;
+  r.kind = kind;
+  r.token = token;
+  r.base = Offset(base);
+  r.counts = std::move(counts);
+  return r;
+}
+
+bool same(const std::vector<RemovalRecord>& a, const std::vector<RemovalRecord>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].kind != b[i].kind || a[i].token != b[i].token || a[i].base != b[i].base ||
+        a[i].counts != b[i].counts)
+      return false;
+  return true;
+}
+
+struct RemovedFixture {
+  test::TempDir dir{fast_base()};
+  std::string path = paths::removed_keys(dir.path());
+  std::string bytes;
+  std::vector<uint64_t> ends;
+  std::vector<RemovalRecord> records = {
+      removal(RemovalKind::totals, 0, 0, {{"a", 3}}),
+      removal(RemovalKind::swap, 7, 100, {{"a", 1}, {"bb", 2}}),
+      removal(RemovalKind::del, 0, 200, {{"ccc", 4}}),
+      removal(RemovalKind::swap, 9, 300, {}),
+  };
+
+  RemovedFixture() {
+    for (const auto& r : records) {
+      append_removal_records(dir.path(), {r});
+      ends.push_back(test::read_bytes(path).size());
+    }
+    bytes = test::read_bytes(path);
+  }
+  std::vector<RemovalRecord> first(size_t k) const { return {records.begin(), records.begin() + k}; }
+};
+
+}  // namespace
+
+TEST_CASE("a segment cut at every length reads the whole batches before the cut, then torn") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/seg.log";
+  std::vector<uint64_t> ends;
+  std::string bytes = three_batches(ends);
+  for (size_t len = 0; len <= bytes.size(); ++len) {
+    CAPTURE(len);
+    test::write_bytes(path, test::cut_at(bytes, len));
+    size_t k = whole_frames(ends, len);
+    uint64_t stop = k == 0 ? 0 : ends[k - 1];
+    SegmentScan s = scan_segment(path);
+    CHECK(s.bases == first_bases(k));
+    CHECK(s.position == stop);
+    CHECK(s.status == (len == stop ? BatchStatus::end : BatchStatus::torn));
+  }
+}
+
+TEST_CASE("every bit flipped in a middle batch of a segment is corruption at its start") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/seg.log";
+  std::vector<uint64_t> ends;
+  std::string bytes = three_batches(ends);
+  for (uint64_t bit = ends[0] * 8; bit < ends[1] * 8; ++bit) {
+    CAPTURE(bit);
+    test::write_bytes(path, test::flip_bit(bytes, bit));
+    SegmentScan s = scan_segment(path);
+    CHECK(s.bases == first_bases(1));
+    CHECK(s.status == BatchStatus::corrupt);
+    CHECK(s.position == ends[0]);
+    CHECK(test::names_byte(s.reason, ends[0]));
+  }
+}
+
+TEST_CASE("every bit flipped in the last batch of a segment: header corrupt, records suspect") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/seg.log";
+  std::vector<uint64_t> ends;
+  std::string bytes = three_batches(ends);
+  for (uint64_t bit = ends[1] * 8; bit < ends[2] * 8; ++bit) {
+    CAPTURE(bit);
+    test::write_bytes(path, test::flip_bit(bytes, bit));
+    SegmentScan s = scan_segment(path);
+    CHECK(s.bases == first_bases(2));
+    bool in_header = bit / 8 < ends[1] + kBatchHeaderSize;
+    CHECK(s.status == (in_header ? BatchStatus::corrupt : BatchStatus::suspect));
+    CHECK(s.position == ends[1]);
+  }
+}
+
+TEST_CASE("zeros after the last batch of a segment are a torn tail, however many") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/seg.log";
+  std::vector<uint64_t> ends;
+  std::string bytes = three_batches(ends);
+  for (size_t n : {1, 15, 16, 17, 55, 56, 57, 100, 70000}) {
+    CAPTURE(n);
+    test::write_bytes(path, test::zero_tail(bytes, n));
+    SegmentScan s = scan_segment(path);
+    CHECK(s.bases == kBases);
+    CHECK(s.status == BatchStatus::torn);
+    CHECK(s.position == bytes.size());
+  }
+  // One non-zero byte far past a zero run makes it damage, not a torn tail.
+  test::write_bytes(path, test::write_at(test::zero_tail(bytes, 70000), bytes.size() + 69000, "x"));
+  SegmentScan s = scan_segment(path);
+  CHECK(s.status == BatchStatus::corrupt);
+  CHECK(s.position == bytes.size());
+}
+
+TEST_CASE("offsets.log cut at the end of frame k shows exactly commit k; inside it, k-1") {
+  GroupFixture f;
+  for (size_t len = 0; len <= f.bytes.size(); ++len) {
+    CAPTURE(len);
+    test::write_bytes(f.path, test::cut_at(f.bytes, len));
+    size_t k = whole_frames(f.ends, len);
+    CHECK(same(GroupOffsets(f.dir.path(), "g").load(), f.seen[k]));
+  }
+}
+
+TEST_CASE("a group writer cuts a torn offsets.log at the last whole frame and appends after it") {
+  GroupFixture f;
+  for (size_t len = 0; len <= f.bytes.size(); ++len) {
+    CAPTURE(len);
+    test::write_bytes(f.path, test::cut_at(f.bytes, len));
+    size_t k = whole_frames(f.ends, len);
+    uint64_t stop = k == 0 ? 0 : f.ends[k - 1];
+    GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(42)}}, "w");
+    std::string after = test::read_bytes(f.path);
+    CHECK(after.compare(0, stop, f.bytes, 0, stop) == 0);  // the whole frames kept as they were
+    auto state = GroupOffsets(f.dir.path(), "g").load();
+    REQUIRE(state.count({"u", 0}) == 1);
+    CHECK(state.at({"u", 0}).offset.value == 42);
+    state.erase({"u", 0});
+    CHECK(same(state, f.seen[k]));
+    CHECK(after.size() == stop + 16 + 36 + 1 + 1);  // one frame: entry of topic "u", member "w"
+  }
+}
+
+TEST_CASE("every bit flipped in a middle frame of offsets.log is corruption at its start") {
+  GroupFixture f;
+  uint64_t start = f.ends[1], end = f.ends[2];  // the frame of two entries
+  for (uint64_t bit = start * 8; bit < end * 8; ++bit) {
+    CAPTURE(bit);
+    std::string damaged = test::flip_bit(f.bytes, bit);
+    test::write_bytes(f.path, damaged);
+    try {
+      GroupOffsets(f.dir.path(), "g").load();
+      FAIL("no error for a damaged middle frame");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::corrupt);
+      CHECK(test::names_byte(e.what(), start));
+    }
+    // A writer appends nothing after damage.
+    CHECK_THROWS_AS(GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(1)}}, "w"), Error);
+    CHECK(test::read_bytes(f.path) == damaged);
+  }
+}
+
+TEST_CASE("a checksum-valid offsets.log frame whose entries do not parse is corruption") {
+  GroupFixture f;
+  uint64_t start = f.ends[1];
+  // The first entry's topic length made to reach past the frame.
+  std::string damaged = test::write_at(f.bytes, start + 16 + 2, std::string("\xff\x00", 2));
+  test::write_bytes(f.path, test::fix_frame_checksum(damaged, start, false));
+  try {
+    GroupOffsets(f.dir.path(), "g").load();
+    FAIL("no error for entries that do not parse");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::corrupt);
+    CHECK(test::names_byte(e.what(), start));
+  }
+}
+
+TEST_CASE("zeros after the last frame of offsets.log are a torn tail, cut by the next writer") {
+  GroupFixture f;
+  for (size_t n : {1, 15, 16, 17, 36, 53, 100, 70000}) {
+    CAPTURE(n);
+    test::write_bytes(f.path, test::zero_tail(f.bytes, n));
+    CHECK(same(GroupOffsets(f.dir.path(), "g").load(), f.seen.back()));
+    GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(42)}}, "w");
+    std::string after = test::read_bytes(f.path);
+    CHECK(after.size() == f.bytes.size() + 16 + 36 + 2);
+    CHECK(GroupOffsets(f.dir.path(), "g").load().at({"u", 0}).offset.value == 42);
+  }
+}
+
+TEST_CASE("removed-keys cut at every length returns the whole frames before the cut") {
+  RemovedFixture f;
+  for (size_t len = 0; len <= f.bytes.size(); ++len) {
+    CAPTURE(len);
+    test::write_bytes(f.path, test::cut_at(f.bytes, len));
+    size_t k = whole_frames(f.ends, len);
+    CHECK(same(read_removal_records(f.dir.path()), f.first(k)));
+    // The next writer cuts the torn frame and appends after the whole ones.
+    append_removal_records(f.dir.path(), {f.records[3]});
+    uint64_t stop = k == 0 ? 0 : f.ends[k - 1];
+    std::vector<RemovalRecord> want = f.first(k);
+    want.push_back(f.records[3]);
+    CHECK(same(read_removal_records(f.dir.path()), want));
+    CHECK(test::read_bytes(f.path).size() == stop + (f.ends[3] - f.ends[2]));
+  }
+}
+
+TEST_CASE("every bit flipped in a middle frame of removed-keys is corruption at its start") {
+  RemovedFixture f;
+  uint64_t start = f.ends[0], end = f.ends[1];
+  for (uint64_t bit = start * 8; bit < end * 8; ++bit) {
+    CAPTURE(bit);
+    std::string damaged = test::flip_bit(f.bytes, bit);
+    test::write_bytes(f.path, damaged);
+    try {
+      read_removal_records(f.dir.path());
+      FAIL("no error for a damaged middle frame");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::corrupt);
+      CHECK(test::names_byte(e.what(), start));
+    }
+    CHECK_THROWS_AS(append_removal_records(f.dir.path(), {f.records[0]}), Error);
+    CHECK(test::read_bytes(f.path) == damaged);
+  }
+}
+
+TEST_CASE("a checksum-valid removed-keys frame that does not parse is corruption") {
+  RemovedFixture f;
+  uint64_t start = f.ends[0];
+  std::string damaged = test::increment_byte(f.bytes, start + 16, 5);  // kind 6: unknown
+  test::write_bytes(f.path, test::fix_frame_checksum(damaged, start, true));
+  try {
+    read_removal_records(f.dir.path());
+    FAIL("no error for a frame that does not parse");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::corrupt);
+    CHECK(test::names_byte(e.what(), start));
+  }
+}
+
+TEST_CASE("zeros after the last frame of removed-keys are a torn tail, cut by the next writer") {
+  RemovedFixture f;
+  for (size_t n : {1, 15, 16, 17, 21, 100, 70000}) {
+    CAPTURE(n);
+    test::write_bytes(f.path, test::zero_tail(f.bytes, n));
+    CHECK(same(read_removal_records(f.dir.path()), f.records));
+    append_removal_records(f.dir.path(), {f.records[2]});
+    std::vector<RemovalRecord> want = f.records;
+    want.push_back(f.records[2]);
+    CHECK(same(read_removal_records(f.dir.path()), want));
+    CHECK(test::read_bytes(f.path).size() == f.bytes.size() + (f.ends[2] - f.ends[1]));
+  }
+}
