@@ -9,7 +9,7 @@
 // leaves `out` as it found it.
 #include "pspf/json_codec.h"
 #include "pspf/json_bytes.h"
-#include "pspf/msgpack.h"
+#include "pspf/msgpack_visit.h"
 
 #include <fmt/compile.h>
 #include <fmt/format.h>
@@ -159,7 +159,7 @@ bool JsonToMsgpack::Impl::put_value(V& v, int depth, uint64_t cand, size_t start
     case od::json_type::string: {
       std::string_view s;
       if (auto e = v.get_string().get(s)) return fail(e);
-      msgpack_put_str(*out, s);
+      msgpack_detail::put_str(*out, s);
       return capture(leaf, s);
     }
     case od::json_type::number: return put_number(v, leaf);
@@ -199,7 +199,7 @@ bool JsonToMsgpack::Impl::put_number(V& v, uint64_t leaf) {
   // A failed get_*() does not move the iterator, so the next one reads the same token.
   // get_int64() fails at once on a fraction or an exponent.
   if (!v.get_int64().get(i)) {
-    if (i != 0 || raw[0] != '-') return msgpack_put_int(*out, i), capture(leaf, raw);
+    if (i != 0 || raw[0] != '-') return msgpack_detail::put_int(*out, i), capture(leaf, raw);
   } else if (raw.find_first_of(".eE") != raw.npos) {
     if (!v.get_double().get(d) && std::isfinite(d) && (d != 0 || !nonzero_mantissa(raw))) {
       msgpack_put_float64(*out, d);
@@ -224,7 +224,7 @@ bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand,
     std::string_view key;
     if (auto e = std::move(field_result).get(field)) return fail(e);
     if (auto e = field.unescaped_key().get(key)) return fail(e);
-    msgpack_put_str(*out, key);
+    msgpack_detail::put_str(*out, key);
     uint64_t next = cand ? match_key(cand, start, key) : 0;
     if (!put_value(field.value(), depth, next, next ? start + key_span(key) + 1 : 0)) return false;
     ++n;

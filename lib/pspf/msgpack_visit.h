@@ -11,15 +11,46 @@
 // int8..int64 forms of non-negative values.)
 #pragma once
 
+#include <msgpack/pack.hpp>
 #include <msgpack/unpack.hpp>  // the load helpers the parser uses
 #include <msgpack/parse.hpp>
 
 #include <cstdint>
 #include <cstddef>
 
+#include "pspf/json_bytes.h"
 #include "pspf/msgpack.h"
 
 namespace pspf::msgpack_detail {
+
+// ---- writing, inline for the JSON converter's hot loop ---------------------------------
+
+// A packer sink over bytes already reserved: the packer writes straight into them.
+struct Patch {
+  char* w;
+  void write(const char* p, size_t n) { std::memcpy(w, p, n), w += n; }
+};
+
+// msgpack_put_str. The packer writes the header into reserved room and the short
+// strings of events are copied inline: out of line, through Buffer::write, pspf-produce
+// took 6% more instructions than the hand-written encoder it replaced
+// (callgrind, 100k events: 337.9 M before, 358.1 M out of line, 340.9 M inline).
+inline void put_str(Buffer& b, std::string_view s) {
+  size_t n = s.size();
+  char* w = b.ensure(n + 5);
+  Patch sink{w};
+  msgpack::packer<Patch>(sink).pack_str(static_cast<uint32_t>(n));
+  json_detail::copy_bytes(sink.w, s.data(), n);
+  b.commit(static_cast<size_t>(sink.w + n - w));
+}
+
+// msgpack_put_int.
+inline void put_int(Buffer& b, int64_t v) {
+  char* w = b.ensure(9);
+  Patch sink{w};
+  msgpack::packer<Patch>(sink).pack_int64(v);
+  b.commit(static_cast<size_t>(sink.w - w));
+}
 
 // Forwards every event to V, stopping at what breaks a limit (V then never sees it).
 template <class V>
