@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "pspf/buffer.h"
+#include "pspf/msgpack.h"
 #include "pspf/types.h"
 
 namespace pspf {
@@ -164,15 +165,5 @@ class BatchBuilder {
 std::optional<ProducerMark> batch_producer_mark(const char* batch, const BatchHeader& h);
 // Encodes a producer mark (the bytes that follow the last record).
 void put_producer_mark(Buffer& b, const ProducerMark& m);
-
-// MessagePack helpers for the record envelope.
-void msgpack_put_str(Buffer& b, std::string_view s);
-void msgpack_put_uint(Buffer& b, uint64_t v);
-void msgpack_put_map_header(Buffer& b, uint32_t n);
-void msgpack_put_bin_header(Buffer& b, size_t n);
-// Reads a bin at *p; returns false if the next value is not one.
-bool msgpack_get_bin(const char** p, const char* end, std::string_view& out);
-// Reads a str (or bin) at *p; returns false if the next value is not one.
-bool msgpack_get_str(const char** p, const char* end, std::string_view& out);
 
 }  // namespace pspf

@@ -7,48 +7,11 @@
 
 #include "pspf/error.h"
 #include "pspf/json_codec.h"
+#include "pspf/msgpack.h"
 
 namespace pspf {
 
-namespace {
-
-// Reads a map header at *p; returns the entry count or -1.
-int64_t map_size(const char** p, const char* end) {
-  if (*p >= end) return -1;
-  auto c = static_cast<uint8_t>(**p);
-  if ((c & 0xf0) == 0x80) {
-    *p += 1;
-    return c & 0x0f;
-  }
-  if (c == 0xde && end - *p >= 3) {
-    uint16_t n;
-    std::memcpy(&n, *p + 1, 2);
-    *p += 3;
-    return __builtin_bswap16(n);
-  }
-  if (c == 0xdf && end - *p >= 5) {
-    uint32_t n;
-    std::memcpy(&n, *p + 1, 4);
-    *p += 5;
-    return __builtin_bswap32(n);
-  }
-  return -1;
-}
-
-bool is_nil(const char* p, const char* end) { return p < end && static_cast<uint8_t>(*p) == 0xc0; }
-
-}  // namespace
-
-bool is_string_map(std::string_view msgpack) {
-  const char* p = msgpack.data();
-  const char* end = p + msgpack.size();
-  int64_t n = map_size(&p, end);
-  if (n < 0) return false;
-  std::string_view s;
-  for (int64_t i = 0; i < n; ++i)
-    if (!msgpack_get_str(&p, end, s) || !msgpack_get_str(&p, end, s)) return false;
-  return p == end;
-}
+bool is_string_map(std::string_view msgpack) { return msgpack_is_string_map(msgpack); }
 
 std::optional<std::string> record_problem(const RecordView& r, Buffer& scratch) {
   if (!r.headers.empty() && !is_string_map(r.headers)) return std::string("bad headers");
@@ -64,15 +27,15 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
   out = EnvelopeFields{};
   const char* p = msgpack.data();
   const char* end = p + msgpack.size();
-  int64_t n = map_size(&p, end);
-  if (n < 0) return std::string("an envelope must be a JSON object");
+  uint32_t n;
+  if (!msgpack_get_map_header(&p, end, n)) return std::string("an envelope must be a JSON object");
   bool has_value = false;
   // The fields pspf-replay -J writes: one of them twice would leave it to the
   // order which one counts. (Other members are ignored, repeated or not.)
   static constexpr std::string_view kFields[] = {"topic", "partition", "offset", "timestamp",
                                                  "key", "id", "headers", "value"};
   unsigned seen = 0;
-  for (int64_t i = 0; i < n; ++i) {
+  for (uint32_t i = 0; i < n; ++i) {
     std::string_view name;
     if (!msgpack_get_str(&p, end, name)) return std::string("bad field name");
     for (unsigned f = 0; f < std::size(kFields); ++f)
@@ -87,7 +50,7 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
     if (name == "key" || name == "id") {
       bool& has = name == "key" ? out.has_key : out.has_id;
       std::string_view& dst = name == "key" ? out.key : out.id;
-      if (is_nil(q, p)) {
+      if (msgpack_get_nil(&q, p)) {
         has = false;
       } else if (msgpack_get_str(&q, p, dst)) {
         has = true;
@@ -95,10 +58,11 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
         return fmt::format("envelope field \"{}\" must be a string or null", name);
       }
     } else if (name == "headers") {
-      if (is_nil(q, p)) continue;
-      if (!is_string_map(raw))
+      if (msgpack_get_nil(&q, p)) continue;
+      uint32_t count;
+      if (!is_string_map(raw) || !msgpack_get_map_header(&q, p, count))
         return std::string("envelope field \"headers\" must be an object of strings");
-      out.headers = map_size(&q, p) == 0 ? std::string_view() : raw;
+      out.headers = count == 0 ? std::string_view() : raw;
     } else if (name == "value") {
       out.value = raw;
       has_value = true;

@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "pspf/buffer.h"
+#include "pspf/msgpack.h"
 
 namespace pspf {
 
@@ -85,7 +86,7 @@ class JsonToMsgpack {
 // JSON text in quotes; bin is written as a string of its bytes escaped as JSON; ext
 // kJsonNumberExt is written as its text. Never reads outside [*p, end). Returns false
 // (with *p unchanged and `out` as it was) when the bytes are not one well-formed
-// value, nest deeper than 1000 levels, or hold an ext of another type or whose text
+// value, nest deeper than 1000 levels (kMsgpackMaxDepth), or hold an ext of another type or whose text
 // is not a JSON number (so damaged bytes never yield invalid JSON).
 bool msgpack_to_json(const char** p, const char* end, Buffer& out);
 
@@ -93,9 +94,5 @@ bool msgpack_to_json(const char** p, const char* end, Buffer& out);
 // control characters (\n \t \r \b \f, others \u00XX); other bytes as they are, so
 // UTF-8 passes through unchanged.
 void append_json_string(std::string_view s, Buffer& out);
-
-// Skips one MessagePack value at *p (any nesting depth), never reading outside
-// [*p, end). Returns false (with *p unchanged) when malformed or truncated.
-bool msgpack_skip(const char** p, const char* end);
 
 }  // namespace pspf

@@ -1,16 +1,15 @@
 // JSON -> MessagePack without a document tree (see json_codec.h for the mapping;
 // the other direction is msgpack_to_json.cpp).
 //
-// Walks simdjson's on-demand iterator once and writes MessagePack bytes straight into
-// the output Buffer (measured ~8% faster than msgpack-cxx's packer). A map or array
-// header is written as a one-byte placeholder and patched when the element count is
-// known; the rare container of 16 or more elements has its body moved up by 2 or 4
-// bytes to make room for the longer header.
+// Walks simdjson's on-demand iterator once and writes each value straight into the
+// output Buffer through msgpack.h. A map or array is opened with a placeholder
+// header (msgpack_open_container) and closed when its element count is known.
 //
 // Invariants: nesting never exceeds kMaxDepth (stack safety); on failure convert()
 // leaves `out` as it found it.
 #include "pspf/json_codec.h"
 #include "pspf/json_bytes.h"
+#include "pspf/msgpack_visit.h"
 
 #include <fmt/compile.h>
 #include <fmt/format.h>
@@ -35,67 +34,6 @@ using namespace json_detail;
 
 constexpr int kMaxDepth = 1000;  // deepest nesting of arrays/objects accepted
 
-
-// ---- MessagePack writing -------------------------------------------------------------
-
-// Writes `tag + k` and then v in 2^k big-endian bytes, k the smallest that holds v:
-// MessagePack numbers its 1/2/4/8-byte variants consecutively (0xcc..0xcf, ...).
-inline char* put_sized(char* w, uint8_t tag, uint64_t v) {
-  int k = v <= 0xff ? 0 : v <= 0xffff ? 1 : v <= 0xffffffff ? 2 : 3;
-  *w++ = char(tag + k);
-  return store_be(w, v, 1 << k);
-}
-
-inline void put_int(Buffer& out, int64_t v) {
-  char* w = out.ensure(9);
-  char* e = w + 1;
-  if (v >= -32 && v < 0x80) {
-    *w = char(v);  // positive or negative fixint
-  } else if (v >= 0) {
-    e = put_sized(w, 0xcc, uint64_t(v));
-  } else {
-    int k = v >= INT8_MIN ? 0 : v >= INT16_MIN ? 1 : v >= INT32_MIN ? 2 : 3;
-    *w = char(0xd0 + k);
-    e = store_be(w + 1, uint64_t(v), 1 << k);
-  }
-  out.commit(e - w);
-}
-
-inline void put_str(Buffer& out, std::string_view s) {
-  size_t n = s.size();
-  assert(n <= 0xffffffff);  // simdjson takes at most 4 GiB of input
-  char* w = out.ensure(5 + n);
-  char* e = n < 32 ? (*w = char(0xa0 | n), w + 1) : put_sized(w, 0xd9, n);
-  copy_bytes(e, s.data(), n);
-  out.commit(e + n - w);
-}
-
-// Writes ext type kJsonNumberExt holding `text`, a number's text from the line.
-void put_number_ext(Buffer& out, std::string_view text) {
-  size_t n = text.size();
-  char* w = out.ensure(7 + n);
-  char* e = w + 1;
-  if (std::has_single_bit(n) && n <= 16) *w = char(0xd4 + std::countr_zero(n));  // fixext
-  else e = put_sized(w, 0xc7, n);
-  *e++ = char(kJsonNumberExt);
-  std::memcpy(e, text.data(), n);
-  out.commit(e + n - w);
-}
-
-// Patches the one-byte placeholder at `pos` into the header of a container of `n`
-// elements (fix_tag: 0x80 map, 0x90 array; tag16: 0xde map, 0xdc array).
-bool finish_container(Buffer& out, size_t pos, size_t n, uint8_t fix_tag, uint8_t tag16) {
-  if (n < 16) return out.data()[pos] = char(fix_tag | n), true;
-  if (n > 0xffffffff) return false;
-  int len = n <= 0xffff ? 2 : 4;
-  out.ensure(len);  // may move the data: take data() only after this
-  char* h = out.data() + pos;
-  std::memmove(h + 1 + len, h + 1, out.size() - pos - 1);
-  out.commit(len);
-  h[0] = char(len == 2 ? tag16 : tag16 + 1);
-  store_be(h + 1, n, len);
-  return true;
-}
 
 // ---- JSON text -----------------------------------------------------------------------
 
@@ -221,21 +159,21 @@ bool JsonToMsgpack::Impl::put_value(V& v, int depth, uint64_t cand, size_t start
     case od::json_type::string: {
       std::string_view s;
       if (auto e = v.get_string().get(s)) return fail(e);
-      put_str(*out, s);
+      msgpack_detail::put_str(*out, s);
       return capture(leaf, s);
     }
     case od::json_type::number: return put_number(v, leaf);
     case od::json_type::boolean: {
       bool b;
       if (v.get_bool().get(b)) return fail(simdjson::T_ATOM_ERROR);
-      out->push_back(b ? char(0xc3) : char(0xc2));
+      msgpack_put_bool(*out, b);
       return capture(leaf, b ? "true" : "false");
     }
     case od::json_type::null: {
       bool is_null = false;
       // A root "nullx" gives false without an error in simdjson 3.0.1.
       if (v.is_null().get(is_null) || !is_null) return fail(simdjson::N_ATOM_ERROR);
-      out->push_back(char(0xc0));
+      msgpack_put_nil(*out);
       for (; leaf; leaf &= leaf - 1) caps[std::countr_zero(leaf)].found = false;
       return true;
     }
@@ -258,55 +196,51 @@ bool JsonToMsgpack::Impl::put_number(V& v, uint64_t leaf) {
   int64_t i;
   uint64_t u;
   double d;
-  char* w = out->ensure(9);
   // A failed get_*() does not move the iterator, so the next one reads the same token.
   // get_int64() fails at once on a fraction or an exponent.
   if (!v.get_int64().get(i)) {
-    if (i != 0 || raw[0] != '-') return put_int(*out, i), capture(leaf, raw);
+    if (i != 0 || raw[0] != '-') return msgpack_detail::put_int(*out, i), capture(leaf, raw);
   } else if (raw.find_first_of(".eE") != raw.npos) {
     if (!v.get_double().get(d) && std::isfinite(d) && (d != 0 || !nonzero_mantissa(raw))) {
-      *w = char(0xcb);
-      out->commit(store_be(w + 1, std::bit_cast<uint64_t>(d), 8) - w);
+      msgpack_put_float64(*out, d);
       return capture(leaf, raw);
     }
   } else if (!v.get_uint64().get(u)) {
-    out->commit(put_sized(w, 0xcc, u) - w);
+    msgpack_put_uint(*out, u);
     return capture(leaf, raw);
   }
   // Beyond 64 bits, beyond double's range, "-0", or a root number longer than 1082
   // characters (simdjson's limit): keep the text if it is a valid number.
   if (!is_json_number(raw)) return fail(simdjson::NUMBER_ERROR);
-  put_number_ext(*out, raw);
+  msgpack_put_ext(*out, kJsonNumberExt, raw);
   return capture(leaf, raw);
 }
 
 bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand,
                                      size_t start) {
-  size_t header = out->size(), n = 0;
-  out->push_back(0);  // placeholder, patched by finish_container
+  size_t header = msgpack_open_container(*out), n = 0;
   for (auto field_result : obj) {
     od::field field;
     std::string_view key;
     if (auto e = std::move(field_result).get(field)) return fail(e);
     if (auto e = field.unescaped_key().get(key)) return fail(e);
-    put_str(*out, key);
+    msgpack_detail::put_str(*out, key);
     uint64_t next = cand ? match_key(cand, start, key) : 0;
     if (!put_value(field.value(), depth, next, next ? start + key_span(key) + 1 : 0)) return false;
     ++n;
   }
-  return finish_container(*out, header, n, 0x80, 0xde) || fail("object too large");
+  return msgpack_close_map(*out, header, n) || fail("object too large");
 }
 
 bool JsonToMsgpack::Impl::put_array(od::array arr, int depth) {
-  size_t header = out->size(), n = 0;
-  out->push_back(0);  // placeholder, patched by finish_container
+  size_t header = msgpack_open_container(*out), n = 0;
   for (auto element : arr) {
     od::value v;
     if (auto e = std::move(element).get(v)) return fail(e);
     if (!put_value(v, depth, 0, 0)) return false;  // captures follow objects only
     ++n;
   }
-  return finish_container(*out, header, n, 0x90, 0xdc) || fail("array too large");
+  return msgpack_close_array(*out, header, n) || fail("array too large");
 }
 
 bool JsonToMsgpack::Impl::run(std::string_view line) {

@@ -26,7 +26,7 @@ void for_each_record(PartitionReader& reader, Offset end, const std::optional<Ti
 }
 
 bool is_tombstone(const RecordView& r) {
-  return r.value.size() == 1 && static_cast<uint8_t>(r.value[0]) == 0xc0;
+  return msgpack_is_nil(r.value);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // MessagePack -> JSON (see json_codec.h for the mapping): an iterative,
-// bounds-checked cursor over the bytes: every read is checked against `end` first, so
+// bounds-checked cursor over the bytes, using the hand-written read_item of
+// msgpack_visit.h (why: see there): every read is checked against `end` first, so
 // malformed input yields false, never a crash; nesting never exceeds kMaxDepth (stack
 // safety); on failure `out` is left as it was found.
 #include <fmt/compile.h>
@@ -13,74 +14,17 @@
 
 #include "pspf/json_bytes.h"
 #include "pspf/json_codec.h"
+#include "pspf/msgpack_visit.h"
 
 namespace pspf {
 
 namespace {
 using namespace json_detail;
-constexpr int kMaxDepth = 1000;  // deepest nesting of arrays/objects accepted
+using namespace msgpack_detail;
+constexpr int kMaxDepth = static_cast<int>(kMsgpackMaxDepth);
 }  // namespace
 
 namespace {
-
-struct Cursor {
-  const uint8_t* p;
-  const uint8_t* end;
-  size_t left() const { return size_t(end - p); }
-};
-
-// One decoded MessagePack header. For str, bin and ext the payload follows at the
-// cursor and is known to be in bounds (n bytes); for array and map, n is the count.
-enum class Kind : uint8_t { nil, boolean, uint, sint, f32, f64, str, bin, ext, array, map };
-struct Item {
-  Kind kind;
-  int8_t ext_type;
-  uint64_t n;  // the value of bool/ints/floats (bits), or a length or count
-};
-
-inline bool read_be(Cursor& c, int bytes, uint64_t& v) {
-  if (c.left() < size_t(bytes)) return false;
-  v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | c.p[i];
-  c.p += bytes;
-  return true;
-}
-
-// Reads one header at the cursor. False when truncated or the byte is 0xc1 (unused).
-[[gnu::always_inline]] inline bool read_item(Cursor& c, Item& it) {
-  if (c.p == c.end) return false;
-  uint8_t b = *c.p++;
-  uint64_t v = 0;
-  it = {Kind::nil, 0, 0};
-  if (b < 0x80) return it = {Kind::uint, 0, b}, true;
-  if (b >= 0xa0 && b < 0xc0) return it = {Kind::str, 0, b & 0x1fu}, c.left() >= it.n;
-  if (b >= 0xe0) return it = {Kind::sint, 0, uint64_t(int64_t(int8_t(b)))}, true;
-  if (b < 0xa0) return it = {b < 0x90 ? Kind::map : Kind::array, 0, b & 0x0fu}, true;
-  auto sized = [&](Kind k, int bytes) { return it.kind = k, read_be(c, bytes, it.n); };
-  switch (b) {
-    case 0xc0: return true;
-    case 0xc2: case 0xc3: return it = {Kind::boolean, 0, b & 1u}, true;
-    case 0xc4: case 0xc5: case 0xc6: return sized(Kind::bin, 1 << (b - 0xc4)) && c.left() >= it.n;
-    case 0xc7: case 0xc8: case 0xc9:
-      if (!sized(Kind::ext, 1 << (b - 0xc7)) || !read_be(c, 1, v)) return false;
-      return it.ext_type = int8_t(v), c.left() >= it.n;
-    case 0xca: return sized(Kind::f32, 4);
-    case 0xcb: return sized(Kind::f64, 8);
-    case 0xcc: case 0xcd: case 0xce: case 0xcf: return sized(Kind::uint, 1 << (b - 0xcc));
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
-      int bits = 8 << (b - 0xd0);
-      if (!sized(Kind::sint, bits / 8)) return false;
-      return it.n = uint64_t(int64_t(it.n << (64 - bits)) >> (64 - bits)), true;  // sign
-    }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
-      if (!read_be(c, 1, v)) return false;
-      return it = {Kind::ext, int8_t(v), uint64_t(1) << (b - 0xd4)}, c.left() >= it.n;
-    case 0xd9: case 0xda: case 0xdb: return sized(Kind::str, 1 << (b - 0xd9)) && c.left() >= it.n;
-    case 0xdc: case 0xdd: return sized(Kind::array, 2 << (b - 0xdc));
-    case 0xde: case 0xdf: return sized(Kind::map, 2 << (b - 0xde));
-    default: return false;  // 0xc1 is never used
-  }
-}
 
 // How each byte is written inside a JSON string: 0 as it is, 'u' as \u00XX, else
 // a backslash and that character.
@@ -280,21 +224,6 @@ bool msgpack_to_json(const char** p, const char* end, Buffer& out) {
     if (step == Step::value_done && !json_next(o, stack, depth)) break;
   }
   o.commit();
-  *p = reinterpret_cast<const char*>(c.p);
-  return true;
-}
-
-bool msgpack_skip(const char** p, const char* end) {
-  Cursor c{reinterpret_cast<const uint8_t*>(*p), reinterpret_cast<const uint8_t*>(end)};
-  // `pending` counts values still to skip, so no nesting limit is needed; each value
-  // takes at least one byte, so the loop ends within end - *p rounds.
-  for (uint64_t pending = 1; pending; --pending) {
-    Item it;
-    if (!read_item(c, it)) return false;
-    if (it.kind == Kind::str || it.kind == Kind::bin || it.kind == Kind::ext) c.p += it.n;
-    else if (it.kind == Kind::array) pending += it.n;
-    else if (it.kind == Kind::map) pending += 2 * it.n;
-  }
   *p = reinterpret_cast<const char*>(c.p);
   return true;
 }

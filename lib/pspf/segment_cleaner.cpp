@@ -23,7 +23,7 @@ constexpr size_t kOutChunk = 4u << 20;
 constexpr uint64_t kProgressEvery = 8u << 20;
 
 bool is_tombstone(const RecordView& r) {
-  return r.value.size() == 1 && static_cast<uint8_t>(r.value[0]) == 0xc0;
+  return msgpack_is_nil(r.value);
 }
 
 // Walks the whole batches of one closed segment below rules.end, calling fn(data, h)

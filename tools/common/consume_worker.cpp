@@ -303,22 +303,13 @@ class Worker {
 
   void add_error_headers(const RecordView& r, PartitionId p, const std::string& why, Buffer& out) {
     std::vector<std::pair<std::string_view, std::string_view>> kv;
-    const char* h = r.headers.data();
-    const char* end = h + r.headers.size();
-    if (!r.headers.empty()) {
-      uint8_t c = static_cast<uint8_t>(*h);
-      h += (c & 0xf0) == 0x80 ? 1 : c == 0xde ? 3 : 5;
-      std::string_view k, v;
-      while (h < end && msgpack_get_str(&h, end, k) && msgpack_get_str(&h, end, v)) kv.emplace_back(k, v);
-    }
+    // Headers that are not a map of strings (bytes no pspf tool writes) are not
+    // copied, rather than copied half-read: the dead letter keeps the pspf-* ones.
+    if (!r.headers.empty()) msgpack_read_string_map(r.headers, kv);
     std::string src = fmt::format("{}/{}/{}", c_.topic().name, p.value, r.offset.value);
     kv.emplace_back("pspf-error", why);
     kv.emplace_back("pspf-source", src);
-    msgpack_put_map_header(out, static_cast<uint32_t>(kv.size()));
-    for (const auto& [k, v] : kv) {
-      msgpack_put_str(out, k);
-      msgpack_put_str(out, v);
-    }
+    msgpack_put_string_map(out, kv);
   }
 
   int running() const {

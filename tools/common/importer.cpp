@@ -14,6 +14,7 @@
 #include "pspf/batch.h"
 #include "pspf/envelope.h"
 #include "pspf/error.h"
+#include "pspf/msgpack.h"
 
 namespace pspf::tool {
 
@@ -22,12 +23,12 @@ Importer::Importer(const ImportOptions& o, Producer& producer) : o_(o), producer
   captures_[1].path = o.id_field ? std::string_view(*o.id_field) : std::string_view();
   captures_[1].what = "id field";
   if (!o.headers.empty()) {  // NAME=VALUE, checked by main()
-    msgpack_put_map_header(headers_, static_cast<uint32_t>(o.headers.size()));
+    std::vector<std::pair<std::string_view, std::string_view>> kv;
     for (const auto& h : o.headers) {
       auto eq = h.find('=');
-      msgpack_put_str(headers_, std::string_view(h).substr(0, eq));
-      msgpack_put_str(headers_, std::string_view(h).substr(eq + 1));
+      kv.emplace_back(std::string_view(h).substr(0, eq), std::string_view(h).substr(eq + 1));
     }
+    msgpack_put_string_map(headers_, kv);
   }
   if (o.reject_file) reject_ = open_file(*o.reject_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (o.receipts) {
