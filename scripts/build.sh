@@ -29,6 +29,13 @@ build=${PSPF_BUILD:-$top/build}
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" >/dev/null || { echo "pspf: meson setup failed" >&2; exit 1; }
 fi
+# meson lists the CLI tests (tests/cli/t*.sh) when it configures: configure again
+# when the set of scripts changed, so that `meson test` runs each of them.
+cli_list=$(cd tests/cli && ls t[0-9]*.sh 2>/dev/null)
+if [ "$cli_list" != "$(cat "$build/.cli-tests" 2>/dev/null)" ]; then
+  meson setup --reconfigure "$build" >/dev/null || { echo "pspf: meson setup failed" >&2; exit 1; }
+  printf '%s\n' "$cli_list" >"$build/.cli-tests"
+fi
 ninja -C "$build" >"$build/ninja.log" 2>&1 || {
   tail -n 60 "$build/ninja.log" >&2
   echo "pspf: build failed (full log: $build/ninja.log)" >&2
