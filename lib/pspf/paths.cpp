@@ -75,6 +75,8 @@ std::string segment_file(const std::string& partition_dir, Offset base, std::str
 
 std::optional<Offset> parse_segment_name(std::string_view filename, std::string_view ext) {
   if (filename.size() != 20 + ext.size() || filename.substr(20) != ext) return std::nullopt;
+  // from_chars takes a '-': "-0000000000000000000.log" is not a segment name.
+  if (filename[0] < '0' || filename[0] > '9') return std::nullopt;
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(filename.data(), filename.data() + 20, v);
   if (ec != std::errc() || ptr != filename.data() + 20 || v < 0) return std::nullopt;
