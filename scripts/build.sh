@@ -34,6 +34,7 @@ werror=${PSPF_WERROR:-true}
 case $werror in true | false) ;; *) echo "pspf: PSPF_WERROR must be true or false" >&2; exit 2 ;; esac
 if [ ! -f "$build/build.ninja" ]; then
   meson setup -Dwerror="$werror" "$build" >/dev/null || { echo "pspf: meson setup failed" >&2; exit 1; }
+  (cd tests/cli && ls t[0-9]*.sh 2>/dev/null) >"$build/.cli-tests"
 fi
 current=$(meson introspect --buildoptions "$build" |
   python3 -c 'import json, sys; print(str([o["value"] for o in json.load(sys.stdin) if o["name"] == "werror"][0]).lower())')
