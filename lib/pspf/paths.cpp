@@ -76,8 +76,10 @@ std::string segment_file(const std::string& partition_dir, Offset base, std::str
 
 std::optional<Offset> parse_segment_name(std::string_view filename, std::string_view ext) {
   if (filename.size() != 20 + ext.size() || filename.substr(20) != ext) return std::nullopt;
+  // A sign is not a digit: "-0000000000000000000.log" is not a segment name.
+  if (filename[0] < '0' || filename[0] > '9') return std::nullopt;
   std::optional<int64_t> v = parse_int<int64_t>(filename.substr(0, 20));
-  if (!v || *v < 0) return std::nullopt;
+  if (!v) return std::nullopt;
   return Offset(*v);
 }
 

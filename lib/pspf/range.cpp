@@ -82,7 +82,7 @@ std::string format_duration_ms(int64_t ms) {
 Timestamp parse_iso8601(std::string_view text) {
   auto fail = [&](std::string_view why) { bad("date-time", text, why); };
   auto num = [&](size_t pos, size_t len) -> int64_t {
-    int64_t v;
+    int64_t v = 0;  // fail() throws; clang cannot see that through the lambda
     if (pos + len > text.size() || !parse_int(text.substr(pos, len), v) ||
         text[pos] == '-' || text[pos] == '+')
       fail("expected YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)");
