@@ -33,10 +33,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch-ms", o.batch_ms, "longest wait to fill a batch, ms (default 100)")
       ->check(tool::whole_number_in(0, INT32_MAX));
   app.add_option("--max-attempts", o.max_attempts, "tries per batch before giving up (default 3)")
-      ->check(tool::whole_number_in(1, 1000));
+      ->check(tool::whole_number_in(1, INT32_MAX));
   app.add_option("--dead-letter", o.dead_letter, "after the last attempt, append the batch here and go on");
   app.add_option("--parallel", o.parallel, "commands running at once, each on its own partition (default 1)")
-      ->check(tool::whole_number_in(1, 1024));
+      ->check(tool::whole_number_in(1, INT32_MAX));
   app.add_flag("--no-commit", o.no_commit, "do not commit offsets (see pspf-offsets commit)");
   app.add_option("--to", o.to, "with --exec: append the command's output lines to this topic, "
                  "exactly once");

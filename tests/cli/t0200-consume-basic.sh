@@ -90,7 +90,7 @@ expect_exit 2 pspf-consume t -e
 expect_exit 2 pspf-consume -g g t --dead-letter x
 # Numbers out of range name the option and the range.
 for bad in "--batch 0" "--batch -1" "--batch 1.5" "--batch-ms -1" "--max-attempts 0" \
-  "--max-attempts 1001" "--parallel 0" "--parallel 1025"; do
+  "--max-attempts 2147483648" "--parallel 0" "--parallel x"; do
   read -r opt val <<<"$bad"
   expect_exit 2 pspf-consume -g g t --exec cat "$opt" "$val"
   expect_contains "$ERR" "pspf-consume: error: $opt: '$val' is not a whole number from " "$bad"
