@@ -14,7 +14,7 @@
 #include "pspf/compact.h"
 #include "pspf/error.h"
 #include "pspf/log.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 using namespace pspf;
 using json = nlohmann::ordered_json;

@@ -12,7 +12,7 @@
 #include "common/transform.h"
 #include "pspf/consumer.h"
 #include "pspf/error.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 using namespace pspf;
 

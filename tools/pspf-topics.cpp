@@ -10,7 +10,7 @@
 #include "common/tool.h"
 #include "pspf/error.h"
 #include "pspf/log.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 using namespace pspf;
 using json = nlohmann::ordered_json;

@@ -66,7 +66,6 @@ struct BatchHeader {
   uint32_t attributes = 0;
   uint32_t header_check = 0;
 
-  Offset last_offset() const { return Offset(base_offset.value + last_offset_delta); }
   Offset next_offset() const { return Offset(base_offset.value + last_offset_delta + 1); }
 };
 

@@ -23,7 +23,7 @@
 #include "pspf/group_member.h"
 #include "pspf/group_offsets.h"
 #include "pspf/log.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 namespace pspf {
 

@@ -30,7 +30,7 @@ uint64_t mix(uint64_t x) {
   return x;
 }
 
-uint64_t slot_check(const HashIndex::Slot& s) {
+uint64_t slot_check(const KeyIndex::Slot& s) {
   return mix(s.hash ^ kSlotSalt) ^ mix(static_cast<uint64_t>(s.offset) + kSlotSalt) ^
          mix(static_cast<uint64_t>(s.aux) * 3 + 1);
 }
@@ -204,26 +204,26 @@ void MappedTable::count_insert() { le::store<uint64_t>(map_ + 16, used() + 1); }
 
 void MappedTable::seal_header() { le::store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
 
-// ------------------------------------------------------------------ HashIndex
+// ------------------------------------------------------------------ KeyIndex
 
-std::unique_ptr<HashIndex> HashIndex::open(const std::string& path, uint32_t kind, bool read_only) {
+std::unique_ptr<KeyIndex> KeyIndex::open(const std::string& path, uint32_t kind, bool read_only) {
   auto m = map_existing(path, kind, sizeof(Slot), true, read_only);
   if (!m) return nullptr;
-  return std::unique_ptr<HashIndex>(new HashIndex(path, std::move(*m)));
+  return std::unique_ptr<KeyIndex>(new KeyIndex(path, std::move(*m)));
 }
 
-std::unique_ptr<HashIndex> HashIndex::create(const std::string& path, uint32_t kind,
+std::unique_ptr<KeyIndex> KeyIndex::create(const std::string& path, uint32_t kind,
                                              uint64_t capacity, int64_t covered_end) {
-  return std::unique_ptr<HashIndex>(
-      new HashIndex(path, map_new(path, kind, sizeof(Slot), capacity, covered_end, true)));
+  return std::unique_ptr<KeyIndex>(
+      new KeyIndex(path, map_new(path, kind, sizeof(Slot), capacity, covered_end, true)));
 }
 
-void HashIndex::verify(const Slot& s, uint64_t i) const {
+void KeyIndex::verify(const Slot& s, uint64_t i) const {
   if (s.check != slot_check(s))
     throw IndexDamaged(fmt::format("{}: slot {} is damaged", path_, i));
 }
 
-void HashIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
+void KeyIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
   for (uint64_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
     Slot* s = slot(i);
     if (empty(*s)) {
@@ -236,7 +236,7 @@ void HashIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
   }
 }
 
-void HashIndex::update(Slot* s, int64_t offset, int64_t aux) {
+void KeyIndex::update(Slot* s, int64_t offset, int64_t aux) {
   s->offset = offset;
   // The offset first: a reader without the lock reads aux, then offset, and takes a
   // slot whose offset reaches past the covered end it read as being updated.

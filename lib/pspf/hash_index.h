@@ -1,5 +1,5 @@
-// MappedTable, HashIndex, IdIndex: open-addressing hash tables in memory-mapped
-// files, the on-disk form of a partition's key index (HashIndex, 32-byte slots,
+// MappedTable, KeyIndex, IdIndex: open-addressing hash tables in memory-mapped
+// files, the on-disk form of a partition's key index (KeyIndex, 32-byte slots,
 // described here) and id index (IdIndex, 16-byte slots, below) (pspf-log(5)). It is a cache of the log: every
 // slot says "a record whose id (or key) hashes to `hash` is at `offset`", and the
 // caller confirms a match against the record in the log, so a hash collision never
@@ -101,7 +101,7 @@ class MappedTable {
 };
 
 // The key index: 32-byte slots with the key's latest offset and version.
-class HashIndex : public MappedTable {
+class KeyIndex : public MappedTable {
  public:
   struct Slot {
     uint64_t hash;
@@ -111,9 +111,9 @@ class HashIndex : public MappedTable {
   };
 
   // `read_only`: see map_existing(); insert() and update() must not be called then.
-  static std::unique_ptr<HashIndex> open(const std::string& path, uint32_t kind,
+  static std::unique_ptr<KeyIndex> open(const std::string& path, uint32_t kind,
                                          bool read_only = false);
-  static std::unique_ptr<HashIndex> create(const std::string& path, uint32_t kind,
+  static std::unique_ptr<KeyIndex> create(const std::string& path, uint32_t kind,
                                            uint64_t capacity, int64_t covered_end);
 
   // Calls `f(slot)` for each occupied slot whose hash is `h`, in probe order, until

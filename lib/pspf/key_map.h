@@ -43,7 +43,6 @@ class KeyMap {
     }
   }
   size_t size() const { return size_; }
-  size_t memory_bytes() const { return slots_.size() * sizeof(Slot); }
 
  private:
   struct Slot {

@@ -177,12 +177,12 @@ void PartitionState::ids_written(Offset end) { ids_->set_covered_end(end.value);
 int64_t PartitionState::key_version(std::string_view key, Offset end) {
   removed_ = load_removed_keys(dir_);
   if (keys_ && keys_->replaced()) keys_.reset();
-  if (!keys_) keys_ = HashIndex::open(keys_path(dir_), kKeysKind);
+  if (!keys_) keys_ = KeyIndex::open(keys_path(dir_), kKeysKind);
   for (int attempt = 0;; ++attempt) {
     try {
       if (!keys_ || keys_->covered_end() > end.value) rebuild_keys(end);
       else catch_up_keys(end);
-      HashIndex::Slot* s = find_key(key, MappedTable::hash(key));
+      KeyIndex::Slot* s = find_key(key, MappedTable::hash(key));
       if (s) return s->aux;
       // No event of the key is left in the log; those compaction or retention removed
       // still count (a deleted key keeps its version: no_stream must not match).
@@ -205,15 +205,15 @@ int64_t PartitionState::peek_key_version(std::string_view key, Offset end, Offse
       scan(from, end, [&](const RecordView& r) { version += r.has_key && r.key == key; });
     return version;
   };
-  if (auto index = HashIndex::open(keys_path(dir_), kKeysKind, /*read_only=*/true)) {
+  if (auto index = KeyIndex::open(keys_path(dir_), kKeysKind, /*read_only=*/true)) {
     uint64_t h = MappedTable::hash(key);
     for (int attempt = 0; attempt < 8; ++attempt) {
       try {
         std::optional<int64_t> covered = index->sealed_covered_end();
         if (!covered) continue;  // a writer is rewriting the header
         std::optional<int64_t> aux, offset;
-        index->find(h, [&](const HashIndex::Slot& slot) {
-          // aux before offset (HashIndex::update writes them the other way round).
+        index->find(h, [&](const KeyIndex::Slot& slot) {
+          // aux before offset (KeyIndex::update writes them the other way round).
           int64_t a = slot.aux;
           std::atomic_thread_fence(std::memory_order_acquire);
           int64_t o = slot.offset;
@@ -252,8 +252,8 @@ int64_t PartitionState::peek_key_version(std::string_view key, Offset end, Offse
   return version;
 }
 
-HashIndex::Slot* PartitionState::find_key(std::string_view key, uint64_t h) {
-  return keys_->find(h, [&](const HashIndex::Slot& slot) {
+KeyIndex::Slot* PartitionState::find_key(std::string_view key, uint64_t h) {
+  return keys_->find(h, [&](const KeyIndex::Slot& slot) {
     auto hint = recent_keys_.find(h);
     if (hint != recent_keys_.end() && hint->second.first == slot.offset)
       return hint->second.second == key;
@@ -268,7 +268,7 @@ void PartitionState::rebuild_keys(Offset end) {
   recent_keys_.clear();
   PartitionReader r(dir_, label_);
   Offset start = r.log_start();
-  keys_ = HashIndex::create(keys_path(dir_), kKeysKind, 1024, start.value);
+  keys_ = KeyIndex::create(keys_path(dir_), kKeysKind, 1024, start.value);
   uint64_t records = catch_up_keys(end);
   // Versions count the removed events too: if removed-keys lost some (a damaged or
   // missing frame), the rebuilt versions would go backwards and a stale
@@ -283,14 +283,14 @@ void PartitionState::rebuild_keys(Offset end) {
 
 void PartitionState::upsert_key(std::string_view key, Offset offset, uint64_t count) {
   uint64_t h = MappedTable::hash(key);
-  HashIndex::Slot* s = find_key(key, h);
+  KeyIndex::Slot* s = find_key(key, h);
   if (s) {
     keys_->update(s, offset.value, s->aux + static_cast<int64_t>(count));
   } else {
     if (keys_->full()) {
-      auto bigger = HashIndex::create(keys_path(dir_), kKeysKind, keys_->used() * 2,
+      auto bigger = KeyIndex::create(keys_path(dir_), kKeysKind, keys_->used() * 2,
                                       keys_->covered_end());
-      keys_->for_each([&](const HashIndex::Slot& e) { bigger->insert(e.hash, e.offset, e.aux); });
+      keys_->for_each([&](const KeyIndex::Slot& e) { bigger->insert(e.hash, e.offset, e.aux); });
       bigger->seal_header();
       bigger->publish();
       keys_ = std::move(bigger);

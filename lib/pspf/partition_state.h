@@ -86,7 +86,7 @@ class PartitionState {
   void upsert_key(std::string_view key, Offset offset, uint64_t count);
   // The key's slot (h is its hash), confirmed against the log; throws IndexDamaged
   // when the slot's record is gone.
-  HashIndex::Slot* find_key(std::string_view key, uint64_t h);
+  KeyIndex::Slot* find_key(std::string_view key, uint64_t h);
   std::optional<std::string_view> stored(Offset o, bool want_key);
   // Calls f(record) for every record from `from` up to `end`.
   template <typename F>
@@ -96,7 +96,7 @@ class PartitionState {
   std::string label_;
   DedupWindow window_;
   std::unique_ptr<IdIndex> ids_;
-  std::unique_ptr<HashIndex> keys_;
+  std::unique_ptr<KeyIndex> keys_;
   Offset end_{0};       // log end at begin_ids()
   Timestamp now_{0};
   Offset window_start_{0};

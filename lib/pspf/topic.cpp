@@ -15,7 +15,7 @@
 #include "pspf/file.h"
 #include "pspf/partition.h"
 #include "pspf/paths.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 namespace pspf {
 

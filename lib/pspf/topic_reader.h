@@ -16,7 +16,7 @@
 
 #include "pspf/batch.h"
 #include "pspf/log.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 namespace pspf {
 

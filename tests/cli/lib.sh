@@ -203,6 +203,22 @@ wait_clock_past() {
 }
 _clock_past() { [ "$(now_ms)" -gt "$1" ]; }
 
+# group_owners GROUP: "partition pid" lines of the group's live owners, from
+# pspf-offsets describe.
+group_owners() {
+  pspf-offsets describe -g "$1" --json | jq -r '.[] | select(.owner != null) | "\(.partition) \(.owner.pid)"'
+}
+
+# group_balanced GROUP PARTITIONS MEMBERS: every partition has a live owner, MEMBERS
+# members own them, none more than ceil(PARTITIONS/MEMBERS).
+group_balanced() {
+  local o share=$((($2 + $3 - 1) / $3))
+  o=$(group_owners "$1") || return 1
+  [ "$(printf '%s\n' "$o" | grep -c .)" -eq "$2" ] || return 1
+  [ "$(printf '%s\n' "$o" | awk '{print $2}' | sort -u | wc -l)" -eq "$3" ] || return 1
+  ! printf '%s\n' "$o" | awk -v share="$share" '{n[$2]++} END {for (p in n) if (n[p] > share) exit 0; exit 1}'
+}
+
 # mount_tmpfs SIZE: mounts a tmpfs of SIZE (as mount's size=) at $T/mnt, unmounted
 # before the cleanup, and points PSPF_DIR into it. Skips (exit 77) unless root and
 # the mount works.

@@ -17,16 +17,8 @@ for m in a b c; do
   pid_of[$m]=$BG_PID
 done
 
-# owners: "partition pid" lines of the live owners, from pspf-offsets describe.
-owners() { pspf-offsets describe -g g --json | jq -r '.[] | select(.owner != null) | "\(.partition) \(.owner.pid)"'; }
-balanced() {
-  local o
-  o=$(owners) || return 1
-  [ "$(printf '%s\n' "$o" | grep -c .)" -eq 8 ] || return 1
-  [ "$(printf '%s\n' "$o" | awk '{print $2}' | sort -u | wc -l)" -eq 3 ] || return 1
-  ! printf '%s\n' "$o" | awk '{n[$2]++} END {for (p in n) if (n[p] > 3) exit 0; exit 1}'
-}
-wait_until 20 "three members to share the 8 partitions" balanced
+owners() { group_owners g; }
+wait_until 20 "three members to share the 8 partitions" group_balanced g 8 3
 owners >owners.before
 for m in a b c; do
   grep -q " ${pid_of[$m]}\$" owners.before || fail "member $m owns nothing: $(cat owners.before)"

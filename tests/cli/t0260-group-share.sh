@@ -108,14 +108,7 @@ for m in x y z; do
   GATE=1 HANDLER_SLEEP=0.02 MEMBER=$m bg_start pspf-consume -g s soak --batch 20 --exec 'bash ./handler.sh' 2>"err.$m"
   pid_of[$m]=$BG_PID
 done
-owners() { pspf-offsets describe -g s --json | jq -r '.[] | select(.owner != null) | "\(.partition) \(.owner.pid)"'; }
-balanced() {
-  local o
-  o=$(owners) || return 1
-  [ "$(printf '%s\n' "$o" | grep -c .)" -eq 8 ] || return 1
-  [ "$(printf '%s\n' "$o" | awk '{print $2}' | sort -u | wc -l)" -eq 3 ]
-}
-wait_until 20 "three members to share the 8 partitions" balanced
+wait_until 20 "three members to share the 8 partitions" group_balanced s 8 3
 # The backlog: per_partition events in each partition, then a steady trickle. The
 # handlers wait until every partition has its backlog: a member's first batch may be
 # gathered from the partition filled first, and is counted as the batch in hand.

@@ -17,7 +17,7 @@
 #include "pspf/envelope.h"
 #include "pspf/error.h"
 #include "pspf/producer.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 #include "pspf/watcher.h"
 
 namespace pspf::tool {

@@ -23,7 +23,7 @@
 #include "pspf/group_offsets.h"
 #include "pspf/log.h"
 #include "pspf/offset_reset.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 using json = nlohmann::ordered_json;
 using Rows = std::vector<std::vector<std::string>>;

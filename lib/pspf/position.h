@@ -1,4 +1,4 @@
-// Range: the grammar of positions and durations shared by every command
+// Position: the grammar of positions and durations shared by every command
 // (pspf-replay --from/--until, pspf-consume --from, pspf-offsets reset).
 //
 //   beginning | end | N (an offset) | -N (the last N of each partition)

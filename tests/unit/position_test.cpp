@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "pspf/error.h"
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 using namespace pspf;
 

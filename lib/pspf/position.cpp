@@ -1,4 +1,4 @@
-#include "pspf/range.h"
+#include "pspf/position.h"
 
 #include <charconv>
 #include <string>
