@@ -362,22 +362,6 @@ bool ExpectVersion::matches(int64_t current) const {
   return false;
 }
 
-ExpectVersion parse_expect_version(std::string_view text) {
-  ExpectVersion e;
-  if (text == "any") return e;
-  if (text == "no_stream") e.kind = ExpectVersion::Kind::no_stream;
-  else if (text == "exists") e.kind = ExpectVersion::Kind::exists;
-  else {
-    e.kind = ExpectVersion::Kind::exact;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), e.version);
-    if (ec != std::errc() || p != text.data() + text.size() || e.version < -1)
-      throw Error(Errc::usage, fmt::format("invalid expected version '{}': expected any, no_stream, "
-                                           "exists or a version number from -1", text));
-    if (e.version == -1) e.kind = ExpectVersion::Kind::no_stream;
-  }
-  return e;
-}
-
 // ---------------------------------------------------------------- PartitionReader
 
 PartitionReader::PartitionReader(std::string partition_dir, std::string label)

@@ -60,9 +60,13 @@ struct ExpectVersion {
   Kind kind = Kind::any;
   int64_t version = 0;  // for exact
   bool matches(int64_t current) const;
+
+  static ExpectVersion any() { return {}; }
+  static ExpectVersion no_stream() { return {Kind::no_stream, 0}; }
+  static ExpectVersion exists() { return {Kind::exists, 0}; }
+  // Version -1 is no_stream.
+  static ExpectVersion exact(int64_t v) { return v == -1 ? no_stream() : ExpectVersion{Kind::exact, v}; }
 };
-// Parses any, no_stream, exists or a version number. Throws Error(usage).
-ExpectVersion parse_expect_version(std::string_view text);
 
 // What an append did, record by record.
 struct AppendResult {

@@ -289,12 +289,12 @@ TEST_CASE("a compacted copy keeps the source and carries the removed counts") {
 }
 
 namespace {
-AppendResult put_expecting(PartitionWriter& w, const std::string& key, std::string_view expect) {
+AppendResult put_expecting(PartitionWriter& w, const std::string& key, ExpectVersion expect) {
   BatchBuilder b;
   std::string_view k = key;
   std::string v = test::value_of(0);
   b.add(&k, nullptr, {}, v);
-  return w.append_checked(b, SyncMode::none, false, parse_expect_version(expect));
+  return w.append_checked(b, SyncMode::none, false, expect);
 }
 }  // namespace
 
@@ -307,7 +307,7 @@ TEST_CASE("a key whose events and tombstone compaction removed keeps its version
   f.compact(2 * 3'600'000);              // past the tombstone's horizon
   REQUIRE(f.view().first.count("gone") == 0);
   CHECK(f.w->key_version("gone") == 4);
-  AppendResult r = put_expecting(*f.w, "gone", "no_stream");
+  AppendResult r = put_expecting(*f.w, "gone", ExpectVersion::no_stream());
   CHECK(r.conflict);
   CHECK(r.version_before == 4);
   CHECK(r.appended.count == 0);
@@ -317,7 +317,7 @@ TEST_CASE("a key whose events and tombstone compaction removed keeps its version
   CHECK(fresh->key_version("gone") == 4);
   CHECK(fresh->key_version("kept") == 0);
   CHECK(fresh->key_version("never") == -1);
-  r = put_expecting(*fresh, "gone", "4");
+  r = put_expecting(*fresh, "gone", ExpectVersion::exact(4));
   CHECK_FALSE(r.conflict);
   CHECK(fresh->key_version("gone") == 5);
 }
@@ -352,7 +352,7 @@ TEST_CASE("damage to removed-keys is reported, and key versions are never rebuil
                          fmt::format("topic t partition 0: cannot rebuild key versions: {}",
                                      expected).c_str(),
                          Error);
-    CHECK_THROWS_AS(put_expecting(*fresh, "gone", "no_stream"), Error);
+    CHECK_THROWS_AS(put_expecting(*fresh, "gone", ExpectVersion::no_stream()), Error);
   }
   write_file_atomic(path, whole);
   CHECK(f.log.writer(f.t, PartitionId(0))->key_version("gone") == 4);

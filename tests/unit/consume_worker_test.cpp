@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/consume_worker.h"
+#include "pspf-consume/consume_worker.h"
 #include "pspf/consumer.h"
 #include "pspf/file.h"
 #include "pspf/group_offsets.h"

@@ -10,6 +10,17 @@
 
 namespace pspf::tool {
 
+ExpectVersion parse_expect_version(std::string_view text) {
+  if (text == "any") return ExpectVersion::any();
+  if (text == "no_stream") return ExpectVersion::no_stream();
+  if (text == "exists") return ExpectVersion::exists();
+  std::optional<int64_t> v = parse_int<int64_t>(text);
+  if (!v || *v < -1)
+    throw Error(Errc::usage, fmt::format("invalid expected version '{}': expected any, no_stream, "
+                                         "exists or a version number from -1", text));
+  return ExpectVersion::exact(*v);
+}
+
 const std::map<std::string, SyncMode>& sync_modes() {
   static const std::map<std::string, SyncMode> modes{
       {"none", SyncMode::none}, {"batch", SyncMode::batch}, {"always", SyncMode::always}};

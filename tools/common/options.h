@@ -29,6 +29,10 @@ CLI::Validator one_of(std::map<std::string, E> words) {
       },
       "");
 }
+// --expect-version: any, no_stream, exists or a version number from -1 (-1 is
+// no_stream). Throws Error(usage).
+ExpectVersion parse_expect_version(std::string_view text);
+
 // --sync's words.
 const std::map<std::string, SyncMode>& sync_modes();
 

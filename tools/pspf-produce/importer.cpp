@@ -1,4 +1,4 @@
-#include "common/importer.h"
+#include "pspf-produce/importer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

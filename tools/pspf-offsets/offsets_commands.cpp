@@ -1,4 +1,4 @@
-#include "common/offsets_commands.h"
+#include "pspf-offsets/offsets_commands.h"
 
 #include <unistd.h>
 

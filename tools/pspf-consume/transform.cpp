@@ -1,4 +1,4 @@
-#include "common/transform.h"
+#include "pspf-consume/transform.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "common/exec_job.h"
+#include "pspf-consume/exec_job.h"
 
 #include <signal.h>
 #include <spawn.h>

@@ -2,7 +2,7 @@
 // their committed offsets, offline (pspf-offsets(1); kafka-consumer-groups.sh).
 #include <cstdint>
 
-#include "common/offsets_commands.h"
+#include "pspf-offsets/offsets_commands.h"
 #include "common/options.h"
 #include "common/tool.h"
 #include "pspf/log.h"

@@ -6,7 +6,7 @@
 
 #include <chrono>
 
-#include "common/importer.h"
+#include "pspf-produce/importer.h"
 #include "common/options.h"
 #include "common/signals.h"
 #include "common/tool.h"
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     if (o.files.empty()) o.files.push_back("-");
     // Files of known size: size the id indexes for them up front.
     if (o.id_field || o.envelope) producer.expect_ids(tool::estimate_lines(o.files));
-    if (o.expect_version) producer.expect_version(parse_expect_version(*o.expect_version));
+    if (o.expect_version) producer.expect_version(tool::parse_expect_version(*o.expect_version));
     tool::Importer importer(o, producer);
     if (o.receipts)
       producer.on_append([&](PartitionId p, const AppendResult& r, std::string_view batch) {

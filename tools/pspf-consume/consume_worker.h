@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "common/transform.h"
+#include "pspf-consume/transform.h"
 #include "pspf/consumer.h"
 #include "pspf/log.h"
 

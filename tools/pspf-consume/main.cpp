@@ -5,11 +5,11 @@
 
 #include <optional>
 
-#include "common/consume_worker.h"
+#include "pspf-consume/consume_worker.h"
 #include "common/options.h"
 #include "common/signals.h"
 #include "common/tool.h"
-#include "common/transform.h"
+#include "pspf-consume/transform.h"
 #include "pspf/consumer.h"
 #include "pspf/error.h"
 #include "pspf/position.h"

@@ -1,4 +1,4 @@
-#include "common/consume_worker.h"
+#include "pspf-consume/consume_worker.h"
 
 #include <poll.h>
 
@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "common/exec_job.h"
+#include "pspf-consume/exec_job.h"
 #include "common/output.h"
 #include "common/signals.h"
 #include "common/tool.h"
