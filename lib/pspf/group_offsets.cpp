@@ -13,7 +13,7 @@
 
 #include "pspf/error.h"
 #include "pspf/le.h"
-#include "pspf/partition.h"
+#include "pspf/clock.h"
 #include "pspf/paths.h"
 #include "pspf/record_file.h"
 

@@ -15,6 +15,7 @@
 #include "pspf/group_member.h"
 #include "pspf/group_offsets.h"
 #include "pspf/partition.h"
+#include "pspf/partition_scan.h"
 #include "pspf/topic.h"
 #include "pspf/types.h"
 

@@ -14,6 +14,7 @@
 #include "pspf/compact.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
+#include "pspf/partition_scan.h"
 #include "pspf/latest.h"
 #include "pspf/paths.h"
 #include "pspf/removed_keys.h"

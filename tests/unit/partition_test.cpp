@@ -11,6 +11,7 @@
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/partition.h"
+#include "pspf/partition_scan.h"
 #include "pspf/paths.h"
 #include "pspf/removed_keys.h"
 #include "test_util.h"
