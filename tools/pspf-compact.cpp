@@ -57,10 +57,11 @@ std::string table(const TopicReport& t, bool dry_run) {
                    "PARTITION", "SEGMENTS", "CLEANED", "KEYS", "RECORDS", "KEPT", "RECLAIMABLE",
                    "DIRTY", "TOMBSTONES", "EXPIRED", "EXPIRED-BYTES");
   for (const auto& r : t.partitions)
-    s += fmt::format("{:>9} {:>8} {:>8} {:>10} {:>12} {:>12} {:>14} {:>5.1f}% {:>10} {:>8} {:>14}\n",
-                     r.partition, r.segments, r.segments_cleaned, r.keys, r.records_cleaned,
-                     r.records_after, r.bytes_cleaned - r.bytes_after, 100 * r.dirty_ratio(),
-                     r.tombstones_dropped, r.segments_deleted, r.bytes_deleted);
+    s +=
+        fmt::format("{:>9} {:>8} {:>8} {:>10} {:>12} {:>12} {:>14} {:>5.1f}% {:>10} {:>8} {:>14}\n",
+                    r.partition, r.segments, r.segments_cleaned, r.keys, r.records_cleaned,
+                    r.records_after, r.bytes_cleaned - r.bytes_after, 100 * r.dirty_ratio(),
+                    r.tombstones_dropped, r.segments_deleted, r.bytes_deleted);
   return s;
 }
 
@@ -101,9 +102,10 @@ int main(int argc, char** argv) {
   std::optional<std::string> into, now_text;
   bool all = false, dry_run = false, as_json = false, roll = false, no_wait = false, quiet = false;
 
-  CLI::App app{"Compact topics (latest record per key) and apply retention, while producers and "
-               "consumers run.",
-               "pspf-compact"};
+  CLI::App app{
+      "Compact topics (latest record per key) and apply retention, while producers and "
+      "consumers run.",
+      "pspf-compact"};
   tool::add_common_options(app, dir);
   app.add_option("topics", topics, "topics to compact");
   app.add_flag("--all", all, "every topic of the data directory");
@@ -119,7 +121,8 @@ int main(int argc, char** argv) {
   return tool::run_tool("pspf-compact", app, argc, argv, [&]() -> int {
     if (all == !topics.empty())
       throw Error(Errc::usage, "name the topics to compact, or give --all (not both)");
-    if (into && roll) throw Error(Errc::usage, "--roll changes the topic: it cannot go with --into");
+    if (into && roll)
+      throw Error(Errc::usage, "--roll changes the topic: it cannot go with --into");
     Log log(dir);
     if (all) topics = log.list_topics();
     tool::install_stop_handlers();
@@ -150,17 +153,23 @@ int main(int argc, char** argv) {
         r = compact_topic(log, t, o);
       } catch (const Interrupted&) {
         if (progress) std::fputs("\n", stderr);
-        tool::note(fmt::format("topic {}: interrupted; nothing of this run was committed in the "
-                               "partition it was working on", name));
+        tool::note(
+            fmt::format("topic {}: interrupted; nothing of this run was committed in the "
+                        "partition it was working on",
+                        name));
         return 128 + tool::stop_signal();
       }
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (progress) std::fputs("\r\033[K", stderr);
       if (as_json) {
         json parts = json::array();
         for (const auto& p : r.partitions) parts.push_back(partition_json(p));
-        reports.push_back({{"topic", r.topic}, {"cleanup", format_cleanup_policy(r.policy)},
-                           {"dry_run", dry_run}, {"seconds", seconds}, {"partitions", parts}});
+        reports.push_back({{"topic", r.topic},
+                           {"cleanup", format_cleanup_policy(r.policy)},
+                           {"dry_run", dry_run},
+                           {"seconds", seconds},
+                           {"partitions", parts}});
       } else if (dry_run) {
         out.write(table(r, true));
       }

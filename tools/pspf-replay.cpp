@@ -32,7 +32,8 @@ int print_latest(const Log& log, const TopicConfig& topic, const std::vector<Par
     Position pos = parse_position(*as_of, now_ms());
     if (pos.kind != Position::Kind::time)
       throw Error(Errc::usage, fmt::format("--as-of takes a time (@2026-11-01T12:00:00Z, @-1h), "
-                                           "not '{}'", *as_of));
+                                           "not '{}'",
+                                           *as_of));
     lo.as_of = Timestamp(pos.value);
   }
   auto& out = tool::stdout_output();

@@ -47,15 +47,17 @@ int describe(const Log& log, const std::string& name, bool as_json) {
   TopicConfig t = log.topic(name);
   auto& out = tool::stdout_output();
   json parts = json::array();
-  std::string table = fmt::format("topic {}: {} partition{}, segments of {} bytes, dedup window {}\n",
-                                  t.name, t.partitions, t.partitions == 1 ? "" : "s", t.segment_bytes,
-                                  format_dedup_window(t.dedup_window));
+  std::string table = fmt::format(
+      "topic {}: {} partition{}, segments of {} bytes, dedup window {}\n", t.name, t.partitions,
+      t.partitions == 1 ? "" : "s", t.segment_bytes, format_dedup_window(t.dedup_window));
   table += cleanup_text(t) + "\n";
-  table += fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", "PARTITION",
-                       "START", "END", "RECORDS", "BYTES", "SEGMENTS", "FIRST-APPEND", "LAST-APPEND");
+  table +=
+      fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", "PARTITION", "START",
+                  "END", "RECORDS", "BYTES", "SEGMENTS", "FIRST-APPEND", "LAST-APPEND");
   for (int32_t p = 0; p < t.partitions; ++p) {
     PartitionScan s = log.scan(t, PartitionId(p), false);
-    if (s.damaged) throw Error(Errc::corrupt, fmt::format("{}: {}", Log::label(t, PartitionId(p)), s.damage));
+    if (s.damaged)
+      throw Error(Errc::corrupt, fmt::format("{}: {}", Log::label(t, PartitionId(p)), s.damage));
     parts.push_back(partition_json(t, p, s));
     table += fmt::format("{:>9} {:>12} {:>12} {:>12} {:>14} {:>8}  {:<24}  {:<24}\n", p,
                          s.start.value, s.end.value, s.records, s.bytes, s.segments,
@@ -102,8 +104,8 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
       if (missing != dirs.missing.end() && missing->first == p) {
         bad = true;
         std::string problem = fmt::format("partition directory {} is missing", (missing++)->second);
-        report.push_back({{"topic", t.name}, {"partition", p}, {"status", "damaged"},
-                          {"problem", problem}});
+        report.push_back(
+            {{"topic", t.name}, {"partition", p}, {"status", "damaged"}, {"problem", problem}});
         if (!as_json) out.write(fmt::format("{}: DAMAGED: {}\n", label, problem));
         continue;
       }
@@ -128,8 +130,10 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
         j["segment"] = s.damaged_segment;
         j["position"] = s.damage_position;
         j["bytes_after"] = s.bytes_after_damage;
-        line = fmt::format("{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
-                           "cuts them off)", label, s.damage, s.bytes_after_damage, t.name);
+        line = fmt::format(
+            "{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
+            "cuts them off)",
+            label, s.damage, s.bytes_after_damage, t.name);
       } else if (s.suspect_tail) {
         suspect = true;
         j["status"] = "suspect-tail";
@@ -137,9 +141,11 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
         j["segment"] = s.damaged_segment;
         j["position"] = s.damage_position;
         j["bytes_after"] = s.bytes_after_damage;
-        line = fmt::format("{}: SUSPECT: {} ({} bytes: a write a crash lost, or damage to "
-                           "acknowledged events; pspf-topics repair {} moves them to a "
-                           "quarantine file)", label, s.damage, s.bytes_after_damage, t.name);
+        line = fmt::format(
+            "{}: SUSPECT: {} ({} bytes: a write a crash lost, or damage to "
+            "acknowledged events; pspf-topics repair {} moves them to a "
+            "quarantine file)",
+            label, s.damage, s.bytes_after_damage, t.name);
       } else if (s.torn_tail) {
         j["status"] = "torn-tail";
         j["problem"] = s.damage;
@@ -166,13 +172,16 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
     // A directory a lowered partition count hides: its records (and ids) are unread.
     for (const auto& [dir_name, path] : dirs.extra) {
       bad = true;
-      std::string problem = fmt::format("{} is not a partition of the topic (topic.json says {} "
-                                        "partition{})", path, t.partitions, t.partitions == 1 ? "" : "s");
+      std::string problem = fmt::format(
+          "{} is not a partition of the topic (topic.json says {} "
+          "partition{})",
+          path, t.partitions, t.partitions == 1 ? "" : "s");
       // A number as a number, like the other entries; "007" stays a string.
       bool number = dir_name.size() <= 9 && (dir_name == "0" || dir_name[0] != '0');
       report.push_back({{"topic", t.name},
                         {"partition", number ? json(std::stol(dir_name)) : json(dir_name)},
-                        {"status", "damaged"}, {"problem", problem}});
+                        {"status", "damaged"},
+                        {"problem", problem}});
       if (!as_json)
         out.write(fmt::format("topic {} partition {}: DAMAGED: {}\n", t.name, dir_name, problem));
     }
@@ -193,12 +202,14 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
       out.write(fmt::format("{}: {}: cutting the log cannot mend this\n", label, problem));
     }
     if (s.damaged || s.torn_tail)
-      out.write(fmt::format("{}: {}: cutting {} bytes from byte {} of {} on (offsets from {} on) "
-                            "into quarantine files\n",
-                            label, s.damage, s.bytes_after_damage, s.damage_position,
-                            s.damaged_segment, s.end.value));
+      out.write(
+          fmt::format("{}: {}: cutting {} bytes from byte {} of {} on (offsets from {} on) "
+                      "into quarantine files\n",
+                      label, s.damage, s.bytes_after_damage, s.damage_position, s.damaged_segment,
+                      s.end.value));
     if (!s.index_problems.empty())
-      out.write(fmt::format("{}: rebuilding indexes ({} bad entries)\n", label, s.index_problems.size()));
+      out.write(
+          fmt::format("{}: rebuilding indexes ({} bad entries)\n", label, s.index_problems.size()));
     if (!s.damaged && !s.torn_tail && s.index_problems.empty()) {
       if (!s.problems.empty()) continue;
       out.write(fmt::format("{}: ok, nothing to repair\n", label));
@@ -237,8 +248,9 @@ int main(int argc, char** argv) {
                      "how long an event id is remembered: a duration (7d, the default) or a "
                      "number of events");
   auto cleanup_options = [&](CLI::App* sub) {
-    sub->add_option("--cleanup", cleanup, "cleanup policy: delete (the default), compact, "
-                                          "compact,delete");
+    sub->add_option("--cleanup", cleanup,
+                    "cleanup policy: delete (the default), compact, "
+                    "compact,delete");
     sub->add_option("--retention-time", retention_time,
                     "delete: remove segments older than this (7d), or none (the default)");
     sub->add_option("--retention-bytes", retention_bytes,

@@ -78,7 +78,8 @@ bool RecordIterator::next(RecordView& r) {
   if (!msgpack_get_array_header(&p_, end_, fields) || fields != 6) return fail("envelope");
   uint64_t delta;
   int64_t ts_delta;
-  if (!msgpack_get_uint(&p_, end_, delta) || delta > h_.last_offset_delta) return fail("offset delta");
+  if (!msgpack_get_uint(&p_, end_, delta) || delta > h_.last_offset_delta)
+    return fail("offset delta");
   // Offsets strictly increase inside a batch (compaction leaves gaps, never repeats).
   if (seen_ > 0 && delta <= prev_delta_)
     throw Error(Errc::corrupt, fmt::format("batch at offset {}: record {} has offset delta {}, not "
@@ -89,7 +90,8 @@ bool RecordIterator::next(RecordView& r) {
   // without computing first + delta first, which could overflow.
   uint64_t span = static_cast<uint64_t>(h_.max_timestamp.value) -
                   static_cast<uint64_t>(h_.first_timestamp.value);  // first <= max
-  if (!msgpack_get_int(&p_, end_, ts_delta) || ts_delta < 0 || static_cast<uint64_t>(ts_delta) > span)
+  if (!msgpack_get_int(&p_, end_, ts_delta) || ts_delta < 0 ||
+      static_cast<uint64_t>(ts_delta) > span)
     return fail("timestamp delta");
   // No overflow: header_problem() bounds base + last_offset_delta, and delta is below it.
   r.offset = Offset(h_.base_offset.value + static_cast<int64_t>(delta));
@@ -124,7 +126,8 @@ std::optional<ProducerMark> batch_producer_mark(const char* batch, const BatchHe
   uint32_t fields;
   if (!msgpack_get_array_header(&p, end, fields) || fields != 2 || !msgpack_get_str(&p, end, id) ||
       !msgpack_get_uint(&p, end, m.last_seq) || p != end)
-    throw Error(Errc::corrupt, fmt::format("batch at offset {}: bad producer mark", h.base_offset.value));
+    throw Error(Errc::corrupt,
+                fmt::format("batch at offset {}: bad producer mark", h.base_offset.value));
   m.producer = std::string(id);
   return m;
 }
@@ -160,7 +163,8 @@ size_t BatchBuilder::record_bytes(uint32_t index, const std::string_view* key,
 }
 
 size_t BatchBuilder::mark_bytes(std::string_view producer, uint64_t last_seq) {
-  return 1 + msgpack_str_size(producer.size()) + msgpack_batch_uint_size(last_seq);  // see put_producer_mark
+  return 1 + msgpack_str_size(producer.size()) +
+         msgpack_batch_uint_size(last_seq);  // see put_producer_mark
 }
 
 void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
@@ -170,16 +174,20 @@ void BatchBuilder::add(const std::string_view* key, const std::string_view* id,
   msgpack_put_array_header(buf_, 6);
   msgpack_put_batch_uint(buf_, count_);
   msgpack_put_int(buf_, 0);  // timestamp delta: every record of a batch shares its append time
-  if (key) msgpack_put_str(buf_, *key);
-  else msgpack_put_nil(buf_);
+  if (key)
+    msgpack_put_str(buf_, *key);
+  else
+    msgpack_put_nil(buf_);
   if (id) {
     msgpack_put_str(buf_, *id);
     ++ids_;
   } else {
     msgpack_put_nil(buf_);
   }
-  if (headers.empty()) msgpack_put_nil(buf_);
-  else buf_.append(headers);
+  if (headers.empty())
+    msgpack_put_nil(buf_);
+  else
+    buf_.append(headers);
   msgpack_put_bin_header(buf_, value.size());
   buf_.append(value);
   assert(buf_.size() - before == record_bytes(count_, key, id, headers, value.size()));

@@ -122,8 +122,10 @@ PartitionReport compact_partition(Job& job, int32_t p) {
     rep.segments_deleted++;
     rep.bytes_deleted += tails[i].bytes;
     rep.records_deleted += st.records_in;
-    if (job.into()) add_counts(removed_total, st.removed);
-    else changes.push_back(record_of(RemovalKind::del, job.token, segs[i], st.removed));
+    if (job.into())
+      add_counts(removed_total, st.removed);
+    else
+      changes.push_back(record_of(RemovalKind::del, job.token, segs[i], st.removed));
   }
   // Compaction: pass 1 maps every key to its latest offset, pass 2 writes the copies.
   KeyMap map;
@@ -136,9 +138,9 @@ PartitionReport compact_partition(Job& job, int32_t p) {
     rules.mode = i < n_clean ? CleanRules::Mode::compact : CleanRules::Mode::keep_all;
     std::string out_log = job.out(segs[i], paths::kLogExt);
     if (!out_log.empty() && !job.into()) job.written.push_back(out_log);
-    SegmentStats st = clean_segment(path_of(segs[i]), segs[i], map, rules, out_log,
-                                    job.out(segs[i], paths::kIndexExt),
-                                    job.out(segs[i], paths::kTimeIndexExt));
+    SegmentStats st =
+        clean_segment(path_of(segs[i]), segs[i], map, rules, out_log,
+                      job.out(segs[i], paths::kIndexExt), job.out(segs[i], paths::kTimeIndexExt));
     if (!out_log.empty() && !job.into()) {
       job.written.push_back(job.out(segs[i], paths::kIndexExt));
       job.written.push_back(job.out(segs[i], paths::kTimeIndexExt));
@@ -152,8 +154,10 @@ PartitionReport compact_partition(Job& job, int32_t p) {
       rep.tombstones_dropped += st.tombstones_dropped;
     }
     bool emptied = st.records_out == 0 && st.records_in > 0;
-    if (emptied) rep.segments_emptied++;
-    else if (st.records_out < st.records_in) rep.segments_rewritten++;
+    if (emptied)
+      rep.segments_emptied++;
+    else if (st.records_out < st.records_in)
+      rep.segments_rewritten++;
     if (job.into()) {
       add_counts(removed_total, st.removed);
       if (st.records_out == 0)
@@ -166,7 +170,8 @@ PartitionReport compact_partition(Job& job, int32_t p) {
       for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
         if (!out_log.empty()) remove_file(job.out(segs[i], ext));
     }
-    if (emptied) changes.push_back(record_of(RemovalKind::del, job.token, segs[i], st.removed));
+    if (emptied)
+      changes.push_back(record_of(RemovalKind::del, job.token, segs[i], st.removed));
     else if (st.records_out < st.records_in)
       changes.push_back(record_of(RemovalKind::swap, job.token, segs[i], st.removed));
   }
@@ -197,7 +202,8 @@ TopicReport compact_topic(const Log& log, const TopicConfig& t, const CompactOpt
     lock = FileLock(paths::compact_lock(log.dir(), t.name));
     if (!lock.lock(o.wait))
       throw Error(Errc::busy, fmt::format("topic {}: another pspf-compact is running on it "
-                                          "(without --no-wait, this one would wait)", t.name));
+                                          "(without --no-wait, this one would wait)",
+                                          t.name));
   }
   if (o.into) confine_to(*o.into);  // a second data directory: the same rules inside it
   if (o.into && !o.dry_run) {

@@ -29,9 +29,9 @@
 namespace pspf {
 
 struct CompactOptions {
-  bool dry_run = false;  // change nothing; report what would be done
-  bool roll = false;     // close each active segment first, so it is compacted too
-  bool wait = true;      // wait for a running compaction (else Error(busy))
+  bool dry_run = false;             // change nothing; report what would be done
+  bool roll = false;                // close each active segment first, so it is compacted too
+  bool wait = true;                 // wait for a running compaction (else Error(busy))
   std::optional<std::string> into;  // write a compacted copy into this data directory
   std::optional<Timestamp> now;     // the time rules are measured against (tests)
   const volatile std::sig_atomic_t* stop = nullptr;
@@ -54,7 +54,7 @@ struct PartitionReport {
   uint64_t tombstones_dropped = 0;  // tombstones past the delete-retention horizon
   uint64_t bytes_deleted = 0;       // by retention
   uint64_t records_deleted = 0;
-  Leftovers leftovers;              // of a compaction that died, finished now
+  Leftovers leftovers;  // of a compaction that died, finished now
   // Reclaimable share of the examined bytes (0 when none were examined).
   double dirty_ratio() const {
     return bytes_cleaned ? double(bytes_cleaned - bytes_after) / double(bytes_cleaned) : 0.0;

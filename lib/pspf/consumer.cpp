@@ -52,8 +52,9 @@ Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, 
   // writer left unsynced is settled first, so that it is not left for the next run.
   if (stop_at_start_end_)
     for (int32_t p = 0; p < topic_.partitions; ++p)
-      start_ends_.push_back(settle_durable_end(
-          paths::partition_dir(log_.dir(), topic_.name, PartitionId(p)), Log::label(topic_, PartitionId(p))));
+      start_ends_.push_back(
+          settle_durable_end(paths::partition_dir(log_.dir(), topic_.name, PartitionId(p)),
+                             Log::label(topic_, PartitionId(p))));
   warn_ = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
 }
 
@@ -147,11 +148,11 @@ void Consumer::take(PartitionId p) {
         break;
     }
     if (out_of_range)
-      warn_(fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
-                        "(records the group consumed are gone from the log); restarting at "
-                        "offset {} as --from says",
-                        offsets_->group(), Log::label(topic_, p), c.offset.value, end.value,
-                        start.value));
+      warn_(fmt::format(
+          "warning: group {} {}: committed offset {} is past the log end {} "
+          "(records the group consumed are gone from the log); restarting at "
+          "offset {} as --from says",
+          offsets_->group(), Log::label(topic_, p), c.offset.value, end.value, start.value));
   }
   // A new group's starting point is decided once, here: commit it, so that a run
   // that reads nothing still leaves the group at --from (as Kafka's reset does).

@@ -100,7 +100,7 @@ class Consumer {
   std::unique_ptr<GroupOffsets> offsets_;
   std::unique_ptr<GroupMember> member_;
   std::map<int32_t, std::unique_ptr<Part>> parts_;
-  std::vector<Offset> start_ends_;  // per partition, when stop_at_start_end
+  std::vector<Offset> start_ends_;                    // per partition, when stop_at_start_end
   std::pair<uint64_t, uint64_t> offsets_seen_{0, 0};  // commit file (inode, size) last read
   bool stop_at_start_end_;
   bool commit_;

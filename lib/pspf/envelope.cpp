@@ -32,15 +32,16 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
   bool has_value = false;
   // The fields pspf-replay -J writes: one of them twice would leave it to the
   // order which one counts. (Other members are ignored, repeated or not.)
-  static constexpr std::string_view kFields[] = {"topic", "partition", "offset", "timestamp",
-                                                 "key", "id", "headers", "value"};
+  static constexpr std::string_view kFields[] = {"topic", "partition", "offset",  "timestamp",
+                                                 "key",   "id",        "headers", "value"};
   unsigned seen = 0;
   for (uint32_t i = 0; i < n; ++i) {
     std::string_view name;
     if (!msgpack_get_str(&p, end, name)) return std::string("bad field name");
     for (unsigned f = 0; f < std::size(kFields); ++f)
       if (name == kFields[f]) {
-        if (seen & (1u << f)) return fmt::format("envelope field \"{}\" appears more than once", name);
+        if (seen & (1u << f))
+          return fmt::format("envelope field \"{}\" appears more than once", name);
         seen |= 1u << f;
       }
     const char* start = p;
@@ -79,18 +80,23 @@ void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, 
   auto end = fmt::format_to(num, R"(,"partition":{},"offset":{},"timestamp":{},"key":)", p.value,
                             r.offset.value, r.timestamp.value);
   out.append(num, static_cast<size_t>(end - num));
-  if (r.has_key) append_json_string(r.key, out);
-  else out.append("null");
+  if (r.has_key)
+    append_json_string(r.key, out);
+  else
+    out.append("null");
   out.append(R"(,"id":)");
-  if (r.has_id) append_json_string(r.id, out);
-  else out.append("null");
+  if (r.has_id)
+    append_json_string(r.id, out);
+  else
+    out.append("null");
   out.append(R"(,"headers":)");
   if (r.headers.empty()) {
     out.append("{}");
   } else {
     const char* h = r.headers.data();
     if (!msgpack_to_json(&h, h + r.headers.size(), out))
-      throw Error(Errc::corrupt, fmt::format("record at offset {} has bad headers", r.offset.value));
+      throw Error(Errc::corrupt,
+                  fmt::format("record at offset {} has bad headers", r.offset.value));
   }
   out.append(R"(,"value":)");
   const char* v = r.value.data();
@@ -110,8 +116,9 @@ void write_record_line(std::string_view topic, PartitionId p, const RecordView& 
   } else {
     const char* v = r.value.data();
     if (!msgpack_to_json(&v, v + r.value.size(), out))
-      throw Error(Errc::corrupt, fmt::format("topic {} partition {}: record at offset {} has a bad value",
-                                             topic, p.value, r.offset.value));
+      throw Error(Errc::corrupt,
+                  fmt::format("topic {} partition {}: record at offset {} has a bad value", topic,
+                              p.value, r.offset.value));
   }
   out.push_back('\n');
 }

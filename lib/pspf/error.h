@@ -8,14 +8,14 @@
 namespace pspf {
 
 enum class Errc {
-  io,            // an operating-system call failed
-  corrupt,       // data on disk fails a check (checksum, framing) where it must not
-  usage,         // the caller asked for something malformed (bad topic name, bad range)
-  not_found,     // a topic, partition or group does not exist
-  exists,        // something to create already exists
-  invalid_input, // input data is not acceptable (not JSON, missing key field)
-  condition,     // a condition the caller asked for did not hold (expected version)
-  busy,          // a lock is held and the caller asked not to wait
+  io,             // an operating-system call failed
+  corrupt,        // data on disk fails a check (checksum, framing) where it must not
+  usage,          // the caller asked for something malformed (bad topic name, bad range)
+  not_found,      // a topic, partition or group does not exist
+  exists,         // something to create already exists
+  invalid_input,  // input data is not acceptable (not JSON, missing key field)
+  condition,      // a condition the caller asked for did not hold (expected version)
+  busy,           // a lock is held and the caller asked not to wait
 };
 
 class Error : public std::runtime_error {

@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/file.h>
-#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,9 +80,9 @@ struct Place {
   Fd owner;
   int dirfd = AT_FDCWD;
   std::string name;
-  std::string path;       // as given, for messages
+  std::string path;  // as given, for messages
   bool confined = false;
-  bool missing = false;   // a directory on the way does not exist
+  bool missing = false;  // a directory on the way does not exist
 };
 
 // The root `path` is confined to and the path relative to it; nullopt when it is not
@@ -148,7 +148,8 @@ Place locate(const std::string& path) {
     throw_open(root, errno);
   }
   Fd dir(rfd);
-  if (auto slash = rel.rfind('/'); slash != std::string::npos && rel.find("..") == std::string::npos) {
+  if (auto slash = rel.rfind('/');
+      slash != std::string::npos && rel.find("..") == std::string::npos) {
     int fd = open_beneath(dir.get(), rel.substr(0, slash));
     if (fd >= 0) {
       pl.owner = Fd(fd);
@@ -167,7 +168,8 @@ Place locate(const std::string& path) {
   size_t start = 0;
   for (;;) {
     size_t slash = rel.find('/', start);
-    std::string comp = rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    std::string comp =
+        rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (comp == "..")
       throw Error(Errc::io, path + ": '..' leads out of the data directory: refusing to use it");
     if (slash == std::string::npos) {
@@ -214,8 +216,7 @@ Fd open_in(int dirfd, const std::string& name, const std::string& path, bool con
       throw Error(Errc::not_found, path + ": no such file or directory");
     }
     struct stat st;
-    if (confined &&
-        ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+    if (confined && ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
       check_kind(path, st.st_mode, flags);
     throw_open(path, err);
   }
@@ -377,7 +378,8 @@ std::string read_small_file(const std::string& path, uint64_t max_bytes) {
   Fd fd = open_file(path, O_RDONLY);
   auto too_big = [&](uint64_t n) {
     return Error(Errc::corrupt, path + " is " + std::to_string(n) + " bytes, more than the " +
-                                    std::to_string(max_bytes) + " such a file can need: refusing to read it");
+                                    std::to_string(max_bytes) +
+                                    " such a file can need: refusing to read it");
   };
   if (uint64_t size = file_size(fd.get(), path); size > max_bytes) throw too_big(size);
   std::string out;
@@ -511,7 +513,8 @@ void remove_in(int dirfd, const std::string& name, const std::string& path) {
     }
     ::closedir(d);
   }
-  if (::unlinkat(dirfd, name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT)
+  if (::unlinkat(dirfd, name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 &&
+      errno != ENOENT)
     throw_errno("cannot remove " + path);
 }
 }  // namespace

@@ -100,7 +100,9 @@ GroupMember::~GroupMember() {
   }
 }
 
-void GroupMember::set_join_hook_for_tests(std::function<void()> hook) { g_join_hook = std::move(hook); }
+void GroupMember::set_join_hook_for_tests(std::function<void()> hook) {
+  g_join_hook = std::move(hook);
+}
 
 int GroupMember::live_members() {
   return std::max(1, live_in(paths::group_members_dir(group_dir_), member_path_));

@@ -11,9 +11,9 @@
 
 #include <fmt/format.h>
 
+#include "pspf/clock.h"
 #include "pspf/error.h"
 #include "pspf/le.h"
-#include "pspf/clock.h"
 #include "pspf/paths.h"
 #include "pspf/record_file.h"
 
@@ -170,8 +170,8 @@ std::string encode_frame(const std::vector<GroupOffsets::Record>& records) {
 void GroupOffsets::append(const std::vector<Record>& records) {
   std::string bytes = encode_frame(records);
   append_frames(fd_.get(), path_, end_, bytes);
-  auto problem = apply_record(bytes.data() + kSimpleFrameHeader,
-                              bytes.size() - kSimpleFrameHeader, state_, records_);
+  auto problem = apply_record(bytes.data() + kSimpleFrameHeader, bytes.size() - kSimpleFrameHeader,
+                              state_, records_);
   assert(!problem);  // we encoded it
   (void)problem;
   end_ += bytes.size();
@@ -185,8 +185,8 @@ void GroupOffsets::maybe_compact() {
     all.push_back(Record{c.offset.value >= 0 ? kSet : kClaim, tp.first, tp.second, c.offset.value,
                          c.epoch, c.when.value, c.member});
     if (c.offset.value >= 0 && c.pending_last >= c.offset.value)
-      all.push_back(Record{kPending, tp.first, tp.second, c.pending_last, c.epoch, c.when.value,
-                           c.member});
+      all.push_back(
+          Record{kPending, tp.first, tp.second, c.pending_last, c.epoch, c.when.value, c.member});
   }
   std::string bytes = encode_frame(all);
   write_file_atomic(path_, bytes);  // readers see the old file or the new one

@@ -27,7 +27,7 @@
 namespace pspf {
 
 struct Committed {
-  Offset offset{-1};    // -1: claimed but never committed
+  Offset offset{-1};  // -1: claimed but never committed
   uint64_t epoch = 0;
   Timestamp when{0};
   std::string member;

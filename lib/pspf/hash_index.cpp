@@ -59,8 +59,9 @@ void allocate(int fd, uint64_t bytes, const std::string& path) {
   int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
   if (err == 0) return;
   if (err == ENOSPC || err == EDQUOT)
-    throw Error(Errc::io, fmt::format("disk full: cannot allocate {} bytes for {} (free some space)",
-                                      bytes, path));
+    throw Error(
+        Errc::io,
+        fmt::format("disk full: cannot allocate {} bytes for {} (free some space)", bytes, path));
   throw_errno("cannot allocate " + path, err);
 }
 
@@ -101,17 +102,18 @@ MappedTable::~MappedTable() {
   }
 }
 
-std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string& path, uint32_t kind,
-                                                              uint64_t slot_bytes, bool power_of_two,
-                                                              bool read_only) {
+std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string& path,
+                                                              uint32_t kind, uint64_t slot_bytes,
+                                                              bool power_of_two, bool read_only) {
   Fd fd = open_file_if_exists(path, read_only ? O_RDONLY : O_RDWR);
   if (!fd.valid()) return std::nullopt;
   char h[kHeaderBytes];
   if (pread_full(fd.get(), h, sizeof h, 0, path) != sizeof h) return std::nullopt;
   uint64_t slots = le::load<uint64_t>(h + 8);
   bool ok = le::load<uint32_t>(h) == kMagic && le::load<uint32_t>(h + 4) == kind &&
-            le::load<uint64_t>(h + 56) == XXH3_64bits(h, 56) && le::load<uint64_t>(h + 32) == boot_stamp() &&
-            slots >= 16 && (!power_of_two || (slots & (slots - 1)) == 0) && slots <= (1ull << 34) &&
+            le::load<uint64_t>(h + 56) == XXH3_64bits(h, 56) &&
+            le::load<uint64_t>(h + 32) == boot_stamp() && slots >= 16 &&
+            (!power_of_two || (slots & (slots - 1)) == 0) && slots <= (1ull << 34) &&
             file_size(fd.get(), path) == kHeaderBytes + slots * slot_bytes;
   if (!ok) return std::nullopt;
   Mapping m;
@@ -129,8 +131,9 @@ std::optional<MappedTable::Mapping> MappedTable::map_existing(const std::string&
   return m;
 }
 
-MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind, uint64_t slot_bytes,
-                                          uint64_t capacity, int64_t covered_end, bool power_of_two) {
+MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind,
+                                          uint64_t slot_bytes, uint64_t capacity,
+                                          int64_t covered_end, bool power_of_two) {
   uint64_t slots = std::max<uint64_t>(1024, capacity * 2);
   if (power_of_two) {
     slots = 1024;
@@ -213,14 +216,13 @@ std::unique_ptr<KeyIndex> KeyIndex::open(const std::string& path, uint32_t kind,
 }
 
 std::unique_ptr<KeyIndex> KeyIndex::create(const std::string& path, uint32_t kind,
-                                             uint64_t capacity, int64_t covered_end) {
+                                           uint64_t capacity, int64_t covered_end) {
   return std::unique_ptr<KeyIndex>(
       new KeyIndex(path, map_new(path, kind, sizeof(Slot), capacity, covered_end, true)));
 }
 
 void KeyIndex::verify(const Slot& s, uint64_t i) const {
-  if (s.check != slot_check(s))
-    throw IndexDamaged(fmt::format("{}: slot {} is damaged", path_, i));
+  if (s.check != slot_check(s)) throw IndexDamaged(fmt::format("{}: slot {} is damaged", path_, i));
 }
 
 void KeyIndex::insert(uint64_t h, int64_t offset, int64_t aux) {

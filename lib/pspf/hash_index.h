@@ -1,10 +1,10 @@
 // MappedTable, KeyIndex, IdIndex: open-addressing hash tables in memory-mapped
 // files, the on-disk form of a partition's key index (KeyIndex, 32-byte slots,
-// described here) and id index (IdIndex, 16-byte slots, below) (pspf-log(5)). It is a cache of the log: every
-// slot says "a record whose id (or key) hashes to `hash` is at `offset`", and the
-// caller confirms a match against the record in the log, so a hash collision never
-// makes two ids one. The file is mapped, not read: a lookup touches one or two pages,
-// and the kernel, not the process, decides how much of it stays in memory.
+// described here) and id index (IdIndex, 16-byte slots, below) (pspf-log(5)). It is a cache of the
+// log: every slot says "a record whose id (or key) hashes to `hash` is at `offset`", and the caller
+// confirms a match against the record in the log, so a hash collision never makes two ids one. The
+// file is mapped, not read: a lookup touches one or two pages, and the kernel, not the process,
+// decides how much of it stays in memory.
 //
 // Layout: a 64-byte header, then slot_count slots of 32 bytes.
 //   header: 0 u32 magic "PSH1"  4 u32 kind  8 u64 slot_count  16 u64 used
@@ -12,8 +12,8 @@
 //           32 u64 boot (hash of the boot id when last written)  40..56 reserved
 //           56 u64 XXH3-64 of bytes 0..56
 //   slot:   0 u64 hash (0: empty)  8 i64 offset  16 i64 aux  24 u64 check
-// `aux` is the key's version. A slot's check is derived from its other fields, so damage in a slot a lookup passes
-// is noticed (Error(corrupt)) and the owner rebuilds the file from the log.
+// `aux` is the key's version. A slot's check is derived from its other fields, so damage in a slot
+// a lookup passes is noticed (Error(corrupt)) and the owner rebuilds the file from the log.
 //
 // Writers hold the partition lock; the file is never synced. A process crash loses
 // nothing (the pages live in the kernel), and after a machine crash the boot stamp no
@@ -112,9 +112,9 @@ class KeyIndex : public MappedTable {
 
   // `read_only`: see map_existing(); insert() and update() must not be called then.
   static std::unique_ptr<KeyIndex> open(const std::string& path, uint32_t kind,
-                                         bool read_only = false);
-  static std::unique_ptr<KeyIndex> create(const std::string& path, uint32_t kind,
-                                           uint64_t capacity, int64_t covered_end);
+                                        bool read_only = false);
+  static std::unique_ptr<KeyIndex> create(const std::string& path, uint32_t kind, uint64_t capacity,
+                                          int64_t covered_end);
 
   // Calls `f(slot)` for each occupied slot whose hash is `h`, in probe order, until
   // it returns true; returns that slot, or nullptr. Throws IndexDamaged when a slot
@@ -149,7 +149,9 @@ class KeyIndex : public MappedTable {
   Slot* slot(uint64_t i) { return reinterpret_cast<Slot*>(slot_area()) + i; }
   // All zero: a slot never used (a used one has a nonzero hash, and a damaged one
   // that lost it fails verify()).
-  static bool empty(const Slot& s) { return s.hash == 0 && s.offset == 0 && s.aux == 0 && s.check == 0; }
+  static bool empty(const Slot& s) {
+    return s.hash == 0 && s.offset == 0 && s.aux == 0 && s.check == 0;
+  }
   void verify(const Slot& s, uint64_t i) const;
 };
 

@@ -9,12 +9,16 @@
 
 namespace pspf::json_detail {
 
-template <class T> inline T load(const char* p) {
+template <class T>
+inline T load(const char* p) {
   T x;
   std::memcpy(&x, p, sizeof x);
   return x;
 }
-template <class T> inline void store(char* p, T x) { std::memcpy(p, &x, sizeof x); }
+template <class T>
+inline void store(char* p, T x) {
+  std::memcpy(p, &x, sizeof x);
+}
 
 inline char* store_be(char* w, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) w[i] = char(v >> (8 * (bytes - 1 - i)));
@@ -38,8 +42,10 @@ inline bool is_json_number(std::string_view s) {
     return i > b;
   };
   if (i < n && s[i] == '-') ++i;
-  if (i < n && s[i] == '0') ++i;
-  else if (i >= n || s[i] < '1' || s[i] > '9' || !digits()) return false;
+  if (i < n && s[i] == '0')
+    ++i;
+  else if (i >= n || s[i] < '1' || s[i] > '9' || !digits())
+    return false;
   if (i < n && s[i] == '.' && (++i, !digits())) return false;
   if (i < n && (s[i] == 'e' || s[i] == 'E')) {
     ++i;

@@ -45,11 +45,11 @@ inline constexpr size_t kJsonPadding = 64;
 
 // A field to pick out while converting: a dot path into nested objects ("item.id").
 struct FieldCapture {
-  std::string_view path;   // set by the caller; empty = capture nothing
+  std::string_view path;                // set by the caller; empty = capture nothing
   std::string_view what = "key field";  // how errors name it ("id field")
-  bool found = false;      // set by convert: the path exists and is not null
-  std::string text;        // set by convert: a string's content (unescaped), or the
-                           // JSON text of a number, true or false
+  bool found = false;                   // set by convert: the path exists and is not null
+  std::string text;                     // set by convert: a string's content (unescaped), or the
+                                        // JSON text of a number, true or false
 };
 // Path segments name object fields only (array elements are never looked into). With
 // duplicate keys the last occurrence decides.
@@ -86,8 +86,8 @@ class JsonToMsgpack {
 // JSON text in quotes; bin is written as a string of its bytes escaped as JSON; ext
 // kJsonNumberExt is written as its text. Never reads outside [*p, end). Returns false
 // (with *p unchanged and `out` as it was) when the bytes are not one well-formed
-// value, nest deeper than 1000 levels (kMsgpackMaxDepth), or hold an ext of another type or whose text
-// is not a JSON number (so damaged bytes never yield invalid JSON).
+// value, nest deeper than 1000 levels (kMsgpackMaxDepth), or hold an ext of another type or whose
+// text is not a JSON number (so damaged bytes never yield invalid JSON).
 bool msgpack_to_json(const char** p, const char* end, Buffer& out);
 
 // Appends `s` to `out` as a JSON string literal: quotes, escapes for '"', '\\' and

@@ -7,8 +7,8 @@
 //
 // Invariants: nesting never exceeds kMaxDepth (stack safety); on failure convert()
 // leaves `out` as it found it.
-#include "pspf/json_codec.h"
 #include "pspf/json_bytes.h"
+#include "pspf/json_codec.h"
 #include "pspf/msgpack_visit.h"
 
 #include <fmt/compile.h>
@@ -34,9 +34,7 @@ using namespace json_detail;
 
 constexpr int kMaxDepth = 1000;  // deepest nesting of arrays/objects accepted
 
-
 // ---- JSON text -----------------------------------------------------------------------
-
 
 // True when a digit before any exponent is not zero (1e-400 is, 0.0e5 is not).
 bool nonzero_mantissa(std::string_view s) {
@@ -122,14 +120,15 @@ struct JsonToMsgpack::Impl {
 
   // How many path characters the segment naming `key` takes.
   static size_t key_span(std::string_view key) {
-    return key.size() + static_cast<size_t>(std::count_if(key.begin(), key.end(), [](char c) {
-             return c == '.' || c == '\\';
-           }));
+    return key.size() + static_cast<size_t>(std::count_if(
+                            key.begin(), key.end(), [](char c) { return c == '.' || c == '\\'; }));
   }
 
   bool run(std::string_view line);
-  template <class V> bool put_value(V& v, int depth, uint64_t cand, size_t start);
-  template <class V> bool put_number(V& v, uint64_t leaf);
+  template <class V>
+  bool put_value(V& v, int depth, uint64_t cand, size_t start);
+  template <class V>
+  bool put_number(V& v, uint64_t leaf);
   bool put_object(od::object obj, int depth, uint64_t cand, size_t start);
   bool put_array(od::array arr, int depth);
 };
@@ -216,8 +215,7 @@ bool JsonToMsgpack::Impl::put_number(V& v, uint64_t leaf) {
   return capture(leaf, raw);
 }
 
-bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand,
-                                     size_t start) {
+bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand, size_t start) {
   size_t header = msgpack_open_container(*out), n = 0;
   for (auto field_result : obj) {
     od::field field;
@@ -277,8 +275,7 @@ bool JsonToMsgpack::Impl::run(std::string_view line) {
 JsonToMsgpack::JsonToMsgpack() : impl_(std::make_unique<Impl>()) {}
 JsonToMsgpack::~JsonToMsgpack() = default;
 
-bool JsonToMsgpack::convert(std::string_view line, Buffer& out,
-                            std::span<FieldCapture> captures) {
+bool JsonToMsgpack::convert(std::string_view line, Buffer& out, std::span<FieldCapture> captures) {
   for (FieldCapture& c : captures) c.found = false;
   if (captures.size() > 64) return error_ = "too many key fields (at most 64)", false;
   size_t mark = out.size();

@@ -25,9 +25,7 @@ void for_each_record(PartitionReader& reader, Offset end, const std::optional<Ti
   }
 }
 
-bool is_tombstone(const RecordView& r) {
-  return msgpack_is_nil(r.value);
-}
+bool is_tombstone(const RecordView& r) { return msgpack_is_nil(r.value); }
 
 }  // namespace
 

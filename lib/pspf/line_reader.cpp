@@ -122,7 +122,9 @@ LineReader::Status LineReader::next(std::string_view& line) {
 bool LineReader::idle() const {
   if (regular_ || eof_) return false;
   if (std::memchr(buf_.get() + start_, '\n', end_ - start_)) return false;
-  struct pollfd p {fd_, POLLIN, 0};
+  struct pollfd p {
+    fd_, POLLIN, 0
+  };
   return ::poll(&p, 1, 0) == 0;
 }
 

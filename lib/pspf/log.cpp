@@ -46,7 +46,8 @@ std::vector<std::string> Log::list_topics() const { return pspf::list_topics(dir
 
 void Log::delete_topic(std::string_view name) { pspf::delete_topic(dir_, name); }
 
-TopicConfig Log::alter_topic(std::string_view name, const std::function<void(TopicConfig&)>& change) {
+TopicConfig Log::alter_topic(std::string_view name,
+                             const std::function<void(TopicConfig&)>& change) {
   return pspf::alter_topic(dir_, name, change);
 }
 
@@ -68,7 +69,8 @@ int Log::live_members(std::string_view group) const {
   return count_live_members(dir_, std::string(group));
 }
 
-std::map<int32_t, OwnerInfo> Log::partition_owners(std::string_view group, const TopicConfig& t) const {
+std::map<int32_t, OwnerInfo> Log::partition_owners(std::string_view group,
+                                                   const TopicConfig& t) const {
   return pspf::partition_owners(dir_, std::string(group), t);
 }
 

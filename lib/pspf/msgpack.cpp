@@ -50,10 +50,14 @@ void msgpack_put_uint(Buffer& b, uint64_t v) { Packer(b).pack_uint64(v); }
 
 void msgpack_put_batch_uint(Buffer& b, uint64_t v) {
   Packer pk(b);
-  if (v < 128) pk.pack_uint64(v);  // positive fixint
-  else if (v <= 0xffff) pk.pack_fix_uint16(static_cast<uint16_t>(v));
-  else if (v <= 0xffffffff) pk.pack_fix_uint32(static_cast<uint32_t>(v));
-  else pk.pack_fix_uint64(v);
+  if (v < 128)
+    pk.pack_uint64(v);  // positive fixint
+  else if (v <= 0xffff)
+    pk.pack_fix_uint16(static_cast<uint16_t>(v));
+  else if (v <= 0xffffffff)
+    pk.pack_fix_uint32(static_cast<uint32_t>(v));
+  else
+    pk.pack_fix_uint64(v);
 }
 
 void msgpack_put_float64(Buffer& b, double v) {
@@ -113,8 +117,8 @@ using msgpack_detail::Cursor;
 using msgpack_detail::Item;
 using msgpack_detail::Kind;
 using msgpack_detail::Outcome;
-using msgpack_detail::RefuseAll;
 using msgpack_detail::read_item;
+using msgpack_detail::RefuseAll;
 using msgpack_detail::visit;
 
 struct Nil : RefuseAll {
@@ -152,8 +156,10 @@ struct StringMap : RefuseAll {
   bool start_map_key() { return in_key = true; }
   bool start_map_value() { return in_key = false, true; }
   bool visit_str(const char* s, uint32_t n) {
-    if (in_key) key = {s, n};
-    else if (out) out->emplace_back(key, std::string_view(s, n));
+    if (in_key)
+      key = {s, n};
+    else if (out)
+      out->emplace_back(key, std::string_view(s, n));
     return true;
   }
   bool visit_bin(const char* s, uint32_t n) { return visit_str(s, n); }  // as msgpack_get_str

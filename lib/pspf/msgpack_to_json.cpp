@@ -62,7 +62,8 @@ struct Writer {
   }
   void string(const char* p, size_t n, const char* readable);
   void escape_slow(const char* p, size_t n);
-  template <class F> void number(F d);
+  template <class F>
+  void number(F d);
 };
 
 // Writes the string [p, p + n) quoted, escaped as JSON; bytes up to `readable` may be
@@ -112,7 +113,8 @@ void Writer::escape_slow(const char* p, size_t n) {
 
 // The shortest text that reads back as `d`, with ".0" when it would otherwise read
 // back as an integer; null for inf/nan, which JSON cannot express.
-template <class F> void Writer::number(F d) {
+template <class F>
+void Writer::number(F d) {
   if (!std::isfinite(d)) return put("null");
   reserve(32);
   char* e = fmt::format_to(w, FMT_COMPILE("{}"), d);

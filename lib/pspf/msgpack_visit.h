@@ -12,11 +12,11 @@
 #pragma once
 
 #include <msgpack/pack.hpp>
-#include <msgpack/unpack.hpp>  // the load helpers the parser uses
 #include <msgpack/parse.hpp>
+#include <msgpack/unpack.hpp>  // the load helpers the parser uses
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 
 #include "pspf/json_bytes.h"
 #include "pspf/msgpack.h"
@@ -128,7 +128,8 @@ inline Outcome visit(const char** p, const char* end, V& v, uint32_t max_depth) 
   msgpack::parse_return r = h.execute(*p, static_cast<size_t>(end - *p), off);
   if (r == msgpack::PARSE_SUCCESS) return *p += off, Outcome::done;
   // On a stop, msgpack-cxx (v3) leaves `off` at the last byte of the item.
-  if (r == msgpack::PARSE_STOP_VISITOR && !h.limited.limit_hit) return *p += off + 1, Outcome::stopped;
+  if (r == msgpack::PARSE_STOP_VISITOR && !h.limited.limit_hit)
+    return *p += off + 1, Outcome::stopped;
   return Outcome::failed;
 }
 
@@ -203,25 +204,44 @@ inline bool read_be(Cursor& c, int bytes, uint64_t& v) {
   auto sized = [&](Kind k, int bytes) { return it.kind = k, read_be(c, bytes, it.n); };
   switch (b) {
     case 0xc0: return true;
-    case 0xc2: case 0xc3: return it = {Kind::boolean, 0, b & 1u}, true;
-    case 0xc4: case 0xc5: case 0xc6: return sized(Kind::bin, 1 << (b - 0xc4)) && c.left() >= it.n;
-    case 0xc7: case 0xc8: case 0xc9:
+    case 0xc2:
+    case 0xc3: return it = {Kind::boolean, 0, b & 1u}, true;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6: return sized(Kind::bin, 1 << (b - 0xc4)) && c.left() >= it.n;
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
       if (!sized(Kind::ext, 1 << (b - 0xc7)) || !read_be(c, 1, v)) return false;
       return it.ext_type = int8_t(v), c.left() >= it.n;
     case 0xca: return sized(Kind::f32, 4);
     case 0xcb: return sized(Kind::f64, 8);
-    case 0xcc: case 0xcd: case 0xce: case 0xcf: return sized(Kind::uint, 1 << (b - 0xcc));
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf: return sized(Kind::uint, 1 << (b - 0xcc));
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
       int bits = 8 << (b - 0xd0);
       if (!sized(Kind::sint, bits / 8)) return false;
       return it.n = uint64_t(int64_t(it.n << (64 - bits)) >> (64 - bits)), true;  // sign
     }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
       if (!read_be(c, 1, v)) return false;
       return it = {Kind::ext, int8_t(v), uint64_t(1) << (b - 0xd4)}, c.left() >= it.n;
-    case 0xd9: case 0xda: case 0xdb: return sized(Kind::str, 1 << (b - 0xd9)) && c.left() >= it.n;
-    case 0xdc: case 0xdd: return sized(Kind::array, 2 << (b - 0xdc));
-    case 0xde: case 0xdf: return sized(Kind::map, 2 << (b - 0xde));
+    case 0xd9:
+    case 0xda:
+    case 0xdb: return sized(Kind::str, 1 << (b - 0xd9)) && c.left() >= it.n;
+    case 0xdc:
+    case 0xdd: return sized(Kind::array, 2 << (b - 0xdc));
+    case 0xde:
+    case 0xdf: return sized(Kind::map, 2 << (b - 0xde));
     default: return false;  // 0xc1 is never used
   }
 }

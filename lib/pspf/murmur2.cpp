@@ -30,9 +30,7 @@ int32_t murmur2(std::string_view data) {
   switch (length % 4) {
     case 3: h ^= uint32_t(bytes[tail + 2]) << 16; [[fallthrough]];
     case 2: h ^= uint32_t(bytes[tail + 1]) << 8; [[fallthrough]];
-    case 1:
-      h ^= uint32_t(bytes[tail]);
-      h *= m;
+    case 1: h ^= uint32_t(bytes[tail]); h *= m;
   }
   h ^= h >> 13;
   h *= m;

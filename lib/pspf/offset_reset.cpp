@@ -85,15 +85,9 @@ ResetTarget reset_target(const Log& log, const TopicConfig& t, PartitionId p, Of
   OffsetBounds b = offset_bounds(log, t, p);
   Offset wanted;
   switch (mode.kind) {
-    case Kind::earliest:
-      wanted = b.start;
-      break;
-    case Kind::latest:
-      wanted = b.end;
-      break;
-    case Kind::offset:
-      wanted = Offset(mode.value);
-      break;
+    case Kind::earliest: wanted = b.start; break;
+    case Kind::latest: wanted = b.end; break;
+    case Kind::offset: wanted = Offset(mode.value); break;
     case Kind::shift:
       if (current.value < 0)
         throw Error(Errc::not_found,
@@ -102,9 +96,7 @@ ResetTarget reset_target(const Log& log, const TopicConfig& t, PartitionId p, Of
                                 Log::label(t, p)));
       wanted = Offset(current.value + mode.value);
       break;
-    case Kind::time:
-      wanted = offset_for_time(log, t, p, Timestamp(mode.value), b.end);
-      break;
+    case Kind::time: wanted = offset_for_time(log, t, p, Timestamp(mode.value), b.end); break;
   }
   ResetTarget r;
   r.tp = {t.name, p.value};

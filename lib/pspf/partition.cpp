@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cassert>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -193,7 +193,8 @@ PartitionState& PartitionWriter::state() {
   return *state_;
 }
 
-void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, AppendResult& result) {
+void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts,
+                                      AppendResult& result) {
   PartitionState& st = state();
   for (int attempt = 0;; ++attempt) {
     try {
@@ -206,8 +207,9 @@ void PartitionWriter::find_duplicates(const BatchBuilder& batch, Timestamp ts, A
       records_.clear();
       RecordIterator it(batch.data(), batch.records_header());
       RecordView r;
-      while (it.next(r)) records_.push_back({r.has_id ? std::optional(r.id) : std::nullopt,
-                                             r.has_id ? MappedTable::hash(r.id) : 0});
+      while (it.next(r))
+        records_.push_back({r.has_id ? std::optional(r.id) : std::nullopt,
+                            r.has_id ? MappedTable::hash(r.id) : 0});
       auto pending = [&](Offset o) -> std::optional<std::string_view> {
         auto k = static_cast<size_t>(o.value - tail_.next_offset().value);
         return k < pending_ids_.size() ? pending_ids_[k] : std::nullopt;
@@ -269,7 +271,8 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
         std::string_view key = r.key, id = r.id;
         filtered_.add(r.has_key ? &key : nullptr, r.has_id ? &id : nullptr, r.headers, r.value);
       }
-      if (const auto& mark = batch.producer_mark()) filtered_.set_producer_mark(mark->producer, mark->last_seq);
+      if (const auto& mark = batch.producer_mark())
+        filtered_.set_producer_mark(mark->producer, mark->last_seq);
       if (filtered_.empty()) return result;  // every record was already here
       out = &filtered_;
     }
@@ -377,9 +380,12 @@ Offset PartitionReader::log_end() {
   BatchHeader h;
   for (;;) {
     BatchStatus s = r.next(data, h);
-    if (s == BatchStatus::ok) end = h.next_offset();
-    else if (s == BatchStatus::corrupt) throw_segment_corrupt(label_, path, r.reason());
-    else break;
+    if (s == BatchStatus::ok)
+      end = h.next_offset();
+    else if (s == BatchStatus::corrupt)
+      throw_segment_corrupt(label_, path, r.reason());
+    else
+      break;
   }
   return end;
 }
@@ -442,8 +448,8 @@ void PartitionReader::seek_time(Timestamp t) {
     char raw[kBatchHeaderSize];
     if (fd.valid() && pread_full(fd.get(), raw, sizeof raw, e.position, path) == sizeof raw) {
       BatchHeader h = decode_batch_header(raw);
-      trusted = h.base_offset == from && h.first_timestamp < t &&
-                header_checksum(raw) == h.header_check;
+      trusted =
+          h.base_offset == from && h.first_timestamp < t && header_checksum(raw) == h.header_check;
     }
   }
   seek(trusted ? from : base);
@@ -488,7 +494,7 @@ bool PartitionReader::next(BatchRef& b) {
     }
     if (s != BatchStatus::end) {
       throw_segment_corrupt(label_, reader_->path(),
-                    reader_->reason() + " in a segment that is not the last");
+                            reader_->reason() + " in a segment that is not the last");
     }
     if (!advance_segment()) return false;
   }

@@ -64,7 +64,9 @@ struct ExpectVersion {
   static ExpectVersion no_stream() { return {Kind::no_stream, 0}; }
   static ExpectVersion exists() { return {Kind::exists, 0}; }
   // Version -1 is no_stream.
-  static ExpectVersion exact(int64_t v) { return v == -1 ? no_stream() : ExpectVersion{Kind::exact, v}; }
+  static ExpectVersion exact(int64_t v) {
+    return v == -1 ? no_stream() : ExpectVersion{Kind::exact, v};
+  }
 };
 
 // What an append did, record by record.

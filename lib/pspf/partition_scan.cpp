@@ -147,8 +147,8 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     } else if ((s == BatchStatus::torn || s == BatchStatus::suspect) && last) {
       out.torn_tail = true;
       out.suspect_tail = s == BatchStatus::suspect;
-      out.damage = fmt::format("segment {}: {}{}", path, out.suspect_tail ? "" : "torn tail: ",
-                               r.reason());
+      out.damage =
+          fmt::format("segment {}: {}{}", path, out.suspect_tail ? "" : "torn tail: ", r.reason());
       out.damaged_segment = path;
       out.damage_position = r.position();
       out.bytes_after_damage = size - r.position();
@@ -162,13 +162,15 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     if (!verify_indexes) continue;
     SegmentIndex idx(partition_dir, segs[i]);
     if (idx.damaged_index_bytes() && !out.damaged)
-      out.index_problems.push_back(fmt::format(
-          "{}: {} bytes of malformed entries (out of order, or a partial entry)",
-          paths::segment_file(partition_dir, segs[i], paths::kIndexExt), idx.damaged_index_bytes()));
+      out.index_problems.push_back(
+          fmt::format("{}: {} bytes of malformed entries (out of order, or a partial entry)",
+                      paths::segment_file(partition_dir, segs[i], paths::kIndexExt),
+                      idx.damaged_index_bytes()));
     if (idx.damaged_time_bytes() && !out.damaged)
-      out.index_problems.push_back(fmt::format(
-          "{}: {} bytes of malformed entries (out of order, or a partial entry)",
-          paths::segment_file(partition_dir, segs[i], paths::kTimeIndexExt), idx.damaged_time_bytes()));
+      out.index_problems.push_back(
+          fmt::format("{}: {} bytes of malformed entries (out of order, or a partial entry)",
+                      paths::segment_file(partition_dir, segs[i], paths::kTimeIndexExt),
+                      idx.damaged_time_bytes()));
     auto find = [&](uint64_t pos) {
       auto it = std::lower_bound(batches.begin(), batches.end(), pos,
                                  [](const auto& b, uint64_t p) { return b.first < p; });
@@ -189,16 +191,17 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     for (size_t k = 0; k < idx.time_entries().size(); ++k) {
       const TimeEntry& e = idx.time_entries()[k];
       if (checked_end != UINT64_MAX &&
-          (batches.empty() || segs[i].value + e.rel_offset >= batches.back().second.next_offset().value))
+          (batches.empty() ||
+           segs[i].value + e.rel_offset >= batches.back().second.next_offset().value))
         break;
       auto it = std::find_if(batches.begin(), batches.end(), [&](const auto& b) {
         return b.second.base_offset.value == segs[i].value + e.rel_offset;
       });
       if (it == batches.end() || it->second.first_timestamp.value != e.timestamp)
-        out.index_problems.push_back(fmt::format(
-            "{}: entry {} (time {}, offset {}) does not match a batch",
-            paths::segment_file(partition_dir, segs[i], paths::kTimeIndexExt), k, e.timestamp,
-            segs[i].value + e.rel_offset));
+        out.index_problems.push_back(
+            fmt::format("{}: entry {} (time {}, offset {}) does not match a batch",
+                        paths::segment_file(partition_dir, segs[i], paths::kTimeIndexExt), k,
+                        e.timestamp, segs[i].value + e.rel_offset));
     }
   }
   // Key versions are rebuilt from the log and removed-keys: the offsets missing from
@@ -238,8 +241,7 @@ PartitionScan repair_partition(const std::string& partition_dir) {
   for (Offset base : kept) {
     std::string path = paths::segment_file(partition_dir, base, paths::kLogExt);
     Fd fd = open_file(path, O_RDWR);
-    if (cut && path == before.damaged_segment &&
-        file_size(fd.get(), path) > before.damage_position)
+    if (cut && path == before.damaged_segment && file_size(fd.get(), path) > before.damage_position)
       quarantined.insert(quarantined.begin(), cut_to_quarantine(partition_dir, base, fd.get(), path,
                                                                 before.damage_position));
     // Rebuild the indexes of every segment from the log: they are caches.

@@ -23,7 +23,7 @@ struct PartitionScan {
   Timestamp last_timestamp{0};
   // Damage: the first bad place found, if any.
   bool damaged = false;
-  bool torn_tail = false;        // a torn tail only (harmless; the next writer cuts it)
+  bool torn_tail = false;  // a torn tail only (harmless; the next writer cuts it)
   // The torn tail is a complete last batch whose checksum fails (BatchStatus::suspect):
   // possibly damaged acknowledged events; writers refuse it, repair quarantines it.
   bool suspect_tail = false;

@@ -52,8 +52,8 @@ void PartitionState::scan(Offset from, Offset end, F&& f) {
 }
 
 std::optional<std::string_view> PartitionState::stored(Offset o, bool want_key) {
-  bool cached = !cached_batch_.empty() && cached_header_.base_offset <= o &&
-                o < cached_header_.next_offset();
+  bool cached =
+      !cached_batch_.empty() && cached_header_.base_offset <= o && o < cached_header_.next_offset();
   if (!cached) {
     if (!reader_) reader_ = std::make_unique<PartitionReader>(dir_, label_);
     reader_->seek(o);
@@ -79,7 +79,8 @@ std::optional<std::string_view> PartitionState::stored(Offset o, bool want_key) 
 // ------------------------------------------------------------------------ ids
 
 Offset PartitionState::window_start(Offset end) {
-  if (window_.events > 0) return Offset(std::max<int64_t>(end.value - static_cast<int64_t>(window_.events), 0));
+  if (window_.events > 0)
+    return Offset(std::max<int64_t>(end.value - static_cast<int64_t>(window_.events), 0));
   // Append times never go backwards in a partition, so the window is the records
   // from the first one appended since now - window on. Worked out again at most
   // once a second: an entry stays deduplicated up to a second longer.
@@ -150,8 +151,8 @@ void PartitionState::catch_up_ids(Offset end) {
 void PartitionState::grow_ids(uint64_t capacity) {
   // Sized for every entry, in the window or not (counting them first would cost a
   // pass over the table): the ones that left the window are simply not copied.
-  auto bigger = IdIndex::create(ids_path(dir_), std::max(capacity, ids_->used() * 2),
-                                ids_->covered_end());
+  auto bigger =
+      IdIndex::create(ids_path(dir_), std::max(capacity, ids_->used() * 2), ids_->covered_end());
   bigger->copy_from(*ids_, [&](int64_t at) { return at >= window_start_.value; });
   bigger->seal_header();
   bigger->publish();
@@ -180,8 +181,10 @@ int64_t PartitionState::key_version(std::string_view key, Offset end) {
   if (!keys_) keys_ = KeyIndex::open(keys_path(dir_), kKeysKind);
   for (int attempt = 0;; ++attempt) {
     try {
-      if (!keys_ || keys_->covered_end() > end.value) rebuild_keys(end);
-      else catch_up_keys(end);
+      if (!keys_ || keys_->covered_end() > end.value)
+        rebuild_keys(end);
+      else
+        catch_up_keys(end);
       KeyIndex::Slot* s = find_key(key, MappedTable::hash(key));
       if (s) return s->aux;
       // No event of the key is left in the log; those compaction or retention removed
@@ -225,7 +228,7 @@ int64_t PartitionState::peek_key_version(std::string_view key, Offset end, Offse
           return true;
         });
         if (index->sealed_covered_end() != covered) continue;  // changed under us
-        if (offset && *offset >= *covered) continue;            // a slot being updated
+        if (offset && *offset >= *covered) continue;           // a slot being updated
         if (*covered > log_end.value) break;  // stale: records cut since (a repair)
         // The key's last event is past the durable end: not counted yet, and the
         // index's version includes it.
@@ -288,8 +291,8 @@ void PartitionState::upsert_key(std::string_view key, Offset offset, uint64_t co
     keys_->update(s, offset.value, s->aux + static_cast<int64_t>(count));
   } else {
     if (keys_->full()) {
-      auto bigger = KeyIndex::create(keys_path(dir_), kKeysKind, keys_->used() * 2,
-                                      keys_->covered_end());
+      auto bigger =
+          KeyIndex::create(keys_path(dir_), kKeysKind, keys_->used() * 2, keys_->covered_end());
       keys_->for_each([&](const KeyIndex::Slot& e) { bigger->insert(e.hash, e.offset, e.aux); });
       bigger->seal_header();
       bigger->publish();

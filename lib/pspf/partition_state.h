@@ -42,8 +42,8 @@ class PartitionState {
   // of the record going to `offset`. (`ts` is not used: the window is worked out in
   // offsets at begin_ids().)
   template <typename Pending>
-  std::optional<Offset> find_or_add_id(std::string_view id, uint64_t h, Offset offset,
-                                       Timestamp ts, Pending&& pending);
+  std::optional<Offset> find_or_add_id(std::string_view id, uint64_t h, Offset offset, Timestamp ts,
+                                       Pending&& pending);
   // Starts loading what find_or_add_id(…, h, …) will read.
   void prefetch_id(uint64_t h) { ids_->prefetch(h); }
   // Throws the id index away (it was found damaged): begin_ids() rebuilds it.
@@ -60,9 +60,9 @@ class PartitionState {
   // The same without the partition lock, changing nothing (pspf-replay
   // --current-version): the key's version counting the records below `end` (the
   // durable end; at most `log_end`, the end of the valid records), from the key
-  // index as it stands, then the log from where the index ends. A writer may be updating the index meanwhile: a header or slot caught
-  // changing is read again, and when the index is missing, stale or keeps changing,
-  // the whole log is read instead. The one call not made under the lock.
+  // index as it stands, then the log from where the index ends. A writer may be updating the index
+  // meanwhile: a header or slot caught changing is read again, and when the index is missing, stale
+  // or keeps changing, the whole log is read instead. The one call not made under the lock.
   int64_t peek_key_version(std::string_view key, Offset end, Offset log_end);
   // After an append of records of `key`, the last at offset `last`, right after
   // key_version(): the key index covers the log up to `end` (the next offset).
@@ -97,7 +97,7 @@ class PartitionState {
   DedupWindow window_;
   std::unique_ptr<IdIndex> ids_;
   std::unique_ptr<KeyIndex> keys_;
-  Offset end_{0};       // log end at begin_ids()
+  Offset end_{0};  // log end at begin_ids()
   Timestamp now_{0};
   Offset window_start_{0};
   std::optional<Timestamp> window_computed_;  // when window_start_ was worked out
@@ -125,12 +125,15 @@ std::optional<Offset> PartitionState::find_or_add_id(std::string_view id, uint64
   (void)ts;
   if (ids_->full()) grow_ids();
   IdIndex::Slot* empty = nullptr;
-  auto found = ids_->find(h, [&](int64_t at) {
-    if (at < window_start_.value) return false;
-    std::optional<std::string_view> other =
-        at >= end_.value ? pending(Offset(at)) : stored(Offset(at), false);
-    return other && *other == id;
-  }, &empty);
+  auto found = ids_->find(
+      h,
+      [&](int64_t at) {
+        if (at < window_start_.value) return false;
+        std::optional<std::string_view> other =
+            at >= end_.value ? pending(Offset(at)) : stored(Offset(at), false);
+        return other && *other == id;
+      },
+      &empty);
   if (found) return Offset(*found);
   ids_->insert_at(empty, h, offset.value);
   return std::nullopt;

@@ -16,7 +16,8 @@ void check_name(std::string_view name, std::string_view what) {
   if (name.empty()) fail("it is empty");
   if (name.size() > 249) fail("longer than 249 characters");
   // pspf-log(5): entries beginning with '.' are temporaries.
-  if (name[0] == '.') fail("it begins with '.' (names beginning with '.' are kept for temporaries)");
+  if (name[0] == '.')
+    fail("it begins with '.' (names beginning with '.' are kept for temporaries)");
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
@@ -114,7 +115,8 @@ std::optional<SwapName> parse_swap_name(std::string_view filename) {
 
 std::string quarantine_file(const std::string& partition_dir, Offset base, uint64_t position,
                             unsigned n) {
-  if (n == 0) return fmt::format("{}/{:020d}.log.{}.quarantine", partition_dir, base.value, position);
+  if (n == 0)
+    return fmt::format("{}/{:020d}.log.{}.quarantine", partition_dir, base.value, position);
   return fmt::format("{}/{:020d}.log.{}.{}.quarantine", partition_dir, base.value, position, n);
 }
 

@@ -57,13 +57,20 @@ int64_t parse_duration_ms(std::string_view text) {
     std::string_view unit = rest.substr(0, j);
     rest.remove_prefix(j);
     int64_t mult;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m") mult = 60'000;
-    else if (unit == "h") mult = 3'600'000;
-    else if (unit == "d") mult = 86'400'000;
-    else if (unit == "w") mult = 7 * 86'400'000LL;
-    else bad("duration", text, "the unit must be ms, s, m, h, d or w");
+    if (unit == "ms")
+      mult = 1;
+    else if (unit == "s")
+      mult = 1000;
+    else if (unit == "m")
+      mult = 60'000;
+    else if (unit == "h")
+      mult = 3'600'000;
+    else if (unit == "d")
+      mult = 86'400'000;
+    else if (unit == "w")
+      mult = 7 * 86'400'000LL;
+    else
+      bad("duration", text, "the unit must be ms, s, m, h, d or w");
     if (n > INT64_MAX / mult || total > INT64_MAX - n * mult) bad("duration", text, "too large");
     total += n * mult;
   }
@@ -83,8 +90,8 @@ Timestamp parse_iso8601(std::string_view text) {
   auto fail = [&](std::string_view why) { bad("date-time", text, why); };
   auto num = [&](size_t pos, size_t len) -> int64_t {
     int64_t v = 0;  // fail() throws; clang cannot see that through the lambda
-    if (pos + len > text.size() || !parse_int(text.substr(pos, len), v) ||
-        text[pos] == '-' || text[pos] == '+')
+    if (pos + len > text.size() || !parse_int(text.substr(pos, len), v) || text[pos] == '-' ||
+        text[pos] == '+')
       fail("expected YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)");
     return v;
   };
@@ -100,7 +107,8 @@ Timestamp parse_iso8601(std::string_view text) {
   int64_t h = 0, mi = 0, s = 0, ms = 0, zone_min = 0;
   size_t pos = 10;
   if (pos < text.size()) {
-    if (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ') fail("expected 'T' after the date");
+    if (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ')
+      fail("expected 'T' after the date");
     h = num(pos + 1, 2);
     if (pos + 3 >= text.size() || text[pos + 3] != ':') fail("expected HH:MM");
     mi = num(pos + 4, 2);

@@ -135,7 +135,8 @@ void Producer::report_synced(bool all) {
   // records. Nothing from the failed job on is ever reported.
   uint64_t good = failed ? std::min(done, failed - 1) : done;
   while (sync_reported_ < good) {
-    for (auto& [p, point] : points_.front()) slots_[static_cast<size_t>(p.value)]->writer->synced(point);
+    for (auto& [p, point] : points_.front())
+      slots_[static_cast<size_t>(p.value)]->writer->synced(point);
     points_.pop_front();
     ++sync_reported_;
   }
@@ -208,20 +209,24 @@ PartitionId Producer::route(const std::string_view* key, const std::string_view*
 }
 
 std::optional<std::string> Producer::oversized(PartitionId p, const std::string_view* key,
-                                               const std::string_view* id,
-                                               std::string_view headers, size_t value_size,
-                                               uint64_t seq) const {
+                                               const std::string_view* id, std::string_view headers,
+                                               size_t value_size, uint64_t seq) const {
   size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
   size_t alone = BatchBuilder::record_bytes(0, key, id, headers, value_size);
   if (kBatchHeaderSize + alone + mark > kMaxBatchBytes)
-    return fmt::format("record of {} bytes does not fit in a batch (at most {} bytes, see "
-                       "pspf-log(5))", alone, kMaxBatchBytes);
+    return fmt::format(
+        "record of {} bytes does not fit in a batch (at most {} bytes, see "
+        "pspf-log(5))",
+        alone, kMaxBatchBytes);
   const Slot* slot = slots_[static_cast<size_t>(p.value)].get();
   if (expect_ && slot &&
-      slot->batch.size() + BatchBuilder::record_bytes(slot->batch.count(), key, id, headers,
-                                                      value_size) + mark > kMaxBatchBytes)
-    return fmt::format("records appended with an expected version go in one batch, and this "
-                       "one would make it larger than {} bytes (see pspf-log(5))", kMaxBatchBytes);
+      slot->batch.size() +
+              BatchBuilder::record_bytes(slot->batch.count(), key, id, headers, value_size) + mark >
+          kMaxBatchBytes)
+    return fmt::format(
+        "records appended with an expected version go in one batch, and this "
+        "one would make it larger than {} bytes (see pspf-log(5))",
+        kMaxBatchBytes);
   return std::nullopt;
 }
 
@@ -236,8 +241,10 @@ void Producer::add(PartitionId p, const std::string_view* key, const std::string
   // version oversized() refused it above: that batch cannot be split.)
   size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
   if (!slot->batch.empty() &&
-      slot->batch.size() + BatchBuilder::record_bytes(slot->batch.count(), key, id, headers,
-                                                      value.size()) + mark > kMaxBatchBytes)
+      slot->batch.size() +
+              BatchBuilder::record_bytes(slot->batch.count(), key, id, headers, value.size()) +
+              mark >
+          kMaxBatchBytes)
     flush_slot(p);
   size_t before = slot->batch.size();
   slot->batch.add(key, id, headers, value);
@@ -337,7 +344,8 @@ uint64_t Producer::truncated_bytes() const {
 std::vector<std::string> Producer::quarantined() const {
   std::vector<std::string> out;
   for (const auto& s : slots_)
-    if (s && s->writer) out.insert(out.end(), s->writer->quarantined().begin(), s->writer->quarantined().end());
+    if (s && s->writer)
+      out.insert(out.end(), s->writer->quarantined().begin(), s->writer->quarantined().end());
   return out;
 }
 

@@ -14,11 +14,11 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <mutex>
-#include <thread>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "pspf/batch.h"
@@ -33,8 +33,7 @@ class Producer {
   // batch as it was queued (its header readable with decode_batch_header, its records
   // with RecordIterator; duplicates included, see AppendResult::duplicate_of). The
   // records are durable per the sync mode.
-  using AppendHook =
-      std::function<void(PartitionId, const AppendResult&, std::string_view batch)>;
+  using AppendHook = std::function<void(PartitionId, const AppendResult&, std::string_view batch)>;
 
   Producer(const Log& log, TopicConfig topic, SyncMode sync, size_t batch_bytes = 1 << 20);
   ~Producer();
@@ -143,9 +142,9 @@ class Producer {
   // Per job handed over and not yet reported: the partitions it makes durable and
   // to where (only this thread touches it).
   std::deque<std::vector<std::pair<PartitionId, PartitionWriter::SyncPoint>>> points_;
-  uint64_t sync_done_ = 0;       // jobs completed (guarded by mutex_)
-  uint64_t sync_reported_ = 0;   // jobs whose points were published
-  uint64_t failed_job_ = 0;      // the first job whose sync failed (0: none)
+  uint64_t sync_done_ = 0;      // jobs completed (guarded by mutex_)
+  uint64_t sync_reported_ = 0;  // jobs whose points were published
+  uint64_t failed_job_ = 0;     // the first job whose sync failed (0: none)
   std::exception_ptr sync_error_;
   bool stopping_ = false;
   std::thread syncer_;

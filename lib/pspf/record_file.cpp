@@ -37,8 +37,13 @@ bool simple_checksum_matches(const FrameFormat& f, const char* p, uint64_t lengt
 
 FrameFormat simple_frame_format(const char* what, uint32_t magic, uint32_t min_payload,
                                 uint32_t max_payload, bool seed_with_length) {
-  FrameFormat f{what, magic, kSimpleFrameHeader, simple_check_header, simple_checksum_matches,
-                /*header_checked=*/false, /*suspect_is_torn=*/true};
+  FrameFormat f{what,
+                magic,
+                kSimpleFrameHeader,
+                simple_check_header,
+                simple_checksum_matches,
+                /*header_checked=*/false,
+                /*suspect_is_torn=*/true};
   f.min_payload = min_payload;
   f.max_payload = max_payload;
   f.seed_with_length = seed_with_length;
@@ -57,7 +62,12 @@ std::string encode_simple_frame(const FrameFormat& f, std::string_view payload) 
 
 FrameReader::FrameReader(const FrameFormat& format, int fd, std::string path, uint64_t pos,
                          size_t chunk)
-    : f_(format), fd_(fd), path_(std::move(path)), chunk_(chunk), pos_(pos), buf_(chunk),
+    : f_(format),
+      fd_(fd),
+      path_(std::move(path)),
+      chunk_(chunk),
+      pos_(pos),
+      buf_(chunk),
       buf_start_(pos) {}
 
 void FrameReader::seek(uint64_t pos) {
@@ -179,8 +189,10 @@ ScanEnd scan_frames(
   for (;;) {
     FrameStatus s = r.next(frame, length);
     if (s == FrameStatus::ok) {
-      if (auto problem = on_frame(frame, length)) s = r.reject(*problem);
-      else continue;
+      if (auto problem = on_frame(frame, length))
+        s = r.reject(*problem);
+      else
+        continue;
     }
     return ScanEnd{s, r.position(), s == FrameStatus::end ? std::string() : r.reason()};
   }

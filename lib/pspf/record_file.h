@@ -52,8 +52,7 @@ struct FrameFormat {
   size_t header_size;  // bytes needed before a frame's length can be read
   // Why the header at `p` (header_size bytes, magic checked) cannot start a frame, or
   // nullopt with `length` set to the whole frame's size (header included).
-  std::optional<std::string> (*check_header)(const FrameFormat& f, const char* p,
-                                             uint64_t& length);
+  std::optional<std::string> (*check_header)(const FrameFormat& f, const char* p, uint64_t& length);
   // True when the checksum of the whole frame at `p` matches its bytes.
   bool (*checksum_matches)(const FrameFormat& f, const char* p, uint64_t length);
   // True when the header checks its own length (a segment's header check). Without

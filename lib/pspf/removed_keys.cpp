@@ -8,8 +8,8 @@
 
 #include "pspf/buffer.h"
 #include "pspf/error.h"
-#include "pspf/le.h"
 #include "pspf/file.h"
+#include "pspf/le.h"
 #include "pspf/paths.h"
 #include "pspf/record_file.h"
 
@@ -123,11 +123,11 @@ std::optional<std::string> removal_shortfall(const std::string& partition_dir, O
   }
   uint64_t counted = totals ? all : in_range;
   if (counted >= missing) return std::nullopt;
-  return fmt::format("{}: {} records are missing from offsets {}..{} of the log, but it counts "
-                     "{} removed there (a record lost or damaged: rebuilt key versions would go "
-                     "backwards)",
-                     paths::removed_keys(partition_dir), missing, first_base.value, end.value - 1,
-                     counted);
+  return fmt::format(
+      "{}: {} records are missing from offsets {}..{} of the log, but it counts "
+      "{} removed there (a record lost or damaged: rebuilt key versions would go "
+      "backwards)",
+      paths::removed_keys(partition_dir), missing, first_base.value, end.value - 1, counted);
 }
 
 void append_removal_records(const std::string& partition_dir,

@@ -8,8 +8,7 @@ namespace pspf {
 
 namespace {
 
-std::optional<std::string> batch_check_header(const FrameFormat&, const char* p,
-                                              uint64_t& length) {
+std::optional<std::string> batch_check_header(const FrameFormat&, const char* p, uint64_t& length) {
   BatchHeader h = decode_batch_header(p);
   if (header_checksum(p) != h.header_check) return "header checksum mismatch";
   if (auto problem = header_problem(h)) return problem;

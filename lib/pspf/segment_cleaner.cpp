@@ -22,15 +22,13 @@ namespace {
 constexpr size_t kOutChunk = 4u << 20;
 constexpr uint64_t kProgressEvery = 8u << 20;
 
-bool is_tombstone(const RecordView& r) {
-  return msgpack_is_nil(r.value);
-}
+bool is_tombstone(const RecordView& r) { return msgpack_is_nil(r.value); }
 
 // Walks the whole batches of one closed segment below rules.end, calling fn(data, h)
 // for each. Throws Error(corrupt) on anything but a clean end, Interrupted on a stop.
 template <typename Fn>
-void for_each_batch(const std::string& path, Offset base, const CleanRules& rules,
-                    SegmentStats& st, Fn fn) {
+void for_each_batch(const std::string& path, Offset base, const CleanRules& rules, SegmentStats& st,
+                    Fn fn) {
   Fd fd = open_file(path, O_RDONLY);
   SegmentReader r(fd.get(), path, 0);
   r.expect_offset_at_least(base);
@@ -46,8 +44,8 @@ void for_each_batch(const std::string& path, Offset base, const CleanRules& rule
       // or suspect (left for the writers and repair to decide).
       if ((s == BatchStatus::torn || s == BatchStatus::suspect) && rules.end.value != INT64_MAX)
         break;
-      throw Error(Errc::corrupt, fmt::format("segment {}: {} (pspf-topics verify and repair)",
-                                             path, r.reason()));
+      throw Error(Errc::corrupt,
+                  fmt::format("segment {}: {} (pspf-topics verify and repair)", path, r.reason()));
     }
     if (h.base_offset >= rules.end) break;
     st.bytes_in += h.length;
@@ -123,13 +121,16 @@ class CleanedWriter {
 
 void count_removed(SegmentStats& st, std::string_view key) {
   auto it = st.removed.find(key);
-  if (it == st.removed.end()) st.removed.emplace(std::string(key), 1);
-  else ++it->second;
+  if (it == st.removed.end())
+    st.removed.emplace(std::string(key), 1);
+  else
+    ++it->second;
 }
 
 }  // namespace
 
-SegmentStats map_segment(const std::string& path, Offset base, const CleanRules& rules, KeyMap& map) {
+SegmentStats map_segment(const std::string& path, Offset base, const CleanRules& rules,
+                         KeyMap& map) {
   SegmentStats st;
   for_each_batch(path, base, rules, st, [&](const char* data, const BatchHeader& h) {
     RecordIterator it(data, h);
@@ -170,18 +171,27 @@ SegmentStats clean_segment(const std::string& path, Offset base, const KeyMap& m
       last_key = r.key;
       last_dropped_tombstone = false;
       bool keep;
-      if (rules.mode == Mode::keep_all) keep = true;
-      else if (!r.has_key) keep = rules.mode != Mode::drop_all;
-      else if (rules.mode == Mode::drop_all) keep = false;
-      else if (r.has_id && (r.timestamp.value >= rules.ids_from_time || r.offset.value >= rules.ids_from_offset)) keep = true;
-      else if (map.get(r.key) != r.offset.value) keep = false;
+      if (rules.mode == Mode::keep_all)
+        keep = true;
+      else if (!r.has_key)
+        keep = rules.mode != Mode::drop_all;
+      else if (rules.mode == Mode::drop_all)
+        keep = false;
+      else if (r.has_id && (r.timestamp.value >= rules.ids_from_time ||
+                            r.offset.value >= rules.ids_from_offset))
+        keep = true;
+      else if (map.get(r.key) != r.offset.value)
+        keep = false;
       else if (is_tombstone(r) && r.timestamp.value < rules.tombstones_before) {
         keep = false;
         last_dropped_tombstone = true;
         ++st.tombstones_dropped;
-      } else keep = true;
-      if (keep) kept.push_back(span);
-      else if (r.has_key) count_removed(st, r.key);
+      } else
+        keep = true;
+      if (keep)
+        kept.push_back(span);
+      else if (r.has_key)
+        count_removed(st, r.key);
     }
     std::string_view mark = it.rest();
     bool has_mark = (h.attributes & kAttrProducerMark) != 0;

@@ -58,7 +58,8 @@ struct SegmentStats {
 // Pass 1: puts every keyed record of segment `path` (base offset `base`) below
 // rules.end into `map`. Returns the input's stats. Throws Error(corrupt) on a bad or
 // torn batch (a closed segment ends cleanly), Interrupted.
-SegmentStats map_segment(const std::string& path, Offset base, const CleanRules& rules, KeyMap& map);
+SegmentStats map_segment(const std::string& path, Offset base, const CleanRules& rules,
+                         KeyMap& map);
 
 // Pass 2: writes the cleaned copy of segment `path` to `out_log` with its indexes in
 // `out_index` and `out_timeindex` (synced: the log only), or only counts when

@@ -35,7 +35,8 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
   // Every entry marks a batch of the segment, so the segment's size bounds how many
   // there can be.
   uint64_t log_bytes = 0;
-  if (Fd log = open_file_if_exists(paths::segment_file(partition_dir, base, paths::kLogExt), O_RDONLY);
+  if (Fd log =
+          open_file_if_exists(paths::segment_file(partition_dir, base, paths::kLogExt), O_RDONLY);
       log.valid())
     log_bytes = file_size(log.get(), partition_dir);
   uint64_t max_entries = log_bytes / kBatchHeaderSize + 1, size = 0;
@@ -44,8 +45,8 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
     IndexEntry e;
     std::memcpy(&e.rel_offset, raw.data() + i, 4);
     std::memcpy(&e.position, raw.data() + i + 4, 4);
-    if (!offsets_.empty() && (e.rel_offset <= offsets_.back().rel_offset ||
-                              e.position <= offsets_.back().position))
+    if (!offsets_.empty() &&
+        (e.rel_offset <= offsets_.back().rel_offset || e.position <= offsets_.back().position))
       break;  // damaged from here on: keep the good prefix
     offsets_.push_back(e);
   }
@@ -55,8 +56,8 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
     TimeEntry e;
     std::memcpy(&e.timestamp, raw.data() + i, 8);
     std::memcpy(&e.rel_offset, raw.data() + i + 8, 4);
-    if (!times_.empty() && (e.timestamp < times_.back().timestamp ||
-                            e.rel_offset <= times_.back().rel_offset))
+    if (!times_.empty() &&
+        (e.timestamp < times_.back().timestamp || e.rel_offset <= times_.back().rel_offset))
       break;
     times_.push_back(e);
   }
@@ -66,8 +67,9 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
 IndexEntry SegmentIndex::floor_offset(Offset target) const {
   int64_t rel = target.value - base_.value;
   if (rel < 0 || offsets_.empty()) return {0, 0};
-  auto it = std::upper_bound(offsets_.begin(), offsets_.end(), rel,
-                             [](int64_t v, const IndexEntry& e) { return v < int64_t(e.rel_offset); });
+  auto it =
+      std::upper_bound(offsets_.begin(), offsets_.end(), rel,
+                       [](int64_t v, const IndexEntry& e) { return v < int64_t(e.rel_offset); });
   if (it == offsets_.begin()) return {0, 0};
   return *(it - 1);
 }

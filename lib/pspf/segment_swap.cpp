@@ -18,9 +18,7 @@ namespace {
 
 constexpr uint64_t kRewriteRemovedKeysAt = 1u << 20;
 
-void unlink_if_exists(const std::string& path) {
-  remove_file(path);
-}
+void unlink_if_exists(const std::string& path) { remove_file(path); }
 
 void rename_if_exists(const std::string& from, const std::string& to) {
   // Runs under the compaction lock: nobody else removes `from` in between.
@@ -99,10 +97,11 @@ Leftovers finish_leftovers(const std::string& partition_dir, bool dry_run) {
   std::set<std::pair<uint64_t, int64_t>> committed;  // (token, base) of swap records
   for (const auto& r : records) {
     if (r.kind == RemovalKind::swap) committed.insert({r.token, r.base.value});
-    bool pending = !removal_applied(partition_dir, r) ||
-                   (r.kind == RemovalKind::swap &&
-                    (path_exists(paths::swap_file(partition_dir, r.base, paths::kIndexExt, r.token)) ||
-                     path_exists(paths::swap_file(partition_dir, r.base, paths::kTimeIndexExt, r.token))));
+    bool pending =
+        !removal_applied(partition_dir, r) ||
+        (r.kind == RemovalKind::swap &&
+         (path_exists(paths::swap_file(partition_dir, r.base, paths::kIndexExt, r.token)) ||
+          path_exists(paths::swap_file(partition_dir, r.base, paths::kTimeIndexExt, r.token))));
     if (!pending) continue;
     ++out.finished;
     if (!dry_run) apply(partition_dir, r);

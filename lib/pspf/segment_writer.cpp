@@ -17,10 +17,10 @@ namespace {
 
 // True when a whole, checksum-valid batch with base offset `expect` is at
 // `pos`.
-bool valid_batch_at(int fd, const std::string &path, uint64_t pos, Offset expect) {
+bool valid_batch_at(int fd, const std::string& path, uint64_t pos, Offset expect) {
   SegmentReader r(fd, path, pos);
   r.expect_offset_at_least(expect);
-  const char *data;
+  const char* data;
   BatchHeader h;
   return r.next(data, h) == BatchStatus::ok && h.base_offset == expect;
 }
@@ -30,12 +30,12 @@ bool valid_batch_at(int fd, const std::string &path, uint64_t pos, Offset expect
 // them, or nullopt when the batches do not end exactly at `end` (the index
 // pointed inside a record). Throws Error(corrupt) for a bad batch: data follows
 // it.
-std::optional<Offset> check_batches_before(int fd, const std::string &path, Offset base,
-                                           uint64_t end, const std::string &label) {
+std::optional<Offset> check_batches_before(int fd, const std::string& path, Offset base,
+                                           uint64_t end, const std::string& label) {
   SegmentReader r(fd, path, 0);
   r.expect_offset_at_least(base);
   Offset next = base;
-  const char *data;
+  const char* data;
   BatchHeader h;
   while (r.position() < end) {
     if (r.next(data, h) != BatchStatus::ok) throw_segment_corrupt(label, path, r.reason());
@@ -51,16 +51,16 @@ std::optional<Offset> check_batches_before(int fd, const std::string &path, Offs
 // last index entry whose batch is whole and valid (an entry can outlive its
 // batch when a machine crash kept the index page but not the log's), else 0.
 // When `index` is writable, the entries past the one chosen are dropped.
-uint64_t segment_tail_start(int fd, const std::string &path, SegmentIndex &index, bool writable) {
-  const auto &entries = index.entries();
+uint64_t segment_tail_start(int fd, const std::string& path, SegmentIndex& index, bool writable) {
+  const auto& entries = index.entries();
   for (size_t i = entries.size(); i-- > 0;) {
-    const IndexEntry &e = entries[i];
+    const IndexEntry& e = entries[i];
     if (!valid_batch_at(fd, path, e.position, Offset(index.base().value + e.rel_offset))) continue;
     uint64_t pos = e.position;
     // Time entries name batches the offset index also names, so one past this
     // entry's batch is as stale as an offset entry would be (a crash may keep
     // either file's page without the other's).
-    const auto &times = index.time_entries();
+    const auto& times = index.time_entries();
     bool stale_time = !times.empty() && times.back().rel_offset > e.rel_offset;
     if (writable && (i + 1 < entries.size() || stale_time)) index.truncate_from(pos + 1);
     return pos;
@@ -69,8 +69,8 @@ uint64_t segment_tail_start(int fd, const std::string &path, SegmentIndex &index
   return 0;
 }
 
-[[noreturn]] void throw_segment_corrupt(const std::string &label, const std::string &path,
-                                        const std::string &reason) {
+[[noreturn]] void throw_segment_corrupt(const std::string& label, const std::string& path,
+                                        const std::string& reason) {
   throw Error(Errc::corrupt,
               fmt::format("{} segment {}: {} (pspf-topics repair cuts the partition back to "
                           "its last good batch, moving the rest to quarantine files)",
@@ -116,7 +116,7 @@ void SegmentWriter::scan_tail(uint64_t from) {
     r.expect_offset_at_least(*base_);
   else if (from == end_pos_)
     r.expect_offset_at_least(next_offset_);
-  const char *data;
+  const char* data;
   BatchHeader h;
   for (;;) {
     BatchStatus s = r.next(data, h);
@@ -166,7 +166,7 @@ void SegmentWriter::refresh() {
       SegmentIndex idx(dir_, prev);
       SegmentReader r(fd.get(), path,
                       fd.valid() ? segment_tail_start(fd.get(), path, idx, false) : 0);
-      const char *data;
+      const char* data;
       BatchHeader h;
       while (fd.valid() && r.next(data, h) == BatchStatus::ok) {
         last_ts_ = std::max(last_ts_, h.max_timestamp);

@@ -31,24 +31,24 @@ namespace pspf {
 // last index entry whose batch is whole and valid (an entry can outlive its
 // batch when a machine crash kept the index page but not the log's), else 0.
 // When `index` is writable, the entries past the one chosen are dropped.
-uint64_t segment_tail_start(int fd, const std::string &path, SegmentIndex &index, bool writable);
+uint64_t segment_tail_start(int fd, const std::string& path, SegmentIndex& index, bool writable);
 
 // Throws Error(corrupt) for a bad batch `reason` in segment `path` of the
 // partition `label`, saying how to repair it.
-[[noreturn]] void throw_segment_corrupt(const std::string &label, const std::string &path,
-                                        const std::string &reason);
+[[noreturn]] void throw_segment_corrupt(const std::string& label, const std::string& path,
+                                        const std::string& reason);
 
 class SegmentWriter {
  public:
   // Decides whether a suspect last batch (at `position`, with header `h`) may
   // be cut into quarantine like a torn one
   // (PartitionWriter::may_cut_suspect_tail).
-  using SuspectPolicy = std::function<bool(uint64_t position, const BatchHeader &h)>;
+  using SuspectPolicy = std::function<bool(uint64_t position, const BatchHeader& h)>;
 
   // `label` names the partition in messages.
   SegmentWriter(std::string partition_dir, std::string label, SuspectPolicy may_cut_suspect);
-  SegmentWriter(const SegmentWriter &) = delete;
-  SegmentWriter &operator=(const SegmentWriter &) = delete;
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
 
   // Brings the view of the tail up to date: opens the last segment (creating
   // the first one) when it changed or was cut back, else scans what was
@@ -68,7 +68,7 @@ class SegmentWriter {
 
   bool is_open() const { return base_.has_value(); }
   Offset base() const { return *base_; }
-  const std::string &path() const { return path_; }
+  const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
   uint64_t end_pos() const { return end_pos_; }
   Offset next_offset() const { return next_offset_; }
@@ -76,7 +76,7 @@ class SegmentWriter {
   // Bytes of torn batches cut off the tail so far, and the quarantine files
   // they were moved to first (pspf-log(5) QUARANTINE).
   uint64_t truncated_bytes() const { return truncated_bytes_; }
-  const std::vector<std::string> &quarantined() const { return quarantined_; }
+  const std::vector<std::string>& quarantined() const { return quarantined_; }
 
  private:
   void open(Offset base);

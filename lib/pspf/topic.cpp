@@ -8,12 +8,12 @@
 #include <filesystem>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <xxhash.h>
+#include <nlohmann/json.hpp>
 
+#include "pspf/clock.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
-#include "pspf/clock.h"
 #include "pspf/paths.h"
 #include "pspf/position.h"
 
@@ -25,14 +25,16 @@ DedupWindow parse_dedup_window(std::string_view text) {
   if (digits) {
     if (text.size() > 18 || std::stoull(std::string(text)) == 0)
       throw Error(Errc::usage, fmt::format("invalid dedup window '{}': expected a number of events "
-                                           "from 1, or a duration like 7d", text));
+                                           "from 1, or a duration like 7d",
+                                           text));
     w.events = std::stoull(std::string(text));
     w.ms = 0;
     return w;
   }
   w.ms = parse_duration_ms(text);
   if (w.ms <= 0)
-    throw Error(Errc::usage, fmt::format("invalid dedup window '{}': it must be longer than 0", text));
+    throw Error(Errc::usage,
+                fmt::format("invalid dedup window '{}': it must be longer than 0", text));
   return w;
 }
 
@@ -46,7 +48,8 @@ CleanupPolicy parse_cleanup_policy(std::string_view text) {
   if (text == "compact") return {true, false};
   if (text == "compact,delete" || text == "delete,compact") return {true, true};
   throw Error(Errc::usage, fmt::format("invalid cleanup policy '{}': expected delete, compact or "
-                                       "compact,delete", text));
+                                       "compact,delete",
+                                       text));
 }
 
 std::string format_cleanup_policy(const CleanupPolicy& p) {
@@ -57,8 +60,10 @@ std::string format_cleanup_policy(const CleanupPolicy& p) {
 int64_t parse_retention_ms(std::string_view text) {
   if (text == "none" || text == "-1") return -1;
   int64_t ms = parse_duration_ms(text);
-  if (ms <= 0) throw Error(Errc::usage, fmt::format("invalid retention time '{}': it must be "
-                                                    "longer than 0 (or none)", text));
+  if (ms <= 0)
+    throw Error(Errc::usage, fmt::format("invalid retention time '{}': it must be "
+                                         "longer than 0 (or none)",
+                                         text));
   return ms;
 }
 
@@ -68,7 +73,8 @@ int64_t parse_retention_bytes(std::string_view text) {
   int shift = 0;
   if (!digits.empty()) {
     switch (digits.back()) {
-      case 'k': case 'K': shift = 10; break;
+      case 'k':
+      case 'K': shift = 10; break;
       case 'M': shift = 20; break;
       case 'G': shift = 30; break;
       default: break;
@@ -80,7 +86,8 @@ int64_t parse_retention_bytes(std::string_view text) {
   int64_t n = ok ? std::stoll(std::string(digits)) << shift : 0;
   if (n <= 0)
     throw Error(Errc::usage, fmt::format("invalid retention size '{}': expected a number of bytes "
-                                         "from 1 (with an optional k, M or G), or none", text));
+                                         "from 1 (with an optional k, M or G), or none",
+                                         text));
   return n;
 }
 
@@ -104,8 +111,10 @@ std::string topic_to_json(const TopicConfig& t) {
   j["partitions"] = t.partitions;
   j["created"] = t.created_ms;
   j["segment_bytes"] = t.segment_bytes;
-  if (t.dedup_window.events > 0) j["dedup_window_events"] = t.dedup_window.events;
-  else j["dedup_window_ms"] = t.dedup_window.ms;
+  if (t.dedup_window.events > 0)
+    j["dedup_window_events"] = t.dedup_window.events;
+  else
+    j["dedup_window_ms"] = t.dedup_window.ms;
   j["cleanup_policy"] = format_cleanup_policy(t.cleanup);
   j["retention_ms"] = t.retention_ms;
   j["retention_bytes"] = t.retention_bytes;
@@ -119,8 +128,8 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
   // The JSON parser stops at a NUL byte: what follows one (a torn or padded write)
   // would otherwise go unseen.
   if (auto nul = text.find('\0'); nul != std::string_view::npos)
-    throw Error(Errc::corrupt, fmt::format("{}: not a valid topic file: a NUL byte at byte {}",
-                                           path, nul));
+    throw Error(Errc::corrupt,
+                fmt::format("{}: not a valid topic file: a NUL byte at byte {}", path, nul));
   try {
     auto j = nlohmann::ordered_json::parse(text);
     // Files written before the checksum have none: they read as they always did.
@@ -130,7 +139,8 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
       if (!sum.is_string() || sum.get<std::string>() != want)
         throw Error(Errc::corrupt, fmt::format("{}: checksum mismatch (the file was changed "
                                                "outside pspf-topics; its fields cannot be "
-                                               "trusted)", path));
+                                               "trusted)",
+                                               path));
     }
     TopicConfig t;
     t.name = j.at("name").get<std::string>();
@@ -138,7 +148,8 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
     t.created_ms = j.value("created", int64_t{0});
     t.segment_bytes = j.value("segment_bytes", kDefaultSegmentBytes);
     t.dedup_window.events = j.value("dedup_window_events", uint64_t{0});
-    t.dedup_window.ms = t.dedup_window.events ? 0 : j.value("dedup_window_ms", kDefaultDedupWindowMs);
+    t.dedup_window.ms =
+        t.dedup_window.events ? 0 : j.value("dedup_window_ms", kDefaultDedupWindowMs);
     // Fields added with pspf-compact: an older topic.json reads with the defaults.
     if (j.contains("cleanup_policy")) {
       try {
@@ -259,9 +270,12 @@ PartitionDirs check_partition_dirs(const std::string& dir, const TopicConfig& t)
     bool canonical = name.size() <= 5 && (name == "0" || name[0] != '0');
     int32_t p = canonical ? std::stoi(name) : -1;
     std::error_code ec;
-    bool dir_entry = std::filesystem::is_directory(std::filesystem::symlink_status(topic + "/" + name, ec));
-    if (p >= 0 && p < t.partitions && dir_entry) seen[static_cast<size_t>(p)] = true;
-    else out.extra.emplace_back(name, topic + "/" + name);
+    bool dir_entry =
+        std::filesystem::is_directory(std::filesystem::symlink_status(topic + "/" + name, ec));
+    if (p >= 0 && p < t.partitions && dir_entry)
+      seen[static_cast<size_t>(p)] = true;
+    else
+      out.extra.emplace_back(name, topic + "/" + name);
   }
   for (int32_t p = 0; p < t.partitions; ++p)
     if (!seen[static_cast<size_t>(p)])

@@ -92,7 +92,7 @@ TopicConfig alter_topic(const std::string& dir, std::string_view name,
 // its partition count: partitions without a directory, and numeric entries that are
 // not a partition of the topic (paths, sorted; a partition hidden by a lowered count).
 struct PartitionDirs {
-  std::vector<std::pair<int32_t, std::string>> missing;  // partition, its directory
+  std::vector<std::pair<int32_t, std::string>> missing;    // partition, its directory
   std::vector<std::pair<std::string, std::string>> extra;  // name, path
 };
 PartitionDirs check_partition_dirs(const std::string& dir, const TopicConfig& t);

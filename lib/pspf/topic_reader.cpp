@@ -58,13 +58,16 @@ TopicReader::TopicReader(const Log& log, TopicConfig topic, ReadOptions o)
         case Position::Kind::end: s->end = std::min(s->end, log_end); break;
         case Position::Kind::offset: s->end = std::min(s->end, Offset(o.until->value)); break;
         case Position::Kind::last_n:
-          s->end = std::min(s->end, Offset(std::max(log_start.value, log_end.value - o.until->value)));
+          s->end =
+              std::min(s->end, Offset(std::max(log_start.value, log_end.value - o.until->value)));
           break;
         case Position::Kind::time: s->until_ts = o.until->value; break;
       }
     }
-    if (o.from.kind == Position::Kind::time) s->reader->seek_time(Timestamp(o.from.value));
-    else s->reader->seek(s->start);
+    if (o.from.kind == Position::Kind::time)
+      s->reader->seek_time(Timestamp(o.from.value));
+    else
+      s->reader->seek(s->start);
     if (s->start >= s->end) s->done = true;
     streams_.push_back(std::move(s));
   }

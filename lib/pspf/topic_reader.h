@@ -26,7 +26,7 @@ struct ReadOptions {
   std::optional<Position> until;        // exclusive
   bool follow = false;                  // no snapshot end
   bool merge = true;
-  std::optional<std::string> key;       // only this key (and only its partition)
+  std::optional<std::string> key;  // only this key (and only its partition)
 };
 
 class TopicReader {

@@ -19,7 +19,9 @@ Watcher::Watcher(const std::vector<std::string>& dirs)
 }
 
 bool Watcher::wait(int timeout_ms) {
-  struct pollfd p {fd_.get(), POLLIN, 0};
+  struct pollfd p {
+    fd_.get(), POLLIN, 0
+  };
   int n = ::poll(&p, 1, timeout_ms);
   if (n < 0) {
     if (errno == EINTR) return false;

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
     std::string path = argv[1];
     uint64_t pos = std::stoull(argv[2]);
     std::string bytes = pspf::read_small_file(path);
-    if (pos + pspf::kBatchHeaderSize > bytes.size()) throw std::runtime_error("no batch header at POS");
+    if (pos + pspf::kBatchHeaderSize > bytes.size())
+      throw std::runtime_error("no batch header at POS");
     char* p = bytes.data() + pos;
     pspf::BatchHeader h = pspf::decode_batch_header(p);
     if (h.length < pspf::kBatchHeaderSize || pos + h.length > bytes.size())

@@ -190,13 +190,15 @@ TEST_CASE("records whose offset deltas repeat, go back or overflow the time are 
   std::string bytes = good;
   bytes[kBatchHeaderSize + kRec + 1] = 0;  // record 1 repeats delta 0
   reseal(bytes);
-  CHECK(walk(bytes) == "100 batch at offset 100: record 1 has offset delta 0, not above the "
-                       "previous record's 0");
+  CHECK(walk(bytes) ==
+        "100 batch at offset 100: record 1 has offset delta 0, not above the "
+        "previous record's 0");
   bytes = good;
   bytes[kBatchHeaderSize + 2 * kRec + 1] = 0;  // record 2 goes back to delta 0
   reseal(bytes);
-  CHECK(walk(bytes) == "100 101 batch at offset 100: record 2 has offset delta 0, not above the "
-                       "previous record's 1");
+  CHECK(walk(bytes) ==
+        "100 101 batch at offset 100: record 2 has offset delta 0, not above the "
+        "previous record's 1");
   bytes = good;
   bytes[kBatchHeaderSize + 2] = 0x05;  // record 0 is 5 ms after the batch's max timestamp
   reseal(bytes);

@@ -14,8 +14,8 @@
 #include "pspf/compact.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
-#include "pspf/partition_scan.h"
 #include "pspf/latest.h"
+#include "pspf/partition_scan.h"
 #include "pspf/paths.h"
 #include "pspf/removed_keys.h"
 #include "test_util.h"
@@ -82,8 +82,10 @@ struct Fixture {
     std::map<std::string, std::pair<int64_t, std::string>> latest;
     std::set<int64_t> keyless;
     for (const auto& [off, rec] : records()) {
-      if (std::get<0>(rec) == "-") keyless.insert(off);
-      else latest[std::get<0>(rec)] = {off, std::get<1>(rec)};
+      if (std::get<0>(rec) == "-")
+        keyless.insert(off);
+      else
+        latest[std::get<0>(rec)] = {off, std::get<1>(rec)};
     }
     return {latest, keyless};
   }
@@ -217,7 +219,8 @@ TEST_CASE("leftovers: uncommitted swap files are rolled back, committed ones fin
   CHECK(read_small_file(seg) == content);
   l = finish_leftovers(f.dir);
   CHECK(l.finished == 1);
-  CHECK(load_removed_keys(f.dir) == std::unordered_map<std::string, uint64_t>{{"k0", 5}, {"k1", 5}});
+  CHECK(load_removed_keys(f.dir) ==
+        std::unordered_map<std::string, uint64_t>{{"k0", 5}, {"k1", 5}});
   CHECK(read_small_file(seg).empty());
 }
 
@@ -336,23 +339,27 @@ TEST_CASE("damage to removed-keys is reported, and key versions are never rebuil
   std::string whole = read_small_file(path);
   std::string expected = fmt::format(
       "{}: 5 records are missing from offsets 0..5 of the log, but it counts 0 removed there (a "
-      "record lost or damaged: rebuilt key versions would go backwards)", path);
+      "record lost or damaged: rebuilt key versions would go backwards)",
+      path);
   // A flipped byte in the last frame looks like a torn write, and the file gone like a
   // partition never compacted: either way the removals are no longer counted.
   std::string flipped = whole;
   flipped.back() = static_cast<char>(flipped.back() ^ 1);
-  for (const std::string* content : {static_cast<const std::string*>(&flipped), static_cast<const std::string*>(nullptr)}) {
-    if (content) write_file_atomic(path, *content);
-    else ::unlink(path.c_str());
+  for (const std::string* content :
+       {static_cast<const std::string*>(&flipped), static_cast<const std::string*>(nullptr)}) {
+    if (content)
+      write_file_atomic(path, *content);
+    else
+      ::unlink(path.c_str());
     s = scan_partition(f.dir, true);
     CHECK_FALSE(s.damaged);
     CHECK(s.problems == std::vector<std::string>{expected});
     ::unlink((f.dir + "/keys.hix").c_str());
     auto fresh = f.log.writer(f.t, PartitionId(0));
-    CHECK_THROWS_WITH_AS(fresh->key_version("gone"),
-                         fmt::format("topic t partition 0: cannot rebuild key versions: {}",
-                                     expected).c_str(),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        fresh->key_version("gone"),
+        fmt::format("topic t partition 0: cannot rebuild key versions: {}", expected).c_str(),
+        Error);
     CHECK_THROWS_AS(put_expecting(*fresh, "gone", ExpectVersion::no_stream()), Error);
   }
   write_file_atomic(path, whole);

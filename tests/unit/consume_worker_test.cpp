@@ -46,7 +46,9 @@ std::vector<int64_t> handed_out(const Log& log, const TopicConfig& t) {
 
 }  // namespace
 
-TEST_CASE("a batch that fails on every attempt without a dead letter: exit 1, nothing committed, handed out again") {
+TEST_CASE(
+    "a batch that fails on every attempt without a dead letter: exit 1, nothing committed, handed "
+    "out again") {
   test::TempDir d;
   Log log(d.path());
   TopicConfig t = make_topic(log, 5);
@@ -59,7 +61,8 @@ TEST_CASE("a batch that fails on every attempt without a dead letter: exit 1, no
   o.exit_at_end = true;
   o.max_attempts = 2;
   o.batch = 3;  // the first batch is offsets 0..2
-  o.exec = fmt::format("echo \"$PSPF_FIRST_OFFSET $PSPF_LAST_OFFSET $PSPF_ATTEMPT\" >>'{}'; exit 3", tries);
+  o.exec = fmt::format("echo \"$PSPF_FIRST_OFFSET $PSPF_LAST_OFFSET $PSPF_ATTEMPT\" >>'{}'; exit 3",
+                       tries);
   int rc = 0;
   {
     Consumer c(log, "g", t, Position{}, true);

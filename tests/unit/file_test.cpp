@@ -152,8 +152,10 @@ TEST_CASE("read_small_file refuses a file larger than its bound without reading 
     Fd fd = open_file(path, O_RDWR | O_CREAT);
     truncate_file(fd.get(), 4ull << 30, path);  // 4 GiB, sparse
   }
-  CHECK(message_of([&] { read_small_file(path); }) ==
-        path + " is 4294967296 bytes, more than the 67108864 such a file can need: refusing to read it");
+  CHECK(
+      message_of([&] { read_small_file(path); }) ==
+      path +
+          " is 4294967296 bytes, more than the 67108864 such a file can need: refusing to read it");
   write_file_atomic(path, "0123456789");
   CHECK(message_of([&] { read_small_file(path, 9); }) ==
         path + " is 10 bytes, more than the 9 such a file can need: refusing to read it");

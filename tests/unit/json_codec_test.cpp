@@ -150,23 +150,12 @@ TEST_CASE("every control character is written back escaped, short forms where JS
     std::snprintf(hex, sizeof hex, "\\u%04x", c);
     in += hex;
     switch (c) {
-      case '\b':
-        expected += "\\b";
-        break;
-      case '\t':
-        expected += "\\t";
-        break;
-      case '\n':
-        expected += "\\n";
-        break;
-      case '\f':
-        expected += "\\f";
-        break;
-      case '\r':
-        expected += "\\r";
-        break;
-      default:
-        expected += hex;
+      case '\b': expected += "\\b"; break;
+      case '\t': expected += "\\t"; break;
+      case '\n': expected += "\\n"; break;
+      case '\f': expected += "\\f"; break;
+      case '\r': expected += "\\r"; break;
+      default: expected += hex;
     }
   }
   in += "\"";
@@ -480,7 +469,8 @@ TEST_CASE("capture paths match unescaped keys; a key with a dot needs '\\.'") {
   caps[2].path = "a.b";
   caps[3].path = R"(c\\d.e)";
   // Member order must not matter: the literal member first, then the nested one.
-  REQUIRE(to_msgpack(R"({"i\u0064":5,"a.b":true,"a":{"b":"nested"},"c\\d":{"e":1}})", nullptr, caps));
+  REQUIRE(
+      to_msgpack(R"({"i\u0064":5,"a.b":true,"a":{"b":"nested"},"c\\d":{"e":1}})", nullptr, caps));
   CHECK(caps[0].found);
   CHECK(caps[0].text == "5");
   CHECK(caps[1].found);

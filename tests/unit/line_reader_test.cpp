@@ -101,7 +101,8 @@ TEST_CASE("lines split across reads of a pipe come out whole") {
   if (pid == 0) {
     ::close(fds[0]);
     for (size_t pos = 0; pos < text.size(); pos += 777)
-      if (::write(fds[1], text.data() + pos, std::min<size_t>(777, text.size() - pos)) < 0) _exit(1);
+      if (::write(fds[1], text.data() + pos, std::min<size_t>(777, text.size() - pos)) < 0)
+        _exit(1);
     _exit(0);
   }
   ::close(fds[1]);

@@ -21,7 +21,8 @@ std::string bytes(std::initializer_list<int> b) {
   return s;
 }
 
-template <class F> std::string written(F f) {
+template <class F>
+std::string written(F f) {
   Buffer b;
   f(b);
   return std::string(b.view());
@@ -46,10 +47,11 @@ TEST_CASE("strings take fixstr, str8, str16, str32 at 31/32, 255/256, 65535/6553
     size_t n;
     std::string header;
   };
-  for (const Case& c : {Case{0, bytes({0xa0})}, Case{31, bytes({0xbf})}, Case{32, bytes({0xd9, 32})},
-                        Case{255, bytes({0xd9, 0xff})}, Case{256, bytes({0xda, 0x01, 0x00})},
-                        Case{65535, bytes({0xda, 0xff, 0xff})},
-                        Case{65536, bytes({0xdb, 0x00, 0x01, 0x00, 0x00})}}) {
+  for (const Case& c :
+       {Case{0, bytes({0xa0})}, Case{31, bytes({0xbf})}, Case{32, bytes({0xd9, 32})},
+        Case{255, bytes({0xd9, 0xff})}, Case{256, bytes({0xda, 0x01, 0x00})},
+        Case{65535, bytes({0xda, 0xff, 0xff})},
+        Case{65536, bytes({0xdb, 0x00, 0x01, 0x00, 0x00})}}) {
     CAPTURE(c.n);
     std::string s(c.n, 'x');
     std::string w = written([&](Buffer& b) { msgpack_put_str(b, s); });
@@ -71,9 +73,10 @@ TEST_CASE("bin headers take bin8, bin16, bin32 at 255/256 and 65535/65536 bytes"
     size_t n;
     std::string header;
   };
-  for (const Case& c : {Case{0, bytes({0xc4, 0})}, Case{255, bytes({0xc4, 0xff})},
-                        Case{256, bytes({0xc5, 0x01, 0x00})}, Case{65535, bytes({0xc5, 0xff, 0xff})},
-                        Case{65536, bytes({0xc6, 0x00, 0x01, 0x00, 0x00})}}) {
+  for (const Case& c :
+       {Case{0, bytes({0xc4, 0})}, Case{255, bytes({0xc4, 0xff})},
+        Case{256, bytes({0xc5, 0x01, 0x00})}, Case{65535, bytes({0xc5, 0xff, 0xff})},
+        Case{65536, bytes({0xc6, 0x00, 0x01, 0x00, 0x00})}}) {
     CAPTURE(c.n);
     std::string w = written([&](Buffer& b) { msgpack_put_bin_header(b, c.n); });
     CHECK(w == c.header);
@@ -130,15 +133,15 @@ TEST_CASE("integers take the smallest form; batch uints never take uint8") {
     int64_t v;
     std::string w;
   };
-  for (const Case& c : {Case{0, bytes({0x00})}, Case{127, bytes({0x7f})},
-                        Case{128, bytes({0xcc, 0x80})}, Case{255, bytes({0xcc, 0xff})},
-                        Case{256, bytes({0xcd, 0x01, 0x00})}, Case{65535, bytes({0xcd, 0xff, 0xff})},
-                        Case{65536, bytes({0xce, 0, 1, 0, 0})},
-                        Case{INT64_MAX, bytes({0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})},
-                        Case{-1, bytes({0xff})}, Case{-32, bytes({0xe0})}, Case{-33, bytes({0xd0, 0xdf})},
-                        Case{-128, bytes({0xd0, 0x80})}, Case{-129, bytes({0xd1, 0xff, 0x7f})},
-                        Case{-32769, bytes({0xd2, 0xff, 0xff, 0x7f, 0xff})},
-                        Case{INT64_MIN, bytes({0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0})}}) {
+  for (const Case& c :
+       {Case{0, bytes({0x00})}, Case{127, bytes({0x7f})}, Case{128, bytes({0xcc, 0x80})},
+        Case{255, bytes({0xcc, 0xff})}, Case{256, bytes({0xcd, 0x01, 0x00})},
+        Case{65535, bytes({0xcd, 0xff, 0xff})}, Case{65536, bytes({0xce, 0, 1, 0, 0})},
+        Case{INT64_MAX, bytes({0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})},
+        Case{-1, bytes({0xff})}, Case{-32, bytes({0xe0})}, Case{-33, bytes({0xd0, 0xdf})},
+        Case{-128, bytes({0xd0, 0x80})}, Case{-129, bytes({0xd1, 0xff, 0x7f})},
+        Case{-32769, bytes({0xd2, 0xff, 0xff, 0x7f, 0xff})},
+        Case{INT64_MIN, bytes({0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0})}}) {
     CAPTURE(c.v);
     std::string w = written([&](Buffer& b) { msgpack_put_int(b, c.v); });
     CHECK(w == c.w);
@@ -163,10 +166,10 @@ TEST_CASE("integers take the smallest form; batch uints never take uint8") {
     uint64_t v;
     std::string w;
   };
-  for (const U& c : {U{127, bytes({0x7f})}, U{128, bytes({0xcd, 0x00, 0x80})},
-                     U{255, bytes({0xcd, 0x00, 0xff})}, U{65535, bytes({0xcd, 0xff, 0xff})},
-                     U{65536, bytes({0xce, 0, 1, 0, 0})},
-                     U{0x100000000, bytes({0xcf, 0, 0, 0, 1, 0, 0, 0, 0})}}) {
+  for (const U& c :
+       {U{127, bytes({0x7f})}, U{128, bytes({0xcd, 0x00, 0x80})}, U{255, bytes({0xcd, 0x00, 0xff})},
+        U{65535, bytes({0xcd, 0xff, 0xff})}, U{65536, bytes({0xce, 0, 1, 0, 0})},
+        U{0x100000000, bytes({0xcf, 0, 0, 0, 1, 0, 0, 0, 0})}}) {
     CAPTURE(c.v);
     std::string w = written([&](Buffer& b) { msgpack_put_batch_uint(b, c.v); });
     CHECK(w == c.w);
@@ -189,10 +192,11 @@ TEST_CASE("nil, bool, float64 and ext are written as pspf always wrote them") {
     size_t n;
     std::string header;
   };
-  for (const Case& c : {Case{1, bytes({0xd4, 1})}, Case{2, bytes({0xd5, 1})}, Case{3, bytes({0xc7, 3, 1})},
-                        Case{4, bytes({0xd6, 1})}, Case{8, bytes({0xd7, 1})}, Case{16, bytes({0xd8, 1})},
-                        Case{17, bytes({0xc7, 17, 1})}, Case{256, bytes({0xc8, 1, 0, 1})},
-                        Case{65536, bytes({0xc9, 0, 1, 0, 0, 1})}}) {
+  for (const Case& c :
+       {Case{1, bytes({0xd4, 1})}, Case{2, bytes({0xd5, 1})}, Case{3, bytes({0xc7, 3, 1})},
+        Case{4, bytes({0xd6, 1})}, Case{8, bytes({0xd7, 1})}, Case{16, bytes({0xd8, 1})},
+        Case{17, bytes({0xc7, 17, 1})}, Case{256, bytes({0xc8, 1, 0, 1})},
+        Case{65536, bytes({0xc9, 0, 1, 0, 0, 1})}}) {
     CAPTURE(c.n);
     std::string payload(c.n, '7');
     std::string w = written([&](Buffer& b) { msgpack_put_ext(b, 1, payload); });
@@ -224,17 +228,18 @@ TEST_CASE("string maps round trip; anything else is not one") {
   CHECK(back[1] == kv[0]);
   CHECK(back[2] == kv[1]);
   CHECK(msgpack_is_string_map(bytes({0x80})));
-  CHECK_FALSE(msgpack_is_string_map(bytes({0x81, 0xa1, 'a', 0x01})));        // int value
-  CHECK_FALSE(msgpack_is_string_map(bytes({0x81, 0xa1, 'a', 0x80})));        // map value
-  CHECK_FALSE(msgpack_is_string_map(bytes({0x81, 0x01, 0xa1, 'a'})));        // int key
-  CHECK_FALSE(msgpack_is_string_map(bytes({0x80, 0xc0})));                   // trailing bytes
-  CHECK_FALSE(msgpack_is_string_map(bytes({0x91, 0xa1, 'a'})));              // an array
+  CHECK_FALSE(msgpack_is_string_map(bytes({0x81, 0xa1, 'a', 0x01})));  // int value
+  CHECK_FALSE(msgpack_is_string_map(bytes({0x81, 0xa1, 'a', 0x80})));  // map value
+  CHECK_FALSE(msgpack_is_string_map(bytes({0x81, 0x01, 0xa1, 'a'})));  // int key
+  CHECK_FALSE(msgpack_is_string_map(bytes({0x80, 0xc0})));             // trailing bytes
+  CHECK_FALSE(msgpack_is_string_map(bytes({0x91, 0xa1, 'a'})));        // an array
   back.clear();
   CHECK_FALSE(msgpack_read_string_map(bytes({0x82, 0xa1, 'a', 0xa1, 'b', 0xa1, 'c', 0x01}), back));
   CHECK(back.empty());  // nothing half-read
 }
 
-TEST_CASE("limits: skip refuses nesting past kMsgpackMaxSkipDepth, headers past kMsgpackMaxLength") {
+TEST_CASE(
+    "limits: skip refuses nesting past kMsgpackMaxSkipDepth, headers past kMsgpackMaxLength") {
   for (uint32_t depth : {kMsgpackMaxSkipDepth - 1, kMsgpackMaxSkipDepth}) {
     std::string deep(depth, char(0x91));  // `depth` arrays of one element...
     deep += char(0x90);                   // ...around an empty one
@@ -258,8 +263,8 @@ TEST_CASE("limits: skip refuses nesting past kMsgpackMaxSkipDepth, headers past 
 
 TEST_CASE("truncated values are refused at every length by every reader") {
   Buffer b;
-  std::vector<std::pair<std::string_view, std::string_view>> kv = {{"k", std::string_view("v\0w", 3)},
-                                                                   {std::string(40, 'K'), "x"}};
+  std::vector<std::pair<std::string_view, std::string_view>> kv = {
+      {"k", std::string_view("v\0w", 3)}, {std::string(40, 'K'), "x"}};
   msgpack_put_string_map(b, kv);
   std::string map(b.view());
   std::string values[] = {map,

@@ -27,7 +27,8 @@ Appended append(PartitionWriter& w, int first, int count, SyncMode sync = SyncMo
 }
 
 // Every record offset and key the reader returns from `from` on.
-std::vector<std::pair<int64_t, std::string>> read_from(const std::string& dir, Offset from = Offset(0)) {
+std::vector<std::pair<int64_t, std::string>> read_from(const std::string& dir,
+                                                       Offset from = Offset(0)) {
   PartitionReader r(dir, "test partition");
   r.seek(from);
   std::vector<std::pair<int64_t, std::string>> out;
@@ -107,7 +108,8 @@ TEST_CASE("two writers on one partition see each other's appends") {
   CHECK(read_from(dir.path()).size() == 6);
 }
 
-TEST_CASE("the next writer moves a torn tail of every length to a quarantine file and appends after it") {
+TEST_CASE(
+    "the next writer moves a torn tail of every length to a quarantine file and appends after it") {
   test::TempDir dir;
   uint64_t good_end, full_end;
   {
@@ -119,7 +121,8 @@ TEST_CASE("the next writer moves a torn tail of every length to a quarantine fil
   }
   std::string full = read_small_file(seg(dir.path(), 0));
   std::string quarantine = paths::quarantine_file(dir.path(), Offset(0), good_end);
-  CHECK(quarantine == dir.path() + fmt::format("/00000000000000000000.log.{}.quarantine", good_end));
+  CHECK(quarantine ==
+        dir.path() + fmt::format("/00000000000000000000.log.{}.quarantine", good_end));
   for (uint64_t len = good_end + 1; len < full_end; len += 7) {
     CAPTURE(len);
     write_file_atomic(seg(dir.path(), 0), full.substr(0, len));
@@ -409,7 +412,8 @@ TEST_CASE("repair moves the damaged region and every later segment to quarantine
   PartitionScan r = repair_partition(dir.path());
   CHECK(r.damaged);
   std::vector<std::string> want{paths::quarantine_file(dir.path(), segs[1], starts[1])};
-  for (size_t k = 2; k < segs.size(); ++k) want.push_back(paths::quarantine_file(dir.path(), segs[k], 0));
+  for (size_t k = 2; k < segs.size(); ++k)
+    want.push_back(paths::quarantine_file(dir.path(), segs[k], 0));
   CHECK(r.quarantined == want);
   CHECK(quarantine_files(dir.path()) == want);
   CHECK(read_small_file(want[0]) == damaged.substr(starts[1]));
@@ -443,7 +447,8 @@ TEST_CASE("verify names a middle segment emptied or lost, unless a compaction re
   s = scan_partition(dir.path(), true);
   CHECK(s.damaged);
   CHECK(s.damage == fmt::format("segment {}: empty, but it is not the last segment (its records "
-                                "are lost)", seg(dir.path(), 3)));
+                                "are lost)",
+                                seg(dir.path(), 3)));
   CHECK(s.damaged_segment == seg(dir.path(), 3));
   CHECK(s.damage_position == 0);
   CHECK(s.bytes_after_damage == last_size);
@@ -455,7 +460,8 @@ TEST_CASE("verify names a middle segment emptied or lost, unless a compaction re
   CHECK(s.damaged);
   CHECK(s.damage == fmt::format("segment {}: offsets 3..5 are missing before it: the segment "
                                 "before ends at offset 3 and no compaction removed them (a "
-                                "segment lost?)", seg(dir.path(), 6)));
+                                "segment lost?)",
+                                seg(dir.path(), 6)));
   CHECK(s.damaged_segment == seg(dir.path(), 6));
   CHECK(s.damage_position == 0);
   CHECK(s.bytes_after_damage == last_size);
@@ -537,8 +543,8 @@ TEST_CASE("checksum-valid batches whose offsets repeat, go back or overflow are 
     write_file_atomic(seg(dir.path(), 0), c.bytes);
     PartitionScan s = scan_partition(dir.path(), true);
     CHECK(s.damaged);
-    CHECK(s.damage == fmt::format("segment {}: bad batch at byte {}: {}", seg(dir.path(), 0), c.at,
-                                  c.why));
+    CHECK(s.damage ==
+          fmt::format("segment {}: bad batch at byte {}: {}", seg(dir.path(), 0), c.at, c.why));
     CHECK(s.records == 3);
     CHECK(s.end.value == 3);
   }

@@ -26,7 +26,8 @@ std::string name_error(const std::string& name, std::string_view what = "topic")
 
 }  // namespace
 
-TEST_CASE("names of 1 to 249 letters, digits, '.', '_' and '-' not beginning with '.' are accepted") {
+TEST_CASE(
+    "names of 1 to 249 letters, digits, '.', '_' and '-' not beginning with '.' are accepted") {
   CHECK(name_error("orders") == "");
   CHECK(name_error("a") == "");
   CHECK(name_error("Orders.v2_eu-1") == "");
@@ -74,8 +75,10 @@ TEST_CASE("every path is the one pspf-log(5) gives") {
         "/p/09223372036854775807.timeindex");
   CHECK(paths::swap_file("/p", Offset(7), paths::kLogExt, 0xab) ==
         "/p/00000000000000000007.log.00000000000000ab.cleaned");
-  CHECK(paths::quarantine_file("/p", Offset(0), 8190) == "/p/00000000000000000000.log.8190.quarantine");
-  CHECK(paths::quarantine_file("/p", Offset(5), 0, 2) == "/p/00000000000000000005.log.0.2.quarantine");
+  CHECK(paths::quarantine_file("/p", Offset(0), 8190) ==
+        "/p/00000000000000000000.log.8190.quarantine");
+  CHECK(paths::quarantine_file("/p", Offset(5), 0, 2) ==
+        "/p/00000000000000000005.log.0.2.quarantine");
 }
 
 TEST_CASE("a path with a name that is not a name throws before it is built") {
@@ -93,7 +96,8 @@ TEST_CASE("a segment name is exactly 20 decimal digits and the extension") {
   CHECK_FALSE(paths::parse_segment_name("00000000000000052317.log", paths::kIndexExt));
   CHECK_FALSE(paths::parse_segment_name("0000000000000052317.log", paths::kLogExt));    // 19 digits
   CHECK_FALSE(paths::parse_segment_name("000000000000000052317.log", paths::kLogExt));  // 21
-  CHECK_FALSE(paths::parse_segment_name("00000000000000052317.log.8190.quarantine", paths::kLogExt));
+  CHECK_FALSE(
+      paths::parse_segment_name("00000000000000052317.log.8190.quarantine", paths::kLogExt));
   CHECK_FALSE(paths::parse_segment_name("00000000000000052317.log.00000000000000ab.cleaned",
                                         paths::kLogExt));
   CHECK_FALSE(paths::parse_segment_name("0000000000000005231x.log", paths::kLogExt));

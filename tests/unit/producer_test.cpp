@@ -10,10 +10,10 @@
 #include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
-#include "pspf/paths.h"
 #include "pspf/log.h"
 #include "pspf/murmur2.h"
 #include "pspf/partition.h"
+#include "pspf/paths.h"
 #include "pspf/producer.h"
 #include "test_util.h"
 
@@ -124,7 +124,8 @@ TEST_CASE("a record that cannot fit in a batch alone is refused before anything 
   auto why = a.producer.oversized(PartitionId(0), nullptr, nullptr, none, too_big);
   REQUIRE(why);
   CHECK(*why == fmt::format("record of {} bytes does not fit in a batch (at most 268435456 bytes, "
-                            "see pspf-log(5))", too_big + kBigOverhead));
+                            "see pspf-log(5))",
+                            too_big + kBigOverhead));
   try {
     a.add(too_big);
     FAIL("an oversized record was accepted");
@@ -147,7 +148,9 @@ bool lock_free(const std::string& partition_dir) {
 }
 }  // namespace
 
-TEST_CASE("a producer whose syncs span several jobs publishes each durable end, then lets every lock go") {
+TEST_CASE(
+    "a producer whose syncs span several jobs publishes each durable end, then lets every lock "
+    "go") {
   test::TempDir d;
   Log log(d.path());
   bool created = false;
@@ -187,7 +190,9 @@ TEST_CASE("a producer whose syncs span several jobs publishes each durable end, 
   }
 }
 
-TEST_CASE("a writer with a deferred sync holds the lock until the sync; a failed sync cuts what it covered") {
+TEST_CASE(
+    "a writer with a deferred sync holds the lock until the sync; a failed sync cuts what it "
+    "covered") {
   test::TempDir d;
   PartitionWriter w(d.path(), "p", 1 << 20);
   BatchBuilder b;

@@ -170,7 +170,9 @@ struct RemovedFixture {
     }
     bytes = test::read_bytes(path);
   }
-  std::vector<RemovalRecord> first(size_t k) const { return {records.begin(), records.begin() + k}; }
+  std::vector<RemovalRecord> first(size_t k) const {
+    return {records.begin(), records.begin() + k};
+  }
 };
 
 }  // namespace

@@ -47,7 +47,8 @@ ReadResult read_all(const std::string& dir, const std::string& bytes) {
   ReadResult out;
   const char* data;
   BatchHeader h;
-  while ((out.last = r.next(data, h)) == BatchStatus::ok) out.offsets.push_back(h.base_offset.value);
+  while ((out.last = r.next(data, h)) == BatchStatus::ok)
+    out.offsets.push_back(h.base_offset.value);
   out.stopped_at = r.position();
   return out;
 }
@@ -98,7 +99,9 @@ TEST_CASE("a single bit flip in a middle batch is corruption at that batch's pos
   }
 }
 
-TEST_CASE("a single bit flip in the last batch hides it: a bad header is corrupt, bad records are suspect") {
+TEST_CASE(
+    "a single bit flip in the last batch hides it: a bad header is corrupt, bad records are "
+    "suspect") {
   test::TempDir dir;
   std::vector<size_t> starts;
   std::string file = three_batches(starts);
@@ -113,13 +116,15 @@ TEST_CASE("a single bit flip in the last batch hides it: a bad header is corrupt
       // The header check covers the length, so a bad header is never mistaken for a
       // batch being written; a complete batch with bad records may be damage to
       // acknowledged data or a write the disk lost: suspect, never plain torn.
-      CHECK(r.last == (i < starts[2] + kBatchHeaderSize ? BatchStatus::corrupt : BatchStatus::suspect));
+      CHECK(r.last ==
+            (i < starts[2] + kBatchHeaderSize ? BatchStatus::corrupt : BatchStatus::suspect));
       CHECK(r.stopped_at == starts[2]);
     }
   }
 }
 
-TEST_CASE("a suspect last batch is reported with its header and becomes corrupt once data follows") {
+TEST_CASE(
+    "a suspect last batch is reported with its header and becomes corrupt once data follows") {
   test::TempDir dir;
   std::vector<size_t> starts;
   std::string file = three_batches(starts);
@@ -135,8 +140,8 @@ TEST_CASE("a suspect last batch is reported with its header and becomes corrupt 
   CHECK(h.base_offset.value == 3);
   CHECK(h.length == file.size() - starts[2]);
   CHECK(r.position() == starts[2]);
-  CHECK(r.reason() == fmt::format("bad batch at byte {}: checksum mismatch in a complete last batch",
-                                  starts[2]));
+  CHECK(r.reason() ==
+        fmt::format("bad batch at byte {}: checksum mismatch in a complete last batch", starts[2]));
   // A writer appends after it (it must not, but a reader sees the result): corrupt.
   pwrite_all(fd.get(), file.data(), starts[1], damaged.size(), path);
   CHECK(r.next(data, h) == BatchStatus::corrupt);

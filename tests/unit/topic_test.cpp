@@ -113,7 +113,8 @@ TEST_CASE("topic.json carries a checksum: a changed field is refused, an old fil
   write_file_atomic(meta, lowered);
   CHECK_THROWS_WITH_AS(load_topic(dir.path(), "t"),
                        (meta + ": checksum mismatch (the file was changed outside pspf-topics; "
-                               "its fields cannot be trusted)").c_str(),
+                               "its fields cannot be trusted)")
+                           .c_str(),
                        Error);
   // Written before checksums: read as it is; the next alter adds one.
   write_file_atomic(meta, R"({"format":1,"name":"t","partitions":4,"segment_bytes":4096})");
@@ -139,6 +140,6 @@ TEST_CASE("partition directories that disagree with the partition count are foun
   make_dir(top + "/01");
   d = check_partition_dirs(dir.path(), t);
   CHECK(d.missing == std::vector<std::pair<int32_t, std::string>>{{1, p1}});
-  CHECK(d.extra == std::vector<std::pair<std::string, std::string>>{{"01", top + "/01"},
-                                                                     {"3", top + "/3"}});
+  CHECK(d.extra ==
+        std::vector<std::pair<std::string, std::string>>{{"01", top + "/01"}, {"3", top + "/3"}});
 }

@@ -17,7 +17,8 @@ ExpectVersion parse_expect_version(std::string_view text) {
   std::optional<int64_t> v = parse_int<int64_t>(text);
   if (!v || *v < -1)
     throw Error(Errc::usage, fmt::format("invalid expected version '{}': expected any, no_stream, "
-                                         "exists or a version number from -1", text));
+                                         "exists or a version number from -1",
+                                         text));
   return ExpectVersion::exact(*v);
 }
 
@@ -55,7 +56,8 @@ std::vector<PartitionId> parse_partition_list(std::string_view list, const Topic
       throw Error(Errc::usage, fmt::format("invalid {}: topic {} has no partition {} (it has {})",
                                            what, topic.name, hi, topic.partitions));
     for (int32_t p = lo; p <= hi; ++p)
-      if (std::find(out.begin(), out.end(), PartitionId(p)) == out.end()) out.push_back(PartitionId(p));
+      if (std::find(out.begin(), out.end(), PartitionId(p)) == out.end())
+        out.push_back(PartitionId(p));
     if (item.size() == rest.size()) break;
     rest.remove_prefix(item.size() + 1);
   }

@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -62,7 +62,8 @@ int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
   auto flushed = [&](int rc) {
     std::cout.flush();
     if (!std::cout && errno != EPIPE) {
-      std::cerr << name << ": error: cannot write to standard output: " << std::strerror(errno) << "\n";
+      std::cerr << name << ": error: cannot write to standard output: " << std::strerror(errno)
+                << "\n";
       return kExitFailure;
     }
     return rc;

@@ -10,14 +10,14 @@
 #include <memory>
 #include <vector>
 
-#include "pspf-consume/exec_job.h"
 #include "common/output.h"
 #include "common/signals.h"
 #include "common/tool.h"
+#include "pspf-consume/exec_job.h"
 #include "pspf/envelope.h"
 #include "pspf/error.h"
-#include "pspf/producer.h"
 #include "pspf/position.h"
+#include "pspf/producer.h"
 #include "pspf/watcher.h"
 
 namespace pspf::tool {
@@ -66,7 +66,8 @@ class Worker {
       if (progressed) last_activity = Clock::now();
       if (o_.count && delivered_ >= *o_.count) break;
       if (o_.exit_at_end && batches_.empty() && c_.finished()) break;
-      if (idle_ms >= 0 && batches_.empty() && Clock::now() - last_activity >= milliseconds(idle_ms)) break;
+      if (idle_ms >= 0 && batches_.empty() && Clock::now() - last_activity >= milliseconds(idle_ms))
+        break;
       if (Clock::now() >= next_rebalance_) rebalance();
       if (!progressed) {
         wait(watcher);
@@ -89,7 +90,7 @@ class Worker {
 
  private:
   void rebalance() {
-    follow_resets();  // an idle member notices a reset within kRebalanceEvery
+    follow_resets();               // an idle member notices a reset within kRebalanceEvery
     if (!o_.exec) commit_plain();  // a partition given up must have its offset committed
     // A partition is kept while a command runs on its batch (or waits to be retried
     // on it). A batch gathered but not started yet is dropped with its partition:
@@ -135,8 +136,10 @@ class Worker {
     last_commit_ = Clock::now();
     for (PartitionId p : c_.owned())
       if (!c_.commit(p, c_.position(p)))
-        note(fmt::format("partition {} was taken over by another member or reset; "
-                               "stopped reading it", p.value));
+        note(
+            fmt::format("partition {} was taken over by another member or reset; "
+                        "stopped reading it",
+                        p.value));
   }
 
   bool step_exec() {
@@ -169,7 +172,9 @@ class Worker {
       if (o_.count) room = std::min<size_t>(room, *o_.count - delivered_ - pending_count());
       // A batch announced before a crash is handed out again exactly as it was.
       std::optional<Offset> announced = o_.to ? c_.announced(p) : std::nullopt;
-      if (announced) room = static_cast<size_t>(std::max<int64_t>(announced->value + 1 - c_.position(p).value, 0));
+      if (announced)
+        room =
+            static_cast<size_t>(std::max<int64_t>(announced->value + 1 - c_.position(p).value, 0));
       size_t n = room ? c_.poll(p, room, [&](const RecordView& r) { add(b, p, r); }) : 0;
       any = any || n > 0;
       if (b.count == 0) {
@@ -211,8 +216,10 @@ class Worker {
   // member before anything started: the batch is dropped.
   bool start(PartitionId p, Batch& b) {
     if (o_.to && b.attempts == 0 && !c_.announced(p) && !c_.announce(p, Offset(b.next.value - 1))) {
-      note(fmt::format("partition {} was taken over by another member or reset; stopped "
-                             "reading it", p.value));
+      note(
+          fmt::format("partition {} was taken over by another member or reset; stopped "
+                      "reading it",
+                      p.value));
       return false;
     }
     if (!b.job) b.job = std::make_unique<ExecJob>(b.lines.view(), o_.to.has_value());
@@ -237,15 +244,16 @@ class Worker {
     if (status == 0 && !bad_output) {
       delivered_ += b.count;
       if (!c_.commit(p, b.next))
-        note(fmt::format("partition {} was taken over by another member or reset; its "
-                               "batch {}..{} was processed but not committed",
-                               p.value, b.first.value, b.next.value - 1));
+        note(
+            fmt::format("partition {} was taken over by another member or reset; its "
+                        "batch {}..{} was processed but not committed",
+                        p.value, b.first.value, b.next.value - 1));
       return true;
     }
-    std::string why = fmt::format("command failed on partition {} offsets {}..{} ({}), attempt {} of {}",
-                                  p.value, b.first.value, b.next.value - 1,
-                                  bad_output ? *bad_output : b.job->describe_status(), b.attempts,
-                                  o_.max_attempts);
+    std::string why = fmt::format(
+        "command failed on partition {} offsets {}..{} ({}), attempt {} of {}", p.value,
+        b.first.value, b.next.value - 1, bad_output ? *bad_output : b.job->describe_status(),
+        b.attempts, o_.max_attempts);
     if (stop_signal()) {
       interrupted_ = true;  // not committed: it is handed out again next time
       return true;
@@ -258,8 +266,9 @@ class Worker {
     }
     if (!o_.dead_letter) {
       ++failed_;
-      note(fmt::format("giving up: nothing committed for that batch (--dead-letter TOPIC "
-                             "would set it aside and go on)"));
+      note(
+          fmt::format("giving up: nothing committed for that batch (--dead-letter TOPIC "
+                      "would set it aside and go on)"));
       return true;
     }
     dead_letter(p, b, why);

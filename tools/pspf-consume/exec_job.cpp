@@ -62,7 +62,8 @@ void ExecJob::start(const std::string& cmd,
   posix_spawn_file_actions_adddup2(&fa, input_.get(), STDIN_FILENO);
   if (output_.valid()) {  // a retry starts from an empty output
     truncate_file(output_.get(), 0, "output memory file");
-    if (::lseek(output_.get(), 0, SEEK_SET) < 0) throw_errno("cannot rewind the output memory file");
+    if (::lseek(output_.get(), 0, SEEK_SET) < 0)
+      throw_errno("cannot rewind the output memory file");
     posix_spawn_file_actions_adddup2(&fa, output_.get(), STDOUT_FILENO);
   }
   posix_spawnattr_t attr;

@@ -5,10 +5,10 @@
 
 #include <optional>
 
-#include "pspf-consume/consume_worker.h"
 #include "common/options.h"
 #include "common/signals.h"
 #include "common/tool.h"
+#include "pspf-consume/consume_worker.h"
 #include "pspf-consume/transform.h"
 #include "pspf/consumer.h"
 #include "pspf/error.h"
@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   tool::add_common_options(app, o.dir);
   app.add_option("-g,--group", o.group, "consumer group")->required();
   app.add_option("topic", o.topic, "topic to read")->required();
-  app.add_option("-o,--from", o.from, "where a new group starts: beginning (default), end, N, -N, @TIME");
+  app.add_option("-o,--from", o.from,
+                 "where a new group starts: beginning (default), end, N, -N, @TIME");
   app.add_flag("-e,--exit-at-end", o.exit_at_end, "stop at the end of the log as it was at start");
   app.add_option("--idle-exit", o.idle_exit, "stop after this long without events (e.g. 30s)");
   app.add_option("-c,--count", o.count, "stop after N events")->check(tool::whole_number());
@@ -34,13 +35,17 @@ int main(int argc, char** argv) {
       ->check(tool::whole_number_in(0, INT32_MAX));
   app.add_option("--max-attempts", o.max_attempts, "tries per batch before giving up (default 3)")
       ->check(tool::whole_number_in(1, INT32_MAX));
-  app.add_option("--dead-letter", o.dead_letter, "after the last attempt, append the batch here and go on");
-  app.add_option("--parallel", o.parallel, "commands running at once, each on its own partition (default 1)")
+  app.add_option("--dead-letter", o.dead_letter,
+                 "after the last attempt, append the batch here and go on");
+  app.add_option("--parallel", o.parallel,
+                 "commands running at once, each on its own partition (default 1)")
       ->check(tool::whole_number_in(1, INT32_MAX));
   app.add_flag("--no-commit", o.no_commit, "do not commit offsets (see pspf-offsets commit)");
-  app.add_option("--to", o.to, "with --exec: append the command's output lines to this topic, "
+  app.add_option("--to", o.to,
+                 "with --exec: append the command's output lines to this topic, "
                  "exactly once");
-  app.add_option("--out-key-field", o.out_key_field, "with --to: the key of each output line "
+  app.add_option("--out-key-field", o.out_key_field,
+                 "with --to: the key of each output line "
                  "(dot path)");
 
   return tool::run_tool("pspf-consume", app, argc, argv, [&] {
@@ -57,11 +62,14 @@ int main(int argc, char** argv) {
     consumer.on_warning(tool::note);
     std::optional<tool::TransformOutput> output;
     if (o.to)
-      output.emplace(log, *o.to, topic.partitions, o.out_key_field.value_or(""), o.group, topic.name);
+      output.emplace(log, *o.to, topic.partitions, o.out_key_field.value_or(""), o.group,
+                     topic.name);
     int rc = tool::run_consumer(o, log, consumer, output ? &*output : nullptr);
     if (output && output->duplicates())
-      tool::note(fmt::format("left out {} output events already in topic {} (a batch processed "
-                             "again after a restart)", output->duplicates(), output->topic()));
+      tool::note(
+          fmt::format("left out {} output events already in topic {} (a batch processed "
+                      "again after a restart)",
+                      output->duplicates(), output->topic()));
     return rc;
   });
 }

@@ -33,7 +33,8 @@ std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, 
   values_.clear();
   FieldCapture key[1];
   key[0].path = key_field_;
-  std::string prefix = fmt::format("{}/{}/{}/{}-{}/", group_, source_, p.value, first.value, last.value);
+  std::string prefix =
+      fmt::format("{}/{}/{}/{}-{}/", group_, source_, p.value, first.value, last.value);
   size_t pos = 0, number = 0;
   while (pos < output.size()) {
     size_t nl = output.find('\n', pos);

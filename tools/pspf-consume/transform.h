@@ -29,7 +29,8 @@ class TransformOutput {
   // Appends the JSON lines of `output` (from the batch [first, last] of partition p)
   // and makes them durable. Returns why not when a line is not valid JSON or has no
   // key; then nothing of this batch is appended.
-  std::optional<std::string> append(PartitionId p, Offset first, Offset last, std::string_view output);
+  std::optional<std::string> append(PartitionId p, Offset first, Offset last,
+                                    std::string_view output);
 
   uint64_t appended() const { return producer_.appended(); }
   uint64_t duplicates() const { return producer_.duplicates(); }

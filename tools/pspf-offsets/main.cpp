@@ -2,9 +2,9 @@
 // their committed offsets, offline (pspf-offsets(1); kafka-consumer-groups.sh).
 #include <cstdint>
 
-#include "pspf-offsets/offsets_commands.h"
 #include "common/options.h"
 #include "common/tool.h"
+#include "pspf-offsets/offsets_commands.h"
 #include "pspf/log.h"
 
 using namespace pspf;
@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
   cmt->add_option("-p,--partition", o.partition, "partition")->required();
   // Beyond int64 is refused, not saturated (as --from-file does); below 0 is
   // refused with its own message by commit_offset.
-  cmt->add_option("--offset", o.offset, "the next offset to read")->required()
+  cmt->add_option("--offset", o.offset, "the next offset to read")
+      ->required()
       ->check(tool::whole_number_in(INT64_MIN, INT64_MAX));
   cmt->add_flag("--force", o.force, "commit even while a member owns the partition");
   auto* del = app.add_subcommand("delete", "delete a group and its offsets");

@@ -18,11 +18,11 @@
 #include "common/output.h"
 #include "common/tool.h"
 #include "pspf/error.h"
-#include "pspf/parse_int.h"
 #include "pspf/group_member.h"
 #include "pspf/group_offsets.h"
 #include "pspf/log.h"
 #include "pspf/offset_reset.h"
+#include "pspf/parse_int.h"
 #include "pspf/position.h"
 
 using json = nlohmann::ordered_json;
@@ -89,9 +89,8 @@ void warn_if_clamped(const ResetTarget& r) {
   if (!r.clamped()) return;
   bool low = r.wanted < r.bounds.start;
   note(fmt::format("warning: topic {} partition {}: offset {} is {} {}; using {}", r.tp.first,
-                         r.tp.second, r.wanted.value,
-                         low ? "before the log start" : "past the log end", r.target.value,
-                         r.target.value));
+                   r.tp.second, r.wanted.value, low ? "before the log start" : "past the log end",
+                   r.target.value, r.target.value));
 }
 
 int list_cmd(const Log& log, const OffsetsOptions& o) {
@@ -104,9 +103,7 @@ int list_cmd(const Log& log, const OffsetsOptions& o) {
     }
     std::set<std::string> topics;
     for (const auto& [tp, c] : log.group_offsets(name)->load()) topics.insert(tp.first);
-    arr.push_back({{"group", name},
-                   {"topics", topics},
-                   {"live_members", log.live_members(name)}});
+    arr.push_back({{"group", name}, {"topics", topics}, {"live_members", log.live_members(name)}});
   }
   if (o.as_json) out.write(arr.dump() + "\n");
   return kExitOk;
@@ -135,10 +132,11 @@ int describe_cmd(const Log& log, const OffsetsOptions& o) {
       if (current) {
         lag = e.value - *current;
         if (*lag < 0)
-          note(fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
-                           "(records the group consumed are gone from the log); the next member "
-                           "restarts it as its --from says",
-                           o.group, Log::label(*t, p), *current, e.value));
+          note(
+              fmt::format("warning: group {} {}: committed offset {} is past the log end {} "
+                          "(records the group consumed are gone from the log); the next member "
+                          "restarts it as its --from says",
+                          o.group, Log::label(*t, p), *current, e.value));
         time_lag = 0;
         if (*lag > 0)
           if (auto ts = append_time_from(log, *t, p, c.offset, e))
@@ -255,8 +253,8 @@ Offset current_offset(const State& state, const TopicPartition& tp) {
 }
 
 // The plan in the --from-file CSV, limited to `scopes` when there are any.
-std::vector<ResetTarget> plan_from_file(const Log& log, const OffsetsOptions& o, const Scopes& scopes,
-                                        const State& state) {
+std::vector<ResetTarget> plan_from_file(const Log& log, const OffsetsOptions& o,
+                                        const Scopes& scopes, const State& state) {
   std::vector<ResetTarget> plan;
   std::map<std::string, TopicConfig> topics;
   for (const auto& [tp, off] : parse_offset_plan(read_input(o.from_file), o.from_file)) {
@@ -328,8 +326,8 @@ int reset_cmd(const Log& log, const OffsetsOptions& o) {
   }
   print_plan(o, plan);
   if (o.execute)
-    note(fmt::format("reset {} partition{} of group {}", plan.size(),
-                           plan.size() == 1 ? "" : "s", o.group));
+    note(fmt::format("reset {} partition{} of group {}", plan.size(), plan.size() == 1 ? "" : "s",
+                     o.group));
   else
     note("dry run: nothing changed (add --execute to apply)");
   return kExitOk;
@@ -356,7 +354,7 @@ int commit_cmd(const Log& log, const OffsetsOptions& o) {
   warn_if_clamped(r);
   g->set({{r.tp, r.target}}, who());
   note(fmt::format("committed offset {} for group {} on {} (was {})", r.target.value, o.group,
-                         Log::label(t, p), num(committed(r.current))));
+                   Log::label(t, p), num(committed(r.current))));
   return kExitOk;
 }
 

@@ -84,19 +84,23 @@ void Importer::receipt(PartitionId p, const AppendResult& r, std::string_view ba
     append_json_string(producer_.topic().name, scratch_);
     scratch_.append(fmt::format(R"(,"partition":{},)", p.value));
     if (r.conflict)
-      scratch_.append(fmt::format(R"("error":"version_mismatch","expected_version":"{}","current_version":{},)",
-                                  *o_.expect_version, r.version_before));
+      scratch_.append(
+          fmt::format(R"("error":"version_mismatch","expected_version":"{}","current_version":{},)",
+                      *o_.expect_version, r.version_before));
     else if (!r.duplicate_of.empty() && r.duplicate_of[i].value >= 0)
       scratch_.append(fmt::format(R"("duplicate_of":{},)", r.duplicate_of[i].value));
     else {
       scratch_.append(fmt::format(R"("offset":{},)", next));
       if (o_.expect_version)
-        scratch_.append(fmt::format(R"("version":{},)", r.version_before + 1 + next - r.appended.base.value));
+        scratch_.append(
+            fmt::format(R"("version":{},)", r.version_before + 1 + next - r.appended.base.value));
       ++next;
     }
     scratch_.append(R"("key":)");
-    if (rec.has_key) append_json_string(rec.key, scratch_);
-    else scratch_.append("null");
+    if (rec.has_key)
+      append_json_string(rec.key, scratch_);
+    else
+      scratch_.append("null");
     // The batches of a partition are reported in the order their records were queued.
     uint64_t n = places.front();
     places.pop_front();
@@ -116,16 +120,17 @@ void Importer::flush_receipts() {
 }
 
 void Importer::import(LineReader& in) {
-  if (reject_.valid())
-    in.on_overflow([this](std::string_view bytes) { reject(bytes, false); });
+  if (reject_.valid()) in.on_overflow([this](std::string_view bytes) { reject(bytes, false); });
   std::string_view line;
   while (!tool::stop_signal()) {
     LineReader::Status s = in.next(line);
     if (s == LineReader::Status::end) break;
     if (s == LineReader::Status::too_long)
-      invalid(in, line, fmt::format("line longer than --max-record-bytes ({})", o_.max_record_bytes));
+      invalid(in, line,
+              fmt::format("line longer than --max-record-bytes ({})", o_.max_record_bytes));
     else if (line.find_first_not_of(" \t\r") != std::string_view::npos)
-      record(in, line);  // (a line of JSON whitespace only holds no value: skipped like an empty one)
+      record(in,
+             line);   // (a line of JSON whitespace only holds no value: skipped like an empty one)
     if (in.idle()) {  // input paused: make what we have durable now
       producer_.flush();
       if (o_.receipts) tool::stdout_output().flush();
@@ -158,16 +163,19 @@ void Importer::record(LineReader& in, std::string_view line) {
   if (o_.key) key = *o_.key, kp = &key;
   if (o_.key_delimiter) key = key_text, kp = &key;
   if (o_.key_field) {
-    if (captures_[0].found) key = captures_[0].text, kp = &key;
+    if (captures_[0].found)
+      key = captures_[0].text, kp = &key;
     else if (!o_.allow_missing_key)
       return invalid(in, line, fmt::format("key field {} is missing or null", *o_.key_field));
   }
   if (o_.id_field && captures_[1].found) id = captures_[1].text, ip = &id;
   if (value.size() > o_.max_record_bytes)
-    return invalid(in, line, fmt::format("record larger than --max-record-bytes ({})", o_.max_record_bytes));
+    return invalid(in, line,
+                   fmt::format("record larger than --max-record-bytes ({})", o_.max_record_bytes));
   if (o_.expect_version) {
     std::string k = kp ? std::string(*kp) : std::string();
-    if (!first_key_) first_key_ = k;
+    if (!first_key_)
+      first_key_ = k;
     else if (*first_key_ != k)
       return invalid(in, line, "with --expect-version every line must have the same key");
   }
@@ -177,7 +185,8 @@ void Importer::record(LineReader& in, std::string_view line) {
   // run sent it: spread them by position rather than by the (per-process) sticky
   // partition. (An id routes by its hash, the same in every run.)
   if (o_.producer_id && !kp && !ip && !o_.partition)
-    p = PartitionId(static_cast<int32_t>((seq - 1) / kResumeSpreadLines % producer_.topic().partitions));
+    p = PartitionId(
+        static_cast<int32_t>((seq - 1) / kResumeSpreadLines % producer_.topic().partitions));
   if (o_.producer_id && seq <= producer_.producer_seq(p)) {
     ++resumed_;
     if (o_.receipts) {
@@ -199,18 +208,20 @@ void Importer::record(LineReader& in, std::string_view line) {
 
 void Importer::invalid(LineReader& in, std::string_view line, const std::string& why) {
   if (!o_.skip_invalid && o_.expect_version)  // all or nothing
-    throw Error(Errc::invalid_input, fmt::format("{}:{}: {} (nothing was appended)", in.name(),
-                                                 in.line_number(), why));
+    throw Error(Errc::invalid_input,
+                fmt::format("{}:{}: {} (nothing was appended)", in.name(), in.line_number(), why));
   if (!o_.skip_invalid) {
     producer_.flush();  // everything before the bad line is appended and durable
     throw Error(Errc::invalid_input,
                 fmt::format("{}:{}: {} (lines before it were appended; --skip-invalid skips "
-                            "bad lines)", in.name(), in.line_number(), why));
+                            "bad lines)",
+                            in.name(), in.line_number(), why));
   }
   ++skipped_;
   if (skipped_ <= kReportSkipped)  // an error, printed even with --quiet
-    tool::note(fmt::format("skipped {}:{}: {}{}", in.name(), in.line_number(), why,
-                           skipped_ == kReportSkipped ? " (further skipped lines are only counted)" : ""));
+    tool::note(
+        fmt::format("skipped {}:{}: {}{}", in.name(), in.line_number(), why,
+                    skipped_ == kReportSkipped ? " (further skipped lines are only counted)" : ""));
   if (reject_.valid()) reject(line, true);
   if (o_.receipts) {
     scratch_.clear();
@@ -253,7 +264,8 @@ uint64_t estimate_lines(const std::vector<std::string>& files) {
     if (sample_bytes == 0) {
       std::string head(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), 1 << 20), '\0');
       sample_bytes = pread_full(fd, head.data(), head.size(), 0, f);
-      sample_lines = static_cast<uint64_t>(std::count(head.begin(), head.begin() + static_cast<ptrdiff_t>(sample_bytes), '\n'));
+      sample_lines = static_cast<uint64_t>(
+          std::count(head.begin(), head.begin() + static_cast<ptrdiff_t>(sample_bytes), '\n'));
     }
   }
   return sample_lines == 0 ? 0 : bytes / (sample_bytes / sample_lines);

@@ -90,8 +90,8 @@ class Importer {
   uint64_t seq_base_ = 0;
   std::optional<std::string> first_key_;
   uint32_t file_ = 0;
-  std::vector<std::string> file_names_;   // JSON strings, when there are several files
-  std::deque<Held> held_;                  // receipts from place held_base_ on
+  std::vector<std::string> file_names_;  // JSON strings, when there are several files
+  std::deque<Held> held_;                // receipts from place held_base_ on
   uint64_t held_base_ = 0;
   std::vector<std::deque<uint64_t>> queued_;  // per partition: places of queued records
   Buffer scratch_;

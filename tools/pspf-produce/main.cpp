@@ -6,10 +6,10 @@
 
 #include <chrono>
 
-#include "pspf-produce/importer.h"
 #include "common/options.h"
 #include "common/signals.h"
 #include "common/tool.h"
+#include "pspf-produce/importer.h"
 #include "pspf/batch.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
@@ -28,27 +28,37 @@ int main(int argc, char** argv) {
   app.add_option("-p,--partition", o.partition, "append every record to partition N")
       ->check(tool::whole_number());
   auto* key = app.add_option("-k,--key", o.key, "fixed key for every record");
-  auto* key_field = app.add_option("--key-field", o.key_field, "key from this field (dot path, e.g. item.id)");
-  auto* key_delim = app.add_option("-K,--key-delimiter", o.key_delimiter, "lines are KEY DELIM JSON");
+  auto* key_field =
+      app.add_option("--key-field", o.key_field, "key from this field (dot path, e.g. item.id)");
+  auto* key_delim =
+      app.add_option("-K,--key-delimiter", o.key_delimiter, "lines are KEY DELIM JSON");
   key->excludes(key_field)->excludes(key_delim);
   key_field->excludes(key_delim);
-  app.add_flag("--allow-missing-key", o.allow_missing_key, "a record without the key field gets no key");
-  app.add_option("--id-field", o.id_field, "event id from this field (dot path): an id already "
+  app.add_flag("--allow-missing-key", o.allow_missing_key,
+               "a record without the key field gets no key");
+  app.add_option("--id-field", o.id_field,
+                 "event id from this field (dot path): an id already "
                  "in the partition's dedup window is not appended again");
-  app.add_option("--producer-id", o.producer_id, "resumable import: skip the input lines a run with "
+  app.add_option("--producer-id", o.producer_id,
+                 "resumable import: skip the input lines a run with "
                  "this id already appended");
-  app.add_option("--expect-version", o.expect_version, "append only if the key's version is V: any, "
+  app.add_option("--expect-version", o.expect_version,
+                 "append only if the key's version is V: any, "
                  "no_stream, exists or a number (exit 3 otherwise)");
   app.add_option("-H,--header", o.headers, "add header NAME=VALUE to every record (repeatable)")
       ->allow_extra_args(false);
-  app.add_flag("-J,--envelope", o.envelope, "input lines are envelopes as printed by pspf-replay -J");
-  app.add_option("--partitions", o.partitions, "partitions of the topic if it must be created (default 4)")
+  app.add_flag("-J,--envelope", o.envelope,
+               "input lines are envelopes as printed by pspf-replay -J");
+  app.add_option("--partitions", o.partitions,
+                 "partitions of the topic if it must be created (default 4)")
       ->check(tool::whole_number_in(1, kMaxPartitions));
   app.add_option("--sync", o.sync, "none, batch (default) or always")
       ->transform(tool::one_of(tool::sync_modes()))
       ->type_name("WORD");
-  static_assert(kMaxRecordBytes == 267386880, "update --max-record-bytes' help and pspf-produce(1)");
-  app.add_option("--max-record-bytes", o.max_record_bytes, "longest accepted line (default 1048576, "
+  static_assert(kMaxRecordBytes == 267386880,
+                "update --max-record-bytes' help and pspf-produce(1)");
+  app.add_option("--max-record-bytes", o.max_record_bytes,
+                 "longest accepted line (default 1048576, "
                  "at most 267386880)")
       ->check(tool::whole_number_in(1, static_cast<int64_t>(kMaxRecordBytes)));
   app.add_flag("--skip-invalid", o.skip_invalid, "skip invalid lines instead of stopping");
@@ -72,13 +82,15 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < s.size(); ++i)
         if (s[i] == '\\' && (++i == s.size() || (s[i] != '.' && s[i] != '\\')))
           throw Error(Errc::usage, fmt::format("invalid field path '{}': a backslash escapes only "
-                                               "'.' or another backslash", s));
+                                               "'.' or another backslash",
+                                               s));
     }
     Log log(o.dir);
     if (o.partition && !log.find_topic(o.topic) && *o.partition >= o.partitions)
-      throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it would be created with "
-                                           "{} partition{}; see --partitions)", o.topic, *o.partition,
-                                           o.partitions, o.partitions == 1 ? "" : "s"));
+      throw Error(Errc::usage,
+                  fmt::format("topic {} has no partition {} (it would be created with "
+                              "{} partition{}; see --partitions)",
+                              o.topic, *o.partition, o.partitions, o.partitions == 1 ? "" : "s"));
     // A missing topic is created only when its first batch is appended: input refused
     // before that leaves no empty topic behind.
     std::optional<TopicConfig> found = log.find_topic(o.topic);
@@ -99,8 +111,8 @@ int main(int argc, char** argv) {
         bool created = false;
         TopicConfig t = log.open_or_create(o.topic, o.partitions, created);
         if (created && !o.quiet)
-          tool::note(fmt::format("created topic {} with {} partition{} in {}", t.name,
-                                 t.partitions, t.partitions == 1 ? "" : "s", o.dir));
+          tool::note(fmt::format("created topic {} with {} partition{} in {}", t.name, t.partitions,
+                                 t.partitions == 1 ? "" : "s", o.dir));
         return t;
       });
     if (o.producer_id) producer.set_producer_id(*o.producer_id);
@@ -120,7 +132,8 @@ int main(int argc, char** argv) {
         if (tool::stop_signal()) break;
         Fd fd;
         if (f != "-") fd = open_file(f, O_RDONLY);
-        LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f, o.max_record_bytes);
+        LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f,
+                      o.max_record_bytes);
         in.stop_when(tool::stop_flag());
         importer.import(in);
         importer.next_file(in);
@@ -142,15 +155,19 @@ int main(int argc, char** argv) {
     if (!matched)
       throw Error(Errc::condition,
                   fmt::format("version mismatch: key {} is at version {}, expected {}; nothing "
-                              "was appended", importer.first_key().value_or(""),
-                              producer.conflict_version(), *o.expect_version));
-    std::string torn = fmt::format("cut off a torn tail of {} bytes left by an earlier writer "
-                                   "(moved to {})", producer.truncated_bytes(),
-                                   fmt::join(producer.quarantined(), ", "));
+                              "was appended",
+                              importer.first_key().value_or(""), producer.conflict_version(),
+                              *o.expect_version));
+    std::string torn = fmt::format(
+        "cut off a torn tail of {} bytes left by an earlier writer "
+        "(moved to {})",
+        producer.truncated_bytes(), fmt::join(producer.quarantined(), ", "));
     if (!o.quiet) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::string msg = fmt::format("appended {} event{} to topic {} in {:.2f}s", producer.appended(),
-                                    producer.appended() == 1 ? "" : "s", topic.name, secs);
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::string msg =
+          fmt::format("appended {} event{} to topic {} in {:.2f}s", producer.appended(),
+                      producer.appended() == 1 ? "" : "s", topic.name, secs);
       if (producer.duplicates())
         msg += fmt::format(", left out {} duplicate{} (id already appended)", producer.duplicates(),
                            producer.duplicates() == 1 ? "" : "s");
