@@ -1,16 +1,17 @@
 // The work loop of pspf-consume (pspf-consume(1)): plain mode prints records and
-// commits what was delivered; exec mode hands batches to a command, retries,
-// dead-letters, runs several partitions at once, and with --to appends the
-// command's output exactly once before committing.
+// commits what was delivered; exec mode runs the library's batch protocol
+// (pspf/processor.h) with a command as the job: retries, dead letters, several
+// partitions at once, and with --to the command's output appended exactly once
+// before the commit.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
-#include "pspf-consume/transform.h"
 #include "pspf/consumer.h"
 #include "pspf/log.h"
+#include "pspf/transform_output.h"
 
 namespace pspf::tool {
 

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -18,7 +19,7 @@ extern char** environ;
 
 namespace pspf::tool {
 
-ExecJob::ExecJob(std::string_view input, bool capture) {
+ExecJob::ExecJob(std::string cmd, std::string_view input, bool capture) : cmd_(std::move(cmd)) {
   int fd = ::memfd_create("pspf-batch", MFD_CLOEXEC);
   if (fd < 0) throw_errno("cannot create a memory file for the batch");
   input_ = Fd(fd);
@@ -40,8 +41,16 @@ ExecJob::~ExecJob() {
   if (pid_ > 0) reap(true);
 }
 
-void ExecJob::start(const std::string& cmd,
-                    const std::vector<std::pair<std::string, std::string>>& env) {
+void ExecJob::start(const BatchInfo& b) {
+  spawn({{"PSPF_TOPIC", std::string(b.topic)},
+         {"PSPF_PARTITION", std::to_string(b.partition.value)},
+         {"PSPF_FIRST_OFFSET", std::to_string(b.first.value)},
+         {"PSPF_LAST_OFFSET", std::to_string(b.last.value)},
+         {"PSPF_GROUP", std::string(b.group)},
+         {"PSPF_ATTEMPT", std::to_string(b.attempt)}});
+}
+
+void ExecJob::spawn(const std::vector<std::pair<std::string, std::string>>& env) {
   std::vector<std::string> vars;
   for (char** e = environ; *e; ++e) {
     std::string_view v = *e;
@@ -75,13 +84,13 @@ void ExecJob::start(const std::string& cmd,
   sigaddset(&defaults, SIGTERM);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
+  const char* argv[] = {"/bin/sh", "-c", cmd_.c_str(), nullptr};
   int rc = ::posix_spawn(&pid_, "/bin/sh", &fa, &attr, const_cast<char* const*>(argv), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     pid_ = -1;
-    throw_errno("cannot run /bin/sh -c " + cmd, rc);
+    throw_errno("cannot run /bin/sh -c " + cmd_, rc);
   }
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   if (pidfd < 0) throw_errno("cannot watch the command's process");

@@ -9,10 +9,10 @@
 #include "common/signals.h"
 #include "common/tool.h"
 #include "pspf-consume/consume_worker.h"
-#include "pspf-consume/transform.h"
 #include "pspf/consumer.h"
 #include "pspf/error.h"
 #include "pspf/position.h"
+#include "pspf/transform_output.h"
 
 using namespace pspf;
 
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     tool::install_stop_handlers();
     Consumer consumer(log, o.group, topic, from, o.exit_at_end, !o.no_commit);
     consumer.on_warning(tool::note);
-    std::optional<tool::TransformOutput> output;
+    std::optional<TransformOutput> output;
     if (o.to)
       output.emplace(log, *o.to, topic.partitions, o.out_key_field.value_or(""), o.group,
                      topic.name);

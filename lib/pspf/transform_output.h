@@ -17,7 +17,7 @@
 #include "pspf/log.h"
 #include "pspf/producer.h"
 
-namespace pspf::tool {
+namespace pspf {
 
 class TransformOutput {
  public:
@@ -48,4 +48,4 @@ class TransformOutput {
   Buffer values_;
 };
 
-}  // namespace pspf::tool
+}  // namespace pspf

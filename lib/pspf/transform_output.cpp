@@ -1,10 +1,10 @@
-#include "pspf-consume/transform.h"
+#include "pspf/transform_output.h"
 
 #include <fmt/format.h>
 
 #include <vector>
 
-namespace pspf::tool {
+namespace pspf {
 
 TopicConfig TransformOutput::open(Log& log, const std::string& name, int32_t partitions) {
   bool created = false;
@@ -65,4 +65,4 @@ std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, 
   return std::nullopt;
 }
 
-}  // namespace pspf::tool
+}  // namespace pspf
