@@ -202,10 +202,19 @@ void Producer::drain_after_failure() noexcept {
   }
 }
 
-PartitionId Producer::route(const std::string_view* key, const std::string_view* id) {
+PartitionId Producer::route(const std::string_view* key, const std::string_view* id, uint64_t seq) {
   if (key) return partition_for_key(*key, topic_.partitions);
   if (id) return partition_for_key(*id, topic_.partitions);
+  // A resumable import must send a record with neither key nor id where the first
+  // run sent it: by its position in the input, not by the (per-process) sticky
+  // partition.
+  if (!producer_id_.empty() && seq > 0)
+    return PartitionId(static_cast<int32_t>((seq - 1) / kResumeSpread % topic_.partitions));
   return PartitionId(sticky_);
+}
+
+bool Producer::appended_before(PartitionId p, uint64_t seq) {
+  return !producer_id_.empty() && seq <= producer_seq(p);
 }
 
 std::optional<std::string> Producer::oversized(PartitionId p, const std::string_view* key,

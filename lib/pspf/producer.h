@@ -61,8 +61,15 @@ class Producer {
   // an id, the same function of the id, so that a re-run (another process) sends
   // the id where its earlier copy is and deduplication meets it; with neither, the
   // current sticky partition (it moves to the next one each time a keyless batch is
-  // appended, so keyless records spread evenly). key/id may be null.
-  PartitionId route(const std::string_view* key, const std::string_view* id);
+  // appended, so keyless records spread evenly), except in a resumable import
+  // (set_producer_id, seq > 0): there runs of kResumeSpread records by input
+  // position, the same in every run. key/id may be null.
+  PartitionId route(const std::string_view* key, const std::string_view* id, uint64_t seq = 0);
+  static constexpr uint64_t kResumeSpread = 4096;
+
+  // Resumable import: true when an earlier run with this producer id appended the
+  // record with input sequence number `seq` (routed to p) already.
+  bool appended_before(PartitionId p, uint64_t seq);
 
   // Why add() would refuse this record for partition p, or nullopt when it would
   // not: the record cannot fit in a batch even alone (kMaxBatchBytes, header and

@@ -46,6 +46,40 @@ TEST_CASE("a keyless record with an id goes where its id would go as a key, in e
   }
 }
 
+TEST_CASE("a resumable import sends keyless records by input position, the same in every run") {
+  test::TempDir d;
+  Log log(d.path());
+  bool created = false;
+  TopicConfig t = log.open_or_create("t", 3, created);
+  Producer plain(log, t, SyncMode::none), first(log, t, SyncMode::none),
+      rerun(log, t, SyncMode::none);
+  first.set_producer_id("imp");
+  rerun.set_producer_id("imp");
+  const uint64_t n = Producer::kResumeSpread;
+  for (uint64_t seq : {uint64_t{1}, n, n + 1, 2 * n, 2 * n + 1, 3 * n + 1}) {
+    CAPTURE(seq);
+    int32_t want = static_cast<int32_t>((seq - 1) / n % 3);
+    CHECK(first.route(nullptr, nullptr, seq).value == want);
+    CHECK(rerun.route(nullptr, nullptr, seq).value == want);
+    // Without a producer id: the sticky partition, whatever the position.
+    CHECK(plain.route(nullptr, nullptr, seq).value == plain.route(nullptr, nullptr).value);
+  }
+  // A key or an id still decides.
+  std::string_view key = "k";
+  CHECK(first.route(&key, nullptr, 1).value == partition_for_key("k", 3).value);
+
+  // What the first run appended is known to the rerun; nothing is, without an id.
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    std::string v = test::value_of(static_cast<int>(seq));
+    first.add(first.route(nullptr, nullptr, seq), nullptr, nullptr, {}, v, seq);
+  }
+  first.flush();
+  CHECK(rerun.appended_before(PartitionId(0), 5));
+  CHECK_FALSE(rerun.appended_before(PartitionId(0), 6));
+  CHECK_FALSE(rerun.appended_before(PartitionId(1), 1));
+  CHECK_FALSE(plain.appended_before(PartitionId(0), 1));
+}
+
 namespace {
 
 // Appends through a Producer to a one-partition topic.

@@ -180,14 +180,8 @@ void Importer::record(LineReader& in, std::string_view line) {
       return invalid(in, line, "with --expect-version every line must have the same key");
   }
   uint64_t seq = seq_base_ + in.line_number();
-  PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp, ip);
-  // A resumed import must send every line with neither key nor id where the first
-  // run sent it: spread them by position rather than by the (per-process) sticky
-  // partition. (An id routes by its hash, the same in every run.)
-  if (o_.producer_id && !kp && !ip && !o_.partition)
-    p = PartitionId(
-        static_cast<int32_t>((seq - 1) / kResumeSpreadLines % producer_.topic().partitions));
-  if (o_.producer_id && seq <= producer_.producer_seq(p)) {
+  PartitionId p = o_.partition ? PartitionId(*o_.partition) : producer_.route(kp, ip, seq);
+  if (producer_.appended_before(p, seq)) {
     ++resumed_;
     if (o_.receipts) {
       scratch_.clear();

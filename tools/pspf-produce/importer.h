@@ -77,7 +77,6 @@ class Importer {
   };
 
   static constexpr uint64_t kReportSkipped = 10;
-  static constexpr uint64_t kResumeSpreadLines = 4096;
   const ImportOptions& o_;
   Producer& producer_;
   JsonToMsgpack codec_;
