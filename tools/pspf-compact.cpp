@@ -8,9 +8,11 @@
 #include <chrono>
 #include <optional>
 
+#include "common/options.h"
 #include "common/output.h"
 #include "common/signals.h"
 #include "common/tool.h"
+#include "pspf/clock.h"
 #include "pspf/compact.h"
 #include "pspf/error.h"
 #include "pspf/log.h"
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
       throw Error(Errc::usage, "name the topics to compact, or give --all (not both)");
     if (into && roll)
       throw Error(Errc::usage, "--roll changes the topic: it cannot go with --into");
-    Log log(dir);
+    std::unique_ptr<Log> opened = tool::open_log(dir);
+    Log& log = *opened;
     if (all) topics = log.list_topics();
     tool::install_stop_handlers();
     CompactOptions o;
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
       auto start = std::chrono::steady_clock::now();
       TopicReport r;
       try {
-        r = compact_topic(log, t, o);
+        r = log.compact(t, o);
       } catch (const Interrupted&) {
         if (progress) std::fputs("\n", stderr);
         tool::note(

@@ -8,14 +8,13 @@
 #include "common/output.h"
 #include "common/signals.h"
 #include "common/tool.h"
+#include "pspf/clock.h"
 #include "pspf/envelope.h"
 #include "pspf/error.h"
 #include "pspf/json_codec.h"
-#include "pspf/latest.h"
 #include "pspf/log.h"
 #include "pspf/murmur2.h"
 #include "pspf/topic_reader.h"
-#include "pspf/watcher.h"
 
 using namespace pspf;
 
@@ -38,7 +37,7 @@ int print_latest(const Log& log, const TopicConfig& topic, const std::vector<Par
   }
   auto& out = tool::stdout_output();
   uint64_t printed = 0;
-  for_each_latest(log, topic, lo, [&](PartitionId p, const RecordView& r) {
+  log.for_each_latest(topic, lo, [&](PartitionId p, const RecordView& r) {
     if ((count && printed >= *count) || (key && r.key != *key)) return;
     write_record_line(topic.name, p, r, envelope, out.buffer());
     out.maybe_flush();
@@ -77,7 +76,8 @@ int main(int argc, char** argv) {
       ->needs("--latest");
 
   return tool::run_tool("pspf-replay", app, argc, argv, [&] {
-    Log log(dir);
+    std::unique_ptr<Log> opened = tool::open_log(dir);
+    Log& log = *opened;
     TopicConfig topic = log.topic(topic_name);
     if (current_version) {
       if (!key) throw Error(Errc::usage, "--current-version needs --key");
@@ -98,9 +98,7 @@ int main(int argc, char** argv) {
     if (key && !partitions.empty())
       throw Error(Errc::usage, "--key reads the key's own partition: leave out -p");
     if (latest) return print_latest(log, topic, ro.partitions, key, as_of, envelope, count);
-    std::optional<Watcher> watcher;
-    TopicReader reader(log, topic, ro);
-    if (follow) watcher.emplace(reader.watch_dirs());
+    std::unique_ptr<TopicReader> reader = log.read(topic, ro);
 
     auto& out = tool::stdout_output();
     out.set_line_buffered(follow);
@@ -109,15 +107,15 @@ int main(int argc, char** argv) {
     PartitionId p;
     RecordView r;
     while (!count || printed < *count) {
-      if (reader.next(p, r)) {
+      if (reader->next(p, r)) {
         write_record_line(topic.name, p, r, envelope, out.buffer());
         out.maybe_flush();
         ++printed;
         continue;
       }
-      if (reader.finished() || !follow) break;
+      if (reader->finished() || !follow) break;
       out.flush();
-      while (!tool::stop_signal() && !watcher->wait(1000)) {
+      while (!tool::stop_signal() && !reader->wait(1000)) {
       }
       if (tool::stop_signal()) break;
     }

@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "common/options.h"
 #include "common/output.h"
 #include "common/tool.h"
 #include "pspf/error.h"
@@ -291,7 +292,8 @@ int main(int argc, char** argv) {
   };
 
   return tool::run_tool("pspf-topics", app, argc, argv, [&]() -> int {
-    Log log(dir);
+    std::unique_ptr<Log> opened = tool::open_log(dir);
+    Log& log = *opened;
     auto& out = tool::stdout_output();
     if (*create) {
       if (if_not_exists && log.find_topic(name)) return tool::kExitOk;

@@ -9,6 +9,7 @@
 
 #include "pspf/error.h"
 #include "pspf/file.h"
+#include "pspf/local_log.h"
 #include "pspf/paths.h"
 #include "pspf/removed_keys.h"
 
@@ -193,7 +194,7 @@ PartitionReport compact_partition(Job& job, int32_t p) {
 
 }  // namespace
 
-TopicReport compact_topic(const Log& log, const TopicConfig& t, const CompactOptions& o) {
+TopicReport compact_topic(const LocalLog& log, const TopicConfig& t, const CompactOptions& o) {
   TopicReport report;
   report.topic = t.name;
   report.policy = t.cleanup;

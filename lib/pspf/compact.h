@@ -22,11 +22,13 @@
 #include <string>
 #include <vector>
 
-#include "pspf/log.h"
 #include "pspf/segment_cleaner.h"
 #include "pspf/segment_swap.h"
+#include "pspf/topic.h"
 
 namespace pspf {
+
+class LocalLog;
 
 struct CompactOptions {
   bool dry_run = false;             // change nothing; report what would be done
@@ -72,6 +74,6 @@ struct TopicReport {
 // Error(busy) when another compaction of the topic runs and !o.wait, Error(exists)
 // when the copy exists, Error(corrupt) on damage, Interrupted on a stop (nothing
 // half-done: uncommitted swap files are removed).
-TopicReport compact_topic(const Log& log, const TopicConfig& t, const CompactOptions& o);
+TopicReport compact_topic(const LocalLog& log, const TopicConfig& t, const CompactOptions& o);
 
 }  // namespace pspf

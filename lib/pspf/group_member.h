@@ -21,16 +21,11 @@
 #include <vector>
 
 #include "pspf/file.h"
+#include "pspf/group_state.h"
 #include "pspf/topic.h"
 #include "pspf/types.h"
 
 namespace pspf {
-
-struct OwnerInfo {
-  std::string member;
-  int64_t pid = 0;
-  std::string host;
-};
 
 class GroupMember {
  public:
@@ -42,10 +37,7 @@ class GroupMember {
 
   const std::string& id() const { return id_; }
 
-  struct Change {
-    std::vector<PartitionId> gained;
-    std::vector<PartitionId> released;
-  };
+  using Change = RebalanceChange;
   // One balancing step (see the file comment). `can_release(p)` says whether p may
   // be given up now.
   Change rebalance(const std::function<bool(PartitionId)>& can_release);

@@ -22,22 +22,10 @@
 #include <vector>
 
 #include "pspf/file.h"
+#include "pspf/group_state.h"
 #include "pspf/types.h"
 
 namespace pspf {
-
-struct Committed {
-  Offset offset{-1};  // -1: claimed but never committed
-  uint64_t epoch = 0;
-  Timestamp when{0};
-  std::string member;
-  // An exactly-once batch announced but not yet committed (pspf-consume --to): the
-  // last offset of the batch that starts at `offset`; -1 when there is none. It
-  // counts only while it is >= offset.
-  int64_t pending_last = -1;
-};
-
-using TopicPartition = std::pair<std::string, int32_t>;
 
 class GroupOffsets {
  public:

@@ -1,6 +1,7 @@
 #include "pspf/latest.h"
 
 #include "pspf/key_map.h"
+#include "pspf/local_log.h"
 
 namespace pspf {
 
@@ -29,7 +30,7 @@ bool is_tombstone(const RecordView& r) { return msgpack_is_nil(r.value); }
 
 }  // namespace
 
-void for_each_latest(const Log& log, const TopicConfig& t, const LatestOptions& o,
+void for_each_latest(const LocalLog& log, const TopicConfig& t, const LatestOptions& o,
                      const std::function<void(PartitionId, const RecordView&)>& fn) {
   std::vector<PartitionId> parts = o.partitions;
   if (parts.empty())

@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "pspf/batch.h"
-#include "pspf/log.h"
+#include "pspf/topic.h"
 
 namespace pspf {
+
+class LocalLog;
 
 struct LatestOptions {
   std::vector<PartitionId> partitions;  // empty: all
@@ -23,7 +25,7 @@ struct LatestOptions {
 // Calls fn for the latest record of each live key, partition by partition, in offset
 // order, over the log up to its end when called. `fn`'s views are valid during the
 // call. Throws Error(corrupt) on damage.
-void for_each_latest(const Log& log, const TopicConfig& t, const LatestOptions& o,
+void for_each_latest(const LocalLog& log, const TopicConfig& t, const LatestOptions& o,
                      const std::function<void(PartitionId, const RecordView&)>& fn);
 
 }  // namespace pspf

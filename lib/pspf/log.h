@@ -1,7 +1,13 @@
-// Log: the one entry point the commands use to reach a log, so that no tool knows a
-// path, a file or a lock. This is the seam between "a log" and "where it lives"; the
-// local data directory is the implementation today. Topics, partitions and consumer
-// groups are all reached through it: no tool builds a path from dir().
+// Log: the one way the commands reach a log, so that no tool knows a path, a file, a
+// lock or a server. This is the seam between "a log" and "where it lives": the local
+// data directory (LocalLog, local_log.h) is one implementation; another (a Kafka
+// cluster) implements the same calls, and the tools do not change beyond choosing
+// which one to open.
+//
+// Topics, records (producers, readers, consumers), consumer groups and compaction are
+// all reached through it. What an implementation cannot do (a local scan of
+// partition files on a cluster, say) throws Error(usage) naming the command's
+// alternative.
 #pragma once
 
 #include <functional>
@@ -12,65 +18,108 @@
 #include <string_view>
 #include <vector>
 
-#include "pspf/group_member.h"
-#include "pspf/group_offsets.h"
-#include "pspf/partition.h"
+#include "pspf/append.h"
+#include "pspf/batch.h"
+#include "pspf/compact.h"
+#include "pspf/group_state.h"
+#include "pspf/latest.h"
 #include "pspf/partition_scan.h"
+#include "pspf/position.h"
 #include "pspf/topic.h"
 #include "pspf/types.h"
 
 namespace pspf {
 
+class Producer;
+class TopicReader;
+class Consumer;
+struct ReadOptions;
+
 class Log {
  public:
-  // `dir` is the data directory (it need not exist until something is created).
-  explicit Log(std::string dir);
+  virtual ~Log() = default;
 
-  // The data directory, for the local log's own modules (consumer, topic reader,
-  // compaction); tools reach everything through the calls below.
-  const std::string& dir() const { return dir_; }
-
-  std::optional<TopicConfig> find_topic(std::string_view name) const;
+  // --- Topics
+  virtual std::optional<TopicConfig> find_topic(std::string_view name) const = 0;
   // Throws Error(not_found) with a hint.
-  TopicConfig topic(std::string_view name) const;
-  TopicConfig create_topic(const TopicConfig& cfg);
+  virtual TopicConfig topic(std::string_view name) const = 0;
+  // Throws Error(exists) when a topic of that name exists.
+  virtual TopicConfig create_topic(const TopicConfig& cfg) = 0;
   // The topic, created with `partitions` when missing (`created` says which). Two
   // processes racing to create it both end up using the one that won.
   TopicConfig open_or_create(std::string_view name, int32_t partitions, bool& created);
-  std::vector<std::string> list_topics() const;
-  void delete_topic(std::string_view name);
+  virtual std::vector<std::string> list_topics() const = 0;
+  virtual void delete_topic(std::string_view name) = 0;
   // Changes a topic's settings (topic.h alter_topic).
-  TopicConfig alter_topic(std::string_view name, const std::function<void(TopicConfig&)>& change);
-  // How the topic's partition directories disagree with its partition count.
-  PartitionDirs check_partition_dirs(const TopicConfig& t) const;
+  virtual TopicConfig alter_topic(std::string_view name,
+                                  const std::function<void(TopicConfig&)>& change) = 0;
+  // How the topic's partitions disagree with its partition count.
+  virtual PartitionDirs check_partition_dirs(const TopicConfig& t) const = 0;
 
-  std::unique_ptr<PartitionWriter> writer(const TopicConfig& t, PartitionId p) const;
-  std::unique_ptr<PartitionReader> reader(const TopicConfig& t, PartitionId p) const;
+  // --- Records
+  // A producer for topic t (producer.h): records are durable per `sync` once
+  // reported. batch_bytes: about how much is appended at once per partition.
+  virtual std::unique_ptr<Producer> producer(const TopicConfig& t, SyncMode sync,
+                                             size_t batch_bytes = 1 << 20) const = 0;
+  // A reader of a range of topic t (topic_reader.h).
+  virtual std::unique_ptr<TopicReader> read(const TopicConfig& t, ReadOptions options) const = 0;
+  // A member of consumer group `group` reading topic t (consumer.h).
+  virtual std::unique_ptr<Consumer> consume(const std::string& group, const TopicConfig& t,
+                                            Position from, bool stop_at_start_end,
+                                            bool commit = true) const = 0;
   // The key's current version (-1: no events), as of p's durable end, read without
-  // the partition lock: a producer holding it is not waited for.
-  int64_t key_version(const TopicConfig& t, PartitionId p, std::string_view key) const;
-  PartitionScan scan(const TopicConfig& t, PartitionId p, bool verify_indexes) const;
-  PartitionScan repair(const TopicConfig& t, PartitionId p) const;
+  // waiting for a producer.
+  virtual int64_t key_version(const TopicConfig& t, PartitionId p, std::string_view key) const = 0;
+  // The latest record of each live key (latest.h).
+  virtual void for_each_latest(
+      const TopicConfig& t, const LatestOptions& o,
+      const std::function<void(PartitionId, const RecordView&)>& fn) const = 0;
+  // Reads every record of p and says what is damaged (partition_scan.h), and cuts
+  // damage off after copying it to quarantine.
+  virtual PartitionScan scan(const TopicConfig& t, PartitionId p, bool verify_indexes) const = 0;
+  virtual PartitionScan repair(const TopicConfig& t, PartitionId p) const = 0;
+  // Compacts t and applies its retention (compact.h).
+  virtual TopicReport compact(const TopicConfig& t, const CompactOptions& o) const = 0;
+  // The offsets p holds now. Throws Error(corrupt) on damage.
+  virtual OffsetBounds offset_bounds(const TopicConfig& t, PartitionId p) const = 0;
+  // The first offset whose append time is >= `time`, or `end` when every record (up
+  // to `end`) is older. Append times never go backwards, so this is the offset a
+  // consumer must restart from to see everything appended since `time`.
+  virtual Offset offset_for_time(const TopicConfig& t, PartitionId p, Timestamp time,
+                                 Offset end) const = 0;
+  // The append time of the first record with an offset in [from, end), or nullopt
+  // when there is none (from >= end, or only compaction gaps are left).
+  virtual std::optional<Timestamp> append_time_from(const TopicConfig& t, PartitionId p,
+                                                    Offset from, Offset end) const = 0;
 
   // --- Consumer groups
   // Names of the groups that have committed offsets or members, sorted.
-  std::vector<std::string> list_groups() const;
-  // The group's committed offsets and announces (created by the first write).
-  // Throws Error(usage) for a bad group name.
-  std::unique_ptr<GroupOffsets> group_offsets(std::string_view group) const;
-  // Joins `group` as a member for topic `t` (GroupMember).
-  std::unique_ptr<GroupMember> join_group(std::string_view group, const TopicConfig& t) const;
+  virtual std::vector<std::string> list_groups() const = 0;
+  // The calls below throw Error(usage) for a bad group name.
+  // Whether the group has committed offsets or members.
+  virtual bool group_exists(std::string_view group) const = 0;
+  // The group's committed offset (and announced batch) of every topic-partition.
+  virtual std::map<TopicPartition, Committed> committed_offsets(std::string_view group) const = 0;
+  // Sets offsets administratively (pspf-offsets reset/commit), all or none, durable
+  // on return; a member still holding a partition can no longer commit for it.
+  // `who` names the administrator in the record.
+  virtual void set_offsets(std::string_view group,
+                           const std::vector<std::pair<TopicPartition, Offset>>& offsets,
+                           const std::string& who) const = 0;
+  // Removes the group's committed offsets.
+  virtual void delete_group(std::string_view group) const = 0;
   // Live members of the group now (0 when none, or no such group).
-  int live_members(std::string_view group) const;
+  virtual int live_members(std::string_view group) const = 0;
   // The live owner of each partition of `t` in `group` (partitions without one are
   // absent). Takes no lock a member would wait for.
-  std::map<int32_t, OwnerInfo> partition_owners(std::string_view group, const TopicConfig& t) const;
+  virtual std::map<int32_t, OwnerInfo> partition_owners(std::string_view group,
+                                                        const TopicConfig& t) const = 0;
 
   // "topic T partition P", the way every message names a partition.
   static std::string label(const TopicConfig& t, PartitionId p);
-
- private:
-  std::string dir_;
 };
+
+// The local log in data directory `dir` (LocalLog).
+std::unique_ptr<Log> open_local_log(std::string dir);
 
 }  // namespace pspf

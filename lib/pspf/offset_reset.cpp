@@ -12,68 +12,12 @@
 
 namespace pspf {
 
-namespace {
-
-// Calls fn(record) for records of partition p from where `reader` stands, in offset
-// order, up to `end`, until fn returns true. Returns whether it did.
-template <typename Fn>
-bool scan_records(PartitionReader& reader, Offset end, Fn&& fn) {
-  BatchRef b;
-  while (reader.next(b)) {
-    if (b.header.base_offset >= end) return false;
-    RecordIterator it(b.data, b.header);
-    RecordView r;
-    while (it.next(r)) {
-      if (r.offset >= end) return false;
-      if (fn(r)) return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
-OffsetBounds offset_bounds(const Log& log, const TopicConfig& t, PartitionId p) {
-  auto reader = log.reader(t, p);
-  OffsetBounds b;
-  b.start = reader->log_start();
-  b.end = reader->log_end();
-  return b;
-}
-
-Offset offset_for_time(const Log& log, const TopicConfig& t, PartitionId p, Timestamp time,
-                       Offset end) {
-  auto reader = log.reader(t, p);
-  reader->seek_time(time);
-  Offset found = end;
-  scan_records(*reader, end, [&](const RecordView& r) {
-    if (r.timestamp < time) return false;
-    found = r.offset;
-    return true;
-  });
-  return found;
-}
-
-std::optional<Timestamp> append_time_from(const Log& log, const TopicConfig& t, PartitionId p,
-                                          Offset from, Offset end) {
-  if (from >= end) return std::nullopt;
-  auto reader = log.reader(t, p);
-  reader->seek(from);
-  std::optional<Timestamp> found;
-  scan_records(*reader, end, [&](const RecordView& r) {
-    if (r.offset < from) return false;  // earlier records of the batch the seek landed in
-    found = r.timestamp;
-    return true;
-  });
-  return found;
-}
-
 ResetTarget explicit_target(const Log& log, const TopicConfig& t, PartitionId p, Offset current,
                             Offset wanted) {
   ResetTarget r;
   r.tp = {t.name, p.value};
   r.current = current;
-  r.bounds = offset_bounds(log, t, p);
+  r.bounds = log.offset_bounds(t, p);
   r.wanted = wanted;
   r.target = std::clamp(wanted, r.bounds.start, r.bounds.end);
   return r;
@@ -82,7 +26,7 @@ ResetTarget explicit_target(const Log& log, const TopicConfig& t, PartitionId p,
 ResetTarget reset_target(const Log& log, const TopicConfig& t, PartitionId p, Offset current,
                          const ResetMode& mode) {
   using Kind = ResetMode::Kind;
-  OffsetBounds b = offset_bounds(log, t, p);
+  OffsetBounds b = log.offset_bounds(t, p);
   Offset wanted;
   switch (mode.kind) {
     case Kind::earliest: wanted = b.start; break;
@@ -96,7 +40,7 @@ ResetTarget reset_target(const Log& log, const TopicConfig& t, PartitionId p, Of
                                 Log::label(t, p)));
       wanted = Offset(current.value + mode.value);
       break;
-    case Kind::time: wanted = offset_for_time(log, t, p, Timestamp(mode.value), b.end); break;
+    case Kind::time: wanted = log.offset_for_time(t, p, Timestamp(mode.value), b.end); break;
   }
   ResetTarget r;
   r.tp = {t.name, p.value};

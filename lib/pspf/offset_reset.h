@@ -20,27 +20,6 @@
 
 namespace pspf {
 
-// The offsets a partition holds now: the first one still in the log and the one the
-// next append will get. start == end when it is empty.
-struct OffsetBounds {
-  Offset start{0};
-  Offset end{0};
-};
-
-// Reads the bounds of partition p of t. Throws Error(corrupt) on damage.
-OffsetBounds offset_bounds(const Log& log, const TopicConfig& t, PartitionId p);
-
-// The first offset whose append time is >= `time`, or `end` when every record (up
-// to `end`) is older. Append times never go backwards, so this is the offset a
-// consumer must restart from to see everything appended since `time`.
-Offset offset_for_time(const Log& log, const TopicConfig& t, PartitionId p, Timestamp time,
-                       Offset end);
-
-// The append time of the first record with an offset in [from, end), or nullopt when
-// there is none (from >= end, or only compaction gaps are left).
-std::optional<Timestamp> append_time_from(const Log& log, const TopicConfig& t, PartitionId p,
-                                          Offset from, Offset end);
-
 // How a reset chooses each partition's new offset.
 struct ResetMode {
   enum class Kind { earliest, latest, offset, shift, time };

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pspf/append.h"
 #include "pspf/batch.h"
 #include "pspf/clock.h"
 #include "pspf/file.h"
@@ -41,46 +42,8 @@
 
 namespace pspf {
 
-enum class SyncMode { none, batch, always };
-
 // Base offsets of the segments in a partition directory, ascending.
 std::vector<Offset> list_segments(const std::string& partition_dir);
-
-struct Appended {
-  Offset base{0};
-  Timestamp timestamp{0};
-  uint32_t count = 0;
-};
-
-// The condition of an append with an expected version (pspf-produce
-// --expect-version): the key's version is its number of events minus one.
-struct ExpectVersion {
-  enum class Kind { any, no_stream, exists, exact };
-  Kind kind = Kind::any;
-  int64_t version = 0;  // for exact
-  bool matches(int64_t current) const;
-
-  static ExpectVersion any() { return {}; }
-  static ExpectVersion no_stream() { return {Kind::no_stream, 0}; }
-  static ExpectVersion exists() { return {Kind::exists, 0}; }
-  // Version -1 is no_stream.
-  static ExpectVersion exact(int64_t v) {
-    return v == -1 ? no_stream() : ExpectVersion{Kind::exact, v};
-  }
-};
-
-// What an append did, record by record.
-struct AppendResult {
-  Appended appended;  // count 0: nothing was written
-  // Per record of the batch: the offset of the record with the same id already in
-  // the partition, or Offset(-1) when it was appended. Empty when none was a
-  // duplicate.
-  std::vector<Offset> duplicate_of;
-  // With an expected version: the key's version before the append, and whether it
-  // did not match (then nothing was written).
-  int64_t version_before = -1;
-  bool conflict = false;
-};
 
 class PartitionState;
 

@@ -34,4 +34,11 @@ Timestamp parse_iso8601(std::string_view text);
 // Formats epoch milliseconds as "2026-11-01T00:00:00.000Z".
 std::string format_iso8601(Timestamp t);
 
+// The offsets a partition holds now: the first one still in the log and the one the
+// next append will get. start == end when it is empty.
+struct OffsetBounds {
+  Offset start{0};
+  Offset end{0};
+};
+
 }  // namespace pspf

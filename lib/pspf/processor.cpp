@@ -172,7 +172,8 @@ void Processor::dead_letter(PartitionId p, Batch& b, const std::string& why) {
   bool created = false;
   Log& log = const_cast<Log&>(log_);
   TopicConfig dlq = log.open_or_create(*o_.dead_letter, c_.topic().partitions, created);
-  Producer producer(log_, dlq, SyncMode::batch);
+  std::unique_ptr<Producer> out = log_.producer(dlq, SyncMode::batch);
+  Producer& producer = *out;
   std::string_view sealed = b.records.seal(Offset(0), Timestamp(0));
   RecordView r;
   Buffer headers;

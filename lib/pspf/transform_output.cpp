@@ -13,7 +13,7 @@ TopicConfig TransformOutput::open(Log& log, const std::string& name, int32_t par
 
 TransformOutput::TransformOutput(Log& log, const std::string& out_topic, int32_t partitions,
                                  std::string key_field, std::string group, std::string source_topic)
-    : producer_(log, open(log, out_topic, partitions), SyncMode::batch),
+    : producer_(log.producer(open(log, out_topic, partitions), SyncMode::batch)),
       key_field_(std::move(key_field)),
       group_(std::move(group)),
       source_(std::move(source_topic)) {}
@@ -52,16 +52,16 @@ std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, 
                                       prefix + std::to_string(lines.size())});
     std::string_view idv = l.id, keyv = l.key;
     const std::string_view* kp = l.has_key ? &keyv : nullptr;
-    if (auto why = producer_.oversized(producer_.route(kp, &idv), kp, &idv, {}, l.end - l.begin))
+    if (auto why = producer_->oversized(producer_->route(kp, &idv), kp, &idv, {}, l.end - l.begin))
       return fmt::format("output line {}: {}", number, *why);
   }
   for (const Line& l : lines) {
     std::string_view idv = l.id, keyv = l.key;
     const std::string_view* kp = l.has_key ? &keyv : nullptr;
     std::string_view value(values_.data() + l.begin, l.end - l.begin);
-    producer_.add(producer_.route(kp, &idv), kp, &idv, {}, value);
+    producer_->add(producer_->route(kp, &idv), kp, &idv, {}, value);
   }
-  producer_.flush();
+  producer_->flush();
   return std::nullopt;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,14 +33,14 @@ class TransformOutput {
   std::optional<std::string> append(PartitionId p, Offset first, Offset last,
                                     std::string_view output);
 
-  uint64_t appended() const { return producer_.appended(); }
-  uint64_t duplicates() const { return producer_.duplicates(); }
-  const std::string& topic() const { return producer_.topic().name; }
+  uint64_t appended() const { return producer_->appended(); }
+  uint64_t duplicates() const { return producer_->duplicates(); }
+  const std::string& topic() const { return producer_->topic().name; }
 
  private:
   static TopicConfig open(Log& log, const std::string& name, int32_t partitions);
 
-  Producer producer_;
+  std::unique_ptr<Producer> producer_;
   std::string key_field_;
   std::string group_;
   std::string source_;

@@ -15,6 +15,7 @@
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/latest.h"
+#include "pspf/local_log.h"
 #include "pspf/partition_scan.h"
 #include "pspf/paths.h"
 #include "pspf/removed_keys.h"
@@ -28,7 +29,7 @@ const std::string kNil("\xc0", 1);
 
 struct Fixture {
   test::TempDir tmp;
-  Log log{tmp.path()};
+  LocalLog log{tmp.path()};
   TopicConfig t;
   std::string dir;
   std::unique_ptr<PartitionWriter> w;
@@ -61,7 +62,7 @@ struct Fixture {
     CompactOptions o;
     o.roll = roll;
     o.now = Timestamp(now_ms().value + age_ms);
-    return compact_topic(log, t, o);
+    return log.compact(t, o);
   }
   // Every record: offset -> (key or "-", value, has id).
   std::map<int64_t, std::tuple<std::string, std::string, bool>> records() {
@@ -281,7 +282,7 @@ TEST_CASE("a compacted copy keeps the source and carries the removed counts") {
   o.into = out.path() + "/copy";
   compact_topic(f.log, f.t, o);
   CHECK(f.records() == before);
-  Log copy(*o.into);
+  LocalLog copy(*o.into);
   TopicConfig ct = copy.topic("t");
   std::string cdir = paths::partition_dir(*o.into, "t", PartitionId(0));
   CHECK(load_removed_keys(cdir).at("k0") == 4);

@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "pspf-consume/consume_worker.h"
-#include "pspf/consumer.h"
 #include "pspf/file.h"
 #include "pspf/group_offsets.h"
-#include "pspf/log.h"
-#include "pspf/producer.h"
+#include "pspf/local_consumer.h"
+#include "pspf/local_log.h"
+#include "pspf/local_producer.h"
 #include "test_util.h"
 
 using namespace pspf;
@@ -23,10 +23,10 @@ namespace {
 
 // Appends n records "v0".."v<n-1>" to partition 0 of a new one-partition topic t,
 // synced, so that a consumer may hand them out at once.
-TopicConfig make_topic(const Log& log, int n) {
+TopicConfig make_topic(const LocalLog& log, int n) {
   bool created = false;
-  TopicConfig t = const_cast<Log&>(log).open_or_create("t", 1, created);
-  Producer p(log, t, SyncMode::batch);
+  TopicConfig t = const_cast<LocalLog&>(log).open_or_create("t", 1, created);
+  LocalProducer p(log, t, SyncMode::batch);
   for (int i = 0; i < n; ++i) {
     std::string v = test::value_of(i);
     p.add(PartitionId(0), nullptr, nullptr, {}, v);
@@ -36,8 +36,8 @@ TopicConfig make_topic(const Log& log, int n) {
 }
 
 // The offsets of what the group's next member hands out from partition 0.
-std::vector<int64_t> handed_out(const Log& log, const TopicConfig& t) {
-  Consumer c(log, "g", t, Position{}, true);
+std::vector<int64_t> handed_out(const LocalLog& log, const TopicConfig& t) {
+  LocalConsumer c(log, "g", t, Position{}, true);
   c.rebalance([](PartitionId) { return false; });
   std::vector<int64_t> out;
   c.poll(PartitionId(0), 1000, [&](const RecordView& r) { out.push_back(r.offset.value); });
@@ -50,7 +50,7 @@ TEST_CASE(
     "a batch that fails on every attempt without a dead letter: exit 1, nothing committed, handed "
     "out again") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 5);
 
   std::string tries = d.path() + "/tries.txt";
@@ -65,7 +65,7 @@ TEST_CASE(
                        tries);
   int rc = 0;
   {
-    Consumer c(log, "g", t, Position{}, true);
+    LocalConsumer c(log, "g", t, Position{}, true);
     rc = tool::run_consumer(o, log, c, nullptr);
   }
   CHECK(rc == 1);
@@ -83,7 +83,7 @@ TEST_CASE(
 
 TEST_CASE("a batch that succeeds on its second attempt is committed once") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 3);
 
   std::string tries = d.path() + "/tries.txt";
@@ -96,7 +96,7 @@ TEST_CASE("a batch that succeeds on its second attempt is committed once") {
   o.exec = fmt::format("echo \"$PSPF_ATTEMPT\" >>'{}'; [ \"$PSPF_ATTEMPT\" = 2 ]", tries);
   int rc = 0;
   {
-    Consumer c(log, "g", t, Position{}, true);
+    LocalConsumer c(log, "g", t, Position{}, true);
     rc = tool::run_consumer(o, log, c, nullptr);
   }
   CHECK(rc == 0);

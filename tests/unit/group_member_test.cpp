@@ -6,10 +6,10 @@
 #include <memory>
 #include <set>
 
-#include "pspf/consumer.h"
 #include "pspf/group_member.h"
-#include "pspf/log.h"
-#include "pspf/producer.h"
+#include "pspf/local_consumer.h"
+#include "pspf/local_log.h"
+#include "pspf/local_producer.h"
 #include "test_util.h"
 
 using namespace pspf;
@@ -106,13 +106,13 @@ TEST_CASE("-e: a member does not leave a partition to a member whose end is lowe
   // member whose end is higher must not count on a live owner with a lower end to
   // finish a partition for it: that owner stops (and leaves) short of it.
   test::TempDir dir;
-  Log log(dir.path());
+  LocalLog log(dir.path());
   TopicConfig cfg;
   cfg.name.assign(1, 't');
   cfg.partitions = 3;
   TopicConfig t = create_topic(log.dir(), cfg);
   auto append = [&](int n) {
-    Producer producer(log, t, SyncMode::none, 200);
+    LocalProducer producer(log, t, SyncMode::none, 200);
     std::string v = test::value_of(1);
     for (int i = 0; i < n; ++i)
       for (int32_t p = 0; p < 3; ++p) producer.add(PartitionId(p), nullptr, nullptr, {}, v);
@@ -129,11 +129,11 @@ TEST_CASE("-e: a member does not leave a partition to a member whose end is lowe
     return n;
   };
   append(10);
-  auto low = std::make_unique<Consumer>(log, "g", t, Position{}, true);  // ends at 10
+  auto low = std::make_unique<LocalConsumer>(log, "g", t, Position{}, true);  // ends at 10
   low->rebalance(none_busy);
   CHECK(low->owned().size() == 3);
   append(5);
-  Consumer high(log, "g", t, Position{}, true);  // ends at 15
+  LocalConsumer high(log, "g", t, Position{}, true);  // ends at 15
   high.rebalance(none_busy);
   CHECK(high.owned().empty());  // every partition is low's
   CHECK_FALSE(high.finished());

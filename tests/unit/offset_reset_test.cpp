@@ -2,21 +2,21 @@
 #include <doctest/doctest.h>
 
 #include "pspf/error.h"
-#include "pspf/log.h"
+#include "pspf/local_log.h"
+#include "pspf/local_producer.h"
 #include "pspf/offset_reset.h"
-#include "pspf/producer.h"
 #include "test_util.h"
 
 using namespace pspf;
 
 namespace {
 // A one-partition topic with `n` records appended in batches of 10.
-TopicConfig filled(const Log& log, int n) {
+TopicConfig filled(const LocalLog& log, int n) {
   TopicConfig cfg;
   cfg.name = "t";
   cfg.partitions = 1;
   TopicConfig t = pspf::create_topic(log.dir(), cfg);
-  Producer producer(log, t, SyncMode::none, 200);
+  LocalProducer producer(log, t, SyncMode::none, 200);
   std::string v = test::value_of(1);
   for (int i = 0; i < n; ++i) producer.add(PartitionId(0), nullptr, nullptr, {}, v);
   producer.flush();
@@ -26,10 +26,10 @@ TopicConfig filled(const Log& log, int n) {
 
 TEST_CASE("every reset mode lands inside the partition's offsets") {
   test::TempDir dir;
-  Log log(dir.path());
+  LocalLog log(dir.path());
   TopicConfig t = filled(log, 50);
   PartitionId p(0);
-  OffsetBounds b = offset_bounds(log, t, p);
+  OffsetBounds b = log.offset_bounds(t, p);
   CHECK(b.start.value == 0);
   CHECK(b.end.value == 50);
   using K = ResetMode::Kind;
@@ -52,7 +52,7 @@ TEST_CASE("every reset mode lands inside the partition's offsets") {
 
 TEST_CASE("plans read back as written, and bad lines name their line") {
   test::TempDir dir;
-  Log log(dir.path());
+  LocalLog log(dir.path());
   TopicConfig t = filled(log, 10);
   std::vector<ResetTarget> plan{explicit_target(log, t, PartitionId(0), Offset(3), Offset(4))};
   std::string csv = format_offset_plan(plan);

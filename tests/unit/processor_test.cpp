@@ -13,13 +13,13 @@
 #include <thread>
 #include <vector>
 
-#include "pspf/consumer.h"
 #include "pspf/group_offsets.h"
-#include "pspf/log.h"
+#include "pspf/local_consumer.h"
+#include "pspf/local_log.h"
+#include "pspf/local_producer.h"
+#include "pspf/local_topic_reader.h"
 #include "pspf/msgpack.h"
 #include "pspf/processor.h"
-#include "pspf/producer.h"
-#include "pspf/topic_reader.h"
 #include "test_util.h"
 
 using namespace pspf;
@@ -66,10 +66,10 @@ class FakeJob : public BatchJob {
 };
 
 // A one-partition topic "in" holding n records "v0".."v<n-1>", synced.
-TopicConfig make_topic(Log& log, int n) {
+TopicConfig make_topic(LocalLog& log, int n) {
   bool created = false;
   TopicConfig t = log.open_or_create("in", 1, created);
-  Producer p(log, t, SyncMode::batch);
+  LocalProducer p(log, t, SyncMode::batch);
   for (int i = 0; i < n; ++i) {
     std::string v = test::value_of(i);
     p.add(PartitionId(0), nullptr, nullptr, {}, v);
@@ -89,11 +89,11 @@ std::string group_state(const std::string& dir) {
 }
 
 // Every record of topic `name`: "key|id|value" with the value as JSON-ish text.
-std::vector<std::string> records_of(const Log& log, const std::string& name) {
+std::vector<std::string> records_of(const LocalLog& log, const std::string& name) {
   std::vector<std::string> out;
   auto t = log.find_topic(name);
   if (!t) return out;
-  TopicReader reader(log, *t, ReadOptions{});
+  LocalTopicReader reader(log, *t, ReadOptions{});
   PartitionId p;
   RecordView r;
   while (reader.next(p, r)) {
@@ -116,10 +116,10 @@ struct Run {
 };
 
 // Runs a processor over topic t until the member has nothing left (or failed).
-Run run(Log& log, const TopicConfig& t, ProcessorOptions o, FakeJob::Decide decide,
+Run run(LocalLog& log, const TopicConfig& t, ProcessorOptions o, FakeJob::Decide decide,
         TransformOutput* output) {
   Run r;
-  Consumer c(log, "g", t, Position{}, true);
+  LocalConsumer c(log, "g", t, Position{}, true);
   c.rebalance([](PartitionId) { return false; });
   std::string dir = log.dir();
   Processor proc(
@@ -158,7 +158,7 @@ ProcessorOptions options(size_t batch, int max_attempts = 3) {
 
 TEST_CASE("each batch runs once and is committed after it succeeds") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 5);
   Run r = run(
       log, t, options(2), [](const BatchInfo&, std::string_view) { return Outcome{}; }, nullptr);
@@ -171,7 +171,7 @@ TEST_CASE("each batch runs once and is committed after it succeeds") {
 
 TEST_CASE("with an output topic: announced before the job runs, output appended with derived ids") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 3);
   TransformOutput out(log, "out", 1, "", "g", "in");
   Run r = run(
@@ -191,11 +191,11 @@ TEST_CASE("with an output topic: announced before the job runs, output appended 
 TEST_CASE(
     "a batch announced before a crash is gathered again exactly, and its output not doubled") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 5);
   // The crashed member had announced [0, 2] and appended its output.
   {
-    Consumer c(log, "g", t, Position{}, true);
+    LocalConsumer c(log, "g", t, Position{}, true);
     c.rebalance([](PartitionId) { return false; });
     REQUIRE(c.announce(PartitionId(0), Offset(2)));
   }
@@ -216,7 +216,7 @@ TEST_CASE(
 
 TEST_CASE("a failed attempt is retried; output that is not JSON counts as a failure") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 2);
   TransformOutput out(log, "out", 1, "", "g", "in");
   Run r = run(
@@ -237,7 +237,7 @@ TEST_CASE("a failed attempt is retried; output that is not JSON counts as a fail
 
 TEST_CASE("after the last attempt: set aside with pspf-error and pspf-source, then committed") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 3);
   ProcessorOptions o = options(2, 2);
   o.dead_letter = "dlq";
@@ -260,7 +260,7 @@ TEST_CASE("after the last attempt: set aside with pspf-error and pspf-source, th
 
 TEST_CASE("after the last attempt without a dead letter: failed, nothing committed for the batch") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 3);
   Run r = run(
       log, t, options(2, 2),
@@ -276,7 +276,7 @@ TEST_CASE("after the last attempt without a dead letter: failed, nothing committ
 
 TEST_CASE("the job reads the batch as JSON lines, one value per record") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   TopicConfig t = make_topic(log, 2);
   std::vector<std::string> inputs;
   auto keep = [&](const BatchInfo&, std::string_view input) {

@@ -10,23 +10,23 @@
 #include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
-#include "pspf/log.h"
+#include "pspf/local_log.h"
+#include "pspf/local_producer.h"
 #include "pspf/murmur2.h"
 #include "pspf/partition.h"
 #include "pspf/paths.h"
-#include "pspf/producer.h"
 #include "test_util.h"
 
 using namespace pspf;
 
 TEST_CASE("a keyless record with an id goes where its id would go as a key, in every producer") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   for (int32_t n : {3, 7, 12}) {
     CAPTURE(n);
     bool created = false;
     TopicConfig t = log.open_or_create(fmt::format("t{}", n), n, created);
-    Producer first(log, t, SyncMode::none), rerun(log, t, SyncMode::none);
+    LocalProducer first(log, t, SyncMode::none), rerun(log, t, SyncMode::none);
     std::vector<int> seen(static_cast<size_t>(n));
     for (int i = 0; i < 60; ++i) {
       std::string id = fmt::format("import/{}", i);
@@ -48,10 +48,10 @@ TEST_CASE("a keyless record with an id goes where its id would go as a key, in e
 
 TEST_CASE("a resumable import sends keyless records by input position, the same in every run") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   bool created = false;
   TopicConfig t = log.open_or_create("t", 3, created);
-  Producer plain(log, t, SyncMode::none), first(log, t, SyncMode::none),
+  LocalProducer plain(log, t, SyncMode::none), first(log, t, SyncMode::none),
       rerun(log, t, SyncMode::none);
   first.set_producer_id("imp");
   rerun.set_producer_id("imp");
@@ -85,11 +85,11 @@ namespace {
 // Appends through a Producer to a one-partition topic.
 struct Appends {
   test::TempDir d;
-  Log log{d.path()};
+  LocalLog log{d.path()};
   TopicConfig topic;
-  Producer producer;
+  LocalProducer producer;
 
-  static TopicConfig make(Log& log) {
+  static TopicConfig make(LocalLog& log) {
     bool created = false;
     return log.open_or_create("big", 1, created);
   }
@@ -186,10 +186,10 @@ TEST_CASE(
     "a producer whose syncs span several jobs publishes each durable end, then lets every lock "
     "go") {
   test::TempDir d;
-  Log log(d.path());
+  LocalLog log(d.path());
   bool created = false;
   TopicConfig t = log.open_or_create("t", 3, created);
-  Producer producer(log, t, SyncMode::batch);
+  LocalProducer producer(log, t, SyncMode::batch);
   std::vector<uint32_t> reported(3);
   producer.on_append([&](PartitionId p, const AppendResult& r, std::string_view) {
     reported[static_cast<size_t>(p.value)] += r.appended.count;

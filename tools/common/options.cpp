@@ -96,4 +96,6 @@ CLI::Validator whole_number() {
       "N");
 }
 
+std::unique_ptr<Log> open_log(const std::string& dir) { return open_local_log(dir); }
+
 }  // namespace pspf::tool

@@ -4,11 +4,13 @@
 #include <CLI/CLI.hpp>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "pspf/partition.h"
+#include "pspf/append.h"
+#include "pspf/log.h"
 #include "pspf/topic.h"
 
 namespace pspf::tool {
@@ -48,6 +50,9 @@ std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
                                           const TopicConfig& topic);
 
 // CLI11 checks with plain messages: a whole number >= 0, and one in [lo, hi].
+// The log the command line names: the data directory of -d/--dir.
+std::unique_ptr<Log> open_log(const std::string& dir);
+
 CLI::Validator whole_number();
 CLI::Validator whole_number_in(int64_t lo, int64_t hi);
 

@@ -18,7 +18,6 @@
 #include "pspf/error.h"
 #include "pspf/position.h"
 #include "pspf/processor.h"
-#include "pspf/watcher.h"
 
 namespace pspf::tool {
 namespace {
@@ -46,7 +45,6 @@ class Worker {
   int run() {
     auto& out = stdout_output();
     out.set_line_buffered(!o_.exit_at_end);
-    Watcher watcher(c_.watch_dirs());
     rebalance();
     auto last_activity = Clock::now();
     int64_t idle_ms = o_.idle_exit ? parse_duration_ms(*o_.idle_exit) : -1;
@@ -60,7 +58,7 @@ class Worker {
         break;
       if (Clock::now() >= next_rebalance_) rebalance();
       if (!progressed) {
-        wait(watcher);
+        wait();
         // Before handing out what woke us: a forced reset written before that data
         // must be followed first, or its events would be handed out twice.
         follow_resets();
@@ -126,14 +124,14 @@ class Worker {
 
   // Sleeps until new data, a command's exit, a retry or batch deadline, or the next
   // membership check.
-  void wait(Watcher& watcher) {
+  void wait() {
     auto deadline = next_rebalance_;
-    std::vector<struct pollfd> fds{{watcher.fd(), POLLIN, 0}};
+    std::vector<struct pollfd> fds{{c_.wakeup_fd(), POLLIN, 0}};
     processor_.wait_points(fds, deadline);
     auto ms = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
     if (::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(ms, 0) + 1)) > 0 &&
         fds[0].revents)
-      watcher.drain();
+      c_.drain_wakeups();
   }
 
   static ProcessorOptions processor_options(const ConsumeOptions& o) {

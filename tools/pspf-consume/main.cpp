@@ -9,6 +9,7 @@
 #include "common/signals.h"
 #include "common/tool.h"
 #include "pspf-consume/consume_worker.h"
+#include "pspf/clock.h"
 #include "pspf/consumer.h"
 #include "pspf/error.h"
 #include "pspf/position.h"
@@ -54,17 +55,19 @@ int main(int argc, char** argv) {
     if (o.to && !o.exec) throw Error(Errc::usage, "--to needs --exec");
     if (o.to && o.no_commit) throw Error(Errc::usage, "--to needs commits: leave out --no-commit");
     if (o.out_key_field && !o.to) throw Error(Errc::usage, "--out-key-field needs --to");
-    Log log(o.dir);
+    std::unique_ptr<Log> opened = tool::open_log(o.dir);
+    Log& log = *opened;
     TopicConfig topic = log.topic(o.topic);
     Position from = parse_position(o.from, now_ms());
     tool::install_stop_handlers();
-    Consumer consumer(log, o.group, topic, from, o.exit_at_end, !o.no_commit);
-    consumer.on_warning(tool::note);
+    std::unique_ptr<Consumer> consumer =
+        log.consume(o.group, topic, from, o.exit_at_end, !o.no_commit);
+    consumer->on_warning(tool::note);
     std::optional<TransformOutput> output;
     if (o.to)
       output.emplace(log, *o.to, topic.partitions, o.out_key_field.value_or(""), o.group,
                      topic.name);
-    int rc = tool::run_consumer(o, log, consumer, output ? &*output : nullptr);
+    int rc = tool::run_consumer(o, log, *consumer, output ? &*output : nullptr);
     if (output && output->duplicates())
       tool::note(
           fmt::format("left out {} output events already in topic {} (a batch processed "

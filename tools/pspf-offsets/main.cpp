@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   del->add_flag("--force", o.force, "delete even while members of the group are live");
 
   return tool::run_tool("pspf-offsets", app, argc, argv, [&]() -> int {
-    Log log(o.dir);
+    std::unique_ptr<Log> opened = tool::open_log(o.dir);
+    Log& log = *opened;
     if (*list_cmd) return tool::list_groups(log, o);
     if (*desc) return tool::describe_group(log, o);
     if (*rst) return tool::reset_offsets(log, o);

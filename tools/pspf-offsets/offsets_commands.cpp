@@ -17,9 +17,8 @@
 #include "common/options.h"
 #include "common/output.h"
 #include "common/tool.h"
+#include "pspf/clock.h"
 #include "pspf/error.h"
-#include "pspf/group_member.h"
-#include "pspf/group_offsets.h"
 #include "pspf/log.h"
 #include "pspf/offset_reset.h"
 #include "pspf/parse_int.h"
@@ -74,12 +73,10 @@ std::string refusal(const std::string& what, int live) {
 }
 
 // Throws Error(not_found) when the group has neither offsets nor members.
-void require_group(const Log& log, const GroupOffsets& g) {
-  auto all = log.list_groups();
-  if (g.exists() || std::find(all.begin(), all.end(), g.group()) != all.end()) return;
-  throw Error(
-      Errc::not_found,
-      fmt::format("group '{}' does not exist (pspf-offsets list shows the groups)", g.group()));
+void require_group(const Log& log, const std::string& group) {
+  if (log.group_exists(group)) return;
+  throw Error(Errc::not_found,
+              fmt::format("group '{}' does not exist (pspf-offsets list shows the groups)", group));
 }
 
 std::string who() { return fmt::format("pspf-offsets:{}", ::getpid()); }
@@ -102,7 +99,7 @@ int list_cmd(const Log& log, const OffsetsOptions& o) {
       continue;
     }
     std::set<std::string> topics;
-    for (const auto& [tp, c] : log.group_offsets(name)->load()) topics.insert(tp.first);
+    for (const auto& [tp, c] : log.committed_offsets(name)) topics.insert(tp.first);
     arr.push_back({{"group", name}, {"topics", topics}, {"live_members", log.live_members(name)}});
   }
   if (o.as_json) out.write(arr.dump() + "\n");
@@ -110,9 +107,8 @@ int list_cmd(const Log& log, const OffsetsOptions& o) {
 }
 
 int describe_cmd(const Log& log, const OffsetsOptions& o) {
-  auto g = log.group_offsets(o.group);
-  require_group(log, *g);
-  auto state = g->load();
+  require_group(log, o.group);
+  auto state = log.committed_offsets(o.group);
   Timestamp now = now_ms();
   Rows rows{{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "TIME-LAG",
              "OWNER"}};
@@ -127,7 +123,7 @@ int describe_cmd(const Log& log, const OffsetsOptions& o) {
     std::optional<int64_t> current = committed(c.offset), end, lag, time_lag;
     if (t && tp.second < t->partitions) {  // else the topic was deleted or recreated smaller
       PartitionId p(tp.second);
-      Offset e = offset_bounds(log, *t, p).end;
+      Offset e = log.offset_bounds(*t, p).end;
       end = e.value;
       if (current) {
         lag = e.value - *current;
@@ -139,7 +135,7 @@ int describe_cmd(const Log& log, const OffsetsOptions& o) {
                           o.group, Log::label(*t, p), *current, e.value));
         time_lag = 0;
         if (*lag > 0)
-          if (auto ts = append_time_from(log, *t, p, c.offset, e))
+          if (auto ts = log.append_time_from(*t, p, c.offset, e))
             time_lag = std::max<int64_t>(0, now.value - ts->value);
       }
     }
@@ -226,7 +222,7 @@ using Scopes = std::map<std::string, Scope>;
 using State = std::map<TopicPartition, Committed>;
 
 // The partitions --topic and --all-topics select (empty: no selection given).
-Scopes select(const Log& log, const OffsetsOptions& o, const GroupOffsets& g, const State& state) {
+Scopes select(const Log& log, const OffsetsOptions& o, const State& state) {
   Scopes scopes;
   for (const auto& spec : o.topics) {
     Scope s = parse_scope(log, spec);
@@ -234,7 +230,7 @@ Scopes select(const Log& log, const OffsetsOptions& o, const GroupOffsets& g, co
     if (!fresh) it->second.partitions.insert(s.partitions.begin(), s.partitions.end());
   }
   if (!o.all_topics) return scopes;
-  require_group(log, g);
+  require_group(log, o.group);
   for (const auto& [tp, c] : state) {
     if (scopes.count(tp.first)) continue;
     if (log.find_topic(tp.first)) {
@@ -303,9 +299,8 @@ int reset_cmd(const Log& log, const OffsetsOptions& o) {
     throw Error(Errc::usage, "reset: say which partitions: --topic T[:PARTITIONS] or --all-topics");
   std::optional<ResetMode> mode;
   if (!from_file) mode = reset_mode(o);
-  auto g = log.group_offsets(o.group);
-  State state = g->load();
-  Scopes scopes = select(log, o, *g, state);
+  State state = log.committed_offsets(o.group);
+  Scopes scopes = select(log, o, state);
   if (int live = log.live_members(o.group); live > 0 && !o.force)
     return refuse(refusal(fmt::format("reset group {}", o.group), live));
   std::vector<ResetTarget> plan;
@@ -322,7 +317,7 @@ int reset_cmd(const Log& log, const OffsetsOptions& o) {
   if (o.execute) {
     std::vector<std::pair<TopicPartition, Offset>> offsets;
     for (const auto& r : plan) offsets.emplace_back(r.tp, r.target);
-    g->set(offsets, who());
+    log.set_offsets(o.group, offsets, who());
   }
   print_plan(o, plan);
   if (o.execute)
@@ -347,23 +342,21 @@ int commit_cmd(const Log& log, const OffsetsOptions& o) {
         "cannot commit for group {}: {} is owned by live member {}@{} (stop it first, or "
         "add --force: its next commit is then refused and it resumes from the new offset)",
         o.group, Log::label(t, p), it->second.pid, it->second.host));
-  auto g = log.group_offsets(o.group);
-  auto state = g->load();
+  auto state = log.committed_offsets(o.group);
   ResetTarget r =
       explicit_target(log, t, p, current_offset(state, {t.name, p.value}), Offset(o.offset));
   warn_if_clamped(r);
-  g->set({{r.tp, r.target}}, who());
+  log.set_offsets(o.group, {{r.tp, r.target}}, who());
   note(fmt::format("committed offset {} for group {} on {} (was {})", r.target.value, o.group,
                    Log::label(t, p), num(committed(r.current))));
   return kExitOk;
 }
 
 int remove_cmd(const Log& log, const OffsetsOptions& o) {
-  auto g = log.group_offsets(o.group);
-  require_group(log, *g);
+  require_group(log, o.group);
   if (int live = log.live_members(o.group); live > 0 && !o.force)
     return refuse(refusal(fmt::format("delete group {}", o.group), live));
-  g->remove();
+  log.delete_group(o.group);
   note(fmt::format("deleted group {}", o.group));
   return kExitOk;
 }

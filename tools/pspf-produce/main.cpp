@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
                                                "'.' or another backslash",
                                                s));
     }
-    Log log(o.dir);
+    std::unique_ptr<Log> opened = tool::open_log(o.dir);
+    Log& log = *opened;
     if (o.partition && !log.find_topic(o.topic) && *o.partition >= o.partitions)
       throw Error(Errc::usage,
                   fmt::format("topic {} has no partition {} (it would be created with "
@@ -105,7 +106,8 @@ int main(int argc, char** argv) {
       throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it has {})", topic.name,
                                            *o.partition, topic.partitions));
     auto started = std::chrono::steady_clock::now();
-    Producer producer(log, topic, sync);
+    std::unique_ptr<Producer> made = log.producer(topic, sync);
+    Producer& producer = *made;
     if (!found)
       producer.create_on_first_write([&] {
         bool created = false;

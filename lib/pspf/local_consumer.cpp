@@ -1,4 +1,4 @@
-#include "pspf/consumer.h"
+#include "pspf/local_consumer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -23,9 +23,15 @@ using Clock = std::chrono::steady_clock;
 // How often a member caught up with the published end checks for records a dead
 // writer left unsynced (a live writer publishes its own at once).
 constexpr auto kSettleEvery = std::chrono::milliseconds(200);
+std::vector<std::string> partition_dirs(const LocalLog& log, const TopicConfig& t) {
+  std::vector<std::string> dirs;
+  for (int32_t p = 0; p < t.partitions; ++p)
+    dirs.push_back(paths::partition_dir(log.dir(), t.name, PartitionId(p)));
+  return dirs;
+}
 }  // namespace
 
-struct Consumer::Part {
+struct LocalConsumer::Part {
   std::string dir;
   std::unique_ptr<PartitionReader> reader;
   Offset durable{0};
@@ -39,15 +45,16 @@ struct Consumer::Part {
   int64_t announced_last = -1;
 };
 
-Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, Position from,
-                   bool stop_at_start_end, bool commit)
+LocalConsumer::LocalConsumer(const LocalLog& log, const std::string& group, TopicConfig topic,
+                             Position from, bool stop_at_start_end, bool commit)
     : log_(log),
       topic_(std::move(topic)),
       from_(from),
       offsets_(log.group_offsets(group)),
       member_(log.join_group(group, topic_)),
       stop_at_start_end_(stop_at_start_end),
-      commit_(commit) {
+      commit_(commit),
+      watcher_(partition_dirs(log, topic_)) {
   // -e ends each partition at its durable end as it was at the start: what a dead
   // writer left unsynced is settled first, so that it is not left for the next run.
   if (stop_at_start_end_)
@@ -58,7 +65,7 @@ Consumer::Consumer(const Log& log, const std::string& group, TopicConfig topic, 
   warn_ = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
 }
 
-Offset Consumer::durable_end(PartitionId p, Part& s) {
+Offset LocalConsumer::durable_end(PartitionId p, Part& s) {
   if (stop_at_start_end_) return start_ends_[static_cast<size_t>(p.value)];
   if (s.durable > s.position) return s.durable;  // it only grows: read it when reached
   if (std::optional<Offset> mark = read_durable_end(s.dir); mark && *mark > s.position) {
@@ -70,28 +77,28 @@ Offset Consumer::durable_end(PartitionId p, Part& s) {
   return s.durable;
 }
 
-Consumer::~Consumer() = default;
+LocalConsumer::~LocalConsumer() = default;
 
-Consumer::Part& Consumer::part(PartitionId p) {
+LocalConsumer::Part& LocalConsumer::part(PartitionId p) {
   auto it = parts_.find(p.value);
   assert(it != parts_.end());
   return *it->second;
 }
 
-const Consumer::Part& Consumer::part(PartitionId p) const {
+const LocalConsumer::Part& LocalConsumer::part(PartitionId p) const {
   auto it = parts_.find(p.value);
   assert(it != parts_.end());
   return *it->second;
 }
 
-GroupMember::Change Consumer::rebalance(const std::function<bool(PartitionId)>& busy) {
+RebalanceChange LocalConsumer::rebalance(const std::function<bool(PartitionId)>& busy) {
   auto change = member_->rebalance([&](PartitionId p) { return !busy(p); });
   for (PartitionId p : change.released) parts_.erase(p.value);
   for (PartitionId p : change.gained) take(p);
   return change;
 }
 
-void Consumer::follow_resets(const std::function<bool(PartitionId)>& busy) {
+void LocalConsumer::follow_resets(const std::function<bool(PartitionId)>& busy) {
   if (parts_.empty()) return;
   // Read the commit file only when it changed (it can be large, and this runs at
   // every wake-up): an append grows it, a compaction replaces it.
@@ -119,7 +126,7 @@ void Consumer::follow_resets(const std::function<bool(PartitionId)>& busy) {
   }
 }
 
-void Consumer::take(PartitionId p) {
+void LocalConsumer::take(PartitionId p) {
   auto part = std::make_unique<Part>();
   Committed c = offsets_->claim(topic_.name, p, member_->id());
   part->epoch = c.epoch;
@@ -144,7 +151,7 @@ void Consumer::take(PartitionId p) {
         start = Offset(std::max(log_start.value, log_end.value - from_.value));
         break;
       case Position::Kind::time:
-        start = offset_for_time(log_, topic_, p, Timestamp(from_.value), log_end);
+        start = log_.offset_for_time(topic_, p, Timestamp(from_.value), log_end);
         break;
     }
     if (out_of_range)
@@ -169,7 +176,8 @@ void Consumer::take(PartitionId p) {
   parts_[p.value] = std::move(part);
 }
 
-size_t Consumer::poll(PartitionId p, size_t max, const std::function<void(const RecordView&)>& fn) {
+size_t LocalConsumer::poll(PartitionId p, size_t max,
+                           const std::function<void(const RecordView&)>& fn) {
   Part& s = part(p);
   size_t n = 0;
   Offset end = durable_end(p, s);
@@ -202,10 +210,10 @@ size_t Consumer::poll(PartitionId p, size_t max, const std::function<void(const 
   return n;
 }
 
-Offset Consumer::position(PartitionId p) const { return part(p).position; }
-Offset Consumer::committed(PartitionId p) const { return part(p).committed; }
+Offset LocalConsumer::position(PartitionId p) const { return part(p).position; }
+Offset LocalConsumer::committed(PartitionId p) const { return part(p).committed; }
 
-void Consumer::rewind(PartitionId p, Offset to) {
+void LocalConsumer::rewind(PartitionId p, Offset to) {
   Part& s = part(p);
   s.records.reset();
   s.pending.reset();
@@ -213,7 +221,7 @@ void Consumer::rewind(PartitionId p, Offset to) {
   s.reader->seek(to);
 }
 
-bool Consumer::commit(PartitionId p, Offset next) {
+bool LocalConsumer::commit(PartitionId p, Offset next) {
   Part& s = part(p);
   if (next == s.committed || !commit_) return true;
   if (!offsets_->commit(topic_.name, p, next, s.epoch, member_->id())) {
@@ -224,13 +232,13 @@ bool Consumer::commit(PartitionId p, Offset next) {
   return true;
 }
 
-std::optional<Offset> Consumer::announced(PartitionId p) const {
+std::optional<Offset> LocalConsumer::announced(PartitionId p) const {
   const Part& s = part(p);
   if (s.announced_last < s.committed.value) return std::nullopt;
   return Offset(s.announced_last);
 }
 
-bool Consumer::announce(PartitionId p, Offset last) {
+bool LocalConsumer::announce(PartitionId p, Offset last) {
   Part& s = part(p);
   if (!offsets_->announce(topic_.name, p, last, s.epoch, member_->id())) {
     release(p);
@@ -240,17 +248,17 @@ bool Consumer::announce(PartitionId p, Offset last) {
   return true;
 }
 
-void Consumer::release(PartitionId p) {
+void LocalConsumer::release(PartitionId p) {
   parts_.erase(p.value);
   member_->release(p);
 }
 
-bool Consumer::at_end(PartitionId p) const {
+bool LocalConsumer::at_end(PartitionId p) const {
   if (!stop_at_start_end_) return false;
   return part(p).position >= start_ends_[static_cast<size_t>(p.value)];
 }
 
-bool Consumer::finished() {
+bool LocalConsumer::finished() {
   if (!stop_at_start_end_) return false;
   for (const auto& [p, s] : parts_)
     if (s->position < start_ends_[static_cast<size_t>(p)]) return false;
@@ -268,13 +276,6 @@ bool Consumer::finished() {
     if (c < start_ends_[static_cast<size_t>(p)]) return false;
   }
   return true;
-}
-
-std::vector<std::string> Consumer::watch_dirs() const {
-  std::vector<std::string> dirs;
-  for (int32_t p = 0; p < topic_.partitions; ++p)
-    dirs.push_back(paths::partition_dir(log_.dir(), topic_.name, PartitionId(p)));
-  return dirs;
 }
 
 }  // namespace pspf

@@ -1,4 +1,4 @@
-#include "pspf/producer.h"
+#include "pspf/local_producer.h"
 
 #include <unistd.h>
 
@@ -20,14 +20,14 @@ constexpr size_t kMaxPendingBytes = 16u << 20;
 constexpr size_t kSyncAheadBytes = 8u << 20;
 }  // namespace
 
-struct Producer::Unsynced {
+struct LocalProducer::Unsynced {
   PartitionId partition;
   AppendResult result;
   std::string batch;  // a copy for the hook, only when there is one
   uint64_t job = 0;   // the sync job that covers it (0: not handed over yet)
 };
 
-struct Producer::Slot {
+struct LocalProducer::Slot {
   BatchBuilder batch;
   std::unique_ptr<PartitionWriter> writer;
   uint64_t last_seq = 0;
@@ -44,7 +44,8 @@ std::string hook_copy(const BatchBuilder& b) {
 }
 }  // namespace
 
-Producer::Producer(const Log& log, TopicConfig topic, SyncMode sync, size_t batch_bytes)
+LocalProducer::LocalProducer(const LocalLog& log, TopicConfig topic, SyncMode sync,
+                             size_t batch_bytes)
     : log_(log),
       topic_(std::move(topic)),
       sync_(sync),
@@ -52,7 +53,7 @@ Producer::Producer(const Log& log, TopicConfig topic, SyncMode sync, size_t batc
       slots_(static_cast<size_t>(topic_.partitions)),
       sticky_(static_cast<int32_t>(::getpid() % topic_.partitions)) {}
 
-Producer::~Producer() {
+LocalProducer::~LocalProducer() {
   if (syncer_.joinable()) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -63,7 +64,7 @@ Producer::~Producer() {
   }
 }
 
-void Producer::sync_thread() {
+void LocalProducer::sync_thread() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
@@ -95,7 +96,7 @@ void Producer::sync_thread() {
   }
 }
 
-void Producer::start_sync() {
+void LocalProducer::start_sync() {
   std::vector<std::pair<std::string, Fd>> files;
   std::vector<std::pair<PartitionId, PartitionWriter::SyncPoint>> points;
   for (size_t p = 0; p < slots_.size(); ++p) {
@@ -121,7 +122,7 @@ void Producer::start_sync() {
   cv_.notify_all();
 }
 
-void Producer::report_synced(bool all) {
+void LocalProducer::report_synced(bool all) {
   uint64_t done, failed;
   std::exception_ptr error;
   {
@@ -164,7 +165,7 @@ void Producer::report_synced(bool all) {
   }
 }
 
-void Producer::drain() {
+void LocalProducer::drain() {
   if (unsynced_bytes_ > 0 || std::any_of(slots_.begin(), slots_.end(), [](const auto& s) {
         return s && s->writer && s->writer->holding();
       }))
@@ -172,7 +173,7 @@ void Producer::drain() {
   report_synced(true);
 }
 
-void Producer::salvage() noexcept {
+void LocalProducer::salvage() noexcept {
   bool failed;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -187,13 +188,13 @@ void Producer::salvage() noexcept {
   }
 }
 
-int32_t Producer::partitions_appended() const {
+int32_t LocalProducer::partitions_appended() const {
   int32_t n = 0;
   for (const auto& s : slots_) n += s && s->appended;
   return n;
 }
 
-void Producer::drain_after_failure() noexcept {
+void LocalProducer::drain_after_failure() noexcept {
   try {
     drain();
   } catch (const std::exception&) {
@@ -202,7 +203,8 @@ void Producer::drain_after_failure() noexcept {
   }
 }
 
-PartitionId Producer::route(const std::string_view* key, const std::string_view* id, uint64_t seq) {
+PartitionId LocalProducer::route(const std::string_view* key, const std::string_view* id,
+                                 uint64_t seq) {
   if (key) return partition_for_key(*key, topic_.partitions);
   if (id) return partition_for_key(*id, topic_.partitions);
   // A resumable import must send a record with neither key nor id where the first
@@ -213,13 +215,14 @@ PartitionId Producer::route(const std::string_view* key, const std::string_view*
   return PartitionId(sticky_);
 }
 
-bool Producer::appended_before(PartitionId p, uint64_t seq) {
+bool LocalProducer::appended_before(PartitionId p, uint64_t seq) {
   return !producer_id_.empty() && seq <= producer_seq(p);
 }
 
-std::optional<std::string> Producer::oversized(PartitionId p, const std::string_view* key,
-                                               const std::string_view* id, std::string_view headers,
-                                               size_t value_size, uint64_t seq) const {
+std::optional<std::string> LocalProducer::oversized(PartitionId p, const std::string_view* key,
+                                                    const std::string_view* id,
+                                                    std::string_view headers, size_t value_size,
+                                                    uint64_t seq) const {
   size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
   size_t alone = BatchBuilder::record_bytes(0, key, id, headers, value_size);
   if (kBatchHeaderSize + alone + mark > kMaxBatchBytes)
@@ -239,8 +242,8 @@ std::optional<std::string> Producer::oversized(PartitionId p, const std::string_
   return std::nullopt;
 }
 
-void Producer::add(PartitionId p, const std::string_view* key, const std::string_view* id,
-                   std::string_view headers, std::string_view value, uint64_t seq) {
+void LocalProducer::add(PartitionId p, const std::string_view* key, const std::string_view* id,
+                        std::string_view headers, std::string_view value, uint64_t seq) {
   if (auto why = oversized(p, key, id, headers, value.size(), seq))
     throw Error(Errc::invalid_input, *why);
   auto& slot = slots_[static_cast<size_t>(p.value)];
@@ -265,7 +268,7 @@ void Producer::add(PartitionId p, const std::string_view* key, const std::string
   if (pending_bytes_ > kMaxPendingBytes) flush();
 }
 
-void Producer::flush_slot(PartitionId p) {
+void LocalProducer::flush_slot(PartitionId p) {
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot || slot->batch.empty()) return;
   if (!producer_id_.empty()) slot->batch.set_producer_mark(producer_id_, slot->last_seq);
@@ -309,7 +312,7 @@ void Producer::flush_slot(PartitionId p) {
   report_synced(false);
 }
 
-PartitionWriter& Producer::writer_for(Slot& slot, PartitionId p) {
+PartitionWriter& LocalProducer::writer_for(Slot& slot, PartitionId p) {
   if (create_) {
     auto create = std::move(create_);
     create_ = nullptr;
@@ -330,27 +333,27 @@ PartitionWriter& Producer::writer_for(Slot& slot, PartitionId p) {
   return *slot.writer;
 }
 
-uint64_t Producer::producer_seq(PartitionId p) {
+uint64_t LocalProducer::producer_seq(PartitionId p) {
   auto& slot = slots_[static_cast<size_t>(p.value)];
   if (!slot) slot = std::make_unique<Slot>();
   if (!slot->resume_from) slot->resume_from = writer_for(*slot, p).producer_seq(producer_id_);
   return *slot->resume_from;
 }
 
-bool Producer::flush() {
+bool LocalProducer::flush() {
   for (int32_t p = 0; p < topic_.partitions; ++p) flush_slot(PartitionId(p));
   drain();
   return !conflict_;
 }
 
-uint64_t Producer::truncated_bytes() const {
+uint64_t LocalProducer::truncated_bytes() const {
   uint64_t n = 0;
   for (const auto& s : slots_)
     if (s && s->writer) n += s->writer->truncated_bytes();
   return n;
 }
 
-std::vector<std::string> Producer::quarantined() const {
+std::vector<std::string> LocalProducer::quarantined() const {
   std::vector<std::string> out;
   for (const auto& s : slots_)
     if (s && s->writer)

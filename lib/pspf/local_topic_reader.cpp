@@ -1,4 +1,4 @@
-#include "pspf/topic_reader.h"
+#include "pspf/local_topic_reader.h"
 
 #include <algorithm>
 #include <climits>
@@ -15,7 +15,7 @@ bool before(int64_t ts, size_t index, int64_t other_ts, size_t other_index) {
 }
 }  // namespace
 
-struct TopicReader::Stream {
+struct LocalTopicReader::Stream {
   PartitionId partition;
   std::unique_ptr<PartitionReader> reader;
   BatchRef batch;
@@ -29,7 +29,7 @@ struct TopicReader::Stream {
   int64_t until_ts = INT64_MAX;
 };
 
-TopicReader::TopicReader(const Log& log, TopicConfig topic, ReadOptions o)
+LocalTopicReader::LocalTopicReader(const LocalLog& log, TopicConfig topic, ReadOptions o)
     : topic_(std::move(topic)), merge_(o.merge), follow_(o.follow), key_(o.key) {
   std::vector<PartitionId> parts = o.partitions;
   if (o.key) parts = {partition_for_key(*o.key, topic_.partitions)};
@@ -71,11 +71,12 @@ TopicReader::TopicReader(const Log& log, TopicConfig topic, ReadOptions o)
     if (s->start >= s->end) s->done = true;
     streams_.push_back(std::move(s));
   }
+  if (o.follow) watcher_.emplace(dirs_);
 }
 
-TopicReader::~TopicReader() = default;
+LocalTopicReader::~LocalTopicReader() = default;
 
-bool TopicReader::advance(Stream& s) {
+bool LocalTopicReader::advance(Stream& s) {
   s.has_cur = false;
   while (!s.done) {
     if (s.records && s.records->next(s.cur)) {
@@ -101,7 +102,7 @@ bool TopicReader::advance(Stream& s) {
   return false;
 }
 
-bool TopicReader::next(PartitionId& p, RecordView& r) {
+bool LocalTopicReader::next(PartitionId& p, RecordView& r) {
   if (!merge_) {
     for (auto& s : streams_) {
       if (s->done) continue;
@@ -143,17 +144,20 @@ bool TopicReader::next(PartitionId& p, RecordView& r) {
   return take(*streams_[best], p, r);
 }
 
-bool TopicReader::take(Stream& s, PartitionId& p, RecordView& r) {
+bool LocalTopicReader::take(Stream& s, PartitionId& p, RecordView& r) {
   s.has_cur = false;  // consumed: the next call advances it
   p = s.partition;
   r = s.cur;
   return true;
 }
 
-bool TopicReader::finished() const {
+bool LocalTopicReader::finished() const {
   return std::all_of(streams_.begin(), streams_.end(), [](const auto& s) { return s->done; });
 }
 
-std::vector<std::string> TopicReader::watch_dirs() const { return dirs_; }
+bool LocalTopicReader::wait(int timeout_ms) {
+  if (!watcher_) watcher_.emplace(dirs_);
+  return watcher_->wait(timeout_ms);
+}
 
 }  // namespace pspf
