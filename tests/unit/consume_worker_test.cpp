@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "log_util.h"
 #include "pspf-consume/consume_worker.h"
 #include "pspf/file.h"
 #include "pspf/group_offsets.h"
@@ -21,18 +22,8 @@ using namespace pspf;
 
 namespace {
 
-// Appends n records "v0".."v<n-1>" to partition 0 of a new one-partition topic t,
-// synced, so that a consumer may hand them out at once.
 TopicConfig make_topic(const LocalLog& log, int n) {
-  bool created = false;
-  TopicConfig t = const_cast<LocalLog&>(log).open_or_create("t", 1, created);
-  LocalProducer p(log, t, SyncMode::batch);
-  for (int i = 0; i < n; ++i) {
-    std::string v = test::value_of(i);
-    p.add(PartitionId(0), nullptr, nullptr, {}, v);
-  }
-  p.flush();
-  return t;
+  return test::filled_topic(const_cast<LocalLog&>(log), "t", n);
 }
 
 // The offsets of what the group's next member hands out from partition 0.

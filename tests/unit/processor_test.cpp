@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "log_util.h"
 #include "pspf/group_offsets.h"
 #include "pspf/local_consumer.h"
 #include "pspf/local_log.h"
@@ -65,17 +66,8 @@ class FakeJob : public BatchJob {
   bool running_ = false;
 };
 
-// A one-partition topic "in" holding n records "v0".."v<n-1>", synced.
 TopicConfig make_topic(LocalLog& log, int n) {
-  bool created = false;
-  TopicConfig t = log.open_or_create("in", 1, created);
-  LocalProducer p(log, t, SyncMode::batch);
-  for (int i = 0; i < n; ++i) {
-    std::string v = test::value_of(i);
-    p.add(PartitionId(0), nullptr, nullptr, {}, v);
-  }
-  p.flush();
-  return t;
+  return test::filled_topic(const_cast<LocalLog&>(log), "in", n);
 }
 
 // "offset/announced last" of group g for in/0 (-1: no announce that counts), or "-".
