@@ -23,6 +23,7 @@ in the work folder and are stopped by their pid (also on Ctrl-C).
 Options:
   --out DIR             where bench-results.md/.png go (default: the repository root)
   --quick               100,000 events, 100 single events, 1,000 latency events, 1 run
+                        (Redis AOF always: 10,000 events instead of 100,000)
   --events N            events for ingest and read-out (default 1000000)
   --singles N           events for the one-process-per-event rows (default 1000)
   --latency-events N    events for the latency rows (default 10000)
@@ -86,7 +87,7 @@ while [ $# -gt 0 ]; do
       esac
       shift 2
       ;;
-    --quick) events=100000 singles=100 lat_events=1000 runs=1 && shift ;;
+    --quick) events=100000 singles=100 lat_events=1000 runs=1 always_events=10000 && shift ;;
     --no-apt) apt=0 && shift ;;
     --no-install) apt=0 npm_ok=0 && shift ;;
     -h | --help) usage && exit 0 ;;
