@@ -723,59 +723,9 @@ note "wrote $md"
 
 # ---------------------------------------------------------------- chart
 if command -v gnuplot >/dev/null; then
-  gp="$W/chart.gp"
-  {
-    printf 'set terminal pngcairo size 1500,2000 font "DejaVu Sans,12"\n'
-    printf 'set output "%s"\n' "$png.tmp"
-    printf 'set datafile separator "\\t"\n'
-    printf 'set multiplot layout 4,2 title "pspf (orange) against its peers (grey) and the physical floor (blue): %s events, median of %s run(s), whiskers min–max\\n%s" font "DejaVu Sans,14"\n' \
-      "$events" "$runs" "$versions"
-    printf 'set style fill solid 0.9 noborder\nset logscale x\nset grid xtics mxtics lc rgb "#dddddd"\nset key off\nset ytics nomirror scale 0\nset xtics nomirror\nset lmargin 34\nset rmargin 10\n'
-  } >"$gp"
-  for op in ingest readout single lat50 lat99 rss bytes; do
-    dat="$W/chart-$op.dat"
-    awk -F'\t' -v OFS='\t' -v op="$op" '
-      $1 == op && $6 !~ /^skip:/ {
-        c = ($3 == "pspf") ? 14245634 : ($3 == "floor") ? 4877708 : 10066329  # d95f02, 4a6d8c, 999999
-        v = $6 + 0
-        txt = (v >= 1e6) ? sprintf("%.2f M", v / 1e6) : (v >= 1e4) ? sprintf("%.0f k", v / 1e3) : (v >= 100) ? sprintf("%.0f", v) : (v >= 10) ? sprintf("%.1f", v) : sprintf("%.3g", v)
-        lab = $4
-        if (length(lab) > 44) lab = substr(lab, 1, 43) "…"
-        print n++, $6, $7, $8, c, lab, txt
-      }' "$W/summary.tsv" >"$dat"
-    [ -s "$dat" ] || continue
-    read -r lo hi rows < <(awk -F'\t' '
-      NR == 1 || $3 < lo { lo = $3 } NR == 1 || $4 > hi { hi = $4 }
-      END {
-        x = log(lo / 3) / log(10); l = 10 ^ (x < 0 && x != int(x) ? int(x) - 1 : int(x)); h = 10 ^ (int(log(hi) / log(10)) + 1)
-        if (h / hi < 3) h *= 10
-        printf "%g %g %d\n", l, h, NR
-      }' "$dat")
-    case $op in
-      ingest) title="Ingest: events/s (higher is better)" ;;
-      readout) title="Read-out: events/s (higher is better)" ;;
-      single) title="One process per event: ms per event (lower is better)" ;;
-      lat50) title="End-to-end latency p50: ms (lower is better)" ;;
-      lat99) title="End-to-end latency p99: ms (lower is better)" ;;
-      rss) title="Peak RSS while ingesting: MiB (lower is better)" ;;
-      bytes) title="Bytes on disk per event (lower is better)" ;;
-    esac
-    cat >>"$gp" <<EOF
-set title "$title" font "DejaVu Sans,13"
-set xrange [$lo:$hi]
-set yrange [$rows-0.5:-0.5]
-plot "$dat" using ($lo):1:($lo):2:(\$1-0.38):(\$1+0.38):5:ytic(6) with boxxyerror lc rgb variable, \\
-     "" using 2:1:3:4 with xerrorbars pt -1 lc rgb "#333333", \\
-     "" using 4:1:(" ".stringcolumn(7)) with labels left font "DejaVu Sans,11"
-EOF
-  done
-  echo 'unset multiplot' >>"$gp"
-  if gnuplot "$gp" 2>"$W/gnuplot.err" && mv -- "$png.tmp" "$png"; then
-    note "wrote $png"
-  else
-    cat -- "$W/gnuplot.err" >&2
-    die "gnuplot failed (script: $gp)"
-  fi
+  "$here/chart.sh" "$W/summary.tsv" "$png" \
+    "$events events, median of $runs run(s), $(date -u +%Y-%m-%d); $versions" || die "chart.sh failed"
+  note "wrote $png"
 else
   note "gnuplot not installed: no chart (Debian package gnuplot-nox)"
 fi
