@@ -48,6 +48,8 @@ usage_error() {
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 
 events=1000000
 keep_dir=""
@@ -147,17 +149,7 @@ ev="$W/events-v$gen_version-$events.jsonl"
 ev_sorted="$ev.sorted"
 if [ ! -s "$ev" ]; then
   note "generating $events events into $ev"
-  # Deterministic (fixed seed); 10,000 items, 500 users, 5 event types; event_id grows
-  # with the line number, so per-key order can be checked on the way out.
-  awk -v n="$events" 'BEGIN {
-    srand(42)
-    nt = split("ITEM_CHECKED_IN ITEM_CHECKED_OUT ITEM_ADJUSTED ITEM_RESERVED ITEM_RELEASED", T, " ")
-    for (i = 1; i <= n; i++)
-      printf "{\"event_id\":\"e-%07d\",\"type\":\"%s\",\"item\":{\"id\":\"item-%d\",\"qty\":%d},\"user\":\"u%d\",\"ts\":%.0f}\n",
-        i, T[int(rand() * nt) + 1], int(rand() * 10000), int(rand() * 20) + 1, int(rand() * 500),
-        1764000000000 + i * 7
-  }' >"$ev.tmp" || die "cannot write $ev.tmp"
-  mv -- "$ev.tmp" "$ev" || die "cannot write $ev"
+  bench_gen_events "$events" "$ev" || die "cannot write $ev"
   rm -f -- "$ev_sorted"
 fi
 if [ ! -s "$ev_sorted" ]; then
@@ -441,13 +433,7 @@ EOF
     resp="$ev.resp"
     if [ ! -s "$resp" ]; then
       # XADD inv * key <item.id> value <line>, in the Redis protocol (untimed).
-      awk '{
-        k = ""
-        if (match($0, /"item":[{]"id":"[^"]*"/)) k = substr($0, RSTART + 14, RLENGTH - 15)
-        printf "*7\r\n$4\r\nXADD\r\n$3\r\ninv\r\n$1\r\n*\r\n$3\r\nkey\r\n$%d\r\n%s\r\n$5\r\nvalue\r\n$%d\r\n%s\r\n",
-          length(k), k, length($0), $0
-      }' "$ev" >"$resp.tmp" || die "cannot write $resp.tmp"
-      mv -- "$resp.tmp" "$resp" || die "cannot write $resp"
+      bench_gen_xadd_resp "$ev" "$resp" || die "cannot write $resp"
     fi
     rdir="$W/redis"
     mkdir -p -- "$rdir"

@@ -4,19 +4,28 @@
 #   stream   one long-running pspf-produce fed one line at a time through a pipe
 #            (it appends as soon as its input pauses)
 #   process  one pspf-produce process per event (timed from just before its start)
-# Prints count, median, p90, p99 and max in microseconds for each.
+# Prints count, median, p90, p99 and max in milliseconds for each (a Markdown table).
 # Usage: tests/bench/latency.sh [--events N] [--bin DIR] [--probe FILE]
+#          [--modes "stream process"] [--pace SECONDS] [--sync none|batch|always]
+# --pace is the pause between two events of the stream mode (default 0.004); --sync is
+# pspf-produce's (default none).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 events=500
 bin=$top/build/tools
 probe=$top/build/tests/bench/latency_probe
+modes="stream process"
+pace=0.004
+sync=none
 while [ $# -gt 0 ]; do
   case $1 in
     --events) events=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --probe) probe=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --modes) modes=$2; shift 2 ;;
+    --pace) pace=$2; shift 2 ;;
+    --sync) sync=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "latency.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -49,11 +58,11 @@ measure() {
   if [ "$mode" = stream ]; then
     for ((i = 0; i < events; i++)); do
       printf '{"t":%s}\n' "${EPOCHREALTIME/./}"
-      nap 0.004
-    done | pspf-produce "$topic" -k k --sync none -q
+      nap "$pace"
+    done | pspf-produce "$topic" -k k --sync "$sync" -q
   else
     for ((i = 0; i < events; i++)); do
-      printf '{"t":%s}\n' "${EPOCHREALTIME/./}" | pspf-produce "$topic" -k k --sync none -q
+      printf '{"t":%s}\n' "${EPOCHREALTIME/./}" | pspf-produce "$topic" -k k --sync "$sync" -q
       nap 0.002
     done
   fi
@@ -67,5 +76,9 @@ measure() {
 
 echo "| producer | events | median ms | p90 ms | p99 ms | max ms |"
 echo "|---|---:|---:|---:|---:|---:|"
-measure stream
-measure process
+for mode in $modes; do
+  case $mode in
+    stream | process) measure "$mode" ;;
+    *) echo "latency.sh: unknown mode $mode (stream, process)" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,735 @@
+#!/usr/bin/env bash
+# pspf and its peers in one run, on the same data: ingest, read-out, one process per
+# event, end-to-end latency, peak RSS and bytes on disk per event, for pspf, the
+# physical floor (cat, dd, /bin/echo), SQLite (sqlite3 CLI and the C API), Redis
+# Streams and NATS JetStream, each with its durability stated. Writes bench-results.md
+# (a Markdown table with pspf's ratio to the best peer and to the floor) and
+# bench-results.png (gnuplot) into --out DIR. See tests/bench/README.md.
+# Functions called by name through measure_*() look unused to shellcheck.
+# shellcheck disable=SC2317
+set -u -o pipefail
+export LC_ALL=C
+
+usage() {
+  cat <<'EOF'
+Usage: tests/bench/run.sh [OPTIONS]
+
+Runs pspf and its peers (cat/dd, sqlite3 and SQLite's C API, Redis Streams, NATS
+JetStream) on the same N inventory-like events and writes bench-results.md and
+bench-results.png into the output folder. Each figure is the median of --runs runs,
+with the min and max. Servers listen on 127.0.0.1 only, on free ports, keep their data
+in the work folder and are stopped by their pid (also on Ctrl-C).
+
+Options:
+  --out DIR             where bench-results.md/.png go (default: the repository root)
+  --quick               100,000 events, 100 single events, 1,000 latency events, 1 run
+                        (Redis AOF always: 10,000 events instead of 100,000)
+  --events N            events for ingest and read-out (default 1000000)
+  --singles N           events for the one-process-per-event rows (default 1000)
+  --latency-events N    events for the latency rows (default 10000)
+  --runs N              runs per figure (default 3)
+  --bin DIR             pspf tools (default: build/tools of this repository)
+  --work DIR            work folder, kept afterwards (default: a temporary folder,
+                        removed at the end); the events generated there are reused
+  --no-apt              do not apt-get install missing peers (root only anyway)
+  --no-install          neither apt-get nor npm: use what is installed, skip the rest
+  -h, --help            this help
+
+Exit status: 0 done (a peer that cannot be had is a "skipped" row), 1 a command failed
+or an output was wrong, 2 usage error.
+EOF
+}
+
+note() { printf 'run.sh: %s\n' "$*" >&2; }
+die() {
+  printf 'run.sh: FAILED: %s\n' "$*" >&2
+  exit 1
+}
+usage_error() {
+  printf 'run.sh: %s (see --help)\n' "$*" >&2
+  exit 2
+}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
+
+events=1000000
+singles=1000
+lat_events=10000
+runs=3
+out_dir=$repo
+bin="$repo/build/tools"
+work=""
+apt=1
+npm_ok=1
+# AOF appendfsync always runs at the disk's fsync pace: it gets the first events only.
+always_events=100000
+
+while [ $# -gt 0 ]; do
+  opt=$1
+  case $opt in
+    --*=*)
+      set -- "${opt%%=*}" "${opt#*=}" "${@:2}"
+      continue
+      ;;
+    --out | --events | --singles | --latency-events | --runs | --bin | --work)
+      [ $# -ge 2 ] || usage_error "$opt needs a value"
+      case $opt in
+        --out) out_dir=$2 ;;
+        --events) events=$2 ;;
+        --singles) singles=$2 ;;
+        --latency-events) lat_events=$2 ;;
+        --runs) runs=$2 ;;
+        --bin) bin=$2 ;;
+        --work) work=$2 ;;
+      esac
+      shift 2
+      ;;
+    --quick) events=100000 singles=100 lat_events=1000 runs=1 always_events=10000 && shift ;;
+    --no-apt) apt=0 && shift ;;
+    --no-install) apt=0 npm_ok=0 && shift ;;
+    -h | --help) usage && exit 0 ;;
+    *) usage_error "unknown argument: $opt" ;;
+  esac
+done
+for v in events singles lat_events; do
+  [[ ${!v} =~ ^[1-9][0-9]{0,8}$ ]] || usage_error "--${v//_/-} wants a whole number from 1, not '${!v}'"
+done
+[[ $runs =~ ^[1-9][0-9]?$ ]] || usage_error "--runs wants a whole number from 1 to 99, not '$runs'"
+[ "$singles" -le "$events" ] || usage_error "--singles must not exceed --events"
+[ "$always_events" -le "$events" ] || always_events=$events
+for t in pspf-produce pspf-replay pspf-consume pspf-topics pspf-offsets; do
+  [ -x "$bin/$t" ] || usage_error "$bin/$t not found: build first (bash scripts/build.sh) or give --bin DIR"
+done
+bin=$(cd "$bin" && pwd)
+mkdir -p -- "$out_dir" || die "cannot create $out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+
+# ---------------------------------------------------------------- work folder, servers
+tmp=""
+server_pids=()
+stop_server() { # PID: stop one server this script started, and wait for it
+  kill "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  local keep=() p
+  for p in "${server_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  server_pids=("${keep[@]}")
+}
+cleanup() {
+  local p
+  for p in "${server_pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${server_pids[@]}"; do wait "$p" 2>/dev/null; done
+  [ -z "$tmp" ] || rm -rf -- "$tmp"
+}
+server_pids=()
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ -n "$work" ]; then
+  mkdir -p -- "$work" || die "cannot create $work"
+  W=$(cd "$work" && pwd)
+else
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/pspf-run.XXXXXX") || die "cannot create a temporary folder"
+  W=$tmp
+fi
+started=$EPOCHREALTIME # for the report
+
+# ---------------------------------------------------------------- peers: install
+if [ "$apt" = 1 ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  want=()
+  # command (or file) : the Debian package that brings it
+  for pair in /usr/bin/time:time sqlite3:sqlite3 /usr/include/sqlite3.h:libsqlite3-dev \
+    redis-server:redis-server nats-server:nats-server node:nodejs npm:npm gnuplot:gnuplot-nox; do
+    what=${pair%%:*}
+    if [[ $what == /* ]]; then [ -e "$what" ] && continue; else command -v "$what" >/dev/null && continue; fi
+    want+=("${pair#*:}")
+  done
+  if [ ${#want[@]} -gt 0 ]; then
+    note "installing ${want[*]} (apt-get)"
+    # Debian's redis-server starts its own service where there is an init system;
+    # this script never uses it (its servers are private, on free ports).
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" </dev/null >"$W/apt.log" 2>&1 ||
+      { apt-get update -qq </dev/null >>"$W/apt.log" 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" </dev/null >>"$W/apt.log" 2>&1; }; then
+      :
+    else
+      note "apt-get install failed (log: $W/apt.log); what is missing is skipped"
+    fi
+  fi
+fi
+npm_dir="$W/npm"
+have_nats_js=0
+if command -v node >/dev/null; then
+  if [ -f "$npm_dir/node_modules/nats/package.json" ]; then
+    have_nats_js=1
+  elif [ "$npm_ok" = 1 ] && command -v npm >/dev/null; then
+    note "npm install nats@2 into $npm_dir"
+    mkdir -p -- "$npm_dir"
+    if npm install --prefix "$npm_dir" --no-audit --no-fund --silent nats@2 </dev/null >"$W/npm.log" 2>&1; then
+      have_nats_js=1
+    else
+      note "npm install nats failed (log: $W/npm.log): NATS is skipped"
+    fi
+  fi
+fi
+export BENCH_NPM=$npm_dir
+
+have_time=0
+if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then have_time=1; fi
+
+# The SQLite C program: meson builds it beside latency_probe when libsqlite3-dev is
+# found; otherwise compile it here.
+probe="$bin/../tests/bench/latency_probe"
+sqlite_bench="$bin/../tests/bench/sqlite_bench"
+if [ ! -x "$sqlite_bench" ]; then
+  sqlite_bench="$W/sqlite_bench"
+  if [ ! -x "$sqlite_bench" ] && command -v cc >/dev/null; then
+    cc -O2 -o "$sqlite_bench" "$here/sqlite_bench.c" -lsqlite3 2>"$W/cc.log" || rm -f -- "$sqlite_bench"
+  fi
+fi
+
+# ---------------------------------------------------------------- the events
+ev="$W/events.jsonl"
+if [ ! -s "$ev" ] || [ "$(wc -l <"$ev")" -ne "$events" ]; then
+  note "generating $events events"
+  bench_gen_events "$events" "$ev" || die "cannot write $ev"
+  rm -f -- "$ev.sorted" "$ev.resp"
+fi
+[ -s "$ev.sorted" ] || sort -S 25% -T "$W" -- "$ev" >"$ev.sorted" || die "cannot sort $ev"
+ev_bytes=$(wc -c <"$ev")
+singles_file="$W/singles.jsonl"
+head -n "$singles" -- "$ev" >"$singles_file"
+ev_always="$W/events-always.jsonl"
+head -n "$always_events" -- "$ev" >"$ev_always"
+
+# ---------------------------------------------------------------- measuring
+# results.tsv, one line a row: op, kind (pspf|floor|peer), label, durability, values
+# (one per run, comma-separated) or "skip:REASON".
+results="$W/results.tsv"
+: >"$results"
+record() { # OP KIND LABEL DURABILITY VALUES
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$results"
+}
+skip_rows() { # KIND LABEL DURABILITY REASON OP...
+  local kind=$1 label=$2 dur=$3 reason=$4 op
+  shift 4
+  for op in "$@"; do record "$op" "$kind" "$label" "$dur" "skip:$reason"; done
+}
+sync_fs() { sync -f -- "$W" 2>/dev/null || sync; }
+no_op() { :; }
+dir_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6g", a / b }'; }
+append() { # VAR VALUE: comma-joined list
+  local -n list=$1
+  list="${list:+$list,}$2"
+}
+
+us=0
+rss_kib=""
+# timed IN OUT CMD...: runs CMD once; us = wall time in microseconds, rss_kib = its
+# peak RSS (KiB) when /usr/bin/time is there and CMD is not a shell function.
+# Returns CMD's status.
+timed() {
+  local in=$1 out=$2 t0 t1 rc
+  shift 2
+  rss_kib=""
+  t0=$EPOCHREALTIME
+  if [ "$have_time" = 1 ] && ! declare -F -- "$1" >/dev/null; then
+    /usr/bin/time -f %M -o "$W/rss" "$@" <"$in" >"$out" 2>"$W/step.err"
+    rc=$?
+    rss_kib=$(tail -n 1 "$W/rss")
+    [[ $rss_kib =~ ^[0-9]+$ ]] || rss_kib=""
+  else
+    "$@" <"$in" >"$out" 2>"$W/step.err"
+    rc=$?
+  fi
+  t1=$EPOCHREALTIME
+  us=$((${t1/./} - ${t0/./}))
+  if [ "$rc" -ne 0 ]; then cat -- "$W/step.err" >&2; fi
+  return "$rc"
+}
+
+# Hooks of measure_ingest, set by the caller: SETUP before each run (untimed), CHECK
+# after it (dies on wrong contents), SIZE prints the bytes stored, RSS prints the peak
+# RSS in KiB of a server (empty: the command's own).
+ING_SETUP=no_op ING_CHECK=no_op ING_SIZE="" ING_RSS=""
+# measure_ingest KIND LABEL DURABILITY COUNT INPUT CMD...: rows ingest, rss, bytes.
+measure_ingest() {
+  local kind=$1 label=$2 dur=$3 n=$4 in=$5 i rates="" rsss="" sizes=""
+  shift 5
+  for ((i = 1; i <= runs; i++)); do
+    "$ING_SETUP"
+    sync_fs
+    timed "$in" "$W/ingest.out" "$@" || die "$label: '$*' exited $?"
+    "$ING_CHECK"
+    append rates "$(div "$((n * 1000000))" "$us")"
+    [ -z "$ING_RSS" ] || rss_kib=$("$ING_RSS")
+    [ -z "$rss_kib" ] || append rsss "$(div "$rss_kib" 1024)"
+    [ -z "$ING_SIZE" ] || append sizes "$(div "$("$ING_SIZE")" "$n")"
+    note "  $label, run $i: $(div "$us" 1e6) s${rss_kib:+, $((rss_kib / 1024)) MiB}"
+  done
+  record ingest "$kind" "$label" "$dur" "$rates"
+  record rss "$kind" "$label" "$dur" "${rsss:-skip:/usr/bin/time missing}"
+  [ -z "$ING_SIZE" ] || record bytes "$kind" "$label" "$dur" "$sizes"
+  ING_SETUP=no_op ING_CHECK=no_op ING_SIZE="" ING_RSS=""
+}
+
+# measure_read KIND LABEL DURABILITY CHECK CMD...: row read-out, CMD's stdout to
+# $W/read.out, CHECK (a function: FILE RUN) after each run.
+measure_read() {
+  local kind=$1 label=$2 dur=$3 check=$4 i rates=""
+  shift 4
+  for ((i = 1; i <= runs; i++)); do
+    rm -f -- "$W/read.out"
+    sync_fs
+    timed /dev/null "$W/read.out" "$@" || die "$label: '$*' exited $?"
+    "$check" "$W/read.out" "$i"
+    append rates "$(div "$((events * 1000000))" "$us")"
+    note "  $label, run $i: $(div "$us" 1e6) s"
+  done
+  record readout "$kind" "$label" "$dur" "$rates"
+  rm -f -- "$W/read.out"
+}
+same_bytes() { cmp -s -- "$1" "$ev" || die "read-out: $1 differs from the input"; }
+# The same multiset of lines as the input, and each key's events in input order.
+same_events() {
+  local n
+  n=$(wc -l <"$1")
+  [ "$n" -eq "$events" ] || die "read-out: $n lines, expected $events"
+  [ "$2" -eq "$runs" ] || return 0
+  sort -S 25% -T "$W" -- "$1" | cmp -s - "$ev.sorted" || die "read-out: $1 holds other lines than the input"
+  awk '{
+      match($0, /"item":[{]"id":"[^"]*"/); k = substr($0, RSTART + 14, RLENGTH - 15)
+      match($0, /"event_id":"e-[0-9]+"/); e = substr($0, RSTART + 14, RLENGTH - 15) + 0
+      if (e <= last[k]) { print "key " k ": e-" e " after e-" last[k]; exit 1 }
+      last[k] = e
+    }' "$1" >"$W/order.err" || die "read-out: per-key order differs from the input: $(cat "$W/order.err")"
+}
+
+# measure_single KIND LABEL DURABILITY SETUP CHECK FUNC: one process per event, FUNC
+# LINE for each of the singles; row single in milliseconds per event.
+measure_single() {
+  local kind=$1 label=$2 dur=$3 setup=$4 check=$5 fn=$6 i line t0 t1 vals=""
+  for ((i = 1; i <= runs; i++)); do
+    "$setup"
+    sync_fs
+    t0=$EPOCHREALTIME
+    while IFS= read -r line; do
+      "$fn" "$line" || die "$label: failed on: $line"
+    done <"$singles_file"
+    t1=$EPOCHREALTIME
+    "$check"
+    append vals "$(div "$((${t1/./} - ${t0/./}))" "$((singles * 1000))")"
+    note "  $label, run $i: $(div "$((${t1/./} - ${t0/./}))" 1e6) s"
+  done
+  record single "$kind" "$label" "$dur" "$vals"
+}
+expect_count() { # WHAT GOT WANT
+  [ "$2" = "$3" ] || die "$1: $2, expected $3"
+}
+
+# record_latency KIND LABEL DURABILITY CMD...: CMD prints "count p50 p90 p99 max" in
+# microseconds; rows lat50 and lat99 in milliseconds.
+record_latency() {
+  local kind=$1 label=$2 dur=$3 i n p50 p90 p99 max l50="" l99=""
+  shift 3
+  for ((i = 1; i <= runs; i++)); do
+    read -r n p50 p90 p99 max < <("$@" 2>"$W/lat.err") || true
+    [ "${n:-0}" = "$lat_events" ] || { cat -- "$W/lat.err" >&2; die "$label: latency run gave '${n:-nothing}'"; }
+    append l50 "$(div "$p50" 1000)"
+    append l99 "$(div "$p99" 1000)"
+    note "  $label, run $i: p50 $(div "$p50" 1000) ms, p99 $(div "$p99" 1000) ms (p90 $(div "$p90" 1000), max $(div "$max" 1000))"
+  done
+  record lat50 "$kind" "$label" "$dur" "$l50"
+  record lat99 "$kind" "$label" "$dur" "$l99"
+}
+
+# ---------------------------------------------------------------- pspf
+D_BATCH="pspf-produce --sync batch: fdatasync before exit 0"
+D_NONE="--sync none: page cache only, no fsync"
+data="$W/pspf-data"
+pspf_records() {
+  "$bin/pspf-topics" -d "$1" describe "$2" --json | grep -o '"records":[0-9]*' |
+    awk -F: '{ s += $2 } END { print s + 0 }'
+}
+pspf_setup() { rm -rf -- "$data"; }
+pspf_check() { expect_count "pspf-produce: records" "$(pspf_records "$data" inv)" "$events"; }
+pspf_size() { dir_bytes "$data"; }
+note "pspf ($("$bin/pspf-produce" --version | head -n 1)): $events events, $ev_bytes bytes, $runs run(s), work folder $W"
+note "ingest: pspf-produce"
+ING_SETUP=pspf_setup ING_CHECK=pspf_check ING_SIZE=pspf_size
+measure_ingest pspf "pspf-produce" "$D_BATCH" "$events" "$ev" \
+  "$bin/pspf-produce" -d "$data" inv --key-field item.id --partitions 4 --sync batch -q "$ev"
+ING_SETUP=pspf_setup ING_CHECK=pspf_check
+measure_ingest pspf "pspf-produce --sync none" "$D_NONE" "$events" "$ev" \
+  "$bin/pspf-produce" -d "$data" inv --key-field item.id --partitions 4 --sync none -q "$ev"
+# The read-outs read the log of the last run; sync it first, as the batch runs did.
+sync_fs
+note "read-out: pspf-replay, pspf-consume"
+measure_read pspf "pspf-replay > file" "reads the log as written" same_events \
+  "$bin/pspf-replay" -d "$data" inv
+consume_setup_check() {
+  same_events "$@"
+  "$bin/pspf-offsets" -d "$data" delete -g bench --force >/dev/null 2>&1 || true
+}
+measure_read pspf "pspf-consume -e > file" "group offsets committed (fsynced)" consume_setup_check \
+  "$bin/pspf-consume" -d "$data" -g bench inv -e
+# The smoke test compares a replay of this log with the input itself.
+[ -n "$tmp" ] || cp -- "$ev" "$W/pspf-input.jsonl"
+
+# ---------------------------------------------------------------- the floor: cat, dd
+floor_out="$W/floor.out"
+floor_setup() { rm -f -- "$floor_out"; }
+floor_check() { cmp -s -- "$floor_out" "$ev" || die "floor: $floor_out differs from the input"; }
+floor_size() { stat -c %s -- "$floor_out"; }
+note "floor: cat, dd"
+ING_SETUP=floor_setup ING_CHECK=floor_check ING_SIZE=floor_size
+# shellcheck disable=SC2016  # $1 and $2 belong to the inner shell
+measure_ingest floor "cat > file; sync file" "fsync of the file" "$events" /dev/null \
+  sh -c 'cat -- "$1" >"$2" && sync -- "$2"' sh "$ev" "$floor_out"
+ING_SETUP=floor_setup ING_CHECK=floor_check
+measure_ingest floor "dd bs=1M conv=fsync" "fsync of the file" "$events" "$ev" \
+  dd of="$floor_out" bs=1M conv=fsync status=none
+measure_read floor "cat file > file" "—" same_bytes cat -- "$ev"
+rm -f -- "$floor_out"
+
+# ---------------------------------------------------------------- SQLite
+db="$W/sqlite.db"
+sq_setup() { rm -f -- "$db" "$db-wal" "$db-shm"; }
+sq_check() { expect_count "sqlite: keyed rows" "$(sqlite3 "$db" 'SELECT count(key) FROM ev')" "$events"; }
+sq_size() { cat -- "$db" "$db-wal" 2>/dev/null | wc -c; }
+D_SQFULL="WAL, synchronous=FULL: commit fsynced"
+if command -v sqlite3 >/dev/null; then
+  note "SQLite: sqlite3 CLI"
+  sql="$W/sqlite-import.sql"
+  # As bench.sh: .import (ascii mode: a line is one field) into a TEMP table, then
+  # INSERT ... SELECT with json_extract for the key, in one transaction.
+  cat >"$sql" <<EOF
+.bail on
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=FULL;
+CREATE TABLE ev(seq INTEGER PRIMARY KEY, key TEXT, body TEXT NOT NULL);
+CREATE TEMP TABLE raw(line TEXT);
+.mode ascii
+.separator "\\037" "\\n"
+BEGIN;
+.import "$ev" raw
+INSERT INTO ev(key, body) SELECT json_extract(line, '\$.item.id'), line FROM temp.raw;
+COMMIT;
+EOF
+  ING_SETUP=sq_setup ING_CHECK=sq_check ING_SIZE=sq_size
+  measure_ingest peer "sqlite3 CLI (.import)" "$D_SQFULL" "$events" "$sql" sqlite3 "$db"
+  measure_read peer "sqlite3 CLI SELECT" "—" same_bytes sqlite3 "$db" 'SELECT body FROM ev ORDER BY seq'
+else
+  skip_rows peer "sqlite3 CLI" "$D_SQFULL" "sqlite3 not installed" ingest rss bytes readout
+fi
+if [ -x "$sqlite_bench" ]; then
+  note "SQLite: C API (tests/bench/sqlite_bench.c)"
+  ING_SETUP=sq_setup ING_CHECK=sq_check ING_SIZE=sq_size
+  measure_ingest peer "SQLite C API, FULL" "$D_SQFULL" "$events" "$ev" "$sqlite_bench" ingest "$db" FULL
+  measure_read peer "SQLite C API SELECT" "—" same_bytes "$sqlite_bench" read "$db"
+  ING_SETUP=sq_setup ING_CHECK=sq_check
+  measure_ingest peer "SQLite C API, OFF" "WAL, synchronous=OFF: no fsync" "$events" "$ev" \
+    "$sqlite_bench" ingest "$db" OFF
+else
+  skip_rows peer "SQLite C API" "$D_SQFULL" "no sqlite_bench (libsqlite3-dev and cc needed)" ingest rss bytes readout
+fi
+sq_setup
+
+# ---------------------------------------------------------------- Redis Streams
+D_EVERYSEC="AOF appendfsync everysec: up to 1 s lost"
+D_ALWAYS="AOF appendfsync always: fsync before replying"
+redis_pid="" rport=""
+rdir="$W/redis"
+# redis_start FSYNC: a fresh redis-server (empty data folder) on a free port of
+# 127.0.0.1 with AOF appendfsync FSYNC; sets redis_pid and rport.
+redis_start() {
+  local try
+  for try in 1 2 3; do
+    rm -rf -- "$rdir" && mkdir -p -- "$rdir"
+    rport=$(bench_free_port) || return 1
+    redis-server --bind 127.0.0.1 --port "$rport" --protected-mode yes --save "" \
+      --appendonly yes --appendfsync "$1" --dir "$rdir" --logfile "$rdir/redis.log" \
+      --daemonize no </dev/null >/dev/null 2>&1 &
+    redis_pid=$!
+    server_pids+=("$redis_pid")
+    if bench_wait_port "$rport" "$redis_pid" &&
+      [ "$(redis-cli -h 127.0.0.1 -p "$rport" ping 2>/dev/null)" = PONG ]; then
+      return 0
+    fi
+    stop_server "$redis_pid"
+    note "redis-server did not start on port $rport (try $try)"
+  done
+  return 1
+}
+redis_stop() { [ -z "$redis_pid" ] || stop_server "$redis_pid"; redis_pid=""; }
+rcli() { redis-cli -h 127.0.0.1 -p "$rport" "$@"; }
+redis_pipe() { redis-cli -h 127.0.0.1 -p "$rport" --pipe; }
+redis_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/$redis_pid/status"; }
+redis_size() { dir_bytes "$rdir/appendonlydir"; }
+redis_ok=0
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  redis_ok=1
+fi
+if [ "$redis_ok" = 1 ]; then
+  note "Redis Streams: XADD through redis-cli --pipe"
+  [ -s "$ev.resp" ] || bench_gen_xadd_resp "$ev" "$ev.resp" || die "cannot write $ev.resp"
+  bench_gen_xadd_resp "$ev_always" "$ev_always.resp" || die "cannot write $ev_always.resp"
+  redis_fsync=""
+  redis_n=0
+  redis_setup() {
+    redis_stop
+    redis_start "$redis_fsync" || die "cannot start redis-server (see $rdir/redis.log)"
+  }
+  redis_check() {
+    grep -q 'errors: 0,' "$W/ingest.out" || die "redis-cli --pipe: $(cat "$W/ingest.out")"
+    expect_count "redis: XLEN inv" "$(rcli XLEN inv)" "$redis_n"
+  }
+  redis_fsync=always redis_n=$always_events
+  ING_SETUP=redis_setup ING_CHECK=redis_check ING_SIZE=redis_size ING_RSS=redis_rss
+  measure_ingest peer "Redis AOF always (first $always_events events)" "$D_ALWAYS" "$always_events" \
+    "$ev_always.resp" redis_pipe
+else
+  skip_rows peer "Redis Streams AOF always" "$D_ALWAYS" "redis-server not installed" ingest rss bytes
+  skip_rows peer "Redis Streams AOF everysec" "$D_EVERYSEC" "redis-server not installed" ingest rss bytes readout single lat50 lat99
+  skip_rows peer "Redis XREADGROUP + XACK" "$D_EVERYSEC" "redis-server not installed" readout
+fi
+if [ "$redis_ok" = 1 ]; then
+  redis_fsync=everysec redis_n=$events
+  ING_SETUP=redis_setup ING_CHECK=redis_check ING_SIZE=redis_size ING_RSS=redis_rss
+  measure_ingest peer "Redis AOF everysec" "$D_EVERYSEC" "$events" "$ev.resp" redis_pipe
+  # The read-outs, the single events and the latency use this last server.
+  if command -v node >/dev/null; then
+    note "Redis Streams: read-out (tests/bench/peers.mjs)"
+    redis_xrange() { node "$here/peers.mjs" redis-xrange "$rport" "$events" /dev/stdout; }
+    redis_xreadgroup() { node "$here/peers.mjs" redis-xreadgroup "$rport" "$events" /dev/stdout; }
+    redis_group_check() {
+      same_bytes "$1"
+      rcli XGROUP DESTROY inv bench >/dev/null || die "redis: XGROUP DESTROY failed"
+    }
+    measure_read peer "Redis XRANGE" "—" same_bytes redis_xrange
+    measure_read peer "Redis XREADGROUP + XACK" "acks in the AOF (everysec)" redis_group_check redis_xreadgroup
+  else
+    skip_rows peer "Redis XRANGE" "—" "node not installed" readout
+    skip_rows peer "Redis XREADGROUP + XACK" "acks in the AOF (everysec)" "node not installed" readout
+  fi
+  note "Redis Streams: redis-cli XADD, one process per event"
+  redis_single() { redis-cli -h 127.0.0.1 -p "$rport" -x XADD single '*' value <<<"$1" >/dev/null; }
+  redis_single_setup() { rcli DEL single >/dev/null; }
+  redis_single_check() { expect_count "redis: XLEN single" "$(rcli XLEN single)" "$singles"; }
+  measure_single peer "redis-cli XADD" "$D_EVERYSEC" redis_single_setup redis_single_check redis_single
+  if command -v node >/dev/null; then
+    note "Redis Streams: latency XADD → XREADGROUP BLOCK"
+    record_latency peer "Redis XADD → XREADGROUP" "$D_EVERYSEC" \
+      node "$here/peers.mjs" redis-latency "$rport" "$lat_events" 1
+  else
+    skip_rows peer "Redis XADD → XREADGROUP" "$D_EVERYSEC" "node not installed" lat50 lat99
+  fi
+  redis_stop
+fi
+
+# ---------------------------------------------------------------- NATS JetStream
+D_NATS="file store: acked once written, fsync on the server's timer (not per message)"
+nats_pid="" nport=""
+ndir="$W/nats"
+# nats_start: a fresh nats-server -js (file storage in an empty folder) on a free port
+# of 127.0.0.1, no monitoring port; sets nats_pid and nport.
+nats_start() {
+  local try
+  for try in 1 2 3; do
+    rm -rf -- "$ndir" && mkdir -p -- "$ndir"
+    nport=$(bench_free_port) || return 1
+    nats-server -js -sd "$ndir/store" -a 127.0.0.1 -p "$nport" -l "$ndir/nats.log" </dev/null >/dev/null 2>&1 &
+    nats_pid=$!
+    server_pids+=("$nats_pid")
+    bench_wait_port "$nport" "$nats_pid" && return 0
+    stop_server "$nats_pid"
+    note "nats-server did not start on port $nport (try $try)"
+  done
+  return 1
+}
+nats_stop() { [ -z "$nats_pid" ] || stop_server "$nats_pid"; nats_pid=""; }
+if ! command -v nats-server >/dev/null; then
+  nats_skip="nats-server not installed"
+elif [ "$have_nats_js" != 1 ]; then
+  nats_skip="no node, or npm package nats not installed"
+else
+  nats_skip=""
+fi
+if [ -z "$nats_skip" ]; then
+  note "NATS JetStream: ingest, read-out, latency (tests/bench/peers.mjs)"
+  nats_setup() {
+    nats_stop
+    nats_start || die "cannot start nats-server (see $ndir/nats.log)"
+  }
+  nats_ingest() { node "$here/peers.mjs" nats-ingest "$nport" "$ev"; }
+  nats_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/$nats_pid/status"; }
+  nats_size() { dir_bytes "$ndir/store"; }
+  ING_SETUP=nats_setup ING_SIZE=nats_size ING_RSS=nats_rss
+  measure_ingest peer "NATS JetStream" "$D_NATS" "$events" /dev/null nats_ingest
+  nats_read() { node "$here/peers.mjs" nats-read "$nport" "$events" /dev/stdout; }
+  measure_read peer "NATS pull consumer + ack" "acks stored by the server" same_bytes nats_read
+  record_latency peer "NATS publish → consumer" "$D_NATS" \
+    node "$here/peers.mjs" nats-latency "$nport" "$lat_events" 1
+  nats_stop
+else
+  skip_rows peer "NATS JetStream" "$D_NATS" "$nats_skip" ingest rss bytes readout lat50 lat99
+fi
+
+# ---------------------------------------------------------------- one process per event
+note "one process per event: pspf-produce, sqlite3, dd, /bin/echo ($singles events)"
+single_data="$W/single-data"
+single_file="$W/single.out"
+pspf_single() { "$bin/pspf-produce" -d "$single_data" single --key-field item.id -q <<<"$1"; }
+pspf_single_setup() { rm -rf -- "$single_data"; }
+pspf_single_check() { expect_count "pspf-produce single: records" "$(pspf_records "$single_data" single)" "$singles"; }
+measure_single pspf "pspf-produce" "$D_BATCH" pspf_single_setup pspf_single_check pspf_single
+if command -v sqlite3 >/dev/null; then
+  # Each event a process and an autocommit transaction; the line holds no quote.
+  sqlite_single() {
+    sqlite3 "$db" <<<"PRAGMA synchronous=FULL; INSERT INTO ev(key, body) VALUES (json_extract('$1', '\$.item.id'), '$1');"
+  }
+  sqlite_single_setup() {
+    sq_setup
+    sqlite3 "$db" 'PRAGMA journal_mode=WAL; CREATE TABLE ev(seq INTEGER PRIMARY KEY, key TEXT, body TEXT NOT NULL);' >/dev/null
+  }
+  sqlite_single_check() { expect_count "sqlite3 single: keyed rows" "$(sqlite3 "$db" 'SELECT count(key) FROM ev')" "$singles"; }
+  measure_single peer "sqlite3 INSERT" "$D_SQFULL" sqlite_single_setup sqlite_single_check sqlite_single
+  sq_setup
+else
+  skip_rows peer "sqlite3 INSERT" "$D_SQFULL" "sqlite3 not installed" single
+fi
+file_setup() { rm -f -- "$single_file"; }
+file_check() { cmp -s -- "$single_file" "$singles_file" || die "single events: $single_file differs from the input"; }
+dd_single() { dd of="$single_file" oflag=append conv=notrunc,fsync status=none <<<"$1"; }
+# echo does not read its stdin; the here-string is there so that this floor pays the
+# same shell-side cost per event as the other rows.
+# shellcheck disable=SC2217
+echo_single() { /bin/echo "$1" >>"$single_file" <<<"$1"; }
+measure_single floor "dd oflag=append conv=fsync" "fsync of the file" file_setup file_check dd_single
+measure_single floor "/bin/echo >> file" "page cache only, no fsync" file_setup file_check echo_single
+rm -f -- "$single_file"
+rm -rf -- "$single_data"
+
+# ---------------------------------------------------------------- pspf latency
+if [ -x "$probe" ] && command -v jq >/dev/null; then
+  note "latency: pspf-produce fed line by line → pspf-consume follower ($lat_events events)"
+  # latency.sh prints a Markdown row in milliseconds: turn it into microseconds.
+  pspf_latency() {
+    "$here/latency.sh" --events "$lat_events" --modes stream --pace 0.001 --sync "$1" \
+      --bin "$bin" --probe "$probe" |
+      awk -F'|' '$2 ~ /stream/ { printf "%d %d %d %d %d\n", $3, $4 * 1000, $5 * 1000, $6 * 1000, $7 * 1000 }'
+  }
+  record_latency pspf "pspf produce → consume" "$D_NONE" pspf_latency none
+  record_latency pspf "pspf produce --sync batch → consume" "--sync batch: each append fdatasynced" pspf_latency batch
+else
+  skip_rows pspf "pspf produce → consume" "$D_NONE" "no latency_probe next to $bin, or no jq" lat50 lat99
+fi
+
+# ---------------------------------------------------------------- report
+# summary.tsv: op, order, kind, label, durability, median, min, max, vs best peer,
+# vs floor (ratios: > 1 means pspf is better, whichever way the figure points), or
+# the skip reason in the median column.
+awk -F'\t' -v OFS='\t' '
+  BEGIN {
+    split("ingest readout single lat50 lat99 rss bytes", ops, " ")
+    for (i in ops) rank[ops[i]] = i
+    hi["ingest"] = hi["readout"] = 1 # higher is better; the others lower
+  }
+  function better(a, b, op) { return hi[op] ? a > b : a < b }
+  {
+    n = NR; op[n] = $1; kind[n] = $2; label[n] = $3; dur[n] = $4
+    if ($5 ~ /^skip:/) { skip[n] = substr($5, 6); next }
+    k = split($5, v, ",")
+    # insertion sort of the runs, then median (mean of the middle two when even)
+    for (i = 2; i <= k; i++) { x = v[i] + 0; for (j = i - 1; j >= 1 && v[j] + 0 > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+    med[n] = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+    mn[n] = v[1]; mx[n] = v[k]
+    b = (kind[n] == "peer") ? "peer" : (kind[n] == "floor") ? "floor" : ""
+    if (b != "" && (!((op[n], b) in best) || better(med[n], best[op[n], b], op[n]))) best[op[n], b] = med[n]
+  }
+  function ratio(n, b,   r) {
+    if (kind[n] != "pspf" || (n in skip) || !((op[n], b) in best)) return "—"
+    r = hi[op[n]] ? med[n] / best[op[n], b] : best[op[n], b] / med[n]
+    return sprintf("%.6g", r)
+  }
+  END {
+    for (n = 1; n <= NR; n++) {
+      order = rank[op[n]] * 1000 + (kind[n] == "pspf" ? 0 : kind[n] == "peer" ? 300 : 600) + n
+      if (n in skip) print op[n], order, kind[n], label[n], dur[n], "skip:" skip[n], "", "", "—", "—"
+      else print op[n], order, kind[n], label[n], dur[n], med[n], mn[n], mx[n], ratio(n, "peer"), ratio(n, "floor")
+    }
+  }' "$results" | sort -t "$(printf '\t')" -k2,2n >"$W/summary.tsv" || die "cannot summarise $results"
+
+elapsed=$(div "$((${EPOCHREALTIME/./} - ${started/./}))" 1e6)
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$repo" diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+versions="pspf $("$bin/pspf-produce" --version | head -n 1 | awk '{ print $NF }') ($commit)"
+command -v sqlite3 >/dev/null && versions+=", SQLite $(sqlite3 --version | awk '{ print $1 }')"
+command -v redis-server >/dev/null && versions+=", Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
+command -v nats-server >/dev/null && versions+=", nats-server $(nats-server --version | awk '{ print $NF }')"
+[ "$have_nats_js" = 1 ] && versions+=", nats.js $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$npm_dir/node_modules/nats/package.json" | head -n 1) on node $(node --version)"
+cmdline="tests/bench/run.sh"
+[ "$events" = 1000000 ] && [ "$singles" = 1000 ] && [ "$lat_events" = 10000 ] && [ "$runs" = 3 ] ||
+  cmdline+=" --events $events --singles $singles --latency-events $lat_events --runs $runs"
+
+md="$out_dir/bench-results.md"
+png="$out_dir/bench-results.png"
+{
+  printf '%s events (%s bytes of JSON lines, %s a line on average); %s single events; %s latency events; median of %s run(s), min and max beside it.\n\n' \
+    "$events" "$ev_bytes" "$((ev_bytes / events))" "$singles" "$lat_events" "$runs"
+  printf 'Machine: %s cores (%s), %s RAM, %s, Linux %s, data on %s. %s. Run %s, %s s in all, load average before/after: %s.\n\n' \
+    "$(nproc)" "$cpu" "$mem" "$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}")" "$(uname -r)" \
+    "$(stat -f -c %T "$W")" "$versions" "$(date -u +%Y-%m-%dT%H:%MZ)" "$elapsed" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  # shellcheck disable=SC2016  # the backquotes are Markdown
+  printf 'Reproduce: `bash scripts/build.sh && %s` (as root it installs the peers).\n\n' "$cmdline"
+  echo '"vs best peer" and "vs floor" are pspf'"'"'s figure against the best SQLite/Redis/NATS row and the best floor row (cat, dd, /bin/echo) of the same operation: above 1× pspf is better, below it is worse, whichever way the figure points.'
+  echo
+  echo '| operation | system | durability | median | min | max | vs best peer | vs floor |'
+  echo '|---|---|---|---:|---:|---:|---:|---:|'
+  awk -F'\t' '
+    BEGIN {
+      t["ingest"] = "ingest, events/s ↑"; t["readout"] = "read-out, events/s ↑"
+      t["single"] = "one process per event, ms ↓"; t["lat50"] = "end-to-end latency p50, ms ↓"
+      t["lat99"] = "end-to-end latency p99, ms ↓"; t["rss"] = "peak RSS while ingesting, MiB ↓"
+      t["bytes"] = "bytes on disk per event ↓"
+    }
+    function group(x,   s, r) {
+      s = sprintf("%.0f", x); r = ""
+      while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
+      return s r
+    }
+    function fmt(op, x) {
+      if (x == "") return ""
+      if (op == "ingest" || op == "readout") return group(x)
+      if (x >= 100) return sprintf("%.0f", x)
+      if (x >= 10) return sprintf("%.1f", x)
+      return sprintf("%.3g", x)
+    }
+    function r(x) {
+      if (x == "—") return x
+      return (x >= 1) ? sprintf("**%.2f× better**", x) : sprintf("%.2f× worse", 1 / x)
+    }
+    {
+      sys = ($3 == "pspf") ? "**" $4 "**" : ($3 == "floor") ? "floor: " $4 : $4
+      if ($6 ~ /^skip:/) printf "| %s | %s | %s | skipped: %s | | | | |\n", t[$1], sys, $5, substr($6, 6)
+      else printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", t[$1], sys, $5, fmt($1, $6), fmt($1, $7), fmt($1, $8), r($9), r($10)
+    }' "$W/summary.tsv"
+} >"$md.tmp" || die "cannot write $md.tmp"
+mv -- "$md.tmp" "$md" || die "cannot write $md"
+note "wrote $md"
+
+# ---------------------------------------------------------------- chart
+if command -v gnuplot >/dev/null; then
+  "$here/chart.sh" "$W/summary.tsv" "$png" \
+    "$events events, median of $runs run(s), $(date -u +%Y-%m-%d); $versions" || die "chart.sh failed"
+  note "wrote $png"
+else
+  note "gnuplot not installed: no chart (Debian package gnuplot-nox)"
+fi
+note "done in $elapsed s"
