@@ -64,17 +64,12 @@ void for_each_batch(const std::string& path, Offset base, const CleanRules& rule
 // The output side of pass 2: the cleaned segment and its two indexes.
 class CleanedWriter {
  public:
-  CleanedWriter(std::string path, Offset base) : path_(std::move(path)), base_(base) {
+  CleanedWriter(std::string path, Offset base) : path_(std::move(path)), index_(base) {
     if (!path_.empty()) fd_ = open_file(path_, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }
   // Appends one batch (header already final) and notes it in the indexes.
   void add(const char* batch, size_t n, const BatchHeader& h) {
-    if (index_.empty() || pos_ >= index_.back().position + kIndexInterval) {
-      auto rel = static_cast<uint32_t>(h.base_offset.value - base_.value);
-      index_.push_back({rel, static_cast<uint32_t>(pos_)});
-      if (times_.empty() || h.first_timestamp.value >= times_.back().timestamp)
-        times_.push_back({h.first_timestamp.value, rel});
-    }
+    index_.note_batch(pos_, h.base_offset, h.first_timestamp);
     pos_ += n;
     if (!fd_.valid()) return;
     buf_.append(batch, n);
@@ -87,19 +82,7 @@ class CleanedWriter {
     if (!fd_.valid()) return;
     flush();
     sync_data(fd_.get(), path_);
-    Buffer ib, tb;
-    for (const auto& e : index_) {
-      ib.append(&e.rel_offset, 4);
-      ib.append(&e.position, 4);
-    }
-    for (const auto& e : times_) {
-      tb.append(&e.timestamp, 8);
-      tb.append(&e.rel_offset, 4);
-    }
-    for (auto [p, b] : {std::pair{&index_path, &ib}, std::pair{&time_path, &tb}}) {
-      Fd f = open_file(*p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      pwrite_all(f.get(), b->data(), b->size(), 0, *p);
-    }
+    index_.write(index_path, time_path);
   }
 
  private:
@@ -110,13 +93,11 @@ class CleanedWriter {
   }
 
   std::string path_;
-  Offset base_;
   Fd fd_;
   Buffer buf_{kOutChunk + (1u << 20)};
   uint64_t pos_ = 0;
   uint64_t written_ = 0;
-  std::vector<IndexEntry> index_;
-  std::vector<TimeEntry> times_;
+  IndexBuilder index_;
 };
 
 void count_removed(SegmentStats& st, std::string_view key) {
@@ -235,17 +216,8 @@ SegmentTail segment_tail(const std::string& partition_dir, Offset base) {
   Fd fd = open_file_if_exists(path, O_RDONLY);
   if (!fd.valid()) return out;
   out.bytes = file_size(fd.get(), path);
-  SegmentIndex idx(partition_dir, base);
-  uint64_t start = 0;
-  // Start at the last index entry that points at a whole batch of the right offset.
-  for (size_t i = idx.entries().size(); i-- > 0 && start == 0;) {
-    const IndexEntry& e = idx.entries()[i];
-    SegmentReader probe(fd.get(), path, e.position);
-    const char* data;
-    BatchHeader h;
-    if (probe.next(data, h) == BatchStatus::ok && h.base_offset.value == base.value + e.rel_offset)
-      start = e.position;
-  }
+  std::optional<IndexEntry> e = SegmentIndex(partition_dir, base).last_trusted(fd.get(), path);
+  uint64_t start = e ? e->position : 0;
   SegmentReader r(fd.get(), path, start);
   const char* data;
   BatchHeader h;

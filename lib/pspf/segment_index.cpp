@@ -7,6 +7,7 @@
 
 #include "pspf/batch.h"
 #include "pspf/paths.h"
+#include "pspf/segment.h"
 
 namespace pspf {
 
@@ -26,6 +27,43 @@ std::string read_bounded(const std::string& path, uint64_t max_bytes, uint64_t& 
   return out;
 }
 
+// The file encoding (pspf-log(5) INDEX FILES): fixed-size entries, fields in the
+// machine's (little-endian) byte order.
+constexpr size_t kEntryBytes = 8;
+constexpr size_t kTimeEntryBytes = 12;
+
+void encode(const IndexEntry& e, char* out) {
+  std::memcpy(out, &e.rel_offset, 4);
+  std::memcpy(out + 4, &e.position, 4);
+}
+void encode(const TimeEntry& e, char* out) {
+  std::memcpy(out, &e.timestamp, 8);
+  std::memcpy(out + 8, &e.rel_offset, 4);
+}
+IndexEntry decode_entry(const char* in) {
+  IndexEntry e;
+  std::memcpy(&e.rel_offset, in, 4);
+  std::memcpy(&e.position, in + 4, 4);
+  return e;
+}
+TimeEntry decode_time_entry(const char* in) {
+  TimeEntry e;
+  std::memcpy(&e.timestamp, in, 8);
+  std::memcpy(&e.rel_offset, in + 8, 4);
+  return e;
+}
+
+// The entry rule: a batch gets an offset entry when it is the first, or starts at
+// least kIndexInterval bytes after the last entry's batch (and after its offset);
+// a time entry goes with it unless time went backwards.
+bool entry_due(const std::vector<IndexEntry>& offsets, uint64_t position, uint32_t rel) {
+  return offsets.empty() ||
+         (position >= offsets.back().position + kIndexInterval && rel > offsets.back().rel_offset);
+}
+bool time_entry_due(const std::vector<TimeEntry>& times, Timestamp first_ts) {
+  return times.empty() || first_ts.value >= times.back().timestamp;
+}
+
 }  // namespace
 
 SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
@@ -40,28 +78,24 @@ SegmentIndex::SegmentIndex(const std::string& partition_dir, Offset base)
       log.valid())
     log_bytes = file_size(log.get(), partition_dir);
   uint64_t max_entries = log_bytes / kBatchHeaderSize + 1, size = 0;
-  std::string raw = read_bounded(index_path_, max_entries * 8, size);
-  for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
-    IndexEntry e;
-    std::memcpy(&e.rel_offset, raw.data() + i, 4);
-    std::memcpy(&e.position, raw.data() + i + 4, 4);
+  std::string raw = read_bounded(index_path_, max_entries * kEntryBytes, size);
+  for (size_t i = 0; i + kEntryBytes <= raw.size(); i += kEntryBytes) {
+    IndexEntry e = decode_entry(raw.data() + i);
     if (!offsets_.empty() &&
         (e.rel_offset <= offsets_.back().rel_offset || e.position <= offsets_.back().position))
       break;  // damaged from here on: keep the good prefix
     offsets_.push_back(e);
   }
-  damaged_index_bytes_ = size - offsets_.size() * 8;
-  raw = read_bounded(time_path_, max_entries * 12, size);
-  for (size_t i = 0; i + 12 <= raw.size(); i += 12) {
-    TimeEntry e;
-    std::memcpy(&e.timestamp, raw.data() + i, 8);
-    std::memcpy(&e.rel_offset, raw.data() + i + 8, 4);
+  damaged_index_bytes_ = size - offsets_.size() * kEntryBytes;
+  raw = read_bounded(time_path_, max_entries * kTimeEntryBytes, size);
+  for (size_t i = 0; i + kTimeEntryBytes <= raw.size(); i += kTimeEntryBytes) {
+    TimeEntry e = decode_time_entry(raw.data() + i);
     if (!times_.empty() &&
         (e.timestamp < times_.back().timestamp || e.rel_offset <= times_.back().rel_offset))
       break;
     times_.push_back(e);
   }
-  damaged_time_bytes_ = size - times_.size() * 12;
+  damaged_time_bytes_ = size - times_.size() * kTimeEntryBytes;
 }
 
 IndexEntry SegmentIndex::floor_offset(Offset target) const {
@@ -81,50 +115,88 @@ Offset SegmentIndex::floor_time(Timestamp t) const {
   return Offset(base_.value + (it - 1)->rel_offset);
 }
 
+std::optional<IndexEntry> SegmentIndex::last_trusted(int log_fd,
+                                                     const std::string& log_path) const {
+  for (size_t i = offsets_.size(); i-- > 0;) {
+    const IndexEntry& e = offsets_[i];
+    Offset expect(base_.value + e.rel_offset);
+    SegmentReader r(log_fd, log_path, e.position);
+    r.expect_offset_at_least(expect);
+    const char* data;
+    BatchHeader h;
+    if (r.next(data, h) == BatchStatus::ok && h.base_offset == expect) return e;
+  }
+  return std::nullopt;
+}
+
 void SegmentIndex::open_for_write() {
   if (index_fd_.valid()) return;
   index_fd_ = open_file(index_path_, O_RDWR | O_CREAT, 0644);
   time_fd_ = open_file(time_path_, O_RDWR | O_CREAT, 0644);
   // Drop whatever damaged tail the load skipped, so appended entries follow the good
-  // prefix directly.
-  truncate_file(index_fd_.get(), offsets_.size() * 8, index_path_);
-  truncate_file(time_fd_.get(), times_.size() * 12, time_path_);
+  // prefix directly. A sound file is left alone: a truncate is a metadata change the
+  // next fdatasync of the log would carry through the journal.
+  if (damaged_index_bytes_)
+    truncate_file(index_fd_.get(), offsets_.size() * kEntryBytes, index_path_);
+  if (damaged_time_bytes_)
+    truncate_file(time_fd_.get(), times_.size() * kTimeEntryBytes, time_path_);
+  damaged_index_bytes_ = damaged_time_bytes_ = 0;
 }
 
 void SegmentIndex::truncate_from(uint64_t position) {
-  open_for_write();
   size_t keep = 0;
   while (keep < offsets_.size() && offsets_[keep].position < position) ++keep;
-  offsets_.resize(keep);
-  uint32_t limit = keep ? offsets_.back().rel_offset : 0;
+  uint32_t limit = keep ? offsets_[keep - 1].rel_offset : 0;
   size_t keep_t = 0;
   while (keep_t < times_.size() && keep && times_[keep_t].rel_offset <= limit) ++keep_t;
+  // Nothing to drop (a new segment's clear(), say): leave the files untouched.
+  if (keep == offsets_.size() && keep_t == times_.size() && !damaged_index_bytes_ &&
+      !damaged_time_bytes_)
+    return;
+  open_for_write();
+  offsets_.resize(keep);
   times_.resize(keep_t);
-  truncate_file(index_fd_.get(), keep * 8, index_path_);
-  truncate_file(time_fd_.get(), keep_t * 12, time_path_);
+  truncate_file(index_fd_.get(), keep * kEntryBytes, index_path_);
+  truncate_file(time_fd_.get(), keep_t * kTimeEntryBytes, time_path_);
 }
 
 void SegmentIndex::clear() { truncate_from(0); }
 
 void SegmentIndex::note_batch(uint64_t position, Offset batch_base, Timestamp first_ts) {
-  if (!offsets_.empty() && position < offsets_.back().position + kIndexInterval) return;
   auto rel = static_cast<uint32_t>(batch_base.value - base_.value);
-  if (!offsets_.empty() && rel <= offsets_.back().rel_offset) return;
+  if (!entry_due(offsets_, position, rel)) return;
   open_for_write();
   // The files may hold entries this object dropped as damaged: write at the end of
   // what it keeps, which also overwrites the damage.
   IndexEntry e{rel, static_cast<uint32_t>(position)};
-  char raw[12];
-  std::memcpy(raw, &e.rel_offset, 4);
-  std::memcpy(raw + 4, &e.position, 4);
-  pwrite_all(index_fd_.get(), raw, 8, offsets_.size() * 8, index_path_);
+  char raw[kTimeEntryBytes];
+  encode(e, raw);
+  pwrite_all(index_fd_.get(), raw, kEntryBytes, offsets_.size() * kEntryBytes, index_path_);
   offsets_.push_back(e);
-  if (times_.empty() || first_ts.value >= times_.back().timestamp) {
-    std::memcpy(raw, &first_ts.value, 8);
-    std::memcpy(raw + 8, &rel, 4);
-    pwrite_all(time_fd_.get(), raw, 12, times_.size() * 12, time_path_);
-    times_.push_back({first_ts.value, rel});
+  if (time_entry_due(times_, first_ts)) {
+    TimeEntry t{first_ts.value, rel};
+    encode(t, raw);
+    pwrite_all(time_fd_.get(), raw, kTimeEntryBytes, times_.size() * kTimeEntryBytes, time_path_);
+    times_.push_back(t);
   }
+}
+
+void IndexBuilder::note_batch(uint64_t position, Offset batch_base, Timestamp first_ts) {
+  auto rel = static_cast<uint32_t>(batch_base.value - base_.value);
+  if (!entry_due(offsets_, position, rel)) return;
+  offsets_.push_back({rel, static_cast<uint32_t>(position)});
+  if (time_entry_due(times_, first_ts)) times_.push_back({first_ts.value, rel});
+}
+
+void IndexBuilder::write(const std::string& index_path, const std::string& time_path) const {
+  std::string raw(offsets_.size() * kEntryBytes, '\0');
+  for (size_t i = 0; i < offsets_.size(); ++i) encode(offsets_[i], raw.data() + i * kEntryBytes);
+  Fd f = open_file(index_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pwrite_all(f.get(), raw.data(), raw.size(), 0, index_path);
+  raw.assign(times_.size() * kTimeEntryBytes, '\0');
+  for (size_t i = 0; i < times_.size(); ++i) encode(times_[i], raw.data() + i * kTimeEntryBytes);
+  f = open_file(time_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pwrite_all(f.get(), raw.data(), raw.size(), 0, time_path);
 }
 
 }  // namespace pspf

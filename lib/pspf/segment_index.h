@@ -10,9 +10,14 @@
 // An entry is added for a batch when at least kIndexInterval bytes of log lie
 // between it and the previous entry (and for the first batch). Entries strictly
 // increase in offset and position and never decrease in time.
+//
+// This file is the one owner of that encoding, of the entry rule, and of "the last
+// trustworthy entry" (last_trusted): other code reads entries through SegmentIndex
+// and builds whole index files with IndexBuilder.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +50,12 @@ class SegmentIndex {
   // before it are older than t), or the segment base when none is.
   Offset floor_time(Timestamp t) const;
 
+  // The last entry whose batch is whole, checksum-valid and has the entry's offset
+  // in the segment open as `log_fd` (`log_path` for messages); nullopt when none is
+  // (an entry can outlive its batch when a machine crash kept the index page but not
+  // the log's, and an index is never trusted without this check). Throws Error(io).
+  std::optional<IndexEntry> last_trusted(int log_fd, const std::string& log_path) const;
+
   const std::vector<IndexEntry>& entries() const { return offsets_; }
   const std::vector<TimeEntry>& time_entries() const { return times_; }
   Offset base() const { return base_; }
@@ -60,6 +71,8 @@ class SegmentIndex {
   // Drops all entries and empties both files (before a rebuild).
   void clear();
   // Records a batch at `position`; writes an entry when the interval has passed.
+  // Writes nothing for a batch the index already covers, so re-scanning a segment
+  // from a trusted entry leaves the files as they are.
   void note_batch(uint64_t position, Offset batch_base, Timestamp first_ts);
 
  private:
@@ -74,6 +87,24 @@ class SegmentIndex {
   Fd time_fd_;
   uint64_t damaged_index_bytes_ = 0;
   uint64_t damaged_time_bytes_ = 0;
+};
+
+// The indexes of a segment written whole elsewhere (a cleaned segment): entries
+// chosen by the same rule as SegmentIndex::note_batch, kept in memory, written at
+// the end.
+class IndexBuilder {
+ public:
+  explicit IndexBuilder(Offset base) : base_(base) {}
+  // Notes a batch at `position` (batches in order).
+  void note_batch(uint64_t position, Offset batch_base, Timestamp first_ts);
+  // Writes both files whole, replacing what is there (caches: not synced). Throws
+  // Error(io).
+  void write(const std::string& index_path, const std::string& time_path) const;
+
+ private:
+  Offset base_;
+  std::vector<IndexEntry> offsets_;
+  std::vector<TimeEntry> times_;
 };
 
 }  // namespace pspf

@@ -15,16 +15,6 @@ namespace pspf {
 
 namespace {
 
-// True when a whole, checksum-valid batch with base offset `expect` is at
-// `pos`.
-bool valid_batch_at(int fd, const std::string& path, uint64_t pos, Offset expect) {
-  SegmentReader r(fd, path, pos);
-  r.expect_offset_at_least(expect);
-  const char* data;
-  BatchHeader h;
-  return r.next(data, h) == BatchStatus::ok && h.base_offset == expect;
-}
-
 // Checks every batch of a segment before byte `end` (where segment_tail_start
 // found a valid batch), checksums included, and returns the offset that follows
 // them, or nullopt when the batches do not end exactly at `end` (the index
@@ -47,26 +37,33 @@ std::optional<Offset> check_batches_before(int fd, const std::string& path, Offs
 
 }  // namespace
 
-// The byte position to start scanning a segment from to reach its tail: the
-// last index entry whose batch is whole and valid (an entry can outlive its
-// batch when a machine crash kept the index page but not the log's), else 0.
-// When `index` is writable, the entries past the one chosen are dropped.
-uint64_t segment_tail_start(int fd, const std::string& path, SegmentIndex& index, bool writable) {
-  const auto& entries = index.entries();
-  for (size_t i = entries.size(); i-- > 0;) {
-    const IndexEntry& e = entries[i];
-    if (!valid_batch_at(fd, path, e.position, Offset(index.base().value + e.rel_offset))) continue;
-    uint64_t pos = e.position;
-    // Time entries name batches the offset index also names, so one past this
-    // entry's batch is as stale as an offset entry would be (a crash may keep
-    // either file's page without the other's).
-    const auto& times = index.time_entries();
-    bool stale_time = !times.empty() && times.back().rel_offset > e.rel_offset;
-    if (writable && (i + 1 < entries.size() || stale_time)) index.truncate_from(pos + 1);
-    return pos;
+namespace {
+
+// The last trusted entry of `index` (SegmentIndex::last_trusted). When `index` is
+// writable, the entries past it are dropped (all of them when there is none).
+std::optional<IndexEntry> tail_entry(int fd, const std::string& path, SegmentIndex& index,
+                                     bool writable) {
+  std::optional<IndexEntry> e = index.last_trusted(fd, path);
+  if (!writable) return e;
+  if (!e) {
+    index.clear();
+    return e;
   }
-  if (writable) index.clear();
-  return 0;
+  // Time entries name batches the offset index also names, so one past this
+  // entry's batch is as stale as an offset entry would be (a crash may keep
+  // either file's page without the other's).
+  const auto& times = index.time_entries();
+  bool stale_time = !times.empty() && times.back().rel_offset > e->rel_offset;
+  if (index.entries().back().rel_offset != e->rel_offset || stale_time)
+    index.truncate_from(e->position + 1);
+  return e;
+}
+
+}  // namespace
+
+uint64_t segment_tail_start(int fd, const std::string& path, SegmentIndex& index, bool writable) {
+  std::optional<IndexEntry> e = tail_entry(fd, path, index, writable);
+  return e ? e->position : 0;
 }
 
 [[noreturn]] void throw_segment_corrupt(const std::string& label, const std::string& path,
@@ -93,7 +90,8 @@ void SegmentWriter::open(Offset base) {
   index_ = std::make_unique<SegmentIndex>(dir_, base);
   next_offset_ = std::max(next_offset_, base);
   end_pos_ = 0;
-  uint64_t start = segment_tail_start(fd_.get(), path_, *index_, true);
+  std::optional<IndexEntry> trusted = tail_entry(fd_.get(), path_, *index_, true);
+  uint64_t start = trusted ? trusted->position : 0;
   if (start > 0) {
     // The index only says where the tail is: a byte flipped before it would
     // never be seen, and every event appended after it would later be cut by a
@@ -104,9 +102,13 @@ void SegmentWriter::open(Offset base) {
       next_offset_ = std::max(next_offset_, *next);
     } else {
       start = 0;
+      trusted.reset();
     }
   }
-  if (start == 0) index_->clear();
+  // An index whose first entry is the one trusted (a segment under kIndexInterval
+  // bytes) is kept as it is: scan_tail() finds it covers every batch and writes
+  // nothing, where clearing it would rewrite both files at every open.
+  if (!trusted) index_->clear();
   scan_tail(start);
 }
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <xxhash.h>
@@ -14,6 +15,7 @@
 #include "pspf/clock.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
+#include "pspf/parse_int.h"
 #include "pspf/paths.h"
 #include "pspf/position.h"
 
@@ -96,35 +98,120 @@ namespace {
 // The checksum of a topic file's fields (pspf-log(5) TOPIC FILE): XXH3-64, in 16
 // lower-case hex digits, of the file as written without its "checksum" field. It
 // catches a hand edit (a lowered partition count hides a partition and its ids).
+std::string checksum_of(std::string_view fields_text) {
+  return fmt::format("{:016x}", XXH3_64bits(fields_text.data(), fields_text.size()));
+}
+
+// The same for a file the JSON parser read (a hand-edited or older one): its fields
+// written back the way topic_to_json writes them (nlohmann's dump(2)).
 std::string topic_checksum(nlohmann::ordered_json j) {
   j.erase("checksum");
-  std::string text = j.dump(2) + "\n";
-  return fmt::format("{:016x}", XXH3_64bits(text.data(), text.size()));
+  return checksum_of(j.dump(2) + "\n");
+}
+
+// The text topic_to_json writes for `t` without the checksum field: a JSON object
+// of one field a line, indented by two spaces (what nlohmann's dump(2) makes of
+// it, so a hand-edited file is checked against the same form). The name needs no
+// escaping (paths::check_name) and the policy is one of three words.
+std::string fields_text(const TopicConfig& t) {
+  paths::check_name(t.name);
+  std::string dedup = t.dedup_window.events > 0
+                          ? fmt::format("\"dedup_window_events\": {}", t.dedup_window.events)
+                          : fmt::format("\"dedup_window_ms\": {}", t.dedup_window.ms);
+  return fmt::format(
+      "{{\n  \"format\": 1,\n  \"name\": \"{}\",\n  \"partitions\": {},\n  \"created\": {},\n"
+      "  \"segment_bytes\": {},\n  {},\n  \"cleanup_policy\": \"{}\",\n  \"retention_ms\": {},\n"
+      "  \"retention_bytes\": {},\n  \"delete_retention_ms\": {},\n"
+      "  \"min_compaction_lag_ms\": {}\n}}\n",
+      t.name, t.partitions, t.created_ms, t.segment_bytes, dedup, format_cleanup_policy(t.cleanup),
+      t.retention_ms, t.retention_bytes, t.delete_retention_ms, t.min_compaction_lag_ms);
+}
+
+// Throws Error(corrupt) naming `path` when a field of `t` is out of range.
+void check_ranges(const TopicConfig& t, const std::string& path) {
+  if (t.retention_ms < -1 || t.retention_bytes < -1 || t.delete_retention_ms < 0 ||
+      t.min_compaction_lag_ms < 0)
+    throw Error(Errc::corrupt, path + ": a retention or compaction setting is out of range");
+  if (t.partitions < 1 || t.partitions > kMaxPartitions || t.segment_bytes < 1 ||
+      t.segment_bytes > kMaxSegmentBytes || t.dedup_window.ms < 0)
+    throw Error(Errc::corrupt, path + ": partitions or segment_bytes out of range");
+}
+
+// Reads a file in exactly the form topic_to_json writes (every command reads
+// topic.json, so this is on the path of every invocation: no document tree).
+// Returns nullopt for any other text (an older file without a checksum, a hand
+// edit, a bad checksum), which the JSON parser then reads and judges.
+std::optional<TopicConfig> read_written_form(std::string_view text) {
+  if (!text.starts_with("{\n")) return std::nullopt;
+  TopicConfig t;
+  std::string_view rest = text.substr(2);
+  while (rest != "}\n") {
+    size_t eol = rest.find('\n');
+    if (eol == std::string_view::npos) return std::nullopt;
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol + 1);
+    if (line.ends_with(',')) line.remove_suffix(1);
+    size_t colon = line.find("\": ");
+    if (!line.starts_with("  \"") || colon == std::string_view::npos) return std::nullopt;
+    std::string_view key = line.substr(3, colon - 3), value = line.substr(colon + 3);
+    bool quoted = value.size() >= 2 && value.front() == '"' && value.back() == '"';
+    std::string_view str = quoted ? value.substr(1, value.size() - 2) : std::string_view();
+    auto num = [&](auto& out) { return !quoted && parse_int(value, out); };
+    int32_t format = 0;
+    bool ok = false;
+    if (key == "format")
+      ok = num(format) && format == 1;
+    else if (key == "name")
+      ok = quoted, t.name = str;
+    else if (key == "partitions")
+      ok = num(t.partitions);
+    else if (key == "created")
+      ok = num(t.created_ms);
+    else if (key == "segment_bytes")
+      ok = num(t.segment_bytes);
+    else if (key == "dedup_window_events")
+      ok = num(t.dedup_window.events), t.dedup_window.ms = 0;
+    else if (key == "dedup_window_ms")
+      ok = num(t.dedup_window.ms);
+    else if (key == "cleanup_policy")
+      ok = quoted && (str == "delete" || str == "compact" || str == "compact,delete");
+    else if (key == "retention_ms")
+      ok = num(t.retention_ms);
+    else if (key == "retention_bytes")
+      ok = num(t.retention_bytes);
+    else if (key == "delete_retention_ms")
+      ok = num(t.delete_retention_ms);
+    else if (key == "min_compaction_lag_ms")
+      ok = num(t.min_compaction_lag_ms);
+    else if (key == "checksum")
+      ok = quoted;
+    if (!ok) return std::nullopt;
+    if (key == "cleanup_policy") t.cleanup = parse_cleanup_policy(str);
+  }
+  // Byte for byte what topic_to_json writes for these fields, checksum included:
+  // then each field was read as the JSON parser reads it, and the checksum holds.
+  try {
+    if (topic_to_json(t) != text) return std::nullopt;
+  } catch (const Error&) {
+    return std::nullopt;  // a name topic_to_json would not write
+  }
+  return t;
 }
 
 }  // namespace
 
 std::string topic_to_json(const TopicConfig& t) {
-  nlohmann::ordered_json j;
-  j["format"] = 1;
-  j["name"] = t.name;
-  j["partitions"] = t.partitions;
-  j["created"] = t.created_ms;
-  j["segment_bytes"] = t.segment_bytes;
-  if (t.dedup_window.events > 0)
-    j["dedup_window_events"] = t.dedup_window.events;
-  else
-    j["dedup_window_ms"] = t.dedup_window.ms;
-  j["cleanup_policy"] = format_cleanup_policy(t.cleanup);
-  j["retention_ms"] = t.retention_ms;
-  j["retention_bytes"] = t.retention_bytes;
-  j["delete_retention_ms"] = t.delete_retention_ms;
-  j["min_compaction_lag_ms"] = t.min_compaction_lag_ms;
-  j["checksum"] = topic_checksum(j);
-  return j.dump(2) + "\n";
+  std::string text = fields_text(t);
+  std::string sum = checksum_of(text);
+  text.resize(text.size() - 3);  // "\n}\n": the checksum is the last field
+  return fmt::format("{},\n  \"checksum\": \"{}\"\n}}\n", text, sum);
 }
 
 TopicConfig topic_from_json(std::string_view text, const std::string& path) {
+  if (std::optional<TopicConfig> t = read_written_form(text)) {
+    check_ranges(*t, path);
+    return *t;
+  }
   // The JSON parser stops at a NUL byte: what follows one (a torn or padded write)
   // would otherwise go unseen.
   if (auto nul = text.find('\0'); nul != std::string_view::npos)
@@ -162,15 +249,10 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
     t.retention_bytes = j.value("retention_bytes", int64_t{-1});
     t.delete_retention_ms = j.value("delete_retention_ms", kDefaultDeleteRetentionMs);
     t.min_compaction_lag_ms = j.value("min_compaction_lag_ms", int64_t{0});
-    if (t.retention_ms < -1 || t.retention_bytes < -1 || t.delete_retention_ms < 0 ||
-        t.min_compaction_lag_ms < 0)
-      throw Error(Errc::corrupt, path + ": a retention or compaction setting is out of range");
     if (j.value("format", 1) != 1)
       throw Error(Errc::corrupt, path + ": format " + std::to_string(j.value("format", 1)) +
                                      " is newer than this pspf understands");
-    if (t.partitions < 1 || t.partitions > kMaxPartitions || t.segment_bytes < 1 ||
-        t.segment_bytes > kMaxSegmentBytes || t.dedup_window.ms < 0)
-      throw Error(Errc::corrupt, path + ": partitions or segment_bytes out of range");
+    check_ranges(t, path);
     return t;
   } catch (const nlohmann::json::exception& e) {
     throw Error(Errc::corrupt, fmt::format("{}: not a valid topic file: {}", path, e.what()));

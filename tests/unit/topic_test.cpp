@@ -1,7 +1,11 @@
 // Topics: creation whole or not at all, listing, deletion, names.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+#include <xxhash.h>
+
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "pspf/error.h"
 #include "pspf/file.h"
@@ -142,4 +146,80 @@ TEST_CASE("partition directories that disagree with the partition count are foun
   CHECK(d.missing == std::vector<std::pair<int32_t, std::string>>{{1, p1}});
   CHECK(d.extra ==
         std::vector<std::pair<std::string, std::string>>{{"01", top + "/01"}, {"3", top + "/3"}});
+}
+
+namespace {
+
+// topic.json as pspf wrote it before topic_to_json was written by hand: nlohmann's
+// dump(2) of the fields, then the checksum of that text.
+std::string nlohmann_form(const TopicConfig& t) {
+  nlohmann::ordered_json j;
+  j["format"] = 1;
+  j["name"] = t.name;
+  j["partitions"] = t.partitions;
+  j["created"] = t.created_ms;
+  j["segment_bytes"] = t.segment_bytes;
+  if (t.dedup_window.events > 0)
+    j["dedup_window_events"] = t.dedup_window.events;
+  else
+    j["dedup_window_ms"] = t.dedup_window.ms;
+  j["cleanup_policy"] = format_cleanup_policy(t.cleanup);
+  j["retention_ms"] = t.retention_ms;
+  j["retention_bytes"] = t.retention_bytes;
+  j["delete_retention_ms"] = t.delete_retention_ms;
+  j["min_compaction_lag_ms"] = t.min_compaction_lag_ms;
+  std::string text = j.dump(2) + "\n";
+  j["checksum"] = fmt::format("{:016x}", XXH3_64bits(text.data(), text.size()));
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("topic.json is written byte for byte as before and reads back every field") {
+  std::vector<TopicConfig> configs(4);
+  configs[0].name = "t";
+  configs[1].name = "orders.v2_x-y";
+  configs[1].partitions = kMaxPartitions;
+  configs[1].created_ms = 1767225600123;
+  configs[1].segment_bytes = kMaxSegmentBytes;
+  configs[1].dedup_window.events = 10'000'000;
+  configs[1].dedup_window.ms = 0;
+  configs[1].cleanup = {true, true};
+  configs[1].retention_ms = 3'600'000;
+  configs[1].retention_bytes = 1ll << 40;
+  configs[2].name = "c";
+  configs[2].cleanup = {true, false};
+  configs[2].delete_retention_ms = 0;
+  configs[2].min_compaction_lag_ms = 5000;
+  configs[3].name = std::string(249, 'n');
+  configs[3].dedup_window.ms = 0;
+  for (const TopicConfig& c : configs) {
+    CAPTURE(c.name);
+    std::string text = topic_to_json(c);
+    CHECK(text == nlohmann_form(c));
+    TopicConfig back = topic_from_json(text, "topic.json");
+    CHECK(back.name == c.name);
+    CHECK(back.partitions == c.partitions);
+    CHECK(back.created_ms == c.created_ms);
+    CHECK(back.segment_bytes == c.segment_bytes);
+    CHECK(back.dedup_window.events == c.dedup_window.events);
+    CHECK(back.dedup_window.ms == c.dedup_window.ms);
+    CHECK(back.cleanup == c.cleanup);
+    CHECK(back.retention_ms == c.retention_ms);
+    CHECK(back.retention_bytes == c.retention_bytes);
+    CHECK(back.delete_retention_ms == c.delete_retention_ms);
+    CHECK(back.min_compaction_lag_ms == c.min_compaction_lag_ms);
+  }
+}
+
+TEST_CASE("a topic.json in the written form with a field out of range is still refused") {
+  TopicConfig c;
+  c.name = "t";
+  c.partitions = kMaxPartitions + 1;  // topic_to_json writes it; create_topic never would
+  CHECK_THROWS_WITH_AS(topic_from_json(topic_to_json(c), "p/topic.json"),
+                       "p/topic.json: partitions or segment_bytes out of range", Error);
+  c.partitions = 1;
+  c.retention_ms = -2;
+  CHECK_THROWS_WITH_AS(topic_from_json(topic_to_json(c), "p/topic.json"),
+                       "p/topic.json: a retention or compaction setting is out of range", Error);
 }
