@@ -246,6 +246,17 @@ std::string parent_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// The one renameat(2) of pspf: `from_name` in `from_dir` to `to_name` in `to_dir`
+// (`from` and `to` are the paths, for messages). Syncs nothing: the callers do, by
+// their rule. Throws Error(exists) when `to` is a non-empty directory.
+void rename_places(int from_dir, const std::string& from_name, int to_dir,
+                   const std::string& to_name, const std::string& from, const std::string& to) {
+  if (::renameat(from_dir, from_name.c_str(), to_dir, to_name.c_str()) == 0) return;
+  if (errno == EEXIST || errno == ENOTEMPTY)
+    throw Error(Errc::exists, "cannot rename " + from + " to " + to + ": " + to + " exists");
+  throw_errno("cannot rename " + from + " to " + to);
+}
+
 // fsync of the directory holding `pl`'s name.
 void sync_place_dir(const Place& pl) {
   if (!pl.confined) return sync_dir(parent_of(pl.path));
@@ -364,8 +375,7 @@ void write_file_atomic(const std::string& path, std::string_view content) {
     pwrite_all(fd.get(), content.data(), content.size(), 0, tmp);
     // The content must be on disk before the rename makes it visible under `path`.
     sync_data(fd.get(), tmp);
-    if (::renameat(pl.dirfd, tmp_name.c_str(), pl.dirfd, pl.name.c_str()) != 0)
-      throw_errno("cannot rename " + tmp + " to " + path);
+    rename_places(pl.dirfd, tmp_name, pl.dirfd, pl.name, tmp, path);
   } catch (...) {
     ::unlinkat(pl.dirfd, tmp_name.c_str(), 0);
     throw;
@@ -472,11 +482,7 @@ bool remove_file(const std::string& path) {
 void rename_path(const std::string& from, const std::string& to, bool sync) {
   Place a = locate(from), b = locate(to);
   if (a.missing || b.missing) throw_errno("cannot rename " + from + " to " + to, ENOENT);
-  if (::renameat(a.dirfd, a.name.c_str(), b.dirfd, b.name.c_str()) != 0) {
-    if (errno == EEXIST || errno == ENOTEMPTY)
-      throw Error(Errc::exists, "cannot rename " + from + " to " + to + ": " + to + " exists");
-    throw_errno("cannot rename " + from + " to " + to);
-  }
+  rename_places(a.dirfd, a.name, b.dirfd, b.name, from, to);
   if (!sync) return;
   sync_place_dir(b);
   if (parent_of(to) != parent_of(from)) sync_place_dir(a);
