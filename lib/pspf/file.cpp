@@ -392,16 +392,27 @@ std::string read_small_file(const std::string& path, uint64_t max_bytes) {
                                     " such a file can need: refusing to read it");
   };
   if (uint64_t size = file_size(fd.get(), path); size > max_bytes) throw too_big(size);
+  // The size above may be 0 (/proc) or the file may grow: bound the read itself too.
+  std::string out =
+      read_to_end(fd.get(), path, 0, max_bytes == UINT64_MAX ? max_bytes : max_bytes + 1);
+  if (out.size() > max_bytes) throw too_big(out.size());
+  return out;
+}
+
+std::string read_to_end(int fd, const std::string& path, uint64_t from, uint64_t max_bytes) {
+  constexpr size_t kChunk = 65536;
+  // The size is a hint only (0 for /proc files; the file may grow): read until a short
+  // read says the end is reached.
+  uint64_t size = file_size(fd, path);
   std::string out;
-  char buf[65536];
-  uint64_t pos = 0;
-  for (;;) {
-    size_t n = pread_full(fd.get(), buf, sizeof buf, pos, path);
-    out.append(buf, n);
-    pos += n;
-    // The size above may be 0 (/proc) or the file may grow: bound the read itself too.
-    if (out.size() > max_bytes) throw too_big(out.size());
-    if (n < sizeof buf) break;
+  out.reserve(static_cast<size_t>(std::min(size > from ? size - from : 0, max_bytes)));
+  while (out.size() < max_bytes) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, max_bytes - out.size()));
+    size_t have = out.size();
+    out.resize(have + want);
+    size_t n = pread_full(fd, out.data() + have, want, from + have, path);
+    out.resize(have + n);
+    if (n < want) break;
   }
   return out;
 }

@@ -67,6 +67,12 @@ void pwrite_all(int fd, const void* p, size_t n, uint64_t pos, const std::string
 bool write_all(int fd, const void* p, size_t n);
 // Reads up to n bytes at pos; returns the count (short only at end of file).
 size_t pread_full(int fd, void* p, size_t n, uint64_t pos, const std::string& path);
+// The bytes of open file `fd` from `from` to its end, but no more than `max_bytes` of
+// them (the caller decides whether a longer file is an error). The one loop that reads
+// a whole file: read_small_file and every reader of a whole small file or tail use it.
+// Throws Error(io) "cannot read PATH: why".
+std::string read_to_end(int fd, const std::string& path, uint64_t from = 0,
+                        uint64_t max_bytes = UINT64_MAX);
 // Size of an open file.
 uint64_t file_size(int fd, const std::string& path);
 // ftruncate, throwing Error(io).

@@ -108,8 +108,7 @@ bool FrameReader::more_data_after(uint64_t end) {
 
 std::optional<uint64_t> FrameReader::valid_frame_after(uint64_t from) {
   // Only on the rare path of a bad last frame, in small files: read the rest whole.
-  std::string rest(file_size(fd_, path_) > from ? file_size(fd_, path_) - from : 0, '\0');
-  rest.resize(pread_full(fd_, rest.data(), rest.size(), from, path_));
+  std::string rest = read_to_end(fd_, path_, from);
   for (size_t q = 1; q + f_.header_size <= rest.size(); ++q) {
     const char* p = rest.data() + q;
     uint64_t length = 0;
