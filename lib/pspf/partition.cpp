@@ -17,6 +17,7 @@
 #include "pspf/durable_end.h"
 #include "pspf/envelope.h"
 #include "pspf/error.h"
+#include "pspf/le.h"
 #include "pspf/partition_state.h"
 #include "pspf/paths.h"
 #include "pspf/quarantine.h"
@@ -31,8 +32,7 @@ namespace {
 bool batch_starts_at(int fd, const std::string& path, uint64_t pos, Offset expect) {
   char raw[kBatchHeaderSize];
   if (pread_full(fd, raw, sizeof raw, pos, path) != sizeof raw) return false;
-  uint32_t magic;
-  std::memcpy(&magic, raw, 4);
+  uint32_t magic = le::load<uint32_t>(raw);
   // The header check too: an entry of a replaced segment's old index must not match
   // bytes inside a record of the new one.
   return magic == kBatchMagic && decode_batch_header(raw).base_offset == expect &&
