@@ -548,6 +548,15 @@ void remove_tree(const std::string& path) {
   remove_in(pl.dirfd, pl.name, path);
 }
 
+void remove_tree_at_once(const std::string& path, const std::string& away) {
+  if (!path_exists(path)) throw Error(Errc::not_found, path + ": no such file or directory");
+  // A directory made for the temporaries must itself survive, or the rename below
+  // could be lost with it.
+  if (std::string dir = parent_of(away); make_dir(dir)) sync_dir(parent_of(dir));
+  rename_path(path, away);
+  remove_tree(away);
+}
+
 FileLock::FileLock(const std::string& path)
     : path_(path), fd_(open_file(path, O_RDWR | O_CREAT, 0644)) {}
 

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <charconv>
 
+#include "pspf/clock.h"
 #include "pspf/error.h"
 #include "pspf/parse_int.h"
 
@@ -27,6 +30,11 @@ void check_name(std::string_view name, std::string_view what) {
 
 std::string topics_dir(const std::string& dir) { return dir + "/topics"; }
 std::string tmp_dir(const std::string& dir) { return dir + "/tmp"; }
+
+std::string tmp_entry(const std::string& dir, std::string_view what) {
+  // Named by process, not by topic or group: a 249-character name must still fit.
+  return fmt::format("{}/{}-{}-{:x}", tmp_dir(dir), what, ::getpid(), now_ms().value);
+}
 
 std::string topic_dir(const std::string& dir, std::string_view topic) {
   check_name(topic);

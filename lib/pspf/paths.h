@@ -30,6 +30,9 @@ std::string topics_dir(const std::string& dir);
 // Where topics and groups are built or taken apart before a rename makes the change
 // visible at once (DIR/tmp): outside topics/ and groups/ so no name collides.
 std::string tmp_dir(const std::string& dir);
+// A fresh name in tmp_dir for a tree being built or taken apart:
+// "DIR/tmp/<what>-<pid>-<epoch ms in hex>" (what: "creating", "deleting", ...).
+std::string tmp_entry(const std::string& dir, std::string_view what);
 std::string topic_dir(const std::string& dir, std::string_view topic);
 std::string topic_meta(const std::string& dir, std::string_view topic);
 std::string partition_dir(const std::string& dir, std::string_view topic, PartitionId p);
