@@ -44,14 +44,7 @@ OffsetBounds offset_bounds(const Log& log, const TopicConfig& t, PartitionId p) 
 Offset offset_for_time(const Log& log, const TopicConfig& t, PartitionId p, Timestamp time,
                        Offset end) {
   auto reader = log.reader(t, p);
-  reader->seek_time(time);
-  Offset found = end;
-  scan_records(*reader, end, [&](const RecordView& r) {
-    if (r.timestamp < time) return false;
-    found = r.offset;
-    return true;
-  });
-  return found;
+  return offset_of_position(*reader, {Position::Kind::time, time.value}, Offset(0), end);
 }
 
 std::optional<Timestamp> append_time_from(const Log& log, const TopicConfig& t, PartitionId p,
@@ -82,12 +75,17 @@ ResetTarget explicit_target(const Log& log, const TopicConfig& t, PartitionId p,
 ResetTarget reset_target(const Log& log, const TopicConfig& t, PartitionId p, Offset current,
                          const ResetMode& mode) {
   using Kind = ResetMode::Kind;
-  OffsetBounds b = offset_bounds(log, t, p);
+  using Pos = Position::Kind;
+  auto reader = log.reader(t, p);
+  OffsetBounds b{reader->log_start(), reader->log_end()};
+  auto at = [&](Pos kind) {
+    return offset_of_position(*reader, {kind, mode.value}, b.start, b.end);
+  };
   Offset wanted;
   switch (mode.kind) {
-    case Kind::earliest: wanted = b.start; break;
-    case Kind::latest: wanted = b.end; break;
-    case Kind::offset: wanted = Offset(mode.value); break;
+    case Kind::earliest: wanted = at(Pos::beginning); break;
+    case Kind::latest: wanted = at(Pos::end); break;
+    case Kind::offset: wanted = at(Pos::offset); break;
     case Kind::shift:
       if (current.value < 0)
         throw Error(Errc::not_found,
@@ -96,7 +94,7 @@ ResetTarget reset_target(const Log& log, const TopicConfig& t, PartitionId p, Of
                                 Log::label(t, p)));
       wanted = Offset(current.value + mode.value);
       break;
-    case Kind::time: wanted = offset_for_time(log, t, p, Timestamp(mode.value), b.end); break;
+    case Kind::time: wanted = at(Pos::time); break;
   }
   ResetTarget r;
   r.tp = {t.name, p.value};

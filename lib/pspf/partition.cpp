@@ -500,4 +500,30 @@ bool PartitionReader::next(BatchRef& b) {
   }
 }
 
+Offset offset_of_position(PartitionReader& reader, const Position& pos, Offset start, Offset end) {
+  switch (pos.kind) {
+    case Position::Kind::beginning: return start;
+    case Position::Kind::end: return end;
+    case Position::Kind::offset: return Offset(pos.value);
+    case Position::Kind::last_n: return Offset(std::max(start.value, end.value - pos.value));
+    case Position::Kind::time: break;
+  }
+  // Append times never go backwards along a partition: the first record at or after
+  // the time starts the range, and the index finds a batch at or before it.
+  Timestamp time(pos.value);
+  reader.seek_time(time);
+  BatchRef b;
+  RecordView r;
+  while (reader.next(b)) {
+    if (b.header.base_offset >= end) break;
+    if (b.header.max_timestamp < time) continue;
+    RecordIterator it(b.data, b.header);
+    while (it.next(r)) {
+      if (r.offset >= end) return end;
+      if (r.timestamp >= time) return r.offset;
+    }
+  }
+  return end;
+}
+
 }  // namespace pspf

@@ -33,6 +33,7 @@
 #include "pspf/batch.h"
 #include "pspf/clock.h"
 #include "pspf/file.h"
+#include "pspf/position.h"
 #include "pspf/segment.h"
 #include "pspf/segment_index.h"
 #include "pspf/segment_writer.h"
@@ -255,5 +256,14 @@ class PartitionReader {
   std::unique_ptr<SegmentReader> reader_;
   Offset want_{0};
 };
+
+// The offset of the partition `reader` reads that position `pos` names, the partition
+// holding [start, end) now: beginning -> start; end -> end; N -> N as given (the caller
+// clamps it or reports it); -N -> end - N, never below start; @time -> the first offset
+// below `end` appended at or after that time, or `end` when every record is older.
+// The one place a Position becomes an offset (pspf-consume --from, pspf-replay
+// --from/--until, pspf-offsets reset). Moves `reader`: seek it before reading on.
+// Throws Error(corrupt) on damage.
+Offset offset_of_position(PartitionReader& reader, const Position& pos, Offset start, Offset end);
 
 }  // namespace pspf
