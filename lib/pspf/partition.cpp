@@ -189,7 +189,9 @@ Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync, bool defer_
 }
 
 PartitionState& PartitionWriter::state() {
-  if (!state_) state_ = std::make_unique<PartitionState>(dir_, label_, window_);
+  if (!state_)
+    state_ =
+        std::make_unique<PartitionState>(dir_, label_, window_, partition_batches(dir_, label_));
   return *state_;
 }
 
@@ -525,5 +527,29 @@ Offset offset_of_position(PartitionReader& reader, const Position& pos, Offset s
   }
   return end;
 }
+
+namespace {
+// PartitionState's view of the partition: the partition's own reader.
+class ReaderBatchSource final : public BatchSource {
+ public:
+  ReaderBatchSource(const std::string& dir, const std::string& label) : reader_(dir, label) {}
+  Offset log_start() override { return reader_.log_start(); }
+  void seek(Offset o) override { reader_.seek(o); }
+  void seek_time(Timestamp t) override { reader_.seek_time(t); }
+  bool next(BatchRef& b) override { return reader_.next(b); }
+
+ private:
+  PartitionReader reader_;
+};
+}  // namespace
+
+OpenBatchSource partition_batches(std::string partition_dir, std::string label) {
+  return [dir = std::move(partition_dir), label = std::move(label)] {
+    return std::make_unique<ReaderBatchSource>(dir, label);
+  };
+}
+
+PartitionState::PartitionState(std::string partition_dir, std::string label, DedupWindow window)
+    : PartitionState(partition_dir, label, window, partition_batches(partition_dir, label)) {}
 
 }  // namespace pspf

@@ -33,6 +33,7 @@
 #include "pspf/batch.h"
 #include "pspf/clock.h"
 #include "pspf/file.h"
+#include "pspf/partition_state.h"
 #include "pspf/position.h"
 #include "pspf/segment.h"
 #include "pspf/segment_index.h"
@@ -209,13 +210,6 @@ class PartitionWriter {
   SyncPoint durable_;
 };
 
-// A batch handed out by PartitionReader: `data` points into the reader's buffer and
-// is valid until the next call.
-struct BatchRef {
-  const char* data = nullptr;
-  BatchHeader header;
-};
-
 class PartitionReader {
  public:
   PartitionReader(std::string partition_dir, std::string label);
@@ -265,5 +259,10 @@ class PartitionReader {
 // --from/--until, pspf-offsets reset). Moves `reader`: seek it before reading on.
 // Throws Error(corrupt) on damage.
 Offset offset_of_position(PartitionReader& reader, const Position& pos, Offset start, Offset end);
+
+// Opens PartitionReaders of the partition in `partition_dir` as the record source of
+// its PartitionState (partition_state.h): the state sits below the writer, so the
+// reader is handed down to it, never looked up from it.
+OpenBatchSource partition_batches(std::string partition_dir, std::string label);
 
 }  // namespace pspf
