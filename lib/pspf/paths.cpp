@@ -123,9 +123,12 @@ std::optional<SwapName> parse_swap_name(std::string_view filename) {
 
 std::string quarantine_file(const std::string& partition_dir, Offset base, uint64_t position,
                             unsigned n) {
-  if (n == 0)
-    return fmt::format("{}/{:020d}.log.{}.quarantine", partition_dir, base.value, position);
-  return fmt::format("{}/{:020d}.log.{}.{}.quarantine", partition_dir, base.value, position, n);
+  return quarantine_of(segment_file(partition_dir, base, kLogExt), position, n);
+}
+
+std::string quarantine_of(const std::string& file, uint64_t position, unsigned n) {
+  if (n == 0) return fmt::format("{}.{}.quarantine", file, position);
+  return fmt::format("{}.{}.{}.quarantine", file, position, n);
 }
 
 }  // namespace pspf::paths

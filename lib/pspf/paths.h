@@ -79,5 +79,8 @@ std::optional<SwapName> parse_swap_name(std::string_view filename);
 // so that no quarantine file ever replaces another. Never a segment name.
 std::string quarantine_file(const std::string& partition_dir, Offset base, uint64_t position,
                             unsigned n = 0);
+// The same for any framed file (a segment, offsets.log, removed-keys):
+// "<file>.<position>[.<n>].quarantine" beside it.
+std::string quarantine_of(const std::string& file, uint64_t position, unsigned n = 0);
 
 }  // namespace pspf::paths
