@@ -165,4 +165,11 @@ std::optional<ProducerMark> batch_producer_mark(const char* batch, const BatchHe
 // Encodes a producer mark (the bytes that follow the last record).
 void put_producer_mark(Buffer& b, const ProducerMark& m);
 
+// A batch handed out by a reader (PartitionReader, a BatchSource): `data` points into
+// the reader's buffer and is valid until the next call.
+struct BatchRef {
+  const char* data = nullptr;
+  BatchHeader header;
+};
+
 }  // namespace pspf

@@ -246,6 +246,17 @@ std::string parent_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// The one renameat(2) of pspf: `from_name` in `from_dir` to `to_name` in `to_dir`
+// (`from` and `to` are the paths, for messages). Syncs nothing: the callers do, by
+// their rule. Throws Error(exists) when `to` is a non-empty directory.
+void rename_places(int from_dir, const std::string& from_name, int to_dir,
+                   const std::string& to_name, const std::string& from, const std::string& to) {
+  if (::renameat(from_dir, from_name.c_str(), to_dir, to_name.c_str()) == 0) return;
+  if (errno == EEXIST || errno == ENOTEMPTY)
+    throw Error(Errc::exists, "cannot rename " + from + " to " + to + ": " + to + " exists");
+  throw_errno("cannot rename " + from + " to " + to);
+}
+
 // fsync of the directory holding `pl`'s name.
 void sync_place_dir(const Place& pl) {
   if (!pl.confined) return sync_dir(parent_of(pl.path));
@@ -364,8 +375,7 @@ void write_file_atomic(const std::string& path, std::string_view content) {
     pwrite_all(fd.get(), content.data(), content.size(), 0, tmp);
     // The content must be on disk before the rename makes it visible under `path`.
     sync_data(fd.get(), tmp);
-    if (::renameat(pl.dirfd, tmp_name.c_str(), pl.dirfd, pl.name.c_str()) != 0)
-      throw_errno("cannot rename " + tmp + " to " + path);
+    rename_places(pl.dirfd, tmp_name, pl.dirfd, pl.name, tmp, path);
   } catch (...) {
     ::unlinkat(pl.dirfd, tmp_name.c_str(), 0);
     throw;
@@ -382,16 +392,27 @@ std::string read_small_file(const std::string& path, uint64_t max_bytes) {
                                     " such a file can need: refusing to read it");
   };
   if (uint64_t size = file_size(fd.get(), path); size > max_bytes) throw too_big(size);
+  // The size above may be 0 (/proc) or the file may grow: bound the read itself too.
+  std::string out =
+      read_to_end(fd.get(), path, 0, max_bytes == UINT64_MAX ? max_bytes : max_bytes + 1);
+  if (out.size() > max_bytes) throw too_big(out.size());
+  return out;
+}
+
+std::string read_to_end(int fd, const std::string& path, uint64_t from, uint64_t max_bytes) {
+  constexpr size_t kChunk = 65536;
+  // The size is a hint only (0 for /proc files; the file may grow): read until a short
+  // read says the end is reached.
+  uint64_t size = file_size(fd, path);
   std::string out;
-  char buf[65536];
-  uint64_t pos = 0;
-  for (;;) {
-    size_t n = pread_full(fd.get(), buf, sizeof buf, pos, path);
-    out.append(buf, n);
-    pos += n;
-    // The size above may be 0 (/proc) or the file may grow: bound the read itself too.
-    if (out.size() > max_bytes) throw too_big(out.size());
-    if (n < sizeof buf) break;
+  out.reserve(static_cast<size_t>(std::min(size > from ? size - from : 0, max_bytes)));
+  while (out.size() < max_bytes) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, max_bytes - out.size()));
+    size_t have = out.size();
+    out.resize(have + want);
+    size_t n = pread_full(fd, out.data() + have, want, from + have, path);
+    out.resize(have + n);
+    if (n < want) break;
   }
   return out;
 }
@@ -472,11 +493,7 @@ bool remove_file(const std::string& path) {
 void rename_path(const std::string& from, const std::string& to, bool sync) {
   Place a = locate(from), b = locate(to);
   if (a.missing || b.missing) throw_errno("cannot rename " + from + " to " + to, ENOENT);
-  if (::renameat(a.dirfd, a.name.c_str(), b.dirfd, b.name.c_str()) != 0) {
-    if (errno == EEXIST || errno == ENOTEMPTY)
-      throw Error(Errc::exists, "cannot rename " + from + " to " + to + ": " + to + " exists");
-    throw_errno("cannot rename " + from + " to " + to);
-  }
+  rename_places(a.dirfd, a.name, b.dirfd, b.name, from, to);
   if (!sync) return;
   sync_place_dir(b);
   if (parent_of(to) != parent_of(from)) sync_place_dir(a);
@@ -529,6 +546,15 @@ void remove_tree(const std::string& path) {
     return;
   }
   remove_in(pl.dirfd, pl.name, path);
+}
+
+void remove_tree_at_once(const std::string& path, const std::string& away) {
+  if (!path_exists(path)) throw Error(Errc::not_found, path + ": no such file or directory");
+  // A directory made for the temporaries must itself survive, or the rename below
+  // could be lost with it.
+  if (std::string dir = parent_of(away); make_dir(dir)) sync_dir(parent_of(dir));
+  rename_path(path, away);
+  remove_tree(away);
 }
 
 FileLock::FileLock(const std::string& path)

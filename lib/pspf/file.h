@@ -67,6 +67,12 @@ void pwrite_all(int fd, const void* p, size_t n, uint64_t pos, const std::string
 bool write_all(int fd, const void* p, size_t n);
 // Reads up to n bytes at pos; returns the count (short only at end of file).
 size_t pread_full(int fd, void* p, size_t n, uint64_t pos, const std::string& path);
+// The bytes of open file `fd` from `from` to its end, but no more than `max_bytes` of
+// them (the caller decides whether a longer file is an error). The one loop that reads
+// a whole file: read_small_file and every reader of a whole small file or tail use it.
+// Throws Error(io) "cannot read PATH: why".
+std::string read_to_end(int fd, const std::string& path, uint64_t from = 0,
+                        uint64_t max_bytes = UINT64_MAX);
 // Size of an open file.
 uint64_t file_size(int fd, const std::string& path);
 // ftruncate, throwing Error(io).
@@ -110,6 +116,11 @@ bool path_exists(const std::string& path);
 void rename_path(const std::string& from, const std::string& to, bool sync = true);
 // Removes a file or a whole directory tree (like rm -rf); missing is fine.
 void remove_tree(const std::string& path);
+// Takes the tree at `path` away at once, then removes it: renames it to `away` (making
+// away's directory when missing), syncing the directories so that it stays gone after
+// a power loss, then remove_tree(away). A crash in between leaves the whole tree under
+// `away`, never part of it at `path`. Throws Error(not_found) when `path` is missing.
+void remove_tree_at_once(const std::string& path, const std::string& away);
 
 // An exclusive flock(2) on a lock file, released on destruction (or when the process
 // dies: the kernel drops it, so a dead holder never blocks anyone).

@@ -87,6 +87,8 @@ GroupMember::GroupMember(std::string data_dir, std::string group, TopicConfig to
   if (::flock(member_fd_.get(), LOCK_EX) != 0) throw_errno("cannot lock " + tmp);
   pwrite_all(member_fd_.get(), info_.data(), info_.size(), 0, tmp);
   member_path_ = members + "/" + id_;
+  // Not synced: a member file means something only while its process holds the lock,
+  // and a power loss ends every process.
   rename_path(tmp, member_path_, false);
   start_ = static_cast<int32_t>(rd() % static_cast<unsigned>(topic_.partitions));
 }

@@ -247,11 +247,7 @@ void GroupOffsets::set(const std::vector<std::pair<TopicPartition, Offset>>& off
 void GroupOffsets::remove() {
   if (!path_exists(dir_))
     throw Error(Errc::not_found, fmt::format("group '{}' does not exist", group_));
-  std::string tmp_root = paths::tmp_dir(data_dir_);
-  if (make_dir(tmp_root)) sync_dir(data_dir_);
-  std::string tmp = fmt::format("{}/deleting-group-{}-{:x}", tmp_root, ::getpid(), now_ms().value);
-  rename_path(dir_, tmp);
-  remove_tree(tmp);
+  remove_tree_at_once(dir_, paths::tmp_entry(data_dir_, "deleting-group"));
 }
 
 void GroupOffsets::set_compact_threshold_for_tests(uint64_t bytes) { g_compact_bytes = bytes; }

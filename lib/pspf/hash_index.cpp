@@ -173,6 +173,7 @@ MappedTable::Mapping MappedTable::map_new(const std::string& path, uint32_t kind
 void MappedTable::publish() {
   if (tmp_.empty()) return;
   try {
+    // Not synced: the table is a cache, and one written before the last boot is rebuilt.
     rename_path(tmp_, path_, false);
   } catch (const Error&) {
     remove_file(tmp_);

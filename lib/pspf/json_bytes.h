@@ -7,18 +7,13 @@
 #include <cstring>
 #include <string_view>
 
+#include "pspf/le.h"
+
 namespace pspf::json_detail {
 
-template <class T>
-inline T load(const char* p) {
-  T x;
-  std::memcpy(&x, p, sizeof x);
-  return x;
-}
-template <class T>
-inline void store(char* p, T x) {
-  std::memcpy(p, &x, sizeof x);
-}
+// Plain copies of a word, the same as every fixed-width field of pspf.
+using le::load;
+using le::store;
 
 inline char* store_be(char* w, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) w[i] = char(v >> (8 * (bytes - 1 - i)));

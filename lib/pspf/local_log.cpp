@@ -51,14 +51,7 @@ OffsetBounds LocalLog::offset_bounds(const TopicConfig& t, PartitionId p) const 
 Offset LocalLog::offset_for_time(const TopicConfig& t, PartitionId p, Timestamp time,
                                  Offset end) const {
   auto reader = this->reader(t, p);
-  reader->seek_time(time);
-  Offset found = end;
-  scan_records(*reader, end, [&](const RecordView& r) {
-    if (r.timestamp < time) return false;
-    found = r.offset;
-    return true;
-  });
-  return found;
+  return offset_of_position(*reader, {Position::Kind::time, time.value}, Offset(0), end);
 }
 
 std::optional<Timestamp> LocalLog::append_time_from(const TopicConfig& t, PartitionId p,
@@ -180,7 +173,9 @@ int64_t LocalLog::key_version(const TopicConfig& t, PartitionId p, std::string_v
   // before the durable end was kept, everything does).
   Offset end = log_end;
   if (std::optional<Offset> durable = read_durable_end(pdir)) end = std::min(end, *durable);
-  return PartitionState(pdir, label(t, p), t.dedup_window).peek_key_version(key, end, log_end);
+  std::string l = label(t, p);
+  return PartitionState(pdir, l, t.dedup_window, partition_batches(pdir, l))
+      .peek_key_version(key, end, log_end);
 }
 
 PartitionScan LocalLog::scan(const TopicConfig& t, PartitionId p, bool verify_indexes) const {

@@ -1,7 +1,9 @@
 #include "pspf/murmur2.h"
 
+#include <bit>
 #include <cassert>
-#include <cstring>
+
+#include "pspf/le.h"
 
 namespace pspf {
 
@@ -17,8 +19,7 @@ int32_t murmur2(std::string_view data) {
   const size_t length4 = length / 4;
   for (size_t i = 0; i < length4; i++) {
     const size_t i4 = i * 4;
-    uint32_t k = uint32_t(bytes[i4]) | (uint32_t(bytes[i4 + 1]) << 8) |
-                 (uint32_t(bytes[i4 + 2]) << 16) | (uint32_t(bytes[i4 + 3]) << 24);
+    uint32_t k = le::load<uint32_t>(data.data() + i4);
     k *= m;
     k ^= k >> r;
     k *= m;
@@ -35,9 +36,7 @@ int32_t murmur2(std::string_view data) {
   h ^= h >> 13;
   h *= m;
   h ^= h >> 15;
-  int32_t out;
-  std::memcpy(&out, &h, sizeof out);
-  return out;
+  return std::bit_cast<int32_t>(h);
 }
 
 PartitionId partition_for_key(std::string_view key, int32_t partitions) {

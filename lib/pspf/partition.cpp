@@ -17,6 +17,7 @@
 #include "pspf/durable_end.h"
 #include "pspf/envelope.h"
 #include "pspf/error.h"
+#include "pspf/le.h"
 #include "pspf/partition_state.h"
 #include "pspf/paths.h"
 #include "pspf/quarantine.h"
@@ -31,8 +32,7 @@ namespace {
 bool batch_starts_at(int fd, const std::string& path, uint64_t pos, Offset expect) {
   char raw[kBatchHeaderSize];
   if (pread_full(fd, raw, sizeof raw, pos, path) != sizeof raw) return false;
-  uint32_t magic;
-  std::memcpy(&magic, raw, 4);
+  uint32_t magic = le::load<uint32_t>(raw);
   // The header check too: an entry of a replaced segment's old index must not match
   // bytes inside a record of the new one.
   return magic == kBatchMagic && decode_batch_header(raw).base_offset == expect &&
@@ -189,7 +189,9 @@ Appended PartitionWriter::append(BatchBuilder& batch, SyncMode sync, bool defer_
 }
 
 PartitionState& PartitionWriter::state() {
-  if (!state_) state_ = std::make_unique<PartitionState>(dir_, label_, window_);
+  if (!state_)
+    state_ =
+        std::make_unique<PartitionState>(dir_, label_, window_, partition_batches(dir_, label_));
   return *state_;
 }
 
@@ -498,6 +500,53 @@ bool PartitionReader::next(BatchRef& b) {
     }
     if (!advance_segment()) return false;
   }
+}
+
+Offset offset_of_position(PartitionReader& reader, const Position& pos, Offset start, Offset end) {
+  switch (pos.kind) {
+    case Position::Kind::beginning: return start;
+    case Position::Kind::end: return end;
+    case Position::Kind::offset: return Offset(pos.value);
+    case Position::Kind::last_n: return Offset(std::max(start.value, end.value - pos.value));
+    case Position::Kind::time: break;
+  }
+  // Append times never go backwards along a partition: the first record at or after
+  // the time starts the range, and the index finds a batch at or before it.
+  Timestamp time(pos.value);
+  reader.seek_time(time);
+  BatchRef b;
+  RecordView r;
+  while (reader.next(b)) {
+    if (b.header.base_offset >= end) break;
+    if (b.header.max_timestamp < time) continue;
+    RecordIterator it(b.data, b.header);
+    while (it.next(r)) {
+      if (r.offset >= end) return end;
+      if (r.timestamp >= time) return r.offset;
+    }
+  }
+  return end;
+}
+
+namespace {
+// PartitionState's view of the partition: the partition's own reader.
+class ReaderBatchSource final : public BatchSource {
+ public:
+  ReaderBatchSource(const std::string& dir, const std::string& label) : reader_(dir, label) {}
+  Offset log_start() override { return reader_.log_start(); }
+  void seek(Offset o) override { reader_.seek(o); }
+  void seek_time(Timestamp t) override { reader_.seek_time(t); }
+  bool next(BatchRef& b) override { return reader_.next(b); }
+
+ private:
+  PartitionReader reader_;
+};
+}  // namespace
+
+OpenBatchSource partition_batches(std::string partition_dir, std::string label) {
+  return [dir = std::move(partition_dir), label = std::move(label)] {
+    return std::make_unique<ReaderBatchSource>(dir, label);
+  };
 }
 
 }  // namespace pspf

@@ -34,6 +34,8 @@
 #include "pspf/batch.h"
 #include "pspf/clock.h"
 #include "pspf/file.h"
+#include "pspf/partition_state.h"
+#include "pspf/position.h"
 #include "pspf/segment.h"
 #include "pspf/segment_index.h"
 #include "pspf/segment_writer.h"
@@ -171,13 +173,6 @@ class PartitionWriter {
   SyncPoint durable_;
 };
 
-// A batch handed out by PartitionReader: `data` points into the reader's buffer and
-// is valid until the next call.
-struct BatchRef {
-  const char* data = nullptr;
-  BatchHeader header;
-};
-
 class PartitionReader {
  public:
   PartitionReader(std::string partition_dir, std::string label);
@@ -218,5 +213,19 @@ class PartitionReader {
   std::unique_ptr<SegmentReader> reader_;
   Offset want_{0};
 };
+
+// The offset of the partition `reader` reads that position `pos` names, the partition
+// holding [start, end) now: beginning -> start; end -> end; N -> N as given (the caller
+// clamps it or reports it); -N -> end - N, never below start; @time -> the first offset
+// below `end` appended at or after that time, or `end` when every record is older.
+// The one place a Position becomes an offset (pspf-consume --from, pspf-replay
+// --from/--until, pspf-offsets reset). Moves `reader`: seek it before reading on.
+// Throws Error(corrupt) on damage.
+Offset offset_of_position(PartitionReader& reader, const Position& pos, Offset start, Offset end);
+
+// Opens PartitionReaders of the partition in `partition_dir` as the record source of
+// its PartitionState (partition_state.h): the state sits below the writer, so the
+// reader is handed down to it, never looked up from it.
+OpenBatchSource partition_batches(std::string partition_dir, std::string label);
 
 }  // namespace pspf

@@ -33,18 +33,22 @@ void remove_unfinished(const std::string& dir) {
 
 }  // namespace
 
-PartitionState::PartitionState(std::string partition_dir, std::string label, DedupWindow window)
-    : dir_(std::move(partition_dir)), label_(std::move(label)), window_(window) {}
+PartitionState::PartitionState(std::string partition_dir, std::string label, DedupWindow window,
+                               OpenBatchSource open_batches)
+    : dir_(std::move(partition_dir)),
+      label_(std::move(label)),
+      window_(window),
+      open_batches_(std::move(open_batches)) {}
 
 PartitionState::~PartitionState() = default;
 
 template <typename F>
 void PartitionState::scan(Offset from, Offset end, F&& f) {
-  PartitionReader r(dir_, label_);
-  r.seek(from);
+  std::unique_ptr<BatchSource> r = open_batches_();
+  r->seek(from);
   BatchRef b;
   RecordView rec;
-  while (r.next(b) && b.header.base_offset < end) {
+  while (r->next(b) && b.header.base_offset < end) {
     RecordIterator it(b.data, b.header);
     while (it.next(rec))
       if (rec.offset >= from && rec.offset < end) f(rec);
@@ -55,7 +59,7 @@ std::optional<std::string_view> PartitionState::stored(Offset o, bool want_key) 
   bool cached =
       !cached_batch_.empty() && cached_header_.base_offset <= o && o < cached_header_.next_offset();
   if (!cached) {
-    if (!reader_) reader_ = std::make_unique<PartitionReader>(dir_, label_);
+    if (!reader_) reader_ = open_batches_();
     reader_->seek(o);
     BatchRef b;
     cached_batch_.clear();
@@ -88,10 +92,10 @@ Offset PartitionState::window_start(Offset end) {
     return window_start_;
   window_computed_ = now_;
   Timestamp since(now_.value - window_.ms);
-  PartitionReader r(dir_, label_);
-  r.seek_time(since);
+  std::unique_ptr<BatchSource> r = open_batches_();
+  r->seek_time(since);
   BatchRef b;
-  while (r.next(b)) {
+  while (r->next(b)) {
     if (b.header.max_timestamp < since) continue;
     RecordIterator it(b.data, b.header);
     RecordView rec;
@@ -122,8 +126,8 @@ void PartitionState::begin_ids(Offset end, Timestamp now) {
 
 void PartitionState::rebuild_ids(Offset end) {
   remove_unfinished(dir_);
-  PartitionReader r(dir_, label_);
-  Offset from = std::max(r.log_start(), window_start_);
+  std::unique_ptr<BatchSource> r = open_batches_();
+  Offset from = std::max(r->log_start(), window_start_);
   ids_ = IdIndex::create(ids_path(dir_), 1024, from.value);
   catch_up_ids(end);
   ids_->publish();
@@ -240,8 +244,8 @@ int64_t PartitionState::peek_key_version(std::string_view key, Offset end, Offse
     }
   }
   // No usable index: the whole log, checked like a rebuild (rebuild_keys).
-  PartitionReader r(dir_, label_);
-  Offset start = r.log_start();
+  std::unique_ptr<BatchSource> r = open_batches_();
+  Offset start = r->log_start();
   uint64_t records = 0;
   int64_t version = none;
   if (start < end)
@@ -269,8 +273,8 @@ KeyIndex::Slot* PartitionState::find_key(std::string_view key, uint64_t h) {
 void PartitionState::rebuild_keys(Offset end) {
   remove_unfinished(dir_);
   recent_keys_.clear();
-  PartitionReader r(dir_, label_);
-  Offset start = r.log_start();
+  std::unique_ptr<BatchSource> r = open_batches_();
+  Offset start = r->log_start();
   keys_ = KeyIndex::create(keys_path(dir_), kKeysKind, 1024, start.value);
   uint64_t records = catch_up_keys(end);
   // Versions count the removed events too: if removed-keys lost some (a damaged or
@@ -327,8 +331,8 @@ void PartitionState::key_appended(std::string_view key, Offset last, Offset end)
 
 uint64_t PartitionState::producer_seq(const std::string& producer, Offset end) {
   if (!producers_end_) {
-    PartitionReader r(dir_, label_);
-    producers_end_ = r.log_start();
+    std::unique_ptr<BatchSource> r = open_batches_();
+    producers_end_ = r->log_start();
     producers_.clear();
     std::string path = producers_path(dir_);
     if (path_exists(path)) {
@@ -345,10 +349,10 @@ uint64_t PartitionState::producer_seq(const std::string& producer, Offset end) {
     }
   }
   if (*producers_end_ < end) {
-    PartitionReader r(dir_, label_);
-    r.seek(*producers_end_);
+    std::unique_ptr<BatchSource> r = open_batches_();
+    r->seek(*producers_end_);
     BatchRef b;
-    while (r.next(b) && b.header.base_offset < end)
+    while (r->next(b) && b.header.base_offset < end)
       if (auto mark = batch_producer_mark(b.data, b.header))
         producers_[mark->producer] = std::max(producers_[mark->producer], mark->last_seq);
     producers_end_ = end;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,15 +19,30 @@
 
 #include "pspf/batch.h"
 #include "pspf/hash_index.h"
-#include "pspf/partition.h"
 #include "pspf/topic.h"
 #include "pspf/types.h"
 
 namespace pspf {
 
+// Where PartitionState reads the records its caches are built from: the partition's
+// batches in offset order, as PartitionReader hands them out (see partition.h for
+// what each call does). The caller above passes one in, so that this module, which
+// sits below the partition's writer, never reaches up for the partition's reader.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual Offset log_start() = 0;
+  virtual void seek(Offset o) = 0;
+  virtual void seek_time(Timestamp t) = 0;
+  virtual bool next(BatchRef& b) = 0;
+};
+// Opens a new BatchSource on the partition (each scan reads with its own).
+using OpenBatchSource = std::function<std::unique_ptr<BatchSource>()>;
+
 class PartitionState {
  public:
-  PartitionState(std::string partition_dir, std::string label, DedupWindow window);
+  PartitionState(std::string partition_dir, std::string label, DedupWindow window,
+                 OpenBatchSource open_batches);
   ~PartitionState();
 
   // --- ids. Call begin_ids() once per append, then find_or_add_id() per record.
@@ -95,6 +111,7 @@ class PartitionState {
   std::string dir_;
   std::string label_;
   DedupWindow window_;
+  OpenBatchSource open_batches_;
   std::unique_ptr<IdIndex> ids_;
   std::unique_ptr<KeyIndex> keys_;
   Offset end_{0};  // log end at begin_ids()
@@ -102,7 +119,7 @@ class PartitionState {
   Offset window_start_{0};
   std::optional<Timestamp> window_computed_;  // when window_start_ was worked out
   // The batch last read to confirm a hash match (confirmations come in offset order).
-  std::unique_ptr<PartitionReader> reader_;
+  std::unique_ptr<BatchSource> reader_;
   std::string cached_batch_;
   BatchHeader cached_header_;
   struct CachedRecord {

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <charconv>
 
+#include "pspf/clock.h"
 #include "pspf/error.h"
 #include "pspf/parse_int.h"
 
@@ -27,6 +30,11 @@ void check_name(std::string_view name, std::string_view what) {
 
 std::string topics_dir(const std::string& dir) { return dir + "/topics"; }
 std::string tmp_dir(const std::string& dir) { return dir + "/tmp"; }
+
+std::string tmp_entry(const std::string& dir, std::string_view what) {
+  // Named by process, not by topic or group: a 249-character name must still fit.
+  return fmt::format("{}/{}-{}-{:x}", tmp_dir(dir), what, ::getpid(), now_ms().value);
+}
 
 std::string topic_dir(const std::string& dir, std::string_view topic) {
   check_name(topic);
@@ -115,9 +123,12 @@ std::optional<SwapName> parse_swap_name(std::string_view filename) {
 
 std::string quarantine_file(const std::string& partition_dir, Offset base, uint64_t position,
                             unsigned n) {
-  if (n == 0)
-    return fmt::format("{}/{:020d}.log.{}.quarantine", partition_dir, base.value, position);
-  return fmt::format("{}/{:020d}.log.{}.{}.quarantine", partition_dir, base.value, position, n);
+  return quarantine_of(segment_file(partition_dir, base, kLogExt), position, n);
+}
+
+std::string quarantine_of(const std::string& file, uint64_t position, unsigned n) {
+  if (n == 0) return fmt::format("{}.{}.quarantine", file, position);
+  return fmt::format("{}.{}.{}.quarantine", file, position, n);
 }
 
 }  // namespace pspf::paths

@@ -30,6 +30,9 @@ std::string topics_dir(const std::string& dir);
 // Where topics and groups are built or taken apart before a rename makes the change
 // visible at once (DIR/tmp): outside topics/ and groups/ so no name collides.
 std::string tmp_dir(const std::string& dir);
+// A fresh name in tmp_dir for a tree being built or taken apart:
+// "DIR/tmp/<what>-<pid>-<epoch ms in hex>" (what: "creating", "deleting", ...).
+std::string tmp_entry(const std::string& dir, std::string_view what);
 std::string topic_dir(const std::string& dir, std::string_view topic);
 std::string topic_meta(const std::string& dir, std::string_view topic);
 std::string partition_dir(const std::string& dir, std::string_view topic, PartitionId p);
@@ -76,5 +79,8 @@ std::optional<SwapName> parse_swap_name(std::string_view filename);
 // so that no quarantine file ever replaces another. Never a segment name.
 std::string quarantine_file(const std::string& partition_dir, Offset base, uint64_t position,
                             unsigned n = 0);
+// The same for any framed file (a segment, offsets.log, removed-keys):
+// "<file>.<position>[.<n>].quarantine" beside it.
+std::string quarantine_of(const std::string& file, uint64_t position, unsigned n = 0);
 
 }  // namespace pspf::paths

@@ -1,5 +1,6 @@
 #include "pspf/record_file.h"
 
+#include <fcntl.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -10,10 +11,14 @@
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/le.h"
+#include "pspf/paths.h"
 
 namespace pspf {
 
 namespace {
+
+// Quarantine copies go through a buffer of this size.
+constexpr uint64_t kQuarantineChunk = 1u << 20;
 
 std::optional<std::string> simple_check_header(const FrameFormat& f, const char* p,
                                                uint64_t& length) {
@@ -108,8 +113,7 @@ bool FrameReader::more_data_after(uint64_t end) {
 
 std::optional<uint64_t> FrameReader::valid_frame_after(uint64_t from) {
   // Only on the rare path of a bad last frame, in small files: read the rest whole.
-  std::string rest(file_size(fd_, path_) > from ? file_size(fd_, path_) - from : 0, '\0');
-  rest.resize(pread_full(fd_, rest.data(), rest.size(), from, path_));
+  std::string rest = read_to_end(fd_, path_, from);
   for (size_t q = 1; q + f_.header_size <= rest.size(); ++q) {
     const char* p = rest.data() + q;
     uint64_t length = 0;
@@ -201,14 +205,49 @@ ScanEnd scan_frames(
 uint64_t repair_tail(int fd, const std::string& path, const ScanEnd& scan, const char* hint) {
   if (scan.status == FrameStatus::corrupt || scan.status == FrameStatus::suspect)
     throw Error(Errc::corrupt, fmt::format("{}: {}{}", path, scan.reason, hint));
-  if (scan.status == FrameStatus::torn) {
+  if (scan.status == FrameStatus::torn && file_size(fd, path) > scan.valid_end) {
     // A writer died mid-write; the caller holds the lock, so nobody is writing now. Cut
     // the remains durably before appending, so the next frame follows the last whole
-    // one and a reader never meets the torn bytes in the middle of the file.
-    truncate_file(fd, scan.valid_end, path);
-    sync_data(fd, path);
+    // one and a reader never meets the torn bytes in the middle of the file; they are
+    // kept, as every byte recovery cuts.
+    quarantine_tail(fd, path, scan.valid_end);
   }
   return scan.valid_end;
+}
+
+std::string free_quarantine_name(const std::string& file, uint64_t position) {
+  for (unsigned n = 0;; ++n)
+    if (std::string q = paths::quarantine_of(file, position, n); !path_exists(q)) return q;
+}
+
+std::string quarantine_tail(int fd, const std::string& path, uint64_t from) {
+  std::string q = free_quarantine_name(path, from);
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  // O_EXCL: never write into a file that is already there.
+  Fd out = open_file(q, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  try {
+    std::string bytes;
+    for (uint64_t pos = from;; pos += bytes.size()) {
+      bytes = read_to_end(fd, path, pos, kQuarantineChunk);
+      if (bytes.empty()) break;
+      pwrite_all(out.get(), bytes.data(), bytes.size(), pos - from, q);
+    }
+    // The copy is durable, and so is its name, before a single byte is cut.
+    sync_data(out.get(), q);
+    sync_dir(dir);
+  } catch (...) {
+    // The file is untouched: a partial copy would only mislead. (Removing it may fail
+    // on the same bad disk; the first failure is the one reported.)
+    try {
+      remove_file(q);
+    } catch (const Error&) {
+    }
+    throw;
+  }
+  truncate_file(fd, from, path);
+  sync_data(fd, path);
+  return q;
 }
 
 void append_frames(int fd, const std::string& path, uint64_t at, std::string_view bytes) {

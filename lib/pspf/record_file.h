@@ -146,11 +146,24 @@ ScanEnd scan_frames(
     const std::function<std::optional<std::string>(const char* frame, uint64_t length)>& on_frame,
     size_t chunk = 64u << 10);
 
-// A writer's tail repair, under its lock: when the scan found a torn frame, cuts the
-// file at its valid end and fdatasyncs it, so a frame appended next follows the last
-// whole one. Returns where to append. Throws Error(corrupt) "<path>: <reason><hint>"
-// when the scan found damage (nothing is cut), Error(io).
+// A writer's tail repair, under its lock: when the scan found a torn frame, moves the
+// bytes from its valid end on to a quarantine file (quarantine_tail), so a frame
+// appended next follows the last whole one. Returns where to append. Throws
+// Error(corrupt) "<path>: <reason><hint>" when the scan found damage (nothing is cut),
+// Error(io).
 uint64_t repair_tail(int fd, const std::string& path, const ScanEnd& scan, const char* hint = "");
+
+// Recovery never destroys (pspf-log(5) QUARANTINE): copies bytes [from, end of file)
+// of `path` (open read-write as `fd`) to a new quarantine file beside it,
+// paths::quarantine_of(path, from, n) with the first free n, syncs the copy and the
+// directory, then truncates the file at `from` and syncs it. Returns the quarantine
+// file's path. Throws Error(io); when the copy fails, the file is unchanged and no
+// quarantine file is left. Preconditions: from < the file's size; the caller holds
+// the file's lock (only lock holders make these names).
+std::string quarantine_tail(int fd, const std::string& path, uint64_t from);
+// The first quarantine name of `file` cut at `position` that is not taken (the
+// caller holds the file's lock, so it stays free until the caller creates it).
+std::string free_quarantine_name(const std::string& file, uint64_t position);
 
 // Writes whole frames `bytes` at `at` with one write and fdatasyncs the file: durable
 // on return. Throws Error(io).

@@ -281,8 +281,7 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
   // Temporaries live outside topics/ so that no topic name can collide with them.
   std::string tmp_root = paths::tmp_dir(dir);
   if (make_dir(tmp_root)) sync_dir(dir);
-  // Named by process, not by topic: a 249-character topic name must still fit.
-  std::string tmp = fmt::format("{}/creating-{}-{:x}", tmp_root, ::getpid(), now_ms().value);
+  std::string tmp = paths::tmp_entry(dir, "creating");
   remove_tree(tmp);
   make_dir(tmp);
   for (int32_t p = 0; p < cfg.partitions; ++p) make_dir(fmt::format("{}/{}", tmp, p));
@@ -380,11 +379,7 @@ void delete_topic(const std::string& dir, std::string_view name) {
   std::string final_dir = paths::topic_dir(dir, name);
   if (!path_exists(final_dir + "/topic.json"))
     throw Error(Errc::not_found, fmt::format("topic '{}' does not exist in {}", name, dir));
-  std::string tmp_root = paths::tmp_dir(dir);
-  if (make_dir(tmp_root)) sync_dir(dir);
-  std::string tmp = fmt::format("{}/deleting-{}-{:x}", tmp_root, ::getpid(), now_ms().value);
-  rename_path(final_dir, tmp);
-  remove_tree(tmp);
+  remove_tree_at_once(final_dir, paths::tmp_entry(dir, "deleting"));
 }
 
 }  // namespace pspf

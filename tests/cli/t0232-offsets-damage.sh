@@ -5,7 +5,9 @@
 # - a record whose length was damaged so that it reaches past the end is corruption
 #   when a valid record follows (never a "torn tail" to cut): describe and commit
 #   exit 1 naming the byte, and the file is left as it was;
-# - a commit whose fdatasync fails exits 1 and is not visible afterwards.
+# - a commit whose fdatasync fails exits 1 and is not visible afterwards;
+# - what a commit cuts goes to offsets.log.<position>.quarantine, and when that copy
+#   cannot be synced nothing is cut.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 [ -x "$PSPF_BIN/pspf-offsets" ] || skip "pspf-offsets is not built"
@@ -30,6 +32,10 @@ expect_eq 30 "$(described)" "offset read over a zero tail"
 expect_exit 0 commit 40
 expect_eq $((4 * f)) "$(stat -c %s "$log")" "zeros cut, one record appended"
 expect_eq 40 "$(described)" "offset after the commit over a zero tail"
+# What the commit cut is kept, byte for byte (pspf-log(5) QUARANTINE).
+head -c 4096 /dev/zero >zeros
+expect_same_file zeros "$log.$((3 * f)).quarantine" "the quarantined zero tail"
+rm "$log.$((3 * f)).quarantine"
 
 # --- 2. a damaged length in the middle record, reaching past the end
 cp good.log "$log"
@@ -52,4 +58,17 @@ expect_exit 1 strace -f -o /dev/null -e trace=fdatasync -e inject=fdatasync:erro
 expect_contains "$ERR" "pspf-offsets: error: cannot sync $log: Input/output error"
 expect_same_file good.log "$log" "offsets.log after a failed sync"
 expect_eq 30 "$(described)" "offset after a failed sync"
+
+# --- 4. a torn tail whose quarantine copy cannot be synced is not cut
+printf 'torn bytes' >>"$log"
+cp "$log" torn.log
+expect_exit 1 strace -f -o /dev/null -e trace=fdatasync -e inject=fdatasync:error=EIO:when=1 \
+  pspf-offsets commit -g g --topic t -p 0 --offset 70
+expect_contains "$ERR" "pspf-offsets: error: cannot sync $log.$((3 * f)).quarantine: Input/output error"
+expect_same_file torn.log "$log" "offsets.log after a failed quarantine"
+[ ! -e "$log.$((3 * f)).quarantine" ] || fail "a partial quarantine file was left"
+expect_exit 0 commit 70
+printf 'torn bytes' >want.q
+expect_same_file want.q "$log.$((3 * f)).quarantine" "the quarantined torn tail"
+expect_eq 70 "$(described)" "offset after the torn tail was moved away"
 echo ok

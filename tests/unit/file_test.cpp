@@ -162,6 +162,45 @@ TEST_CASE("read_small_file refuses a file larger than its bound without reading 
   CHECK(read_small_file(path, 10) == "0123456789");
 }
 
+TEST_CASE("read_to_end reads from a position to the end, across chunks, within its bound") {
+  Setup s;
+  std::string path = s.data + "/offsets.log";
+  std::string content;
+  for (int i = 0; i < 200000; ++i) content += static_cast<char>('a' + i % 26);  // 3+ chunks
+  write_file_atomic(path, content);
+  Fd fd = open_file(path, O_RDONLY);
+  CHECK(read_to_end(fd.get(), path) == content);
+  CHECK(read_to_end(fd.get(), path, 70000) == content.substr(70000));
+  CHECK(read_to_end(fd.get(), path, 70000, 65537) == content.substr(70000, 65537));
+  CHECK(read_to_end(fd.get(), path, 200000).empty());
+  CHECK(read_to_end(fd.get(), path, 300000).empty());
+  // A descriptor that cannot be read gives the wording of every other read.
+  Fd dir = open_file(s.data, O_RDONLY | O_DIRECTORY);
+  CHECK(message_of([&] { read_to_end(dir.get(), s.data); }) ==
+        "cannot read " + s.data + ": Is a directory");
+}
+
+TEST_CASE("remove_tree_at_once takes the tree away under the temporary name, then removes it") {
+  Setup s;
+  make_dirs(s.data + "/topics/t/0");
+  write_file_atomic(s.data + "/topics/t/0/00000000000000000000.log", "records");
+  write_file_atomic(s.data + "/topics/t/topic.json", "{}");
+  remove_tree_at_once(s.data + "/topics/t", s.data + "/tmp/deleting-1-2");
+  CHECK_FALSE(path_exists(s.data + "/topics/t"));
+  CHECK(list_dir(s.data + "/topics").empty());
+  CHECK(list_dir(s.data + "/tmp").empty());  // made for it, and left empty
+  CHECK(message_of([&] { remove_tree_at_once(s.data + "/topics/t", s.data + "/tmp/x"); }) ==
+        s.data + "/topics/t: no such file or directory");
+  // The tree never goes anywhere but where it was told: a symlink on the way is refused.
+  s.symlink(s.outside, s.data + "/tmp/out");
+  make_dirs(s.data + "/topics/u");
+  CHECK(message_of([&] {
+          remove_tree_at_once(s.data + "/topics/u", s.data + "/tmp/out/deleting-1-2");
+        }) == s.data + "/tmp/out is a symlink, not a directory: refusing to use it");
+  CHECK(path_exists(s.data + "/topics/u"));
+  CHECK(read_small_file(s.victim) == "precious\n");
+}
+
 TEST_CASE("a huge sparse index is read only as far as its segment could need") {
   Setup s;
   std::string seg = s.data + "/00000000000000000000.log";

@@ -2,6 +2,8 @@
 // group names cannot reach outside it, and a file name is a segment, a swap file or
 // a quarantine file only when it has exactly that form.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -56,6 +58,9 @@ TEST_CASE("every path is the one pspf-log(5) gives") {
   const std::string d = "/d";
   CHECK(paths::topics_dir(d) == "/d/topics");
   CHECK(paths::tmp_dir(d) == "/d/tmp");
+  std::string entry = paths::tmp_entry(d, "deleting-group");
+  CHECK(entry.rfind(fmt::format("/d/tmp/deleting-group-{}-", ::getpid()), 0) == 0);
+  CHECK(entry.find_first_not_of("0123456789abcdef", entry.rfind('-') + 1) == std::string::npos);
   CHECK(paths::topic_dir(d, "orders") == "/d/topics/orders");
   CHECK(paths::topic_meta(d, "orders") == "/d/topics/orders/topic.json");
   CHECK(paths::partition_dir(d, "orders", PartitionId(12)) == "/d/topics/orders/12");

@@ -11,9 +11,12 @@
 #include <vector>
 
 #include "damage.h"
+#include "pspf/clock.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/group_offsets.h"
+#include "pspf/local_log.h"
+#include "pspf/local_producer.h"
 #include "pspf/paths.h"
 #include "pspf/removed_keys.h"
 #include "pspf/segment.h"
@@ -385,4 +388,64 @@ TEST_CASE("zeros after the last frame of removed-keys are a torn tail, cut by th
     CHECK(same(read_removal_records(f.dir.path()), want));
     CHECK(test::read_bytes(f.path).size() == f.bytes.size() + (f.ends[2] - f.ends[1]));
   }
+}
+
+// ---- quarantine: what a writer cuts is kept, byte for byte (pspf-log(5) QUARANTINE) ----
+
+TEST_CASE("a torn segment tail cut by the next writer is in its quarantine file, exactly") {
+  test::TempDir dir(fast_base());
+  LocalLog log(dir.path());
+  TopicConfig cfg;
+  cfg.name = "t";
+  cfg.partitions = 1;
+  TopicConfig t = create_topic(dir.path(), cfg);
+  auto append = [&](int n) {
+    LocalProducer p(log, t, SyncMode::none);
+    std::string v = test::value_of(n);
+    p.add(PartitionId(0), nullptr, nullptr, {}, v);
+    p.flush();
+  };
+  append(1);
+  std::string pdir = paths::partition_dir(dir.path(), "t", PartitionId(0));
+  std::string seg = paths::segment_file(pdir, Offset(0), paths::kLogExt);
+  std::string good = test::read_bytes(seg);
+  // A batch a writer died writing: all but its last 5 bytes reached the file.
+  BatchBuilder b;
+  test::fill(b, 1, 3);
+  std::string whole(b.seal(Offset(1), Timestamp(now_ms().value)));
+  std::string torn = whole.substr(0, whole.size() - 5);
+  test::write_bytes(seg, good + torn);
+  append(2);
+  std::string q = paths::quarantine_file(pdir, Offset(0), good.size());
+  CHECK(test::read_bytes(q) == torn);
+  std::string after = test::read_bytes(seg);
+  CHECK(after.compare(0, good.size(), good) == 0);
+  CHECK(after.size() > good.size());  // the new batch follows the last whole one
+}
+
+TEST_CASE("a torn offsets.log tail cut by the next writer is in its quarantine file, exactly") {
+  GroupFixture f;
+  // The first 30 bytes of the frame of two entries: a commit a writer died writing.
+  std::string torn = f.bytes.substr(f.ends[1], 30);
+  test::write_bytes(f.path, f.bytes + torn);
+  GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(42)}}, "w");
+  CHECK(test::read_bytes(paths::quarantine_of(f.path, f.bytes.size())) == torn);
+  CHECK(test::read_bytes(f.path).compare(0, f.bytes.size(), f.bytes) == 0);
+  // Cut again at the same place: a second file, the first one kept.
+  std::string again = test::read_bytes(f.path).substr(0, f.bytes.size()) + torn.substr(0, 7);
+  test::write_bytes(f.path, again);
+  GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(43)}}, "w");
+  CHECK(test::read_bytes(paths::quarantine_of(f.path, f.bytes.size())) == torn);
+  CHECK(test::read_bytes(paths::quarantine_of(f.path, f.bytes.size(), 1)) == torn.substr(0, 7));
+}
+
+TEST_CASE("a torn removed-keys tail cut by the next writer is in its quarantine file, exactly") {
+  RemovedFixture f;
+  std::string torn = f.bytes.substr(f.ends[0], 25);  // most of the second frame
+  test::write_bytes(f.path, f.bytes + torn);
+  append_removal_records(f.dir.path(), {f.records[2]});
+  CHECK(test::read_bytes(paths::quarantine_of(f.path, f.bytes.size())) == torn);
+  std::vector<RemovalRecord> want = f.records;
+  want.push_back(f.records[2]);
+  CHECK(same(read_removal_records(f.dir.path()), want));
 }

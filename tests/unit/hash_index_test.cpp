@@ -1,0 +1,128 @@
+// hash_index.cpp (KeyIndex): colliding hashes are told apart by the caller's
+// confirmation, the table says when it must grow, a published table reloads as it was,
+// and a damaged one is refused (header) or reported (slot), never trusted.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "damage.h"
+#include "pspf/hash_index.h"
+#include "test_util.h"
+
+using namespace pspf;
+
+namespace {
+
+constexpr uint32_t kKind = 2;
+
+// The offsets of the slots find() shows `f`, in probe order.
+std::vector<int64_t> probed(KeyIndex& t, uint64_t h) {
+  std::vector<int64_t> seen;
+  t.find(h, [&](const KeyIndex::Slot& s) {
+    seen.push_back(s.offset);
+    return false;
+  });
+  return seen;
+}
+
+// Byte position of the first occupied slot of a key index file.
+size_t first_slot_at(const std::string& bytes) {
+  for (size_t at = 64; at + 32 <= bytes.size(); at += 32)
+    if (bytes.find_first_not_of('\0', at) < at + 32) return at;
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("entries with one hash are all offered, in insertion order, until one is confirmed") {
+  test::TempDir dir;
+  auto t = KeyIndex::create(dir.path() + "/keys.hix", kKind, 16, 0);
+  REQUIRE(t->slot_count() == 1024);  // the smallest table
+  uint64_t h = 7;
+  t->insert(h, 10, 0);
+  t->insert(h + 1024, 11, 5);  // another hash, the same home slot
+  t->insert(h, 12, 1);
+  CHECK(probed(*t, h) == std::vector<int64_t>{10, 12});
+  CHECK(probed(*t, h + 1024) == std::vector<int64_t>{11});
+  KeyIndex::Slot* s = t->find(h, [](const KeyIndex::Slot& x) { return x.offset == 12; });
+  REQUIRE(s);
+  CHECK(s->aux == 1);
+  t->update(s, 20, 2);
+  CHECK(probed(*t, h) == std::vector<int64_t>{10, 20});
+  CHECK(t->find(h, [](const KeyIndex::Slot&) { return false; }) == nullptr);
+  CHECK(t->used() == 3);
+}
+
+TEST_CASE("a table is full once one more entry would fill it past half") {
+  test::TempDir dir;
+  auto t = KeyIndex::create(dir.path() + "/keys.hix", kKind, 4, 0);
+  CHECK(t->slot_count() == 1024);
+  for (uint64_t i = 1; i <= 511; ++i) t->insert(i, static_cast<int64_t>(i), 0);
+  CHECK_FALSE(t->full());
+  t->insert(512, 512, 0);
+  CHECK(t->full());  // one more would fill 513 of 1024 slots
+  // Growing is copying into a bigger table (the owner does it): every entry survives.
+  auto bigger = KeyIndex::create(dir.path() + "/keys.hix", kKind, t->used() * 2, 512);
+  t->for_each([&](const KeyIndex::Slot& e) { bigger->insert(e.hash, e.offset, e.aux + 100); });
+  bigger->seal_header();
+  bigger->publish();
+  CHECK(bigger->slot_count() == 2048);
+  CHECK(bigger->used() == 512);
+  for (uint64_t i = 1; i <= 512; ++i)
+    CHECK(probed(*bigger, i) == std::vector<int64_t>{static_cast<int64_t>(i)});
+}
+
+TEST_CASE("a published table reloads with its entries and covered end; another kind does not") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/keys.hix";
+  CHECK(KeyIndex::open(path, kKind) == nullptr);  // missing
+  {
+    auto t = KeyIndex::create(path, kKind, 16, 0);
+    t->insert(99, 42, 3);
+    t->set_covered_end(43);
+    t->seal_header();
+    t->publish();
+  }
+  auto t = KeyIndex::open(path, kKind);
+  REQUIRE(t);
+  CHECK(t->covered_end() == 43);
+  CHECK(t->sealed_covered_end() == 43);
+  CHECK(t->used() == 1);
+  KeyIndex::Slot* s = t->find(99, [](const KeyIndex::Slot&) { return true; });
+  REQUIRE(s);
+  CHECK(s->offset == 42);
+  CHECK(s->aux == 3);
+  CHECK(KeyIndex::open(path, kKind + 1) == nullptr);
+  CHECK(KeyIndex::open(path, kKind, /*read_only=*/true) != nullptr);
+}
+
+TEST_CASE("a damaged key index is refused at its header and reported at its slots") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/keys.hix";
+  {
+    auto t = KeyIndex::create(path, kKind, 16, 0);
+    t->insert(99, 42, 3);
+    t->set_covered_end(43);
+    t->seal_header();
+    t->publish();
+  }
+  std::string good = test::read_bytes(path);
+  // Every bit of the header (its check covers it all): the table is not opened at all.
+  for (uint64_t bit = 0; bit < 64 * 8; ++bit) {
+    CAPTURE(bit);
+    test::write_bytes(path, test::flip_bit(good, bit));
+    CHECK(KeyIndex::open(path, kKind) == nullptr);
+  }
+  // Every bit of the occupied slot: a lookup that passes it throws IndexDamaged (the
+  // owner rebuilds the file from the log).
+  size_t at = first_slot_at(good);
+  REQUIRE(at >= 64);
+  for (uint64_t bit = at * 8; bit < (at + 32) * 8; ++bit) {
+    CAPTURE(bit);
+    test::write_bytes(path, test::flip_bit(good, bit));
+    auto t = KeyIndex::open(path, kKind);
+    REQUIRE(t);
+    CHECK_THROWS_AS(t->for_each([](const KeyIndex::Slot&) {}), IndexDamaged);
+  }
+}
