@@ -142,18 +142,7 @@ void LocalConsumer::take(PartitionId p) {
     // consumed (a power loss under --sync none, a repair), and new records may take
     // their offsets. Either way the group's reset policy (--from) decides, as
     // Kafka's auto.offset.reset does; an offset out of range is never silent.
-    Offset log_start = part->reader->log_start(), log_end = end;
-    switch (from_.kind) {
-      case Position::Kind::beginning: start = log_start; break;
-      case Position::Kind::end: start = log_end; break;
-      case Position::Kind::offset: start = Offset(from_.value); break;
-      case Position::Kind::last_n:
-        start = Offset(std::max(log_start.value, log_end.value - from_.value));
-        break;
-      case Position::Kind::time:
-        start = log_.offset_for_time(topic_, p, Timestamp(from_.value), log_end);
-        break;
-    }
+    start = offset_of_position(*part->reader, from_, part->reader->log_start(), end);
     if (out_of_range)
       warn_(fmt::format(
           "warning: group {} {}: committed offset {} is past the log end {} "

@@ -43,27 +43,16 @@ LocalTopicReader::LocalTopicReader(const LocalLog& log, TopicConfig topic, ReadO
     Offset log_end = s->reader->log_end();
     Offset log_start = s->reader->log_start();
     if (!o.follow) s->end = log_end;
-    switch (o.from.kind) {
-      case Position::Kind::beginning: s->start = log_start; break;
-      case Position::Kind::end: s->start = log_end; break;
-      case Position::Kind::offset: s->start = Offset(o.from.value); break;
-      case Position::Kind::last_n:
-        s->start = Offset(std::max(log_start.value, log_end.value - o.from.value));
-        break;
-      case Position::Kind::time: s->start_ts = o.from.value; break;
-    }
-    if (o.until) {
-      switch (o.until->kind) {
-        case Position::Kind::beginning: s->end = log_start; break;
-        case Position::Kind::end: s->end = std::min(s->end, log_end); break;
-        case Position::Kind::offset: s->end = std::min(s->end, Offset(o.until->value)); break;
-        case Position::Kind::last_n:
-          s->end =
-              std::min(s->end, Offset(std::max(log_start.value, log_end.value - o.until->value)));
-          break;
-        case Position::Kind::time: s->until_ts = o.until->value; break;
-      }
-    }
+    // Times stay filters on the records' times: following, records not written yet
+    // must be judged by their time too.
+    if (o.from.kind == Position::Kind::time)
+      s->start_ts = o.from.value;
+    else
+      s->start = offset_of_position(*s->reader, o.from, log_start, log_end);
+    if (o.until && o.until->kind == Position::Kind::time)
+      s->until_ts = o.until->value;
+    else if (o.until)
+      s->end = std::min(s->end, offset_of_position(*s->reader, *o.until, log_start, log_end));
     if (o.from.kind == Position::Kind::time)
       s->reader->seek_time(Timestamp(o.from.value));
     else

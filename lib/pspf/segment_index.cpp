@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pspf/batch.h"
+#include "pspf/le.h"
 #include "pspf/paths.h"
 #include "pspf/segment.h"
 
@@ -21,10 +22,7 @@ std::string read_bounded(const std::string& path, uint64_t max_bytes, uint64_t& 
   size = 0;
   if (!fd.valid()) return {};
   size = file_size(fd.get(), path);
-  std::string out;
-  out.resize(std::min(size, max_bytes));
-  out.resize(pread_full(fd.get(), out.data(), out.size(), 0, path));
-  return out;
+  return read_to_end(fd.get(), path, 0, max_bytes);
 }
 
 // The file encoding (pspf-log(5) INDEX FILES): fixed-size entries, fields in the
@@ -33,24 +31,18 @@ constexpr size_t kEntryBytes = 8;
 constexpr size_t kTimeEntryBytes = 12;
 
 void encode(const IndexEntry& e, char* out) {
-  std::memcpy(out, &e.rel_offset, 4);
-  std::memcpy(out + 4, &e.position, 4);
+  le::store(out, e.rel_offset);
+  le::store(out + 4, e.position);
 }
 void encode(const TimeEntry& e, char* out) {
-  std::memcpy(out, &e.timestamp, 8);
-  std::memcpy(out + 8, &e.rel_offset, 4);
+  le::store(out, e.timestamp);
+  le::store(out + 8, e.rel_offset);
 }
 IndexEntry decode_entry(const char* in) {
-  IndexEntry e;
-  std::memcpy(&e.rel_offset, in, 4);
-  std::memcpy(&e.position, in + 4, 4);
-  return e;
+  return IndexEntry{le::load<uint32_t>(in), le::load<uint32_t>(in + 4)};
 }
 TimeEntry decode_time_entry(const char* in) {
-  TimeEntry e;
-  std::memcpy(&e.timestamp, in, 8);
-  std::memcpy(&e.rel_offset, in + 8, 4);
-  return e;
+  return TimeEntry{le::load<int64_t>(in), le::load<uint32_t>(in + 8)};
 }
 
 // The entry rule: a batch gets an offset entry when it is the first, or starts at

@@ -31,11 +31,7 @@ ExecJob::ExecJob(std::string cmd, std::string_view input, bool capture) : cmd_(s
   }
 }
 
-std::string ExecJob::output() const {
-  std::string data(file_size(output_.get(), "output memory file"), '\0');
-  data.resize(pread_full(output_.get(), data.data(), data.size(), 0, "output memory file"));
-  return data;
-}
+std::string ExecJob::output() const { return read_to_end(output_.get(), "output memory file"); }
 
 ExecJob::~ExecJob() {
   if (pid_ > 0) reap(true);
