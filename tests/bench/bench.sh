@@ -379,22 +379,7 @@ if [ "$peers" = 1 ]; then
   if command -v sqlite3 >/dev/null; then
     db="$W/sqlite.db"
     sql="$W/sqlite-insert.sql"
-    # One transaction, WAL, synchronous=FULL (the commit is fsynced). The CLI's .import
-    # (ascii mode, one line = one field) stages the lines in a TEMP table; INSERT ...
-    # SELECT parses each with json_extract for the key, like pspf's --key-field.
-    cat >"$sql" <<EOF
-.bail on
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=FULL;
-CREATE TABLE ev(seq INTEGER PRIMARY KEY, key TEXT, body TEXT NOT NULL);
-CREATE TEMP TABLE raw(line TEXT);
-.mode ascii
-.separator "\\037" "\\n"
-BEGIN;
-.import "$ev" raw
-INSERT INTO ev(key, body) SELECT json_extract(line, '\$.item.id'), line FROM temp.raw;
-COMMIT;
-EOF
+    sqlite_import_script "$ev" >"$sql"
     setup_sqlite() { rm -f -- "$db" "$db-wal" "$db-shm" && sync_fs; }
     check_sqlite() {
       local n

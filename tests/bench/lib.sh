@@ -54,3 +54,23 @@ bench_wait_port() {
   done
   return 1
 }
+
+# The sqlite3 CLI script that loads the JSON lines of file $1 into table ev of a new
+# database, in one transaction, WAL, synchronous=FULL (the commit is fsynced). The
+# CLI's .import (ascii mode: one line is one field) stages the lines in a TEMP table;
+# INSERT ... SELECT parses each with json_extract for the key, like pspf's --key-field.
+sqlite_import_script() {
+  cat <<EOF
+.bail on
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=FULL;
+CREATE TABLE ev(seq INTEGER PRIMARY KEY, key TEXT, body TEXT NOT NULL);
+CREATE TEMP TABLE raw(line TEXT);
+.mode ascii
+.separator "\\037" "\\n"
+BEGIN;
+.import "$1" raw
+INSERT INTO ev(key, body) SELECT json_extract(line, '\$.item.id'), line FROM temp.raw;
+COMMIT;
+EOF
+}

@@ -405,21 +405,7 @@ D_SQFULL="WAL, synchronous=FULL: commit fsynced"
 if command -v sqlite3 >/dev/null; then
   note "SQLite: sqlite3 CLI"
   sql="$W/sqlite-import.sql"
-  # As bench.sh: .import (ascii mode: a line is one field) into a TEMP table, then
-  # INSERT ... SELECT with json_extract for the key, in one transaction.
-  cat >"$sql" <<EOF
-.bail on
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=FULL;
-CREATE TABLE ev(seq INTEGER PRIMARY KEY, key TEXT, body TEXT NOT NULL);
-CREATE TEMP TABLE raw(line TEXT);
-.mode ascii
-.separator "\\037" "\\n"
-BEGIN;
-.import "$ev" raw
-INSERT INTO ev(key, body) SELECT json_extract(line, '\$.item.id'), line FROM temp.raw;
-COMMIT;
-EOF
+  sqlite_import_script "$ev" >"$sql"
   ING_SETUP=sq_setup ING_CHECK=sq_check ING_SIZE=sq_size
   measure_ingest peer "sqlite3 CLI (.import)" "$D_SQFULL" "$events" "$sql" sqlite3 "$db"
   measure_read peer "sqlite3 CLI SELECT" "—" same_bytes sqlite3 "$db" 'SELECT body FROM ev ORDER BY seq'
