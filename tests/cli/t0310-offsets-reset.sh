@@ -191,6 +191,14 @@ expect_eq "pspf-offsets: error: $T/bad.csv: topic r has no partition 7 (it has 2
 printf 'nosuch,0,1\n' >"$T/bad.csv"
 expect_exit 1 pspf-offsets reset -g G --from-file "$T/bad.csv" --execute
 expect_contains "$ERR" "nosuch" "CSV with a missing topic"
+# The plan is the user's own file: a symlink to it is followed; a missing one is an
+# error naming it, not a crash.
+printf 'r,0,3\n' >"$T/good.csv"
+ln -s "$T/good.csv" "$T/link.csv"
+plan_is "--from-file through a symlink" "G r 0 2 3" --from-file "$T/link.csv"
+expect_exit 1 pspf-offsets reset -g G --from-file "$T/none.csv" --execute
+expect_eq "pspf-offsets: error: cannot read $T/none.csv: No such file or directory" "$(cat "$ERR")" \
+  "--from-file of a missing file"
 expect_eq "$sum_before" "$(sha256sum <"$commit_file")" "commit file after refused plans"
 
 # --- --all-topics, several --topic, a new group, a shift without a commit -----------

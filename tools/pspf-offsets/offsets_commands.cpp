@@ -1,10 +1,10 @@
 #include "pspf-offsets/offsets_commands.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -19,6 +19,7 @@
 #include "common/tool.h"
 #include "pspf/clock.h"
 #include "pspf/error.h"
+#include "pspf/file.h"
 #include "pspf/log.h"
 #include "pspf/offset_reset.h"
 #include "pspf/parse_int.h"
@@ -207,15 +208,16 @@ ResetMode reset_mode(const OffsetsOptions& o) {
 }
 
 std::string read_input(const std::string& path) {
-  std::ostringstream text;
-  if (path == "-") {
+  if (path == "-") {  // a pipe: read as a stream, not by position
+    std::ostringstream text;
     text << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw_errno("cannot read " + path);
-    text << in.rdbuf();
+    return text.str();
   }
-  return text.str();
+  // The user's own file, named on the command line: a symlink is followed, as by
+  // any command-line tool (only the data directory refuses them).
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) throw_errno("cannot read " + path);
+  return read_to_end(fd.get(), path);
 }
 
 using Scopes = std::map<std::string, Scope>;
