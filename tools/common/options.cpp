@@ -5,7 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "common/tool.h"
 #include "pspf/error.h"
+#ifdef PSPF_KAFKA
+#include "pspf/kafka/kafka_log.h"
+#endif
 #include "pspf/parse_int.h"
 
 namespace pspf::tool {
@@ -96,6 +100,40 @@ CLI::Validator whole_number() {
       "N");
 }
 
-std::unique_ptr<Log> open_log(const std::string& dir) { return open_local_log(dir); }
+std::unique_ptr<Log> open_log(const std::string& dir) {
+  const LogPlace& place = log_place();
+  if (!on_kafka()) {
+    if (!place.kafka_config.empty()) throw Error(Errc::usage, "-X needs -b (a Kafka cluster)");
+    return open_local_log(dir);
+  }
+  if (place.dir_given)
+    throw Error(Errc::usage, "-d and -b name two different logs: give one of them");
+#ifdef PSPF_KAFKA
+  kafka::Settings s;
+  s.brokers = *place.brokers;
+  if (s.brokers.empty()) throw Error(Errc::usage, "-b: no broker given (HOST:PORT[,...])");
+  for (const auto& x : place.kafka_config) {
+    size_t eq = x.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(Errc::usage, fmt::format("invalid -X '{}': expected NAME=VALUE", x));
+    std::string name = x.substr(0, eq), value = x.substr(eq + 1);
+    // pspf's own setting: how long to wait for the cluster before failing.
+    if (name == "pspf.timeout.ms") {
+      std::optional<int32_t> ms = parse_int<int32_t>(value);
+      if (!ms || *ms < 1)
+        throw Error(Errc::usage,
+                    fmt::format("invalid -X '{}': a number of milliseconds of 1 or more", x));
+      s.timeout_ms = *ms;
+      continue;
+    }
+    s.config.emplace_back(std::move(name), std::move(value));
+  }
+  return open_kafka_log(std::move(s));
+#else
+  throw Error(Errc::usage,
+              "-b: this build of pspf has no Kafka backend (build it with "
+              "librdkafka-dev installed)");
+#endif
+}
 
 }  // namespace pspf::tool

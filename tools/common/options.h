@@ -50,7 +50,9 @@ std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
                                           const TopicConfig& topic);
 
 // CLI11 checks with plain messages: a whole number >= 0, and one in [lo, hi].
-// The log the command line names: the data directory of -d/--dir.
+// The log the command line names: the Kafka cluster of -b/--brokers (with its -X
+// settings), else the data directory of -d/--dir. Throws Error(usage) for -d with
+// -b, a malformed -X, or -b in a build without the Kafka backend.
 std::unique_ptr<Log> open_log(const std::string& dir);
 
 CLI::Validator whole_number();

@@ -31,13 +31,43 @@ int exit_code_for(Errc c) {
     default: return kExitFailure;
   }
 }
+
+LogPlace g_place;
+std::string* g_dir = nullptr;
+
 }  // namespace
 
 void add_common_options(CLI::App& app, std::string& dir) {
   const char* env = std::getenv("PSPF_DIR");
   dir = env && *env ? env : "./pspf-data";
-  app.add_option("-d,--dir", dir, "data directory (default: $PSPF_DIR, else ./pspf-data)");
+  g_dir = &dir;
+  app.add_option("-d,--dir", dir, "data directory (default: $PSPF_DIR, else ./pspf-data)")
+      ->each([](const std::string&) { g_place.dir_given = true; });
+  const char* brokers = std::getenv("PSPF_BROKERS");
+  if (brokers && *brokers) g_place.brokers = brokers;
+  app.add_option("-b,--brokers", g_place.brokers,
+                 "Kafka cluster HOST:PORT[,...] instead of a data directory "
+                 "(default: $PSPF_BROKERS)")
+      ->each([](const std::string&) { g_place.brokers_given = true; });
+  app.add_option("-X", g_place.kafka_config,
+                 "with -b: a librdkafka setting NAME=VALUE (repeatable)")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
   app.set_version_flag("--version", std::string(PSPF_VERSION));
+}
+
+const LogPlace& log_place() {
+  if (g_dir) g_place.dir = *g_dir;
+  return g_place;
+}
+
+bool on_kafka() {
+  const LogPlace& p = log_place();
+  return p.brokers && !(p.dir_given && !p.brokers_given);
+}
+
+std::string log_name() {
+  return on_kafka() ? "Kafka cluster " + *log_place().brokers : "data directory " + log_place().dir;
 }
 
 void note(const std::string& message) {

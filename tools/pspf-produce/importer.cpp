@@ -239,7 +239,11 @@ std::string appended_so_far(const ImportOptions& o, const Producer& producer) {
                               n == 1 ? "" : "s", n == 1 ? "was" : "were");
   if (n > 0 && producer.partitions_appended() > 1)
     s += " (in several partitions: not necessarily a prefix of the input)";
-  if (o.id_field || o.producer_id)
+  if (tool::on_kafka()) {
+    if (n > 0)
+      s += "; Kafka does not deduplicate event ids: with --receipts, resume from the first "
+           "line without a receipt";
+  } else if (o.id_field || o.producer_id)
     s += "; running the same command again appends only what is missing";
   else if (n > 0)
     s += "; to resume without duplicates, run again with --id-field (events with ids) or "

@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
         TopicConfig t = log.open_or_create(o.topic, o.partitions, created);
         if (created && !o.quiet)
           tool::note(fmt::format("created topic {} with {} partition{} in {}", t.name, t.partitions,
-                                 t.partitions == 1 ? "" : "s", o.dir));
+                                 t.partitions == 1 ? "" : "s",
+                                 tool::on_kafka() ? tool::log_name() : o.dir));
         return t;
       });
     if (o.producer_id) producer.set_producer_id(*o.producer_id);

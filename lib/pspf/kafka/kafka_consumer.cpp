@@ -1,0 +1,405 @@
+// The Kafka backend's group member (pspf-consume -b): a librdkafka consumer of a
+// Kafka consumer group. The group's coordinator assigns the partitions (eager
+// protocol, range then roundrobin, as Kafka's clients do); rebalances are served
+// only when the command asks (rebalance()), so a partition never changes hands in
+// the middle of a step. Each owned partition is read from its own queue, so the
+// command can hand out partitions in turn as it does locally. Offsets are committed
+// synchronously, only when asked, and only when they moved.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "pspf/kafka/kafka_parts.h"
+#include "pspf/log.h"
+
+namespace pspf::kafka {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct MessageFree {
+  void operator()(rd_kafka_message_t* m) const { rdkafka().rd_kafka_message_destroy(m); }
+};
+using Message = std::unique_ptr<rd_kafka_message_t, MessageFree>;
+
+// How often finished() asks the coordinator for the offsets of partitions owned by
+// other members.
+constexpr std::chrono::milliseconds kPeerCheckEvery{500};
+
+bool lost_ownership(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+         err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+         err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || err == RD_KAFKA_RESP_ERR__STATE ||
+         err == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}
+
+class KafkaConsumer : public Consumer {
+ public:
+  KafkaConsumer(const Settings& s, std::string group, TopicConfig t, Position from,
+                bool stop_at_start_end, bool commit)
+      : s_(s),
+        group_(std::move(group)),
+        topic_(std::move(t)),
+        from_(from),
+        stop_at_end_(stop_at_start_end),
+        commit_(commit) {
+    const RdKafka& k = rdkafka();
+    handle_ =
+        make_handle(RD_KAFKA_CONSUMER, s_, {{"fetch.wait.max.ms", "50"}},
+                    {{"group.id", group_},
+                     {"enable.auto.commit", "false"},
+                     {"enable.auto.offset.store", "false"},
+                     {"enable.partition.eof", "false"},
+                     {"auto.offset.reset", "earliest"}},
+                    [this](rd_kafka_conf_t* conf) {
+                      rdkafka().rd_kafka_conf_set_opaque(conf, this);
+                      rdkafka().rd_kafka_conf_set_rebalance_cb(conf, &KafkaConsumer::on_rebalance);
+                    });
+    k.rd_kafka_poll_set_consumer(handle_.get());
+    main_queue_ = k.rd_kafka_queue_get_consumer(handle_.get());
+    wake_.watch(main_queue_);
+    parts_ = std::vector<Part>(static_cast<size_t>(topic_.partitions));
+    if (stop_at_end_)
+      for (int32_t p = 0; p < topic_.partitions; ++p) {
+        OffsetBounds b = watermarks(handle_.get(), s_, topic_.name, PartitionId(p));
+        parts_[static_cast<size_t>(p)].end = b.end.value;
+        parts_[static_cast<size_t>(p)].start = b.start.value;
+      }
+    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
+    k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = k.rd_kafka_subscribe(handle_.get(), l);
+    k.rd_kafka_topic_partition_list_destroy(l);
+    if (err)
+      fail(s_, fmt::format("group {}: cannot subscribe to topic {}", group_, topic_.name), err);
+  }
+
+  ~KafkaConsumer() override {
+    const RdKafka& k = rdkafka();
+    for (Part& p : parts_) p.stash.clear();
+    k.rd_kafka_consumer_close(handle_.get());  // leaves the group (revoke served inside)
+    for (Part& p : parts_) drop_queue(p);
+    k.rd_kafka_queue_destroy(main_queue_);
+  }
+
+  void on_warning(std::function<void(const std::string&)> sink) override {
+    warn_ = std::move(sink);
+  }
+
+  RebalanceChange rebalance(const std::function<bool(PartitionId)>&) override {
+    // Rebalance callbacks run inside this poll; a message that reached the main
+    // queue before its partition got a queue of its own is kept for that partition.
+    while (Message m{rdkafka().rd_kafka_consumer_poll(handle_.get(), 0)}) keep(std::move(m));
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    RebalanceChange c;
+    std::swap(c.gained, gained_);
+    std::swap(c.released, released_);
+    return c;
+  }
+
+  void follow_resets(const std::function<bool(PartitionId)>&) override {}
+
+  std::vector<PartitionId> owned() const override {
+    std::vector<PartitionId> out;
+    for (size_t i = 0; i < parts_.size(); ++i)
+      if (parts_[i].owned) out.push_back(PartitionId(static_cast<int32_t>(i)));
+    return out;
+  }
+
+  const std::string& member_id() const override {
+    if (char* id = rdkafka().rd_kafka_memberid(handle_.get())) {
+      member_ = id;
+      rdkafka().rd_kafka_mem_free(handle_.get(), id);
+    }
+    return member_;
+  }
+
+  size_t poll(PartitionId p, size_t max,
+              const std::function<void(const RecordView&)>& fn) override {
+    Part& part = parts_[static_cast<size_t>(p.value)];
+    if (!part.owned) return 0;
+    size_t n = 0;
+    while (n < max) {
+      if (part.stash.empty() && !take(part, max - n)) break;
+      Message& m = part.stash.front();
+      if (stop_at_end_ && m->offset >= part.end) break;  // kept: beyond this run's end
+      if (m->offset >= part.position) {
+        RecordView r;
+        maker_.convert(m.get(), r);
+        fn(r);
+        ++n;
+        part.position = m->offset + 1;
+      }
+      part.stash.pop_front();
+    }
+    return n;
+  }
+
+  Offset position(PartitionId p) const override {
+    return Offset(parts_[static_cast<size_t>(p.value)].position);
+  }
+  Offset committed(PartitionId p) const override {
+    return Offset(parts_[static_cast<size_t>(p.value)].committed);
+  }
+
+  void rewind(PartitionId p, Offset to) override {
+    Part& part = parts_[static_cast<size_t>(p.value)];
+    part.stash.clear();
+    part.position = to.value;
+    const RdKafka& k = rdkafka();
+    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
+    k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), p.value)->offset = to.value;
+    rd_kafka_error_t* e = k.rd_kafka_seek_partitions(handle_.get(), l, s_.timeout_ms);
+    k.rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+      std::string why = k.rd_kafka_error_string(e);
+      k.rd_kafka_error_destroy(e);
+      throw Error(Errc::io, fmt::format("{}: {}: cannot go back to offset {}: {}",
+                                        cluster_label(s_), Log::label(topic_, p), to.value, why));
+    }
+  }
+
+  bool commit(PartitionId p, Offset next) override {
+    Part& part = parts_[static_cast<size_t>(p.value)];
+    if (!part.owned) return false;
+    if (next.value == part.committed) return true;
+    if (!commit_) {
+      part.committed = next.value;
+      return true;
+    }
+    const RdKafka& k = rdkafka();
+    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
+    k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), p.value)->offset = next.value;
+    rd_kafka_resp_err_t err = k.rd_kafka_commit(handle_.get(), l, 0);
+    if (!err) err = l->elems[0].err;
+    k.rd_kafka_topic_partition_list_destroy(l);
+    if (lost_ownership(err)) {
+      release(p);
+      return false;
+    }
+    if (err)
+      fail(s_,
+           fmt::format("group {}: {}: cannot commit offset {}", group_, Log::label(topic_, p),
+                       next.value),
+           err);
+    part.committed = next.value;
+    return true;
+  }
+
+  std::optional<Offset> announced(PartitionId) const override { return std::nullopt; }
+  bool announce(PartitionId p, Offset) override {
+    return parts_[static_cast<size_t>(p.value)].owned;
+  }
+
+  void release(PartitionId p) override {
+    Part& part = parts_[static_cast<size_t>(p.value)];
+    if (!part.owned) return;
+    part.owned = false;
+    part.stash.clear();
+  }
+
+  bool at_end(PartitionId p) const override {
+    const Part& part = parts_[static_cast<size_t>(p.value)];
+    return stop_at_end_ && part.position >= part.end;
+  }
+
+  bool finished() override {
+    if (!stop_at_end_ || !joined_) return false;
+    bool others = false;
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      const Part& p = parts_[i];
+      if (p.end <= p.start) continue;  // nothing to read in it
+      if (p.owned) {
+        if (p.position < p.end) return false;
+      } else {
+        others = true;
+      }
+    }
+    if (!others || !commit_) return true;
+    // Partitions of other members: done when the group committed their end.
+    if (Clock::now() - last_peer_check_ < kPeerCheckEvery) return false;
+    last_peer_check_ = Clock::now();
+    const RdKafka& k = rdkafka();
+    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(topic_.partitions);
+    for (size_t i = 0; i < parts_.size(); ++i)
+      if (!parts_[i].owned && parts_[i].end > parts_[i].start)
+        k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), static_cast<int32_t>(i));
+    bool done = k.rd_kafka_committed(handle_.get(), l, s_.timeout_ms) == 0;
+    for (int i = 0; done && i < l->cnt; ++i)
+      done = l->elems[i].offset >= parts_[static_cast<size_t>(l->elems[i].partition)].end;
+    k.rd_kafka_topic_partition_list_destroy(l);
+    return done;
+  }
+
+  int wakeup_fd() const override { return wake_.read_fd(); }
+  void drain_wakeups() override { wake_.drain(); }
+  const TopicConfig& topic() const override { return topic_; }
+
+ private:
+  struct Part {
+    bool owned = false;
+    int64_t position = 0;
+    int64_t committed = -1;
+    int64_t start = 0;  // with stop_at_end: the bounds when the run began
+    int64_t end = 0;
+    rd_kafka_queue_t* queue = nullptr;
+    std::deque<Message> stash;
+  };
+
+  static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto* self = static_cast<KafkaConsumer*>(opaque);
+    try {
+      if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        self->assigned(partitions);
+      else
+        self->revoked();
+    } catch (...) {
+      // Nothing may be thrown through librdkafka: the error stops the command at
+      // the end of rebalance().
+      self->error_ = std::current_exception();
+    }
+  }
+
+  // Starts each assigned partition from the group's committed offset, or from
+  // --from when it has none.
+  void assigned(rd_kafka_topic_partition_list_t* partitions) {
+    const RdKafka& k = rdkafka();
+    rd_kafka_resp_err_t err = k.rd_kafka_committed(handle_.get(), partitions, s_.timeout_ms);
+    if (err) fail(s_, fmt::format("group {}: cannot read its committed offsets", group_), err);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      rd_kafka_topic_partition_t& tp = partitions->elems[i];
+      PartitionId p(tp.partition);
+      OffsetBounds b = watermarks(handle_.get(), s_, topic_.name, p);
+      Part& part = parts_[static_cast<size_t>(tp.partition)];
+      part.committed = tp.offset >= 0 ? tp.offset : -1;
+      int64_t start = tp.offset;
+      if (start < 0) {
+        start = resolve(handle_.get(), s_, topic_.name, p, b, from_).value;
+      } else if (start > b.end.value) {
+        warn_(
+            fmt::format("group {}: {}: committed offset {} is past the log end {} (events "
+                        "lost after they were consumed?); going on from {}",
+                        group_, Log::label(topic_, p), start, b.end.value, b.end.value));
+        start = b.end.value;
+      } else if (start < b.start.value) {
+        start = b.start.value;  // removed by retention meanwhile
+      }
+      tp.offset = start;
+      part.position = start;
+    }
+    err = k.rd_kafka_assign(handle_.get(), partitions);
+    if (err) fail(s_, fmt::format("group {}: cannot take its partitions", group_), err);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      Part& part = parts_[static_cast<size_t>(partitions->elems[i].partition)];
+      part.queue = k.rd_kafka_queue_get_partition(handle_.get(), topic_.name.c_str(),
+                                                  partitions->elems[i].partition);
+      if (part.queue) {
+        k.rd_kafka_queue_forward(part.queue, nullptr);  // keep its messages to itself
+        wake_.watch(part.queue);
+      }
+      part.owned = true;
+      part.stash.clear();
+      gained_.push_back(PartitionId(partitions->elems[i].partition));
+    }
+    joined_ = true;
+  }
+
+  void revoked() {
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      Part& part = parts_[i];
+      if (part.queue || part.owned) released_.push_back(PartitionId(static_cast<int32_t>(i)));
+      part.owned = false;
+      part.stash.clear();
+      drop_queue(part);
+    }
+    rdkafka().rd_kafka_assign(handle_.get(), nullptr);
+  }
+
+  void drop_queue(Part& p) {
+    if (p.queue) rdkafka().rd_kafka_queue_destroy(p.queue);
+    p.queue = nullptr;
+  }
+
+  // A message from the main queue: kept for its partition.
+  void keep(Message m) {
+    if (m->err) {
+      note_error(m.get());
+      return;
+    }
+    if (m->partition < 0 || m->partition >= topic_.partitions) return;
+    Part& part = parts_[static_cast<size_t>(m->partition)];
+    if (part.owned) part.stash.push_back(std::move(m));
+  }
+
+  // Moves up to `max` messages of the partition's queue into its stash; false when
+  // none was waiting.
+  bool take(Part& part, size_t max) {
+    if (!part.queue) return false;
+    rd_kafka_message_t* batch[256];
+    ssize_t got =
+        rdkafka().rd_kafka_consume_batch_queue(part.queue, 0, batch, std::min<size_t>(max, 256));
+    bool any = false;
+    for (ssize_t i = 0; i < got; ++i) {
+      Message m(batch[i]);
+      if (m->err) {
+        note_error(m.get());
+        continue;
+      }
+      part.stash.push_back(std::move(m));
+      any = true;
+    }
+    return any;
+  }
+
+  // A consumer error message: transient ones are librdkafka's to retry; others stop
+  // the command.
+  void note_error(const rd_kafka_message_t* m) {
+    switch (m->err) {
+      case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+      case RD_KAFKA_RESP_ERR__TRANSPORT:
+      case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+      case RD_KAFKA_RESP_ERR__TIMED_OUT: return;
+      default: fail(s_, fmt::format("group {}: topic {}", group_, topic_.name), m->err);
+    }
+  }
+
+  Settings s_;
+  std::string group_;
+  TopicConfig topic_;
+  Position from_;
+  bool stop_at_end_;
+  bool commit_;
+  Handle handle_;
+  rd_kafka_queue_t* main_queue_ = nullptr;
+  WakePipe wake_;
+  std::vector<Part> parts_;
+  std::vector<PartitionId> gained_, released_;
+  bool joined_ = false;
+  Clock::time_point last_peer_check_{};
+  RecordMaker maker_;
+  mutable std::string member_;
+  std::exception_ptr error_;
+  std::function<void(const std::string&)> warn_ = [](const std::string& m) {
+    std::fprintf(stderr, "%s\n", m.c_str());
+  };
+};
+
+}  // namespace
+
+std::unique_ptr<Consumer> make_consumer(const Settings& s, const std::string& group,
+                                        const TopicConfig& t, Position from, bool stop_at_start_end,
+                                        bool commit) {
+  return std::make_unique<KafkaConsumer>(s, group, t, from, stop_at_start_end, commit);
+}
+
+Handle group_admin_handle(const Settings& s, const std::string& group) {
+  return make_handle(RD_KAFKA_CONSUMER, s, {},
+                     {{"group.id", group}, {"enable.auto.commit", "false"}});
+}
+
+}  // namespace pspf::kafka

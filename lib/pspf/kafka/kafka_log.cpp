@@ -1,0 +1,388 @@
+#include "pspf/kafka/kafka_log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "pspf/consumer.h"
+#include "pspf/error.h"
+#include "pspf/kafka/kafka_parts.h"
+#include "pspf/producer.h"
+#include "pspf/topic_reader.h"
+
+namespace pspf {
+namespace {
+
+using namespace kafka;
+
+struct QueueFree {
+  void operator()(rd_kafka_queue_t* q) const { rdkafka().rd_kafka_queue_destroy(q); }
+};
+struct EventFree {
+  void operator()(rd_kafka_event_t* e) const { rdkafka().rd_kafka_event_destroy(e); }
+};
+struct OptionsFree {
+  void operator()(rd_kafka_AdminOptions_t* o) const { rdkafka().rd_kafka_AdminOptions_destroy(o); }
+};
+using Event = std::unique_ptr<rd_kafka_event_t, EventFree>;
+
+class KafkaLog : public Log {
+ public:
+  explicit KafkaLog(Settings s) : s_(std::move(s)) {}
+
+  // --- Topics
+  std::optional<TopicConfig> find_topic(std::string_view name) const override {
+    std::optional<int32_t> n = partition_count(admin(), s_, name);
+    if (!n) return std::nullopt;
+    TopicConfig t;
+    t.name = std::string(name);
+    t.partitions = *n;
+    return t;
+  }
+
+  TopicConfig topic(std::string_view name) const override {
+    if (auto t = find_topic(name)) return *t;
+    throw Error(Errc::not_found, fmt::format("{}: no topic {} (create it with pspf-topics create "
+                                             "-b {} {})",
+                                             cluster_label(s_), name, s_.brokers, name));
+  }
+
+  TopicConfig create_topic(const TopicConfig& cfg) override {
+    const RdKafka& k = rdkafka();
+    char err[512];
+    // Replication factor -1: the brokers' default.replication.factor.
+    rd_kafka_NewTopic_t* nt =
+        k.rd_kafka_NewTopic_new(cfg.name.c_str(), cfg.partitions, -1, err, sizeof err);
+    if (!nt) throw Error(Errc::usage, fmt::format("topic {}: {}", cfg.name, err));
+    for (const auto& [name, value] : topic_settings(cfg))
+      k.rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str());
+    Event ev = run_admin([&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+      k.rd_kafka_CreateTopics(admin(), &nt, 1, o, q);
+    });
+    k.rd_kafka_NewTopic_destroy(nt);
+    check_event(ev.get(), fmt::format("cannot create topic {}", cfg.name));
+    size_t n = 0;
+    const rd_kafka_topic_result_t** r =
+        k.rd_kafka_CreateTopics_result_topics(k.rd_kafka_event_CreateTopics_result(ev.get()), &n);
+    if (n == 1 && k.rd_kafka_topic_result_error(r[0]))
+      throw Error(errc_of(k.rd_kafka_topic_result_error(r[0])),
+                  fmt::format("{}: cannot create topic {}: {}", cluster_label(s_), cfg.name,
+                              k.rd_kafka_topic_result_error_string(r[0])));
+    // The topic reaches every broker's metadata a little later.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s_.timeout_ms);
+    while (!find_topic(cfg.name) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return cfg;
+  }
+
+  std::vector<std::string> list_topics() const override { return topic_names(admin(), s_); }
+
+  void delete_topic(std::string_view name) override {
+    const RdKafka& k = rdkafka();
+    std::string n(name);
+    rd_kafka_DeleteTopic_t* dt = k.rd_kafka_DeleteTopic_new(n.c_str());
+    Event ev = run_admin([&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+      k.rd_kafka_DeleteTopics(admin(), &dt, 1, o, q);
+    });
+    k.rd_kafka_DeleteTopic_destroy(dt);
+    check_event(ev.get(), fmt::format("cannot delete topic {}", name));
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t** r =
+        k.rd_kafka_DeleteTopics_result_topics(k.rd_kafka_event_DeleteTopics_result(ev.get()), &cnt);
+    if (cnt == 1 && k.rd_kafka_topic_result_error(r[0]))
+      throw Error(errc_of(k.rd_kafka_topic_result_error(r[0])),
+                  fmt::format("{}: cannot delete topic {}: {}", cluster_label(s_), name,
+                              k.rd_kafka_topic_result_error_string(r[0])));
+  }
+
+  TopicConfig alter_topic(std::string_view name,
+                          const std::function<void(TopicConfig&)>&) override {
+    throw Error(Errc::usage,
+                fmt::format("pspf-topics alter works on the local log; a Kafka topic's settings "
+                            "are the brokers' (kafka-configs.sh --bootstrap-server {} --alter "
+                            "--entity-type topics --entity-name {} --add-config NAME=VALUE)",
+                            s_.brokers, name));
+  }
+
+  PartitionDirs check_partition_dirs(const TopicConfig&) const override { return {}; }
+
+  // --- Records
+  std::unique_ptr<Producer> producer(const TopicConfig& t, SyncMode, size_t) const override {
+    return make_producer(s_, t);
+  }
+  std::unique_ptr<TopicReader> read(const TopicConfig& t, ReadOptions o) const override {
+    return make_reader(s_, t, std::move(o));
+  }
+  std::unique_ptr<Consumer> consume(const std::string& group, const TopicConfig& t, Position from,
+                                    bool stop_at_start_end, bool commit) const override {
+    check_group(group);
+    return make_consumer(s_, group, t, from, stop_at_start_end, commit);
+  }
+
+  int64_t key_version(const TopicConfig&, PartitionId, std::string_view) const override {
+    throw Error(Errc::usage,
+                "a key's version needs the local log: Kafka keeps no per-key "
+                "version (leave out -b)");
+  }
+
+  void for_each_latest(const TopicConfig&, const LatestOptions&,
+                       const std::function<void(PartitionId, const RecordView&)>&) const override {
+    throw Error(Errc::usage,
+                "--latest needs the local log; on Kafka, a topic with cleanup.policy=compact "
+                "keeps the latest event of each key: read it with pspf-replay -b");
+  }
+
+  PartitionScan scan(const TopicConfig&, PartitionId, bool) const override {
+    throw Error(Errc::usage,
+                "pspf-topics verify checks the local log's files; Kafka's brokers "
+                "check their own logs");
+  }
+  PartitionScan repair(const TopicConfig&, PartitionId) const override {
+    throw Error(Errc::usage,
+                "pspf-topics repair mends the local log's files; Kafka's brokers "
+                "recover their own logs");
+  }
+
+  TopicReport compact(const TopicConfig& t, const CompactOptions&) const override {
+    throw Error(Errc::usage,
+                fmt::format("on Kafka, compaction and retention are the brokers' job: set the "
+                            "topic's cleanup.policy (kafka-configs.sh --bootstrap-server {} "
+                            "--alter --entity-type topics --entity-name {} --add-config "
+                            "cleanup.policy=compact), or create it with pspf-topics create -b "
+                            "{} --cleanup-policy compact",
+                            s_.brokers, t.name, s_.brokers));
+  }
+
+  OffsetBounds offset_bounds(const TopicConfig& t, PartitionId p) const override {
+    return watermarks(admin(), s_, t.name, p);
+  }
+
+  Offset offset_for_time(const TopicConfig& t, PartitionId p, Timestamp time,
+                         Offset end) const override {
+    std::optional<Offset> o = kafka::offset_for_time(admin(), s_, t.name, p, time);
+    return o ? std::min(*o, end) : end;
+  }
+
+  std::optional<Timestamp> append_time_from(const TopicConfig& t, PartitionId p, Offset from,
+                                            Offset end) const override {
+    if (from >= end) return std::nullopt;
+    ReadOptions o;
+    o.partitions = {p};
+    o.from = {Position::Kind::offset, from.value};
+    o.until = Position{Position::Kind::offset, end.value};
+    o.merge = false;
+    auto reader = make_reader(s_, t, std::move(o));
+    PartitionId got;
+    RecordView r;
+    if (reader->next(got, r)) return r.timestamp;
+    return std::nullopt;
+  }
+
+  // --- Consumer groups
+  std::vector<std::string> list_groups() const override {
+    const RdKafka& k = rdkafka();
+    Event ev = run_admin([&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+      k.rd_kafka_ListConsumerGroups(admin(), o, q);
+    });
+    check_event(ev.get(), "cannot list the consumer groups");
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupListing_t** l = k.rd_kafka_ListConsumerGroups_result_valid(
+        k.rd_kafka_event_ListConsumerGroups_result(ev.get()), &n);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < n; ++i) out.emplace_back(k.rd_kafka_ConsumerGroupListing_group_id(l[i]));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  bool group_exists(std::string_view group) const override {
+    check_group(group);
+    if (!committed_offsets(group).empty()) return true;
+    auto all = list_groups();
+    return std::find(all.begin(), all.end(), group) != all.end();
+  }
+
+  std::map<TopicPartition, Committed> committed_offsets(std::string_view group) const override {
+    check_group(group);
+    const RdKafka& k = rdkafka();
+    Handle h = group_admin_handle(s_, std::string(group));
+    std::vector<std::string> topics = topic_names(admin(), s_);
+    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(16);
+    for (const auto& t : topics) {
+      int32_t n = partition_count(admin(), s_, t).value_or(0);
+      for (int32_t p = 0; p < n; ++p) k.rd_kafka_topic_partition_list_add(l, t.c_str(), p);
+    }
+    rd_kafka_resp_err_t err = k.rd_kafka_committed(h.get(), l, s_.timeout_ms);
+    std::map<TopicPartition, Committed> out;
+    for (int i = 0; !err && i < l->cnt; ++i)
+      if (l->elems[i].offset >= 0 && !l->elems[i].err) {
+        Committed c;
+        c.offset = Offset(l->elems[i].offset);
+        out[{l->elems[i].topic, l->elems[i].partition}] = c;
+      }
+    k.rd_kafka_topic_partition_list_destroy(l);
+    if (err) fail(s_, fmt::format("group {}: cannot read its committed offsets", group), err);
+    return out;
+  }
+
+  void set_offsets(std::string_view group,
+                   const std::vector<std::pair<TopicPartition, Offset>>& offsets,
+                   const std::string&) const override {
+    check_group(group);
+    const RdKafka& k = rdkafka();
+    Handle h = group_admin_handle(s_, std::string(group));
+    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(16);
+    for (const auto& [tp, off] : offsets)
+      k.rd_kafka_topic_partition_list_add(l, tp.first.c_str(), tp.second)->offset = off.value;
+    rd_kafka_resp_err_t err = k.rd_kafka_commit(h.get(), l, 0);
+    for (int i = 0; !err && i < l->cnt; ++i) err = l->elems[i].err;
+    k.rd_kafka_topic_partition_list_destroy(l);
+    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+        err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
+      throw Error(Errc::busy, fmt::format("{}: group {} has live members: Kafka sets the offsets "
+                                          "of an empty group only; stop its members first",
+                                          cluster_label(s_), group));
+    if (err) fail(s_, fmt::format("group {}: cannot set its offsets", group), err);
+  }
+
+  void delete_group(std::string_view group) const override {
+    check_group(group);
+    const RdKafka& k = rdkafka();
+    std::string g(group);
+    rd_kafka_DeleteGroup_t* dg = k.rd_kafka_DeleteGroup_new(g.c_str());
+    Event ev = run_admin([&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+      k.rd_kafka_DeleteGroups(admin(), &dg, 1, o, q);
+    });
+    k.rd_kafka_DeleteGroup_destroy(dg);
+    check_event(ev.get(), fmt::format("cannot delete group {}", group));
+    size_t n = 0;
+    const rd_kafka_group_result_t** r =
+        k.rd_kafka_DeleteGroups_result_groups(k.rd_kafka_event_DeleteGroups_result(ev.get()), &n);
+    if (n == 1)
+      if (const rd_kafka_error_t* e = k.rd_kafka_group_result_error(r[0]))
+        throw Error(errc_of(k.rd_kafka_error_code(e)),
+                    fmt::format("{}: cannot delete group {}: {}", cluster_label(s_), group,
+                                k.rd_kafka_error_string(e)));
+  }
+
+  int live_members(std::string_view group) const override {
+    int n = 0;
+    describe_group(group, [&](const rd_kafka_MemberDescription_t*) { ++n; });
+    return n;
+  }
+
+  std::map<int32_t, OwnerInfo> partition_owners(std::string_view group,
+                                                const TopicConfig& t) const override {
+    const RdKafka& k = rdkafka();
+    std::map<int32_t, OwnerInfo> out;
+    describe_group(group, [&](const rd_kafka_MemberDescription_t* m) {
+      const rd_kafka_topic_partition_list_t* l =
+          k.rd_kafka_MemberAssignment_partitions(k.rd_kafka_MemberDescription_assignment(m));
+      for (int i = 0; l && i < l->cnt; ++i)
+        if (t.name == l->elems[i].topic) {
+          OwnerInfo o;
+          o.member = k.rd_kafka_MemberDescription_consumer_id(m);
+          o.host = k.rd_kafka_MemberDescription_host(m);
+          out[l->elems[i].partition] = o;
+        }
+    });
+    return out;
+  }
+
+ private:
+  rd_kafka_t* admin() const {
+    if (!admin_) admin_ = make_handle(RD_KAFKA_PRODUCER, s_, {}, {});
+    return admin_.get();
+  }
+
+  // The topic settings pspf knows, as Kafka topic configs (the brokers' defaults
+  // for the rest).
+  static ConfPairs topic_settings(const TopicConfig& t) {
+    ConfPairs c;
+    TopicConfig d;
+    if (!(t.cleanup == d.cleanup))
+      c.emplace_back("cleanup.policy", format_cleanup_policy(t.cleanup));
+    if (t.retention_ms != d.retention_ms)
+      c.emplace_back("retention.ms", std::to_string(t.retention_ms));
+    if (t.retention_bytes != d.retention_bytes)
+      c.emplace_back("retention.bytes", std::to_string(t.retention_bytes));
+    if (t.segment_bytes != d.segment_bytes)
+      c.emplace_back("segment.bytes", std::to_string(t.segment_bytes));
+    if (t.delete_retention_ms != d.delete_retention_ms)
+      c.emplace_back("delete.retention.ms", std::to_string(t.delete_retention_ms));
+    if (t.min_compaction_lag_ms != d.min_compaction_lag_ms)
+      c.emplace_back("min.compaction.lag.ms", std::to_string(t.min_compaction_lag_ms));
+    return c;
+  }
+
+  // Starts an admin request with `start` and waits for its result. Throws Error(io)
+  // when the cluster does not answer within the timeout.
+  Event run_admin(
+      const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& start) const {
+    const RdKafka& k = rdkafka();
+    std::unique_ptr<rd_kafka_queue_t, QueueFree> q(k.rd_kafka_queue_new(admin()));
+    std::unique_ptr<rd_kafka_AdminOptions_t, OptionsFree> o(
+        k.rd_kafka_AdminOptions_new(admin(), RD_KAFKA_ADMIN_OP_ANY));
+    char err[256];
+    k.rd_kafka_AdminOptions_set_request_timeout(o.get(), s_.timeout_ms, err, sizeof err);
+    start(o.get(), q.get());
+    // The request timeout ends the request with an error event; the margin covers a
+    // broker that does not know the request at all.
+    Event ev(k.rd_kafka_queue_poll(q.get(), s_.timeout_ms + 5000));
+    if (!ev)
+      throw Error(Errc::io,
+                  fmt::format("{}: no answer in {} ms", cluster_label(s_), s_.timeout_ms + 5000));
+    return ev;
+  }
+
+  void check_event(rd_kafka_event_t* ev, const std::string& what) const {
+    const RdKafka& k = rdkafka();
+    if (rd_kafka_resp_err_t err = k.rd_kafka_event_error(ev))
+      throw Error(errc_of(err), fmt::format("{}: {}: {}", cluster_label(s_), what,
+                                            k.rd_kafka_event_error_string(ev)));
+  }
+
+  void describe_group(std::string_view group,
+                      const std::function<void(const rd_kafka_MemberDescription_t*)>& fn) const {
+    check_group(group);
+    const RdKafka& k = rdkafka();
+    std::string g(group);
+    const char* groups[] = {g.c_str()};
+    Event ev = run_admin([&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+      k.rd_kafka_DescribeConsumerGroups(admin(), groups, 1, o, q);
+    });
+    check_event(ev.get(), fmt::format("cannot describe group {}", group));
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t** d = k.rd_kafka_DescribeConsumerGroups_result_groups(
+        k.rd_kafka_event_DescribeConsumerGroups_result(ev.get()), &n);
+    if (n != 1) return;
+    if (const rd_kafka_error_t* e = k.rd_kafka_ConsumerGroupDescription_error(d[0])) {
+      // A broker too old to describe groups (and librdkafka's mock cluster): no
+      // member is known, which the commands show as no owner.
+      if (k.rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) return;
+      throw Error(errc_of(k.rd_kafka_error_code(e)),
+                  fmt::format("{}: cannot describe group {}: {}", cluster_label(s_), group,
+                              k.rd_kafka_error_string(e)));
+    }
+    size_t members = k.rd_kafka_ConsumerGroupDescription_member_count(d[0]);
+    for (size_t i = 0; i < members; ++i) fn(k.rd_kafka_ConsumerGroupDescription_member(d[0], i));
+  }
+
+  void check_group(std::string_view group) const {
+    if (group.empty() || group.size() > 249)
+      throw Error(Errc::usage, fmt::format("invalid group name '{}': 1 to 249 characters", group));
+  }
+
+  Settings s_;
+  mutable Handle admin_;
+};
+
+}  // namespace
+
+std::unique_ptr<Log> open_kafka_log(kafka::Settings s) {
+  kafka::rdkafka();  // a missing librdkafka is said before anything else
+  return std::make_unique<KafkaLog>(std::move(s));
+}
+
+}  // namespace pspf

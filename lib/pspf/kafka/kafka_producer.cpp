@@ -1,0 +1,245 @@
+// The Kafka backend's producer: an idempotent librdkafka producer with acks=all.
+// A record counts as written (and the append hook hears of it) when the cluster
+// acknowledged it; records are routed by pspf (murmur2 of the key or id), so a key
+// lands on the same partition number as in the local log.
+#include <exception>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "pspf/kafka/kafka_parts.h"
+#include "pspf/log.h"
+#include "pspf/msgpack.h"
+#include "pspf/murmur2.h"
+
+namespace pspf::kafka {
+namespace {
+
+// Keyless records without an id go to one partition this many at a time, then to
+// the next (Kafka's sticky partitioner moves on at each batch).
+constexpr uint64_t kStickyRun = 128;
+// How many records are queued between two serves of delivery reports.
+constexpr uint64_t kServeEvery = 1024;
+
+// A record kept until it is acknowledged, for the append hook.
+struct Kept {
+  std::string key, id, headers, value;
+  bool has_key = false, has_id = false;
+};
+
+class KafkaProducer : public Producer {
+ public:
+  KafkaProducer(const Settings& s, TopicConfig t) : s_(s), topic_(std::move(t)) {
+    handle_ = make_handle(
+        RD_KAFKA_PRODUCER, s_,
+        {{"linger.ms", "5"},
+         {"message.timeout.ms", std::to_string(s_.timeout_ms)},
+         {"allow.auto.create.topics", "false"}},
+        {{"enable.idempotence", "true"}, {"acks", "all"}}, [this](rd_kafka_conf_t* conf) {
+          rdkafka().rd_kafka_conf_set_opaque(conf, this);
+          rdkafka().rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::on_delivery);
+        });
+  }
+
+  ~KafkaProducer() override { salvage(); }
+
+  void on_append(AppendHook hook) override { hook_ = std::move(hook); }
+  void create_on_first_write(std::function<TopicConfig()> create) override {
+    create_ = std::move(create);
+  }
+  void set_producer_id(std::string) override {
+    throw Error(Errc::usage,
+                "--producer-id needs the local log: Kafka keeps no producer marks "
+                "(leave out -b, or import once)");
+  }
+  void expect_version(ExpectVersion) override {
+    throw Error(Errc::usage,
+                "--expect-version needs the local log: Kafka has no per-key "
+                "version check (leave out -b)");
+  }
+  void expect_ids(uint64_t) override {}
+
+  PartitionId route(const std::string_view* key, const std::string_view* id, uint64_t) override {
+    if (key) return partition_for_key(*key, topic_.partitions);
+    if (id) return partition_for_key(*id, topic_.partitions);
+    if (++keyless_ % kStickyRun == 0) sticky_ = (sticky_ + 1) % topic_.partitions;
+    return PartitionId(sticky_);
+  }
+  bool appended_before(PartitionId, uint64_t) override { return false; }
+
+  std::optional<std::string> oversized(PartitionId, const std::string_view* key,
+                                       const std::string_view* id, std::string_view headers,
+                                       size_t value_size, uint64_t) const override {
+    size_t size = value_size + headers.size() + (key ? key->size() : 0) + (id ? id->size() : 0);
+    if (size > kMaxMessageBytes)
+      return fmt::format("event of about {} bytes is larger than Kafka messages may be ({} bytes)",
+                         size, kMaxMessageBytes);
+    return std::nullopt;
+  }
+
+  void add(PartitionId p, const std::string_view* key, const std::string_view* id,
+           std::string_view headers, std::string_view value, uint64_t) override {
+    rethrow();
+    if (create_) {
+      auto create = std::move(create_);
+      create_ = nullptr;
+      TopicConfig t = create();
+      if (t.partitions != topic_.partitions)
+        throw Error(Errc::exists, fmt::format("topic {} was created meanwhile with {} partitions "
+                                              "instead of {}",
+                                              t.name, t.partitions, topic_.partitions));
+      topic_ = std::move(t);
+    }
+    const RdKafka& k = rdkafka();
+    json_.clear();
+    bool tombstone = msgpack_is_nil(value);
+    if (!tombstone) {
+      const char* q = value.data();
+      if (!msgpack_to_json(&q, value.data() + value.size(), json_))
+        throw Error(Errc::invalid_input, "an event's value is not valid MessagePack");
+    }
+    kv_.clear();
+    if (!headers.empty() && !msgpack_read_string_map(headers, kv_))
+      throw Error(Errc::invalid_input, "an event's headers are not a map of strings");
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (id || !kv_.empty()) {
+      hdrs = k.rd_kafka_headers_new(kv_.size() + 1);
+      if (id)
+        k.rd_kafka_header_add(hdrs, kIdHeader.data(), kIdHeader.size(), id->data(), id->size());
+      for (const auto& [n, v] : kv_)
+        k.rd_kafka_header_add(hdrs, n.data(), static_cast<ssize_t>(n.size()), v.data(),
+                              static_cast<ssize_t>(v.size()));
+    }
+    Kept* kept = nullptr;
+    if (hook_) {
+      kept = new Kept;
+      kept->has_key = key != nullptr;
+      if (key) kept->key = *key;
+      kept->has_id = id != nullptr;
+      if (id) kept->id = *id;
+      kept->headers = headers;
+      kept->value = value;
+    }
+    for (;;) {
+      rd_kafka_resp_err_t err = k.rd_kafka_producev(
+          handle_.get(), RD_KAFKA_V_TOPIC(topic_.name.c_str()), RD_KAFKA_V_PARTITION(p.value),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
+          RD_KAFKA_V_VALUE(tombstone ? nullptr : json_.data(), tombstone ? 0 : json_.size()),
+          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(kept), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // wait for acknowledgements
+        k.rd_kafka_poll(handle_.get(), 100);
+        rethrow();
+        continue;
+      }
+      if (hdrs) k.rd_kafka_headers_destroy(hdrs);
+      delete kept;
+      fail(s_, fmt::format("{}: cannot queue an event", Log::label(topic_, p)), err);
+    }
+    ++queued_;
+    if (queued_ % kServeEvery == 0) k.rd_kafka_poll(handle_.get(), 0);
+    rethrow();
+  }
+
+  uint64_t producer_seq(PartitionId) override { return 0; }
+
+  bool flush() override {
+    wait_all();
+    rethrow();
+    return true;
+  }
+
+  void salvage() noexcept override {
+    try {
+      wait_all();
+    } catch (...) {
+    }
+  }
+
+  uint64_t appended() const override { return appended_; }
+  int32_t partitions_appended() const override { return static_cast<int32_t>(partitions_.size()); }
+  uint64_t duplicates() const override { return 0; }
+  int64_t conflict_version() const override { return -1; }
+  uint64_t pending() const override { return queued_ - appended_ - failed_; }
+  uint64_t truncated_bytes() const override { return 0; }
+  std::vector<std::string> quarantined() const override { return {}; }
+  const TopicConfig& topic() const override { return topic_; }
+
+ private:
+  // Kafka's default message.max.bytes (about 1 MB); a larger event needs the topic's
+  // max.message.bytes and the producer's message.max.bytes raised (-X).
+  static constexpr size_t kMaxMessageBytes = 1000000;
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    static_cast<KafkaProducer*>(opaque)->delivered(m);
+  }
+
+  // Runs inside librdkafka's poll: nothing may be thrown through it.
+  void delivered(const rd_kafka_message_t* m) noexcept {
+    std::unique_ptr<Kept> kept(static_cast<Kept*>(m->_private));
+    if (m->err) {
+      ++failed_;
+      if (!first_error_) first_error_ = m->err;
+      return;
+    }
+    ++appended_;
+    partitions_.insert(m->partition);
+    if (!hook_ || !kept || error_) return;
+    try {
+      rd_kafka_timestamp_type_t type;
+      Timestamp ts(rdkafka().rd_kafka_message_timestamp(m, &type));
+      std::string_view key = kept->key, id = kept->id;
+      batch_.clear();
+      batch_.add(kept->has_key ? &key : nullptr, kept->has_id ? &id : nullptr, kept->headers,
+                 kept->value);
+      AppendResult r;
+      r.appended = {Offset(m->offset), ts, 1};
+      hook_(PartitionId(m->partition), r, batch_.seal(Offset(m->offset), ts));
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  // Waits until every queued record was acknowledged or failed.
+  void wait_all() {
+    const RdKafka& k = rdkafka();
+    while (k.rd_kafka_outq_len(handle_.get()) > 0)
+      k.rd_kafka_flush(handle_.get(), 1000);  // message.timeout.ms bounds the wait
+  }
+
+  // Throws what a delivery report or the hook left behind.
+  void rethrow() {
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    if (first_error_)
+      throw Error(errc_of(first_error_),
+                  fmt::format("{}: {} event{} of topic {} not written: {}", cluster_label(s_),
+                              failed_, failed_ == 1 ? "" : "s", topic_.name,
+                              rdkafka().rd_kafka_err2str(first_error_)));
+  }
+
+  Settings s_;
+  TopicConfig topic_;
+  Handle handle_;
+  AppendHook hook_;
+  std::function<TopicConfig()> create_;
+  Buffer json_;
+  std::vector<std::pair<std::string_view, std::string_view>> kv_;
+  BatchBuilder batch_;
+  uint64_t keyless_ = 0;
+  int32_t sticky_ = 0;
+  uint64_t queued_ = 0;
+  uint64_t appended_ = 0;
+  uint64_t failed_ = 0;
+  std::set<int32_t> partitions_;
+  rd_kafka_resp_err_t first_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t) {
+  return std::make_unique<KafkaProducer>(s, t);
+}
+
+}  // namespace pspf::kafka
