@@ -9,7 +9,7 @@ top=$(pwd)
 
 packages=(meson ninja-build g++ pkg-config libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev
   libfmt-dev doctest-dev libsimdjson-dev libxxhash-dev jq sqlite3 shellcheck clang-format
-  time gnuplot-nox libsqlite3-dev redis-server)
+  time gnuplot-nox libsqlite3-dev redis-server librdkafka-dev kcat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

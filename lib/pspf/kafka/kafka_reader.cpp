@@ -81,7 +81,10 @@ class KafkaReader : public TopicReader {
         current_ = std::move(part.buffered.front());
         part.buffered.pop_front();
         if (part.paused && part.buffered.size() <= kResumeAt) pause(pick, false);
-        if (current_->offset + 1 >= part.end) finish(part);
+        // At the end bound, or past the last message before it (compaction gaps).
+        if (current_->offset + 1 >= part.end ||
+            (part.buffered.empty() && part.caught_up && part.eof_at >= part.end))
+          finish(part);
         if (current_->offset >= part.end) continue;
         if (o_.key && (!current_->key || std::string_view(static_cast<const char*>(current_->key),
                                                           current_->key_len) != *o_.key))
@@ -122,6 +125,7 @@ class KafkaReader : public TopicReader {
     bool done = false;
     bool caught_up = false;  // reached the partition's end as the cluster knows it
     bool paused = false;
+    int64_t eof_at = -1;  // where the cluster last said the partition ends
     int64_t end = 0;  // exclusive
     std::deque<Message> buffered;
   };
@@ -183,8 +187,10 @@ class KafkaReader : public TopicReader {
     Part* part = ours ? &parts_[static_cast<size_t>(m->partition)] : nullptr;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       if (part) {
+        // Said after the messages before it, which may still wait for their turn.
         part->caught_up = true;
-        if (m->offset >= part->end) finish(*part);
+        part->eof_at = m->offset;
+        if (part->buffered.empty() && m->offset >= part->end) finish(*part);
       }
       return true;
     }
