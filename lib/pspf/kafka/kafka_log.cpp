@@ -31,6 +31,11 @@ using Event = std::unique_ptr<rd_kafka_event_t, EventFree>;
 class KafkaLog : public Log {
  public:
   explicit KafkaLog(Settings s) : s_(std::move(s)) {}
+  ~KafkaLog() override {
+    // librdkafka 2.0 waits forever, destroying a client, for a request the brokers
+    // never answered: the process is ending anyway, so such a client is left to it.
+    if (admin_stuck_) (void)admin_.release();
+  }
 
   // --- Topics
   std::optional<TopicConfig> find_topic(std::string_view name) const override {
@@ -247,7 +252,17 @@ class KafkaLog : public Log {
   }
 
   void delete_group(std::string_view group) const override {
-    check_group(group);
+    // librdkafka 2.0 aborts when a DeleteGroups request times out; brokers that do
+    // not describe groups (older than 0.10, librdkafka's mock cluster) do not
+    // delete them either, so they are asked first.
+    bool supported = true;
+    if (!describe_group(group, &supported).empty())
+      throw Error(Errc::busy, fmt::format("{}: group {} has live members: stop them first",
+                                          cluster_label(s_), group));
+    if (!supported)
+      throw Error(Errc::io, fmt::format("{}: the brokers cannot delete consumer groups "
+                                        "(DeleteGroups is not supported)",
+                                        cluster_label(s_)));
     const RdKafka& k = rdkafka();
     std::string g(group);
     rd_kafka_DeleteGroup_t* dg = k.rd_kafka_DeleteGroup_new(g.c_str());
@@ -267,26 +282,15 @@ class KafkaLog : public Log {
   }
 
   int live_members(std::string_view group) const override {
-    int n = 0;
-    describe_group(group, [&](const rd_kafka_MemberDescription_t*) { ++n; });
-    return n;
+    return static_cast<int>(describe_group(group).size());
   }
 
   std::map<int32_t, OwnerInfo> partition_owners(std::string_view group,
                                                 const TopicConfig& t) const override {
-    const RdKafka& k = rdkafka();
     std::map<int32_t, OwnerInfo> out;
-    describe_group(group, [&](const rd_kafka_MemberDescription_t* m) {
-      const rd_kafka_topic_partition_list_t* l =
-          k.rd_kafka_MemberAssignment_partitions(k.rd_kafka_MemberDescription_assignment(m));
-      for (int i = 0; l && i < l->cnt; ++i)
-        if (t.name == l->elems[i].topic) {
-          OwnerInfo o;
-          o.member = k.rd_kafka_MemberDescription_consumer_id(m);
-          o.host = k.rd_kafka_MemberDescription_host(m);
-          out[l->elems[i].partition] = o;
-        }
-    });
+    for (const Member& m : describe_group(group))
+      for (const auto& [topic, p] : m.assigned)
+        if (topic == t.name) out[p] = OwnerInfo{m.id, 0, m.host};
     return out;
   }
 
@@ -330,9 +334,11 @@ class KafkaLog : public Log {
     // The request timeout ends the request with an error event; the margin covers a
     // broker that does not know the request at all.
     Event ev(k.rd_kafka_queue_poll(q.get(), s_.timeout_ms + 5000));
-    if (!ev)
+    if (!ev) {
+      admin_stuck_ = true;
       throw Error(Errc::io,
                   fmt::format("{}: no answer in {} ms", cluster_label(s_), s_.timeout_ms + 5000));
+    }
     return ev;
   }
 
@@ -343,30 +349,72 @@ class KafkaLog : public Log {
                                             k.rd_kafka_event_error_string(ev)));
   }
 
-  void describe_group(std::string_view group,
-                      const std::function<void(const rd_kafka_MemberDescription_t*)>& fn) const {
+  // A live member of a group, as the group's coordinator describes it.
+  struct Member {
+    std::string id, host;
+    std::vector<std::pair<std::string, int32_t>> assigned;  // topic, partition
+  };
+
+  // The group's live members. Through the DescribeGroups request of
+  // rd_kafka_list_groups: librdkafka 2.0's DescribeConsumerGroups leaves the client
+  // unable to shut down when a broker does not know the request. A broker that does
+  // not (librdkafka's mock cluster) describes no member.
+  std::vector<Member> describe_group(std::string_view group, bool* supported = nullptr) const {
     check_group(group);
     const RdKafka& k = rdkafka();
     std::string g(group);
-    const char* groups[] = {g.c_str()};
-    Event ev = run_admin([&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
-      k.rd_kafka_DescribeConsumerGroups(admin(), groups, 1, o, q);
-    });
-    check_event(ev.get(), fmt::format("cannot describe group {}", group));
-    size_t n = 0;
-    const rd_kafka_ConsumerGroupDescription_t** d = k.rd_kafka_DescribeConsumerGroups_result_groups(
-        k.rd_kafka_event_DescribeConsumerGroups_result(ev.get()), &n);
-    if (n != 1) return;
-    if (const rd_kafka_error_t* e = k.rd_kafka_ConsumerGroupDescription_error(d[0])) {
-      // A broker too old to describe groups (and librdkafka's mock cluster): no
-      // member is known, which the commands show as no owner.
-      if (k.rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) return;
-      throw Error(errc_of(k.rd_kafka_error_code(e)),
-                  fmt::format("{}: cannot describe group {}: {}", cluster_label(s_), group,
-                              k.rd_kafka_error_string(e)));
+    const rd_kafka_group_list* list = nullptr;
+    rd_kafka_resp_err_t err = k.rd_kafka_list_groups(admin(), g.c_str(), &list, s_.timeout_ms);
+    if (err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
+      if (supported) *supported = false;
+      return {};
     }
-    size_t members = k.rd_kafka_ConsumerGroupDescription_member_count(d[0]);
-    for (size_t i = 0; i < members; ++i) fn(k.rd_kafka_ConsumerGroupDescription_member(d[0], i));
+    if (err) fail(s_, fmt::format("cannot describe group {}", group), err);
+    std::vector<Member> out;
+    for (int i = 0; i < list->group_cnt; ++i) {
+      const rd_kafka_group_info& info = list->groups[i];
+      if (g != info.group || info.err) continue;
+      for (int j = 0; j < info.member_cnt; ++j) {
+        const rd_kafka_group_member_info& m = info.members[j];
+        Member member{m.member_id, m.client_host, {}};
+        parse_assignment(static_cast<const unsigned char*>(m.member_assignment),
+                         static_cast<size_t>(m.member_assignment_size), member.assigned);
+        out.push_back(std::move(member));
+      }
+    }
+    k.rd_kafka_group_list_destroy(list);
+    return out;
+  }
+
+  // Kafka's consumer protocol assignment: i16 version, then i32 topic count and for
+  // each topic an i16-length name and an i32 count of i32 partitions (big-endian).
+  // Whatever does not parse is left out.
+  static void parse_assignment(const unsigned char* p, size_t n,
+                               std::vector<std::pair<std::string, int32_t>>& out) {
+    size_t at = 0;
+    auto take = [&](size_t bytes, int64_t& v) {
+      if (!p || n - at < bytes || at > n) return false;
+      v = 0;
+      for (size_t i = 0; i < bytes; ++i) v = (v << 8) | p[at + i];
+      if (bytes == 2) v = static_cast<int16_t>(v);
+      if (bytes == 4) v = static_cast<int32_t>(v);
+      at += bytes;
+      return true;
+    };
+    int64_t version, topics;
+    if (!take(2, version) || !take(4, topics)) return;
+    for (int64_t t = 0; t < topics; ++t) {
+      int64_t len, parts;
+      if (!take(2, len) || len < 0 || n - at < static_cast<size_t>(len)) return;
+      std::string name(reinterpret_cast<const char*>(p + at), static_cast<size_t>(len));
+      at += static_cast<size_t>(len);
+      if (!take(4, parts)) return;
+      for (int64_t i = 0; i < parts; ++i) {
+        int64_t part;
+        if (!take(4, part)) return;
+        out.emplace_back(name, static_cast<int32_t>(part));
+      }
+    }
   }
 
   void check_group(std::string_view group) const {
@@ -376,6 +424,7 @@ class KafkaLog : public Log {
 
   Settings s_;
   mutable Handle admin_;
+  mutable bool admin_stuck_ = false;
 };
 
 }  // namespace

@@ -126,7 +126,7 @@ class KafkaReader : public TopicReader {
     bool caught_up = false;  // reached the partition's end as the cluster knows it
     bool paused = false;
     int64_t eof_at = -1;  // where the cluster last said the partition ends
-    int64_t end = 0;  // exclusive
+    int64_t end = 0;      // exclusive
     std::deque<Message> buffered;
   };
 

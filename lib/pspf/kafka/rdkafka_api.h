@@ -76,7 +76,6 @@ namespace pspf::kafka {
   X(rd_kafka_event_DeleteTopics_result)             \
   X(rd_kafka_event_DeleteGroups_result)             \
   X(rd_kafka_event_ListConsumerGroups_result)       \
-  X(rd_kafka_event_DescribeConsumerGroups_result)   \
   X(rd_kafka_CreateTopics_result_topics)            \
   X(rd_kafka_DeleteTopics_result_topics)            \
   X(rd_kafka_DeleteGroups_result_groups)            \
@@ -99,15 +98,8 @@ namespace pspf::kafka {
   X(rd_kafka_ListConsumerGroups)                    \
   X(rd_kafka_ListConsumerGroups_result_valid)       \
   X(rd_kafka_ConsumerGroupListing_group_id)         \
-  X(rd_kafka_DescribeConsumerGroups)                \
-  X(rd_kafka_DescribeConsumerGroups_result_groups)  \
-  X(rd_kafka_ConsumerGroupDescription_error)        \
-  X(rd_kafka_ConsumerGroupDescription_member_count) \
-  X(rd_kafka_ConsumerGroupDescription_member)       \
-  X(rd_kafka_MemberDescription_consumer_id)         \
-  X(rd_kafka_MemberDescription_host)                \
-  X(rd_kafka_MemberDescription_assignment)          \
-  X(rd_kafka_MemberAssignment_partitions)           \
+  X(rd_kafka_list_groups)                                                                         \
+  X(rd_kafka_group_list_destroy)                                                                  \
   X(rd_kafka_AdminOptions_new)                      \
   X(rd_kafka_AdminOptions_destroy)                  \
   X(rd_kafka_AdminOptions_set_request_timeout)      \
