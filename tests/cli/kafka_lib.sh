@@ -16,7 +16,9 @@ kafka_start() {
   [ -x "$MOCK_KAFKA" ] || skip "this build has no Kafka backend (librdkafka-dev missing)"
   mkfifo "$T/mock.ctl"
   exec 7<>"$T/mock.ctl" # read-write: opening it does not wait for the other end
-  bg_start "$MOCK_KAFKA" "$@" <&7 >"$T/mock.out" 2>"$T/mock.err"
+  # (A background job's stdin is /dev/null unless the job itself redirects it.)
+  # shellcheck disable=SC2016 # expanded by the job's own shell
+  bg_start sh -c 'exec "$0" "$@" <&7' "$MOCK_KAFKA" "$@" >"$T/mock.out" 2>"$T/mock.err"
   # shellcheck disable=SC2034 # for the tests that stop it
   MOCK_PID=$BG_PID
   wait_until 10 "the mock cluster's address" has_lines "$T/mock.out" 1

@@ -241,8 +241,8 @@ std::string appended_so_far(const ImportOptions& o, const Producer& producer) {
     s += " (in several partitions: not necessarily a prefix of the input)";
   if (tool::on_kafka()) {
     if (n > 0)
-      s += "; Kafka does not deduplicate event ids: with --receipts, resume from the first "
-           "line without a receipt";
+      s += "; Kafka does not deduplicate event ids: to go on, send again only the lines "
+           "that got no receipt (--receipts)";
   } else if (o.id_field || o.producer_id)
     s += "; running the same command again appends only what is missing";
   else if (n > 0)

@@ -11,6 +11,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,21 @@ bool lost_ownership(rd_kafka_resp_err_t err) {
          err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
          err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || err == RD_KAFKA_RESP_ERR__STATE ||
          err == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}
+
+// Errors of a cluster that is changing or briefly unreachable: worth trying again.
+bool transient(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS: return true;
+    default: return false;
+  }
 }
 
 class KafkaConsumer : public Consumer {
@@ -172,11 +188,18 @@ class KafkaConsumer : public Consumer {
       return true;
     }
     const RdKafka& k = rdkafka();
-    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
-    k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), p.value)->offset = next.value;
-    rd_kafka_resp_err_t err = k.rd_kafka_commit(handle_.get(), l, 0);
-    if (!err) err = l->elems[0].err;
-    k.rd_kafka_topic_partition_list_destroy(l);
+    // A coordinator that moved or is briefly away is waited for, up to the timeout.
+    auto deadline = Clock::now() + std::chrono::milliseconds(s_.timeout_ms);
+    rd_kafka_resp_err_t err;
+    for (;;) {
+      rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
+      k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), p.value)->offset = next.value;
+      err = k.rd_kafka_commit(handle_.get(), l, 0);
+      if (!err) err = l->elems[0].err;
+      k.rd_kafka_topic_partition_list_destroy(l);
+      if (!transient(err) || Clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
     if (lost_ownership(err)) {
       release(p);
       return false;
