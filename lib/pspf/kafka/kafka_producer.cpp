@@ -43,6 +43,19 @@ class KafkaProducer : public Producer {
 
   ~KafkaProducer() override { salvage(); }
 
+  // Learns where the topic's partitions are before the first record, so that it
+  // does not wait for librdkafka's next metadata refresh (up to a second) when the
+  // records come. A topic that does not exist yet is looked up when it is created.
+  void warm_up() {
+    const RdKafka& k = rdkafka();
+    rd_kafka_topic_t* rkt = k.rd_kafka_topic_new(handle_.get(), topic_.name.c_str(), nullptr);
+    if (!rkt) return;
+    const rd_kafka_metadata_t* md = nullptr;
+    if (k.rd_kafka_metadata(handle_.get(), 0, rkt, &md, s_.timeout_ms) == 0)
+      k.rd_kafka_metadata_destroy(md);
+    k.rd_kafka_topic_destroy(rkt);
+  }
+
   void on_append(AppendHook hook) override { hook_ = std::move(hook); }
   void create_on_first_write(std::function<TopicConfig()> create) override {
     create_ = std::move(create);
@@ -89,6 +102,7 @@ class KafkaProducer : public Producer {
                                               "instead of {}",
                                               t.name, t.partitions, topic_.partitions));
       topic_ = std::move(t);
+      warm_up();
     }
     const RdKafka& k = rdkafka();
     json_.clear();
@@ -239,7 +253,9 @@ class KafkaProducer : public Producer {
 }  // namespace
 
 std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t) {
-  return std::make_unique<KafkaProducer>(s, t);
+  auto p = std::make_unique<KafkaProducer>(s, t);
+  if (t.partitions > 0 && !t.name.empty()) p->warm_up();
+  return p;
 }
 
 }  // namespace pspf::kafka
