@@ -675,6 +675,7 @@ kafka_skip() { # REASON
   skip_rows kpspf "pspf-replay -b (mock Kafka)" "—" "$1" readout
   skip_rows kpspf "pspf-replay -b --no-merge (mock Kafka)" "—" "$1" readout
   skip_rows kpspf "pspf-consume -b -e (mock Kafka)" "group offsets committed" "$1" readout
+  skip_rows kpeer "kcat -G -e (mock Kafka)" "group offsets auto-committed" "$1" readout
 }
 kafka_skip_reason=""
 if [ ! -x "$mock" ]; then
@@ -722,6 +723,9 @@ if [ -z "$kafka_skip_reason" ]; then
     "$bin/pspf-replay" -b "$kafka_brokers" kread --no-merge
   kafka_measure readout kpspf "pspf-consume -b -e (mock Kafka)" "group offsets committed" kafka_read_check \
     /dev/null "$bin/pspf-consume" -b "$kafka_brokers" -g kbench-@RUN@ kread -e
+  # kcat's group consumer, for scale: both pay the mock's group join (about 3 s).
+  kafka_measure readout kpeer "kcat -G -e (mock Kafka)" "group offsets auto-committed" kafka_read_check \
+    /dev/null kcat -b "$kafka_brokers" -G kbench-kcat-@RUN@ -X auto.offset.reset=earliest -e -q -f '%s\n' kread
   stop_server "$kafka_pid"
   kafka_pid=""
 else

@@ -55,7 +55,7 @@ for sys in "**pspf-produce -b (mock Kafka)**" "**pspf-produce -b --key-field (mo
   kafka_rows+=("ingest, events/s|$sys" "peak RSS while ingesting, MiB|$sys")
 done
 for sys in "**pspf-replay -b (mock Kafka)**" "**pspf-replay -b --no-merge (mock Kafka)**" \
-  "**pspf-consume -b -e (mock Kafka)**" "kcat -C -e (mock Kafka)"; do
+  "**pspf-consume -b -e (mock Kafka)**" "kcat -C -e (mock Kafka)" "kcat -G -e (mock Kafka)"; do
   kafka_rows+=("read-out, events/s|$sys")
 done
 want+=("${kafka_rows[@]}")
