@@ -851,8 +851,9 @@ png="$out_dir/bench-results.png"
   echo '"vs best peer" and "vs floor" are pspf'"'"'s figure against the best SQLite/Redis/NATS row and the best floor row (cat, dd, /bin/echo) of the same operation: above 1× pspf is better, below it is worse, whichever way the figure points.'
   echo
   # shellcheck disable=SC2016  # the backquotes are Markdown
-  printf 'The "(mock Kafka)" rows run pspf'"'"'s Kafka backend (`-b`) and kcat %s against librdkafka'"'"'s mock cluster (3 brokers on 127.0.0.1, in memory, a fresh topic of 4 partitions for each ingest run, a new group for each pspf-consume run): they compare clients, not Kafka. They ingest %s events and read out %s (the mock keeps about 5 MiB a partition); "vs best peer" is against the best kcat row.\n' \
-    "${kcat_version:-(not installed)}" "$kafka_n" "$kafka_rn"
+  printf 'The "(mock Kafka)" rows run pspf'"'"'s Kafka backend (`-b`) and kcat %s against librdkafka'"'"'s mock cluster (3 brokers on 127.0.0.1, in memory, a fresh topic of 4 partitions for each ingest run, a new group for each pspf-consume run): they compare clients, not Kafka. %s\n' \
+    "${kcat_version:-(not installed)}" \
+    "${kafka_skip_reason:+Skipped in this run: $kafka_skip_reason.}${kafka_skip_reason:-They ingest $kafka_n events and read out $kafka_rn (the mock keeps about 5 MiB a partition); \"vs best peer\" is against the best kcat row.}"
   echo
   echo '| operation | system | durability | median | min | max | vs best peer | vs floor |'
   echo '|---|---|---|---:|---:|---:|---:|---:|'
