@@ -838,6 +838,8 @@ cmdline="tests/bench/run.sh"
 [ "$events" = 1000000 ] && [ "$singles" = 1000 ] && [ "$lat_events" = 10000 ] && [ "$runs" = 3 ] ||
   cmdline+=" --events $events --singles $singles --latency-events $lat_events --runs $runs"
 
+kafka_note="They ingest $kafka_n events and read out $kafka_rn (the mock keeps about 5 MiB a partition); \"vs best peer\" is against the best kcat row."
+[ -z "$kafka_skip_reason" ] || kafka_note="Skipped in this run: $kafka_skip_reason."
 md="$out_dir/bench-results.md"
 png="$out_dir/bench-results.png"
 {
@@ -852,8 +854,7 @@ png="$out_dir/bench-results.png"
   echo
   # shellcheck disable=SC2016  # the backquotes are Markdown
   printf 'The "(mock Kafka)" rows run pspf'"'"'s Kafka backend (`-b`) and kcat %s against librdkafka'"'"'s mock cluster (3 brokers on 127.0.0.1, in memory, a fresh topic of 4 partitions for each ingest run, a new group for each pspf-consume run): they compare clients, not Kafka. %s\n' \
-    "${kcat_version:-(not installed)}" \
-    "${kafka_skip_reason:+Skipped in this run: $kafka_skip_reason.}${kafka_skip_reason:-They ingest $kafka_n events and read out $kafka_rn (the mock keeps about 5 MiB a partition); \"vs best peer\" is against the best kcat row.}"
+    "${kcat_version:-(not installed)}" "$kafka_note"
   echo
   echo '| operation | system | durability | median | min | max | vs best peer | vs floor |'
   echo '|---|---|---|---:|---:|---:|---:|---:|'
