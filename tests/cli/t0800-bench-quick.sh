@@ -20,7 +20,12 @@ fi
 expect_exit 2 bash "$run" --runs 0
 expect_contains "$ERR" "--runs wants a whole number"
 
-expect_exit 0 bash "$run" --quick --no-apt --bin "$PSPF_BIN" --out "$T/out" --work "$T/work"
+# run.sh names what went wrong last (a FAILED Kafka row, say): show the end of its stderr.
+bash "$run" --quick --no-apt --bin "$PSPF_BIN" --out "$T/out" --work "$T/work" >"$T/run.out" 2>"$T/run.err" || {
+  rc=$?
+  tail -n 15 "$T/run.err" >&2
+  fail "run.sh --quick exited $rc, expected 0 (the end of its stderr is above)"
+}
 md="$T/out/bench-results.md"
 png="$T/out/bench-results.png"
 [ -s "$md" ] || fail "no $md"
