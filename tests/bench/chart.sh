@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # chart.sh SUMMARY OUT.png TITLE: draws the chart of tests/bench/run.sh with gnuplot
 # (pngcairo): one panel per operation, log-scale horizontal bars (the median, whiskers
-# from the min to the max), pspf orange, peers grey, the floor blue. SUMMARY is the
+# from the min to the max), pspf orange (its Kafka rows too), peers grey (kcat too),
+# the floor blue; skipped and FAILED rows are left out. SUMMARY is the
 # summary.tsv that run.sh leaves in its work folder (op, order, kind, label,
 # durability, median, min, max, ...); TITLE is the chart's second title line.
 # Exit status: 0 drawn, 1 gnuplot failed or missing, 2 usage.
@@ -26,8 +27,8 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 for op in ingest readout single lat50 lat99 rss bytes; do
   dat="$work/$op.dat"
   awk -F'\t' -v OFS='\t' -v op="$op" '
-    $1 == op && $6 !~ /^skip:/ {
-      c = ($3 == "pspf") ? 14245634 : ($3 == "floor") ? 4877708 : 10066329  # d95f02, 4a6d8c, 999999
+    $1 == op && $6 !~ /^(skip|fail):/ {
+      c = ($3 == "pspf" || $3 == "kpspf") ? 14245634 : ($3 == "floor") ? 4877708 : 10066329  # d95f02, 4a6d8c, 999999
       v = $6 + 0
       txt = (v >= 1e6) ? sprintf("%.2f M", v / 1e6) : (v >= 1e4) ? sprintf("%.0f k", v / 1e3) : (v >= 100) ? sprintf("%.0f", v) : (v >= 10) ? sprintf("%.1f", v) : sprintf("%.3g", v)
       lab = $4
@@ -77,7 +78,7 @@ set object 1 rect from 0.02,0.80 to 0.08,0.86 fc rgb "#d95f02" fs solid noborder
 set object 2 rect from 0.02,0.70 to 0.08,0.76 fc rgb "#999999" fs solid noborder
 set object 3 rect from 0.02,0.60 to 0.08,0.66 fc rgb "#4a6d8c" fs solid noborder
 set label 1 "pspf" at 0.11,0.83 font "DejaVu Sans,13"
-set label 2 "peers: SQLite, Redis Streams, NATS JetStream" at 0.11,0.73 font "DejaVu Sans,13"
+set label 2 "peers: SQLite, Redis Streams, NATS JetStream, kcat" at 0.11,0.73 font "DejaVu Sans,13"
 set label 3 "the physical floor: cat, dd, /bin/echo" at 0.11,0.63 font "DejaVu Sans,13"
 set label 4 "Bars: the median of the runs; whiskers: min to max.\nLog scales. Durability differs per row:\nsee the table (bench-results.md)." at 0.02,0.42 font "DejaVu Sans,12"
 plot NaN

@@ -2,7 +2,8 @@
 # pspf and its peers in one run, on the same data: ingest, read-out, one process per
 # event, end-to-end latency, peak RSS and bytes on disk per event, for pspf, the
 # physical floor (cat, dd, /bin/echo), SQLite (sqlite3 CLI and the C API), Redis
-# Streams and NATS JetStream, each with its durability stated. Writes bench-results.md
+# Streams and NATS JetStream, each with its durability stated; and pspf's Kafka backend
+# (-b) next to kcat on librdkafka's mock cluster. Writes bench-results.md
 # (a Markdown table with pspf's ratio to the best peer and to the floor) and
 # bench-results.png (gnuplot) into --out DIR. See tests/bench/README.md.
 # Functions called by name through measure_*() look unused to shellcheck.
@@ -20,6 +21,10 @@ bench-results.png into the output folder. Each figure is the median of --runs ru
 with the min and max. Servers listen on 127.0.0.1 only, on free ports, keep their data
 in the work folder and are stopped by their pid (also on Ctrl-C).
 
+The Kafka rows run pspf -b and kcat against librdkafka's mock cluster
+(build/tests/pspf-mock-kafka, in memory): they compare clients, not Kafka. They
+ingest the N events and read out at most 100,000 (what the mock keeps).
+
 Options:
   --out DIR             where bench-results.md/.png go (default: the repository root)
   --quick               100,000 events, 100 single events, 1,000 latency events, 1 run
@@ -36,7 +41,8 @@ Options:
   -h, --help            this help
 
 Exit status: 0 done (a peer that cannot be had is a "skipped" row), 1 a command failed
-or an output was wrong, 2 usage error.
+or an output was wrong (a Kafka row then reads FAILED, after the report is written),
+2 usage error.
 EOF
 }
 
@@ -142,7 +148,8 @@ if [ "$apt" = 1 ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   want=()
   # command (or file) : the Debian package that brings it
   for pair in /usr/bin/time:time sqlite3:sqlite3 /usr/include/sqlite3.h:libsqlite3-dev \
-    redis-server:redis-server nats-server:nats-server node:nodejs npm:npm gnuplot:gnuplot-nox; do
+    redis-server:redis-server nats-server:nats-server node:nodejs npm:npm gnuplot:gnuplot-nox \
+    kcat:kcat; do
     what=${pair%%:*}
     if [[ $what == /* ]]; then [ -e "$what" ] && continue; else command -v "$what" >/dev/null && continue; fi
     want+=("${pair#*:}")
@@ -565,6 +572,167 @@ else
   skip_rows peer "NATS JetStream" "$D_NATS" "$nats_skip" ingest rss bytes readout lat50 lat99
 fi
 
+# ---------------------------------------------------------------- Kafka backend (mock cluster)
+# pspf -b against kcat, two librdkafka clients of the same cluster: librdkafka's mock
+# cluster (build/tests/pspf-mock-kafka, 3 brokers on 127.0.0.1, everything in memory),
+# so these rows compare clients, not Kafka. Their kinds are kpspf and kpeer: their
+# ratio is to kcat only. A Kafka row whose output is wrong is a FAILED row, and the
+# script exits 1 once the report is written.
+D_KP="acks=all, idempotent (pspf's fixed settings); the mock holds it in memory"
+D_KK="-X acks=all -X enable.idempotence=true; the mock holds it in memory"
+mock="$bin/../tests/pspf-mock-kafka"
+kdir="$W/kafka"
+kafka_pid="" kafka_brokers=""
+kafka_failed=()
+# The mock keeps only the last 5 MiB or so of each partition (librdkafka 2.0), so the
+# read-outs read a topic of at most this many events (4 partitions of about 3.6 MB);
+# the ingest rows take all the events (the mock drops what it cannot keep).
+kafka_read_max=100000
+kafka_n=$events kafka_rn=$((events < kafka_read_max ? events : kafka_read_max))
+# kafka_start TOPIC:PARTITIONS...: the mock cluster with these topics; sets kafka_pid
+# and kafka_brokers (the bootstrap address it prints first).
+kafka_start() {
+  local i
+  rm -rf -- "$kdir" && mkdir -p -- "$kdir"
+  "$mock" 3 "$@" </dev/null >"$kdir/mock.out" 2>"$kdir/mock.err" &
+  kafka_pid=$!
+  server_pids+=("$kafka_pid")
+  for ((i = 0; i < 500; i++)); do
+    kafka_brokers=$(head -n 1 -- "$kdir/mock.out")
+    [[ $kafka_brokers =~ ^127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+)*$ ]] && return 0
+    kill -0 "$kafka_pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  stop_server "$kafka_pid"
+  kafka_pid=""
+  return 1
+}
+# kafka_records TOPIC [WHEN]: the sum of its partitions' end offsets (high watermarks),
+# or with WHEN -2 of their start offsets.
+kafka_records() {
+  local p q=()
+  for p in 0 1 2 3; do q+=(-t "$1:$p:${2:--1}"); done
+  kcat -Q -b "$kafka_brokers" "${q[@]}" 2>>"$kdir/kcat.err" |
+    awk '$NF ~ /^[0-9]+$/ { s += $NF; n++ } END { if (n == 4) print s; else print "?" }'
+}
+# kafka_measure OP KIND LABEL DURABILITY CHECK IN CMD...: like measure_ingest (rows
+# ingest and rss) or measure_read (row readout), @RUN@ in CMD being the run's number
+# (a fresh topic or group each run). CHECK FILE RUN prints what is wrong and fails;
+# then the row reads FAILED and the other runs are left out.
+kafka_measure() {
+  local op=$1 kind=$2 label=$3 dur=$4 check=$5 in=$6 n i rates="" rsss="" bad="" cmd
+  shift 6
+  n=$kafka_n
+  [ "$op" = ingest ] || n=$kafka_rn
+  for ((i = 1; i <= runs; i++)); do
+    cmd=("${@//@RUN@/$i}")
+    sync_fs
+    timed "$in" "$W/kafka.out" "${cmd[@]}" || { bad="run $i: '${cmd[*]}' exited $?" && break; }
+    bad=$("$check" "$W/kafka.out" "$i") || { bad="run $i: $bad" && break; }
+    bad=""
+    append rates "$(div "$((n * 1000000))" "$us")"
+    [ -z "$rss_kib" ] || append rsss "$(div "$rss_kib" 1024)"
+    note "  $label, run $i: $(div "$us" 1e6) s${rss_kib:+, $((rss_kib / 1024)) MiB}"
+  done
+  rm -f -- "$W/kafka.out"
+  if [ -n "$bad" ]; then
+    note "  $label: FAILED: $bad"
+    kafka_failed+=("$label: $bad")
+    record "$op" "$kind" "$label" "$dur" "fail:$bad"
+    [ "$op" != ingest ] || record rss "$kind" "$label" "$dur" "skip:the ingest failed"
+    return 0
+  fi
+  record "$op" "$kind" "$label" "$dur" "$rates"
+  [ "$op" != ingest ] || record rss "$kind" "$label" "$dur" "${rsss:-skip:/usr/bin/time missing}"
+}
+# Checks of kafka_measure. The ingest ones count the records of the run's topic
+# ($kafka_topic-RUN); the read-out one wants every event of the read topic once, the
+# same lines as its input and each key's events in input order (on the last run).
+kafka_ingest_check() {
+  local got
+  got=$(kafka_records "$kafka_topic-$2")
+  [ "$got" = "$kafka_n" ] || { echo "topic $kafka_topic-$2 holds $got records, expected $kafka_n" && return 1; }
+}
+kafka_read_check() {
+  local got
+  got=$(wc -l <"$1")
+  [ "$got" -eq "$kafka_rn" ] || { echo "$got lines, expected $kafka_rn" && return 1; }
+  [ "$2" -eq "$runs" ] || return 0
+  sort -S 25% -T "$W" -- "$1" | cmp -s - "$kev.sorted" || { echo "other lines than the input" && return 1; }
+  awk '{
+      match($0, /"item":[{]"id":"[^"]*"/); k = substr($0, RSTART + 14, RLENGTH - 15)
+      match($0, /"event_id":"e-[0-9]+"/); e = substr($0, RSTART + 14, RLENGTH - 15) + 0
+      if (e <= last[k]) { print "per-key order differs from the input: key " k ": e-" e " after e-" last[k]; exit 1 }
+      last[k] = e
+    }' "$1"
+}
+kafka_skip() { # REASON
+  skip_rows kpspf "pspf-produce -b (mock Kafka)" "$D_KP" "$1" ingest rss
+  skip_rows kpeer "kcat -P (mock Kafka)" "$D_KK" "$1" ingest rss
+  skip_rows kpspf "pspf-produce -b --key-field (mock Kafka)" "$D_KP" "$1" ingest rss
+  skip_rows kpeer "kcat -P -K (mock Kafka)" "$D_KK" "$1" ingest rss
+  skip_rows kpeer "kcat -C -e (mock Kafka)" "—" "$1" readout
+  skip_rows kpspf "pspf-replay -b (mock Kafka)" "—" "$1" readout
+  skip_rows kpspf "pspf-replay -b --no-merge (mock Kafka)" "—" "$1" readout
+  skip_rows kpspf "pspf-consume -b -e (mock Kafka)" "group offsets committed" "$1" readout
+  skip_rows kpeer "kcat -G -e (mock Kafka)" "group offsets auto-committed" "$1" readout
+}
+kafka_skip_reason=""
+if [ ! -x "$mock" ]; then
+  kafka_skip_reason="pspf built without the Kafka backend (no $(basename -- "$mock"))"
+elif ! command -v kcat >/dev/null; then
+  kafka_skip_reason="kcat not installed"
+fi
+if [ -z "$kafka_skip_reason" ]; then
+  note "Kafka backend: pspf -b and kcat against librdkafka's mock cluster ($kafka_n events in, $kafka_rn read out)"
+  topics=(kread:4)
+  for ((i = 1; i <= runs; i++)); do topics+=("kp-pspf-$i:4" "kp-kcat-$i:4" "kk-pspf-$i:4" "kk-kcat-$i:4"); done
+  kafka_start "${topics[@]}" || die "cannot start $mock: $(cat -- "$kdir/mock.err" 2>/dev/null)"
+  # kcat -K splits each line into key TAB value (the key extracted by awk, untimed).
+  awk '{
+      match($0, /"item":[{]"id":"[^"]*"/); printf "%s\t%s\n", substr($0, RSTART + 14, RLENGTH - 15), $0
+    }' "$ev" >"$kdir/keyed.tsv" || die "cannot write $kdir/keyed.tsv"
+  # Plain lines, values only: no key, no id (pspf spreads them, kcat's partitioner too).
+  kafka_topic=kp-pspf
+  kafka_measure ingest kpspf "pspf-produce -b (mock Kafka)" "$D_KP" kafka_ingest_check "$ev" \
+    "$bin/pspf-produce" -b "$kafka_brokers" kp-pspf-@RUN@ -q "$ev"
+  kafka_topic=kp-kcat
+  kafka_measure ingest kpeer "kcat -P (mock Kafka)" "$D_KK" kafka_ingest_check "$ev" \
+    kcat -P -b "$kafka_brokers" -t kp-kcat-@RUN@ -X acks=all -X enable.idempotence=true
+  # Keyed by item.id, both partitioned by murmur2 as Kafka's Java client does.
+  kafka_topic=kk-pspf
+  kafka_measure ingest kpspf "pspf-produce -b --key-field (mock Kafka)" "$D_KP" kafka_ingest_check "$ev" \
+    "$bin/pspf-produce" -b "$kafka_brokers" kk-pspf-@RUN@ --key-field item.id -q "$ev"
+  kafka_topic=kk-kcat
+  kafka_measure ingest kpeer "kcat -P -K (mock Kafka)" "$D_KK" kafka_ingest_check "$kdir/keyed.tsv" \
+    kcat -P -b "$kafka_brokers" -t kk-kcat-@RUN@ -K $'\t' -X partitioner=murmur2_random \
+    -X acks=all -X enable.idempotence=true
+  # The read-outs read one topic of kafka_rn keyed events, written once, untimed.
+  kev="$kdir/read.jsonl"
+  head -n "$kafka_rn" -- "$ev" >"$kev"
+  sort -S 25% -T "$W" -- "$kev" >"$kev.sorted" || die "cannot sort $kev"
+  "$bin/pspf-produce" -b "$kafka_brokers" kread --key-field item.id -q "$kev" ||
+    die "pspf-produce -b: cannot fill the read topic"
+  expect_count "Kafka read topic: records" "$(kafka_records kread)" "$kafka_rn"
+  expect_count "Kafka read topic: start offsets (the mock dropped some events)" "$(kafka_records kread -2)" 0
+  kafka_measure readout kpeer "kcat -C -e (mock Kafka)" "—" kafka_read_check /dev/null \
+    kcat -C -b "$kafka_brokers" -t kread -e -q -o beginning -f '%s\n'
+  kafka_measure readout kpspf "pspf-replay -b (mock Kafka)" "—" kafka_read_check /dev/null \
+    "$bin/pspf-replay" -b "$kafka_brokers" kread
+  kafka_measure readout kpspf "pspf-replay -b --no-merge (mock Kafka)" "—" kafka_read_check /dev/null \
+    "$bin/pspf-replay" -b "$kafka_brokers" kread --no-merge
+  kafka_measure readout kpspf "pspf-consume -b -e (mock Kafka)" "group offsets committed" kafka_read_check \
+    /dev/null "$bin/pspf-consume" -b "$kafka_brokers" -g kbench-@RUN@ kread -e
+  # kcat's group consumer, for scale: both pay the mock's group join (about 3 s).
+  kafka_measure readout kpeer "kcat -G -e (mock Kafka)" "group offsets auto-committed" kafka_read_check \
+    /dev/null kcat -b "$kafka_brokers" -G kbench-kcat-@RUN@ -X auto.offset.reset=earliest -e -q -f '%s\n' kread
+  stop_server "$kafka_pid"
+  kafka_pid=""
+else
+  note "Kafka rows skipped: $kafka_skip_reason"
+  kafka_skip "$kafka_skip_reason"
+fi
+
 # ---------------------------------------------------------------- one process per event
 note "one process per event: pspf-produce, sqlite3, dd, /bin/echo ($singles events)"
 single_data="$W/single-data"
@@ -628,24 +796,27 @@ awk -F'\t' -v OFS='\t' '
   function better(a, b, op) { return hi[op] ? a > b : a < b }
   {
     n = NR; op[n] = $1; kind[n] = $2; label[n] = $3; dur[n] = $4
-    if ($5 ~ /^skip:/) { skip[n] = substr($5, 6); next }
+    if ($5 ~ /^(skip|fail):/) { skip[n] = $5; next }
     k = split($5, v, ",")
     # insertion sort of the runs, then median (mean of the middle two when even)
     for (i = 2; i <= k; i++) { x = v[i] + 0; for (j = i - 1; j >= 1 && v[j] + 0 > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
     med[n] = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
     mn[n] = v[1]; mx[n] = v[k]
-    b = (kind[n] == "peer") ? "peer" : (kind[n] == "floor") ? "floor" : ""
+    b = (kind[n] == "pspf" || kind[n] == "kpspf") ? "" : kind[n]
     if (b != "" && (!((op[n], b) in best) || better(med[n], best[op[n], b], op[n]))) best[op[n], b] = med[n]
   }
+  # The Kafka rows (kpspf) are compared with kcat (kpeer) only, and not with the floor.
   function ratio(n, b,   r) {
-    if (kind[n] != "pspf" || (n in skip) || !((op[n], b) in best)) return "—"
+    if (kind[n] == "kpspf") { if (b != "peer") return "—"; b = "kpeer" }
+    else if (kind[n] != "pspf") return "—"
+    if ((n in skip) || !((op[n], b) in best)) return "—"
     r = hi[op[n]] ? med[n] / best[op[n], b] : best[op[n], b] / med[n]
     return sprintf("%.6g", r)
   }
   END {
     for (n = 1; n <= NR; n++) {
-      order = rank[op[n]] * 1000 + (kind[n] == "pspf" ? 0 : kind[n] == "peer" ? 300 : 600) + n
-      if (n in skip) print op[n], order, kind[n], label[n], dur[n], "skip:" skip[n], "", "", "—", "—"
+      order = rank[op[n]] * 1000 + (kind[n] == "pspf" ? 0 : kind[n] == "peer" ? 200 : kind[n] == "floor" ? 400 : kind[n] == "kpspf" ? 600 : 800) + n
+      if (n in skip) print op[n], order, kind[n], label[n], dur[n], skip[n], "", "", "—", "—"
       else print op[n], order, kind[n], label[n], dur[n], med[n], mn[n], mx[n], ratio(n, "peer"), ratio(n, "floor")
     }
   }' "$results" | sort -t "$(printf '\t')" -k2,2n >"$W/summary.tsv" || die "cannot summarise $results"
@@ -659,11 +830,16 @@ versions="pspf $("$bin/pspf-produce" --version | head -n 1 | awk '{ print $NF }'
 command -v sqlite3 >/dev/null && versions+=", SQLite $(sqlite3 --version | awk '{ print $1 }')"
 command -v redis-server >/dev/null && versions+=", Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
 command -v nats-server >/dev/null && versions+=", nats-server $(nats-server --version | awk '{ print $NF }')"
+kcat_version=""
+command -v kcat >/dev/null && kcat_version=$(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\) .*librdkafka \([^ ]*\).*/\1 (librdkafka \2)/p')
+[ -z "$kcat_version" ] || versions+=", kcat $kcat_version"
 [ "$have_nats_js" = 1 ] && versions+=", nats.js $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$npm_dir/node_modules/nats/package.json" | head -n 1) on node $(node --version)"
 cmdline="tests/bench/run.sh"
 [ "$events" = 1000000 ] && [ "$singles" = 1000 ] && [ "$lat_events" = 10000 ] && [ "$runs" = 3 ] ||
   cmdline+=" --events $events --singles $singles --latency-events $lat_events --runs $runs"
 
+kafka_note="They ingest $kafka_n events and read out $kafka_rn (the mock keeps about 5 MiB a partition); \"vs best peer\" is against the best kcat row."
+[ -z "$kafka_skip_reason" ] || kafka_note="Skipped in this run: $kafka_skip_reason."
 md="$out_dir/bench-results.md"
 png="$out_dir/bench-results.png"
 {
@@ -675,6 +851,10 @@ png="$out_dir/bench-results.png"
   # shellcheck disable=SC2016  # the backquotes are Markdown
   printf 'Reproduce: `bash scripts/build.sh && %s` (as root it installs the peers).\n\n' "$cmdline"
   echo '"vs best peer" and "vs floor" are pspf'"'"'s figure against the best SQLite/Redis/NATS row and the best floor row (cat, dd, /bin/echo) of the same operation: above 1× pspf is better, below it is worse, whichever way the figure points.'
+  echo
+  # shellcheck disable=SC2016  # the backquotes are Markdown
+  printf 'The "(mock Kafka)" rows run pspf'"'"'s Kafka backend (`-b`) and kcat %s against librdkafka'"'"'s mock cluster (3 brokers on 127.0.0.1, in memory, a fresh topic of 4 partitions for each ingest run, a new group for each pspf-consume run): they compare clients, not Kafka. %s\n' \
+    "${kcat_version:-(not installed)}" "$kafka_note"
   echo
   echo '| operation | system | durability | median | min | max | vs best peer | vs floor |'
   echo '|---|---|---|---:|---:|---:|---:|---:|'
@@ -702,8 +882,9 @@ png="$out_dir/bench-results.png"
       return (x >= 1) ? sprintf("**%.2f× better**", x) : sprintf("%.2f× worse", 1 / x)
     }
     {
-      sys = ($3 == "pspf") ? "**" $4 "**" : ($3 == "floor") ? "floor: " $4 : $4
+      sys = ($3 == "pspf" || $3 == "kpspf") ? "**" $4 "**" : ($3 == "floor") ? "floor: " $4 : $4
       if ($6 ~ /^skip:/) printf "| %s | %s | %s | skipped: %s | | | | |\n", t[$1], sys, $5, substr($6, 6)
+      else if ($6 ~ /^fail:/) printf "| %s | %s | %s | **FAILED**: %s | | | | |\n", t[$1], sys, $5, substr($6, 6)
       else printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", t[$1], sys, $5, fmt($1, $6), fmt($1, $7), fmt($1, $8), r($9), r($10)
     }' "$W/summary.tsv"
 } >"$md.tmp" || die "cannot write $md.tmp"
@@ -717,5 +898,9 @@ if command -v gnuplot >/dev/null; then
   note "wrote $png"
 else
   note "gnuplot not installed: no chart (Debian package gnuplot-nox)"
+fi
+if [ ${#kafka_failed[@]} -gt 0 ]; then
+  printf 'run.sh: FAILED (Kafka row): %s\n' "${kafka_failed[@]}" >&2
+  exit 1
 fi
 note "done in $elapsed s"
