@@ -10,7 +10,8 @@
 #   - every broker down during pspf-consume --exec: nothing is committed for a batch
 #     whose commit did not go through, the command exits 1 instead of hanging, and a
 #     later run hands the batch out again; a short outage is waited out: the run
-#     ends with each event processed once.
+#     ends with each event processed once; a member that cannot reach any broker
+#     to join its group exits 1 after its timeout.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/cli/kafka_lib.sh
@@ -101,4 +102,18 @@ wait "$run2" || rc=$?
 expect_eq 0 "$rc" "exit status of the run through a short outage ($(cat "$T/run2.err"))"
 jq -c . "$T/processed2" | sort >"$T/got"
 expect_same_file "$T/want" "$T/got" "each event processed once through the outage"
+# A member whose brokers go away while it joins its group gives up after its
+# timeout (had they been away from the start, reading the topic would fail first).
+bg_start pspf-consume -b "$B" "${KAFKA_GROUP_X[@]}" -X pspf.timeout.ms=2000 -g late c \
+  >"$T/late.out" 2>"$T/late.err"
+late=$BG_PID
+wait_until 30 "the late member to ask for the group's coordinator" has_lines "$T/mock.out" 0
+for b in 1 2 3; do kafka_cmd down "$b"; done
+start=$(now_ms)
+rc=0
+wait "$late" || rc=$?
+expect_eq 1 "$rc" "exit status of a member whose brokers went away"
+[ $(($(now_ms) - start)) -lt 30000 ] || fail "the member took more than 30s to give up"
+grep -qE "Kafka cluster .*(no broker answered for 2000 ms|Broker transport failure|timed out)" "$T/late.err" ||
+  fail "late member: $(cat "$T/late.err")"
 echo "ok: $TEST_NAME"

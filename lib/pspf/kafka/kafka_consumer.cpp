@@ -75,6 +75,7 @@ class KafkaConsumer : public Consumer {
                     [this](rd_kafka_conf_t* conf) {
                       rdkafka().rd_kafka_conf_set_opaque(conf, this);
                       rdkafka().rd_kafka_conf_set_rebalance_cb(conf, &KafkaConsumer::on_rebalance);
+                      rdkafka().rd_kafka_conf_set_error_cb(conf, &KafkaConsumer::on_error);
                     });
     k.rd_kafka_poll_set_consumer(handle_.get());
     main_queue_ = k.rd_kafka_queue_get_consumer(handle_.get());
@@ -111,6 +112,7 @@ class KafkaConsumer : public Consumer {
     // queue before its partition got a queue of its own is kept for that partition.
     while (Message m{rdkafka().rd_kafka_consumer_poll(handle_.get(), 0)}) keep(std::move(m));
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    check_reachable();
     RebalanceChange c;
     std::swap(c.gained, gained_);
     std::swap(c.released, released_);
@@ -200,6 +202,12 @@ class KafkaConsumer : public Consumer {
       if (!transient(err) || Clock::now() >= deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) {
+      // The group is changing hands: the offset is committed when this member gives
+      // the partition up (revoked()), still under its generation, which Kafka accepts.
+      part.unsent_commit = next.value;
+      return true;
+    }
     if (lost_ownership(err)) {
       release(p);
       return false;
@@ -267,11 +275,20 @@ class KafkaConsumer : public Consumer {
     bool owned = false;
     int64_t position = 0;
     int64_t committed = -1;
-    int64_t start = 0;  // with stop_at_end: the bounds when the run began
+    int64_t unsent_commit = -1;  // refused while the group was rebalancing
+    int64_t start = 0;           // with stop_at_end: the bounds when the run began
     int64_t end = 0;
     rd_kafka_queue_t* queue = nullptr;
     std::deque<Message> stash;
   };
+
+  // librdkafka's errors about the cluster as a whole (served inside its polls): the
+  // moment every broker went away is kept for check_reachable().
+  static void on_error(rd_kafka_t*, int err, const char*, void* opaque) {
+    auto* self = static_cast<KafkaConsumer*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && self->down_since_ == Clock::time_point{})
+      self->down_since_ = Clock::now();
+  }
 
   static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
@@ -332,7 +349,21 @@ class KafkaConsumer : public Consumer {
     joined_ = true;
   }
 
+  // Gives up every partition (eager protocol), first committing what a commit refused
+  // during the rebalance left behind, so its next owner does not hand it out again.
   void revoked() {
+    const RdKafka& k = rdkafka();
+    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < parts_.size(); ++i)
+      if (parts_[i].unsent_commit >= 0 && commit_)
+        k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), static_cast<int32_t>(i))
+            ->offset = parts_[i].unsent_commit;
+    if (l->cnt > 0 && k.rd_kafka_commit(handle_.get(), l, 0) == 0)
+      for (int i = 0; i < l->cnt; ++i)
+        if (!l->elems[i].err)
+          parts_[static_cast<size_t>(l->elems[i].partition)].committed = l->elems[i].offset;
+    k.rd_kafka_topic_partition_list_destroy(l);
+    for (Part& p : parts_) p.unsent_commit = -1;
     for (size_t i = 0; i < parts_.size(); ++i) {
       Part& part = parts_[i];
       if (part.queue || part.owned) released_.push_back(PartitionId(static_cast<int32_t>(i)));
@@ -346,6 +377,24 @@ class KafkaConsumer : public Consumer {
   void drop_queue(Part& p) {
     if (p.queue) rdkafka().rd_kafka_queue_destroy(p.queue);
     p.queue = nullptr;
+  }
+
+  // Every broker has been unreachable for the timeout (librdkafka said so and a
+  // metadata request now fails too): the command stops instead of waiting forever.
+  void check_reachable() {
+    if (down_since_ == Clock::time_point{} ||
+        Clock::now() - down_since_ < std::chrono::milliseconds(s_.timeout_ms))
+      return;
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rdkafka().rd_kafka_metadata(handle_.get(), 0, nullptr, &md, 2000);
+    if (!err) {
+      rdkafka().rd_kafka_metadata_destroy(md);
+      down_since_ = {};  // back
+      return;
+    }
+    throw Error(Errc::io,
+                fmt::format("{}: group {}: no broker answered for {} ms: {}", cluster_label(s_),
+                            group_, s_.timeout_ms, rdkafka().rd_kafka_err2str(err)));
   }
 
   // A message from the main queue: kept for its partition.
@@ -385,8 +434,10 @@ class KafkaConsumer : public Consumer {
     switch (m->err) {
       case RD_KAFKA_RESP_ERR__PARTITION_EOF:
       case RD_KAFKA_RESP_ERR__TRANSPORT:
-      case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
       case RD_KAFKA_RESP_ERR__TIMED_OUT: return;
+      case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+        if (down_since_ == Clock::time_point{}) down_since_ = Clock::now();
+        return;
       default: fail(s_, fmt::format("group {}: topic {}", group_, topic_.name), m->err);
     }
   }
@@ -404,6 +455,7 @@ class KafkaConsumer : public Consumer {
   std::vector<PartitionId> gained_, released_;
   bool joined_ = false;
   Clock::time_point last_peer_check_{};
+  Clock::time_point down_since_{};  // when librdkafka said every broker was down
   RecordMaker maker_;
   mutable std::string member_;
   std::exception_ptr error_;

@@ -50,7 +50,7 @@ class KafkaLog : public Log {
   TopicConfig topic(std::string_view name) const override {
     if (auto t = find_topic(name)) return *t;
     throw Error(Errc::not_found, fmt::format("{}: no topic {} (create it with pspf-topics create "
-                                             "-b {} {})",
+                                             "-b {} -P PARTITIONS {})",
                                              cluster_label(s_), name, s_.brokers, name));
   }
 
@@ -139,10 +139,24 @@ class KafkaLog : public Log {
                 "keeps the latest event of each key: read it with pspf-replay -b");
   }
 
-  PartitionScan scan(const TopicConfig&, PartitionId, bool) const override {
-    throw Error(Errc::usage,
-                "pspf-topics verify checks the local log's files; Kafka's brokers "
-                "check their own logs");
+  // pspf-topics describe (verify_indexes false): the partition's offsets and the
+  // times of its first and last events, as the cluster has them. There are no
+  // segment files to check (pspf-topics verify, verify_indexes true).
+  PartitionScan scan(const TopicConfig& t, PartitionId p, bool verify_indexes) const override {
+    if (verify_indexes)
+      throw Error(Errc::usage,
+                  "pspf-topics verify and repair work on the local log's files; "
+                  "Kafka's brokers check and recover their own logs");
+    PartitionScan s;
+    OffsetBounds b = offset_bounds(t, p);
+    s.start = b.start;
+    s.end = b.end;
+    s.records = static_cast<uint64_t>(b.end.value - b.start.value);  // compaction gaps count
+    if (auto first = append_time_from(t, p, b.start, b.end)) s.first_timestamp = *first;
+    if (b.end > b.start)
+      if (auto last = append_time_from(t, p, Offset(b.end.value - 1), b.end))
+        s.last_timestamp = *last;
+    return s;
   }
   PartitionScan repair(const TopicConfig&, PartitionId) const override {
     throw Error(Errc::usage,
@@ -155,9 +169,9 @@ class KafkaLog : public Log {
                 fmt::format("on Kafka, compaction and retention are the brokers' job: set the "
                             "topic's cleanup.policy (kafka-configs.sh --bootstrap-server {} "
                             "--alter --entity-type topics --entity-name {} --add-config "
-                            "cleanup.policy=compact), or create it with pspf-topics create -b "
-                            "{} --cleanup-policy compact",
-                            s_.brokers, t.name, s_.brokers));
+                            "cleanup.policy=compact), or create the topic with it: pspf-topics "
+                            "create -b {} -P PARTITIONS --cleanup compact {}",
+                            s_.brokers, t.name, s_.brokers, t.name));
   }
 
   OffsetBounds offset_bounds(const TopicConfig& t, PartitionId p) const override {
