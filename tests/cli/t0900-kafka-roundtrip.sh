@@ -43,6 +43,14 @@ expect_exit 0 pspf-replay -b "$B" t --key a
 expect_eq "1 3 5" "$(jq -r .n "$OUT" | paste -sd' ')" "--key a"
 expect_eq "1" "$(jq -r 'select(.key == "a") | .partition' "$T/all.json" | sort -u | wc -l)" "key a in one partition"
 
+# pspf-topics describe: each partition's offsets and event times, from the cluster.
+expect_exit 0 pspf-topics -b "$B" describe t --json
+expect_eq "$(jq -r .partition "$T/all.json" | sort | uniq -c | awk '{print $2 ":" $1}' | paste -sd' ')" \
+  "$(jq -r '.partition_details[] | select(.end > 0) | "\(.partition):\(.end)"' "$OUT" | paste -sd' ')" \
+  "describe: the end offset of each partition"
+expect_eq "$(jq -s -r 'map(.timestamp) | min' "$T/all.json")" \
+  "$(jq -r '[.partition_details[] | select(.end > 0) | .first_append] | min' "$OUT")" "describe: first append"
+
 # --- ranges ----------------------------------------------------------------------------
 pa=$(jq -r 'select(.key == "a") | .partition' "$T/all.json" | head -n 1)
 expect_exit 0 pspf-replay -b "$B" t -p "$pa" --from 1 --until 2 -J

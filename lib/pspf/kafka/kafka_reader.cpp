@@ -2,6 +2,8 @@
 // the partitions of the range at their start offsets. The end of each partition is
 // fixed when the reader is made (the high watermark then, or --until), as in the
 // local log; the merge by timestamp holds one message of each partition at a time.
+#include <poll.h>
+
 #include <chrono>
 #include <deque>
 #include <limits>
@@ -17,11 +19,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A partition that holds this many messages not yet handed out (its turn has not
-// come in the merge, or it waits for the partitions before it) is paused until it
-// is down to kResumeAt, so memory stays flat in the topic's size.
-constexpr size_t kPauseAt = 10000;
-constexpr size_t kResumeAt = 1000;
+// Messages taken from a partition's queue at once, when the reader has none of
+// that partition left. The rest wait in librdkafka's queue of the partition, which
+// stops fetching while it is full (queued.max.messages.kbytes): memory stays flat
+// in the topic's size, whichever partition the merge is waiting for.
+constexpr size_t kTakeAtOnce = 1000;
 
 struct MessageFree {
   void operator()(rd_kafka_message_t* m) const { rdkafka().rd_kafka_message_destroy(m); }
@@ -63,12 +65,27 @@ class KafkaReader : public TopicReader {
     rd_kafka_resp_err_t err = k.rd_kafka_assign(handle_.get(), l);
     k.rd_kafka_topic_partition_list_destroy(l);
     if (err) fail(s_, fmt::format("topic {}: cannot start reading", topic_.name), err);
+    // Each partition's messages stay in a queue of its own until the reader needs
+    // them; the wake pipe says when one of them gets some.
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      Part& part = parts_[i];
+      if (!part.wanted || part.done) continue;
+      part.queue = k.rd_kafka_queue_get_partition(handle_.get(), topic_.name.c_str(),
+                                                  static_cast<int32_t>(i));
+      if (!part.queue) continue;
+      k.rd_kafka_queue_forward(part.queue, nullptr);
+      wake_.watch(part.queue);
+    }
   }
 
   ~KafkaReader() override {
+    const RdKafka& k = rdkafka();
     current_.reset();
-    for (Part& p : parts_) p.buffered.clear();
-    rdkafka().rd_kafka_consumer_close(handle_.get());
+    for (Part& p : parts_) {
+      p.buffered.clear();
+      if (p.queue) k.rd_kafka_queue_destroy(p.queue);
+    }
+    k.rd_kafka_consumer_close(handle_.get());
   }
 
   bool next(PartitionId& p, RecordView& r) override {
@@ -80,7 +97,6 @@ class KafkaReader : public TopicReader {
         Part& part = parts_[static_cast<size_t>(pick)];
         current_ = std::move(part.buffered.front());
         part.buffered.pop_front();
-        if (part.paused && part.buffered.size() <= kResumeAt) pause(pick, false);
         // At the end bound, or past the last message before it (compaction gaps).
         if (current_->offset + 1 >= part.end ||
             (part.buffered.empty() && part.caught_up && part.eof_at >= part.end))
@@ -124,7 +140,7 @@ class KafkaReader : public TopicReader {
     bool wanted = false;
     bool done = false;
     bool caught_up = false;  // reached the partition's end as the cluster knows it
-    bool paused = false;
+    rd_kafka_queue_t* queue = nullptr;
     int64_t eof_at = -1;  // where the cluster last said the partition ends
     int64_t end = 0;      // exclusive
     std::deque<Message> buffered;
@@ -162,27 +178,36 @@ class KafkaReader : public TopicReader {
     return false;
   }
 
-  void pause(int32_t p, bool on) {
-    const RdKafka& k = rdkafka();
-    rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
-    k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), p);
-    rd_kafka_resp_err_t err = on ? k.rd_kafka_pause_partitions(handle_.get(), l)
-                                 : k.rd_kafka_resume_partitions(handle_.get(), l);
-    k.rd_kafka_topic_partition_list_destroy(l);
-    if (err) fail(s_, fmt::format("topic {} partition {}", topic_.name, p), err);
-    parts_[static_cast<size_t>(p)].paused = on;
-  }
-
   void finish(Part& p) {
     p.done = true;
     p.buffered.clear();
   }
 
-  // Takes what the cluster sent within ms; returns whether anything came.
+  // Takes messages of the partitions the reader has none of, waiting up to ms for
+  // some to come; returns whether anything came.
   bool fill(int ms) {
     const RdKafka& k = rdkafka();
-    Message m(k.rd_kafka_consumer_poll(handle_.get(), ms));
-    if (!m) return false;
+    bool any = false;
+    // Errors, and messages fetched before their partition's queue was set apart.
+    while (Message m{k.rd_kafka_consumer_poll(handle_.get(), 0)}) any = take(std::move(m)) || any;
+    rd_kafka_message_t* batch[kTakeAtOnce];
+    for (Part& part : parts_) {
+      if (!part.wanted || part.done || !part.queue || !part.buffered.empty()) continue;
+      ssize_t got = k.rd_kafka_consume_batch_queue(part.queue, 0, batch, kTakeAtOnce);
+      for (ssize_t i = 0; i < got; ++i) any = take(Message(batch[i])) || any;
+    }
+    if (any || ms <= 0) return any;
+    struct pollfd fd {
+      wake_.read_fd(), POLLIN, 0
+    };
+    if (::poll(&fd, 1, ms) > 0) wake_.drain();
+    return false;
+  }
+
+  // Keeps a message (or end-of-partition event) for its partition; false for an
+  // error librdkafka recovers from by itself.
+  bool take(Message m) {
+    const RdKafka& k = rdkafka();
     bool ours = m->rkt && m->partition >= 0 && m->partition < topic_.partitions;
     Part* part = ours ? &parts_[static_cast<size_t>(m->partition)] : nullptr;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -202,10 +227,8 @@ class KafkaReader : public TopicReader {
       fail(s_, fmt::format("topic {}", topic_.name), m->err);
     }
     if (!part || part->done) return true;
-    int32_t m_partition = m->partition;
     part->caught_up = false;
     part->buffered.push_back(std::move(m));
-    if (!part->paused && part->buffered.size() >= kPauseAt) pause(m_partition, true);
     return true;
   }
 
@@ -214,6 +237,7 @@ class KafkaReader : public TopicReader {
   ReadOptions o_;
   Handle handle_;
   std::vector<Part> parts_;
+  WakePipe wake_;
   Message current_;
   RecordMaker maker_;
   std::string last_error_;

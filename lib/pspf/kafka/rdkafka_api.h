@@ -51,8 +51,6 @@ namespace pspf::kafka {
   X(rd_kafka_commit)                           \
   X(rd_kafka_committed)                        \
   X(rd_kafka_seek_partitions)                  \
-  X(rd_kafka_pause_partitions)                 \
-  X(rd_kafka_resume_partitions)                \
   X(rd_kafka_memberid)                         \
   X(rd_kafka_mem_free)                         \
   X(rd_kafka_message_destroy)                  \
