@@ -64,6 +64,9 @@ std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFiel
       if (!is_string_map(raw) || !msgpack_get_map_header(&q, p, count))
         return std::string("envelope field \"headers\" must be an object of strings");
       out.headers = count == 0 ? std::string_view() : raw;
+    } else if (name == "timestamp") {
+      int64_t ms;
+      if (msgpack_get_int(&q, p, ms) && ms >= 0) out.timestamp = Timestamp(ms);
     } else if (name == "value") {
       out.value = raw;
       has_value = true;

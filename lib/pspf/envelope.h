@@ -3,7 +3,8 @@
 //   {"topic":"t","partition":0,"offset":5,"timestamp":1764000000000,
 //    "key":"k"|null,"id":"e1"|null,"headers":{"name":"value",...},"value":<any JSON>}
 // Keys, ids and header values are strings. Reading, only key, id, headers and value
-// matter (where a record goes and when is decided by the log).
+// matter (where a record goes is decided by the log, and when too, except on a log
+// that keeps the producer's time: see EnvelopeFields::timestamp).
 #pragma once
 
 #include <optional>
@@ -23,6 +24,9 @@ struct EnvelopeFields {
   std::string_view id;
   std::string_view headers;  // MessagePack map of str -> str, or empty
   std::string_view value;    // MessagePack value
+  // "timestamp" when it is a whole number of milliseconds: kept where the log keeps
+  // the producer's time (Producer::timestamp_next), ignored by the local log.
+  std::optional<Timestamp> timestamp;
 };
 
 // Reads an envelope from the MessagePack form of a JSON object (views point into

@@ -78,6 +78,11 @@ class Producer {
   virtual void add(PartitionId p, const std::string_view* key, const std::string_view* id,
                    std::string_view headers, std::string_view value, uint64_t seq = 0) = 0;
 
+  // The creation time of the record the next add() queues, on a log that keeps the
+  // producer's time (Kafka's CreateTime: pspf-produce -J moving a topic keeps its
+  // times). The local log stamps every record with its append time and ignores it.
+  virtual void timestamp_next(Timestamp) {}
+
   // The highest sequence number the producer id has appended to partition p.
   virtual uint64_t producer_seq(PartitionId p) = 0;
 

@@ -4,7 +4,8 @@
 # JSON exactly; ranges, time seeks, --key and the merge work as on the local log;
 # kcat (an independent client) reads what pspf-produce wrote and pspf-consume reads
 # what kcat wrote; 10,000 keys land on the same partition numbers as in the local
-# log; a local topic moves in with `pspf-replay -J | pspf-produce -b -J`; and what
+# log; a local topic moves in, times included, with `pspf-replay -J | pspf-produce
+# -b -J`; and what
 # Kafka cannot do is refused with exit 2 and a reason.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -108,9 +109,9 @@ expect_eq 8 "$(cut -d' ' -f2 "$T/kafka.map" | sort -u | wc -l)" "partitions used
 pspf-produce -q --partitions 3 --key-field item.id --id-field n -H from=local src "$T/in.jsonl"
 pspf-produce -q -J src <<<'{"key":"z","id":"tomb","headers":{"h":"1"},"value":null}'
 pspf-replay src -J | pspf-produce -b "$B" -J -q moved
-pspf-replay src -J | jq -c '{partition, key, id, headers, value}' | sort >"$T/want"
-pspf-replay -b "$B" moved -J | jq -c '{partition, key, id, headers, value}' | sort >"$T/got"
-expect_same_file "$T/want" "$T/got" "a local topic moved to Kafka"
+pspf-replay src -J | jq -c '{partition, offset, timestamp, key, id, headers, value}' | sort >"$T/want"
+pspf-replay -b "$B" moved -J | jq -c '{partition, offset, timestamp, key, id, headers, value}' | sort >"$T/got"
+expect_same_file "$T/want" "$T/got" "a local topic moved to Kafka, times included"
 
 # --- what Kafka cannot do: refused before anything is written --------------------------
 expect_exit 2 pspf-produce -b "$B" -k a --expect-version 0 t <<<'{"v":1}'

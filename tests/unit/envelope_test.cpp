@@ -105,6 +105,23 @@ TEST_CASE("an envelope reads back as its fields; topic, offset and time are igno
   CHECK(g.headers.empty());
 }
 
+TEST_CASE("an envelope's timestamp is read when it is a whole number of milliseconds") {
+  std::string v = int_of(1);
+  EnvelopeFields f;
+  REQUIRE_FALSE(parse_envelope(map_of({{"timestamp", int_of(1764000000123)}, {"value", v}}), f));
+  REQUIRE(f.timestamp.has_value());
+  CHECK(f.timestamp->value == 1764000000123);
+  // Anything else is ignored, as the local log ignores the field altogether.
+  for (const std::string& other : {str("1764000000123"), int_of(-5), headers()}) {
+    EnvelopeFields g;
+    REQUIRE_FALSE(parse_envelope(map_of({{"timestamp", other}, {"value", v}}), g));
+    CHECK_FALSE(g.timestamp.has_value());
+  }
+  EnvelopeFields none;
+  REQUIRE_FALSE(parse_envelope(map_of({{"value", v}}), none));
+  CHECK_FALSE(none.timestamp.has_value());
+}
+
 TEST_CASE("what is not an envelope says why") {
   std::string v = int_of(1);
   CHECK(reason_of(map_of({{"key", str("k")}})) == "envelope has no \"value\" field");

@@ -152,6 +152,7 @@ void Importer::record(LineReader& in, std::string_view line) {
   if (!codec_.convert(json, value_, captures_)) return invalid(in, line, codec_.error());
   std::string_view key, id, headers = headers_.view(), value = value_.view();
   const std::string_view *kp = nullptr, *ip = nullptr;
+  std::optional<Timestamp> timestamp;
   if (o_.envelope) {
     EnvelopeFields f;
     if (auto why = parse_envelope(value_.view(), f)) return invalid(in, line, *why);
@@ -159,6 +160,7 @@ void Importer::record(LineReader& in, std::string_view line) {
     if (f.has_id) id = f.id, ip = &id;
     if (!f.headers.empty()) headers = f.headers;
     value = f.value;
+    timestamp = f.timestamp;
   }
   if (o_.key) key = *o_.key, kp = &key;
   if (o_.key_delimiter) key = key_text, kp = &key;
@@ -197,6 +199,7 @@ void Importer::record(LineReader& in, std::string_view line) {
     return invalid(in, line, *why);
   // Its place is taken first: add() may append (and report) the record at once.
   if (o_.receipts) queued_[static_cast<size_t>(p.value)].push_back(hold(in));
+  if (timestamp) producer_.timestamp_next(*timestamp);
   producer_.add(p, kp, ip, headers, value, seq);
 }
 

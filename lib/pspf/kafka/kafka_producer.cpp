@@ -71,6 +71,7 @@ class KafkaProducer : public Producer {
                 "version check (leave out -b)");
   }
   void expect_ids(uint64_t) override {}
+  void timestamp_next(Timestamp t) override { next_timestamp_ = t.value; }
 
   PartitionId route(const std::string_view* key, const std::string_view* id, uint64_t) override {
     if (key) return partition_for_key(*key, topic_.partitions);
@@ -140,7 +141,8 @@ class KafkaProducer : public Producer {
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
           RD_KAFKA_V_VALUE(tombstone ? nullptr : json_.data(), tombstone ? 0 : json_.size()),
-          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(kept), RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_TIMESTAMP(next_timestamp_), RD_KAFKA_V_OPAQUE(kept),
+          RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // wait for acknowledgements
         k.rd_kafka_poll(handle_.get(), 100);
@@ -151,6 +153,7 @@ class KafkaProducer : public Producer {
       delete kept;
       fail(s_, fmt::format("{}: cannot queue an event", Log::label(topic_, p)), err);
     }
+    next_timestamp_ = 0;  // 0: librdkafka stamps the time of the call
     ++queued_;
     if (queued_ % kServeEvery == 0) k.rd_kafka_poll(handle_.get(), 0);
     rethrow();
@@ -240,6 +243,7 @@ class KafkaProducer : public Producer {
   Buffer json_;
   std::vector<std::pair<std::string_view, std::string_view>> kv_;
   BatchBuilder batch_;
+  int64_t next_timestamp_ = 0;
   uint64_t keyless_ = 0;
   int32_t sticky_ = 0;
   uint64_t queued_ = 0;
