@@ -17,6 +17,7 @@
 
 #include "pspf/json_bytes.h"
 #include "pspf/json_codec.h"
+#include "pspf/json_text.h"
 #include "pspf/msgpack_visit.h"
 
 namespace pspf {
@@ -188,8 +189,12 @@ enum class Step { failed, value_done, more };
       --top->pending;
       return Step::more;
     case Kind::ext:
-      // Check the text so that damaged bytes can never produce invalid JSON.
-      if (it.ext_type != kJsonNumberExt || !is_json_number({payload, it.n})) return Step::failed;
+      // Check the text so that damaged bytes can never produce invalid JSON. A value
+      // kept as JSON text (json_text.h) is a whole value: never inside another.
+      if (it.ext_type == kJsonTextExt
+              ? depth != 0 || !is_compact_json({payload, it.n})
+              : it.ext_type != kJsonNumberExt || !is_json_number({payload, it.n}))
+        return Step::failed;
       o.put({payload, it.n});
       c.p += it.n;
       break;

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "pspf/json_text.h"
 #include "pspf/msgpack.h"
 
 namespace pspf::kafka {
@@ -176,10 +177,10 @@ void RecordMaker::convert(const rd_kafka_message_t* m, RecordView& r) {
     msgpack_put_nil(value_);
   } else {
     std::string_view text(static_cast<const char*>(m->payload), m->len);
-    padded_.clear();
-    std::memcpy(padded_.ensure(text.size() + kJsonPadding), text.data(), text.size());
-    std::memset(padded_.data() + text.size(), 0, kJsonPadding);
-    if (!json_.convert({padded_.data(), text.size()}, value_, {}))
+    json_.clear();
+    if (compact_json(text, json_))
+      msgpack_put_ext(value_, kJsonTextExt, json_.view());  // printed back as it is
+    else
       msgpack_put_str(value_, text);  // another client's text that is not JSON
   }
   r.value = value_.view();

@@ -21,7 +21,6 @@
 #include "pspf/batch.h"
 #include "pspf/buffer.h"
 #include "pspf/error.h"
-#include "pspf/json_codec.h"
 #include "pspf/kafka/rdkafka_api.h"
 #include "pspf/position.h"
 #include "pspf/types.h"
@@ -83,13 +82,13 @@ class RecordMaker {
   RecordMaker();
   ~RecordMaker();
   // Fills r from message m; r's views are valid until the next call. The value is
-  // the MessagePack form of the JSON text; a value that is not JSON (written by
-  // another client) becomes a JSON string of its bytes; a null value is nil.
+  // its JSON text, checked and made compact, kept as it is (kJsonTextExt, so that
+  // printing it needs no parse); a value that is not JSON (written by another
+  // client) becomes a JSON string of its bytes; a null value is nil.
   void convert(const rd_kafka_message_t* m, RecordView& r);
 
  private:
-  JsonToMsgpack json_;
-  Buffer padded_;
+  Buffer json_;
   Buffer value_;
   Buffer headers_;
   std::vector<std::pair<std::string_view, std::string_view>> kv_;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "pspf/json_codec.h"
 #include "pspf/kafka/kafka_parts.h"
 #include "pspf/log.h"
 #include "pspf/msgpack.h"
