@@ -586,9 +586,11 @@ kafka_pid="" kafka_brokers=""
 kafka_failed=()
 # The mock keeps only the last 5 MiB or so of each partition (librdkafka 2.0), so the
 # read-outs read a topic of at most this many events (4 partitions of about 3.6 MB);
-# the ingest rows take all the events (the mock drops what it cannot keep).
-kafka_read_max=100000
-kafka_n=$events kafka_rn=$((events < kafka_read_max ? events : kafka_read_max))
+# the ingest rows take at most kafka_ingest_max events (the mock drops what it cannot
+# keep), which holds the whole run within its 10 minutes.
+kafka_read_max=100000 kafka_ingest_max=300000
+kafka_n=$((events < kafka_ingest_max ? events : kafka_ingest_max))
+kafka_rn=$((events < kafka_read_max ? events : kafka_read_max))
 # kafka_start TOPIC:PARTITIONS...: the mock cluster with these topics; sets kafka_pid
 # and kafka_brokers (the bootstrap address it prints first).
 kafka_start() {
@@ -688,21 +690,24 @@ if [ -z "$kafka_skip_reason" ]; then
   topics=(kread:4)
   for ((i = 1; i <= runs; i++)); do topics+=("kp-pspf-$i:4" "kp-kcat-$i:4" "kk-pspf-$i:4" "kk-kcat-$i:4"); done
   kafka_start "${topics[@]}" || die "cannot start $mock: $(cat -- "$kdir/mock.err" 2>/dev/null)"
+  # The ingest rows take the first kafka_n events.
+  kin="$kdir/ingest.jsonl"
+  head -n "$kafka_n" -- "$ev" >"$kin" || die "cannot write $kin"
   # kcat -K splits each line into key TAB value (the key extracted by awk, untimed).
   awk '{
       match($0, /"item":[{]"id":"[^"]*"/); printf "%s\t%s\n", substr($0, RSTART + 14, RLENGTH - 15), $0
-    }' "$ev" >"$kdir/keyed.tsv" || die "cannot write $kdir/keyed.tsv"
+    }' "$kin" >"$kdir/keyed.tsv" || die "cannot write $kdir/keyed.tsv"
   # Plain lines, values only: no key, no id (pspf spreads them, kcat's partitioner too).
   kafka_topic=kp-pspf
-  kafka_measure ingest kpspf "pspf-produce -b (mock Kafka)" "$D_KP" kafka_ingest_check "$ev" \
-    "$bin/pspf-produce" -b "$kafka_brokers" kp-pspf-@RUN@ -q "$ev"
+  kafka_measure ingest kpspf "pspf-produce -b (mock Kafka)" "$D_KP" kafka_ingest_check "$kin" \
+    "$bin/pspf-produce" -b "$kafka_brokers" kp-pspf-@RUN@ -q "$kin"
   kafka_topic=kp-kcat
-  kafka_measure ingest kpeer "kcat -P (mock Kafka)" "$D_KK" kafka_ingest_check "$ev" \
+  kafka_measure ingest kpeer "kcat -P (mock Kafka)" "$D_KK" kafka_ingest_check "$kin" \
     kcat -P -b "$kafka_brokers" -t kp-kcat-@RUN@ -X acks=all -X enable.idempotence=true
   # Keyed by item.id, both partitioned by murmur2 as Kafka's Java client does.
   kafka_topic=kk-pspf
-  kafka_measure ingest kpspf "pspf-produce -b --key-field (mock Kafka)" "$D_KP" kafka_ingest_check "$ev" \
-    "$bin/pspf-produce" -b "$kafka_brokers" kk-pspf-@RUN@ --key-field item.id -q "$ev"
+  kafka_measure ingest kpspf "pspf-produce -b --key-field (mock Kafka)" "$D_KP" kafka_ingest_check "$kin" \
+    "$bin/pspf-produce" -b "$kafka_brokers" kk-pspf-@RUN@ --key-field item.id -q "$kin"
   kafka_topic=kk-kcat
   kafka_measure ingest kpeer "kcat -P -K (mock Kafka)" "$D_KK" kafka_ingest_check "$kdir/keyed.tsv" \
     kcat -P -b "$kafka_brokers" -t kk-kcat-@RUN@ -K $'\t' -X partitioner=murmur2_random \
