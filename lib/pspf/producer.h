@@ -82,6 +82,10 @@ class Producer {
   // producer's time (Kafka's CreateTime: pspf-produce -J moving a topic keeps its
   // times). The local log stamps every record with its append time and ignores it.
   virtual void timestamp_next(Timestamp) {}
+  // The JSON text the next add()'s value was converted from (a whole input line),
+  // for a log that stores values as JSON text (Kafka): it sends the text as it is
+  // instead of converting the MessagePack back. The local log ignores it.
+  virtual void value_text_next(std::string_view) {}
 
   // The highest sequence number the producer id has appended to partition p.
   virtual uint64_t producer_seq(PartitionId p) = 0;

@@ -200,6 +200,7 @@ void Importer::record(LineReader& in, std::string_view line) {
   // Its place is taken first: add() may append (and report) the record at once.
   if (o_.receipts) queued_[static_cast<size_t>(p.value)].push_back(hold(in));
   if (timestamp) producer_.timestamp_next(*timestamp);
+  if (!o_.envelope) producer_.value_text_next(json);  // the value is the whole text
   producer_.add(p, kp, ip, headers, value, seq);
 }
 

@@ -4,6 +4,7 @@
 // lands on the same partition number as in the local log.
 #include <exception>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -73,6 +74,7 @@ class KafkaProducer : public Producer {
   }
   void expect_ids(uint64_t) override {}
   void timestamp_next(Timestamp t) override { next_timestamp_ = t.value; }
+  void value_text_next(std::string_view text) override { next_text_ = text; }
 
   PartitionId route(const std::string_view* key, const std::string_view* id, uint64_t) override {
     if (key) return partition_for_key(*key, topic_.partitions);
@@ -94,6 +96,11 @@ class KafkaProducer : public Producer {
 
   void add(PartitionId p, const std::string_view* key, const std::string_view* id,
            std::string_view headers, std::string_view value, uint64_t) override {
+    // The input text of this value, if the caller gave it, without the blanks around it.
+    std::string_view text = std::exchange(next_text_, {});
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+      text.remove_suffix(1);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     rethrow();
     if (create_) {
       auto create = std::move(create_);
@@ -109,10 +116,11 @@ class KafkaProducer : public Producer {
     const RdKafka& k = rdkafka();
     json_.clear();
     bool tombstone = msgpack_is_nil(value);
-    if (!tombstone) {
+    if (!tombstone && text.empty()) {
       const char* q = value.data();
       if (!msgpack_to_json(&q, value.data() + value.size(), json_))
         throw Error(Errc::invalid_input, "an event's value is not valid MessagePack");
+      text = json_.view();
     }
     kv_.clear();
     if (!headers.empty() && !msgpack_read_string_map(headers, kv_))
@@ -141,7 +149,8 @@ class KafkaProducer : public Producer {
           handle_.get(), RD_KAFKA_V_TOPIC(topic_.name.c_str()), RD_KAFKA_V_PARTITION(p.value),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-          RD_KAFKA_V_VALUE(tombstone ? nullptr : json_.data(), tombstone ? 0 : json_.size()),
+          RD_KAFKA_V_VALUE(tombstone ? nullptr : const_cast<char*>(text.data()),  // copied (F_COPY)
+                           tombstone ? 0 : text.size()),
           RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_TIMESTAMP(next_timestamp_), RD_KAFKA_V_OPAQUE(kept),
           RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
@@ -245,6 +254,7 @@ class KafkaProducer : public Producer {
   std::vector<std::pair<std::string_view, std::string_view>> kv_;
   BatchBuilder batch_;
   int64_t next_timestamp_ = 0;
+  std::string_view next_text_;
   uint64_t keyless_ = 0;
   int32_t sticky_ = 0;
   uint64_t queued_ = 0;
