@@ -313,17 +313,8 @@ void LocalProducer::flush_slot(PartitionId p) {
 }
 
 PartitionWriter& LocalProducer::writer_for(Slot& slot, PartitionId p) {
-  if (create_) {
-    auto create = std::move(create_);
-    create_ = nullptr;
-    TopicConfig t = create();
-    // Records are already routed by the count this producer was made with.
-    if (t.partitions != topic_.partitions)
-      throw Error(Errc::exists, fmt::format("topic {} was created meanwhile by another process, "
-                                            "with {} partitions instead of {}",
-                                            t.name, t.partitions, topic_.partitions));
-    topic_ = std::move(t);
-  }
+  // Records are already routed by the count this producer was made with.
+  if (create_) topic_ = create_routed_topic(create_, topic_);
   if (!slot.writer) {
     slot.writer = log_.writer(topic_, p);
     // Keys spread a little unevenly: room for a few percent more than a fair share.

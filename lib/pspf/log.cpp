@@ -1,5 +1,9 @@
 #include "pspf/log.h"
 
+#include <utility>
+
+#include "pspf/producer.h"
+
 #include <fmt/format.h>
 
 #include "pspf/error.h"
@@ -20,6 +24,16 @@ TopicConfig Log::open_or_create(std::string_view name, int32_t partitions, bool&
     if (e.code() != Errc::exists) throw;
     return topic(name);  // another process created it first: use theirs
   }
+}
+
+TopicConfig create_routed_topic(std::function<TopicConfig()>& create, const TopicConfig& routed) {
+  auto made = std::exchange(create, nullptr);
+  TopicConfig t = made();
+  if (t.partitions != routed.partitions)
+    throw Error(Errc::exists, fmt::format("topic {} was created meanwhile by another process, "
+                                          "with {} partitions instead of {}",
+                                          t.name, t.partitions, routed.partitions));
+  return t;
 }
 
 std::string Log::label(const TopicConfig& t, PartitionId p) {

@@ -19,6 +19,11 @@
 
 namespace pspf {
 
+// For Producer::create_on_first_write: calls `create` once (and forgets it), and
+// returns the topic it made, or throws Error(exists) when that topic has another
+// partition count than `routed`, the one records were already routed by.
+TopicConfig create_routed_topic(std::function<TopicConfig()>& create, const TopicConfig& routed);
+
 class Producer {
  public:
   // Called after each append with the partition, what the append did, and the

@@ -103,14 +103,7 @@ class KafkaProducer : public Producer {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     rethrow();
     if (create_) {
-      auto create = std::move(create_);
-      create_ = nullptr;
-      TopicConfig t = create();
-      if (t.partitions != topic_.partitions)
-        throw Error(Errc::exists, fmt::format("topic {} was created meanwhile with {} partitions "
-                                              "instead of {}",
-                                              t.name, t.partitions, topic_.partitions));
-      topic_ = std::move(t);
+      topic_ = create_routed_topic(create_, topic_);
       warm_up();
     }
     const RdKafka& k = rdkafka();
