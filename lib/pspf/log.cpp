@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "pspf/consumer.h"
 #include "pspf/error.h"
 
 namespace pspf {
@@ -38,6 +39,17 @@ TopicConfig create_routed_topic(std::function<TopicConfig()>& create, const Topi
 
 std::string Log::label(const TopicConfig& t, PartitionId p) {
   return fmt::format("topic {} partition {}", t.name, p.value);
+}
+
+InputCommit Producer::commit_input(Consumer& input, PartitionId p, Offset next) {
+  flush();
+  InputCommit c;
+  if (!input.commit(p, next)) c.outcome = InputCommit::taken_over;
+  return c;
+}
+
+std::unique_ptr<Producer> Log::output_producer(const TopicConfig& t, const std::string&) const {
+  return producer(t, SyncMode::batch);
 }
 
 }  // namespace pspf

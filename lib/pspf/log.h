@@ -61,6 +61,12 @@ class Log {
   // reported. batch_bytes: about how much is appended at once per partition.
   virtual std::unique_ptr<Producer> producer(const TopicConfig& t, SyncMode sync,
                                              size_t batch_bytes = 1 << 20) const = 0;
+  // The producer of pspf-consume -g GROUP --exec --to: topic t receives the
+  // command's output, and commit_input() commits the group's input offset with it
+  // (producer.h). The local log's is producer(t, SyncMode::batch); Kafka's writes
+  // both in one transaction.
+  virtual std::unique_ptr<Producer> output_producer(const TopicConfig& t,
+                                                    const std::string& group) const;
   // A reader of a range of topic t (topic_reader.h).
   virtual std::unique_ptr<TopicReader> read(const TopicConfig& t, ReadOptions options) const = 0;
   // A member of consumer group `group` reading topic t (consumer.h).

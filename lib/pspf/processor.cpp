@@ -130,11 +130,17 @@ bool Processor::start(PartitionId p, Batch& b) {
 bool Processor::settle(PartitionId p, Batch& b) {
   int status = b.job->status();
   std::optional<std::string> bad_output;
-  if (status == 0 && output_)
-    bad_output = output_->append(p, b.first, Offset(b.next.value - 1), b.job->output());
+  bool committed = false;
+  if (status == 0 && output_) {
+    TransformOutput::Delivery d = output_->deliver(c_, p, b.first, b.next, b.job->output());
+    bad_output = d.failed;
+    committed = d.committed;
+  } else if (status == 0) {
+    committed = c_.commit(p, b.next);
+  }
   if (status == 0 && !bad_output) {
     delivered_ += b.count;
-    if (!c_.commit(p, b.next))
+    if (!committed)
       note_(
           fmt::format("partition {} was taken over by another member or reset; its "
                       "batch {}..{} was processed but not committed",

@@ -12,8 +12,9 @@
 //      (`parallel`); of the batches ready, the partition served longest ago starts
 //      first, so none waits for another's backlog.
 //   4. When the job succeeds: append its output (all or nothing, durable), then
-//      commit the input offsets. A crash between the two appends nothing twice:
-//      the output's ids are already in the topic.
+//      commit the input offsets (TransformOutput::deliver). A crash between the two
+//      appends nothing twice: the output's ids are already in the topic. (On Kafka
+//      both are one transaction; an aborted one counts as a failure, as in 5.)
 //   5. When it fails: try again after a backoff (100 ms doubling, at most 5 s) up
 //      to `max_attempts`; then set the batch aside in the dead-letter topic, with
 //      pspf-error and pspf-source headers, and commit; without one, stop (failed())

@@ -19,6 +19,21 @@
 
 namespace pspf {
 
+class Consumer;
+
+// What Producer::commit_input did.
+struct InputCommit {
+  enum Outcome {
+    committed,   // the events are written and the input offset is committed
+    taken_over,  // the input partition has another owner now: the offset is not
+                 // committed (and on Kafka the events are not written either)
+    aborted,     // neither is done (a Kafka transaction was aborted): the batch
+                 // may be processed again
+  };
+  Outcome outcome = committed;
+  std::string why;  // for `aborted`: what the cluster said
+};
+
 // For Producer::create_on_first_write: calls `create` once (and forgets it), and
 // returns the topic it made, or throws Error(exists) when that topic has another
 // partition count than `routed`, the one records were already routed by.
@@ -98,6 +113,13 @@ class Producer {
   // Appends every queued record. With expect_version(), returns false (and appends
   // nothing) when the version did not match; conflict_version() says what it was.
   virtual bool flush() = 0;
+
+  // For pspf-consume --exec --to: writes the queued records, then commits `next` for
+  // partition p of the group member `input` (Consumer::commit). On the local log
+  // these are two steps, made exactly once by the records' derived ids
+  // (TransformOutput); a Kafka producer made by Log::output_producer makes them one
+  // transaction. Throws Error when the output cannot be written at all.
+  virtual InputCommit commit_input(Consumer& input, PartitionId p, Offset next);
 
   // After a failure outside the producer (input that cannot be read): appends what
   // is queued (unless an expected version makes the input all or nothing) and syncs

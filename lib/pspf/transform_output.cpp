@@ -13,7 +13,7 @@ TopicConfig TransformOutput::open(Log& log, const std::string& name, int32_t par
 
 TransformOutput::TransformOutput(Log& log, const std::string& out_topic, int32_t partitions,
                                  std::string key_field, std::string group, std::string source_topic)
-    : producer_(log.producer(open(log, out_topic, partitions), SyncMode::batch)),
+    : producer_(log.output_producer(open(log, out_topic, partitions), group)),
       key_field_(std::move(key_field)),
       group_(std::move(group)),
       source_(std::move(source_topic)) {}
@@ -63,6 +63,18 @@ std::optional<std::string> TransformOutput::append(PartitionId p, Offset first, 
   }
   producer_->flush();
   return std::nullopt;
+}
+
+TransformOutput::Delivery TransformOutput::deliver(Consumer& input, PartitionId p, Offset first,
+                                                   Offset next, std::string_view output) {
+  Delivery d;
+  if ((d.failed = append(p, first, Offset(next.value - 1), output))) return d;
+  InputCommit c = producer_->commit_input(input, p, next);
+  if (c.outcome == InputCommit::aborted)
+    d.failed = fmt::format("output not written: {}", c.why);
+  else
+    d.committed = c.outcome == InputCommit::committed;
+  return d;
 }
 
 }  // namespace pspf

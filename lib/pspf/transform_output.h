@@ -4,7 +4,9 @@
 // line's position. The same batch processed again (after a crash between this append
 // and the commit of the input offsets) yields the same ids, so OUT's deduplication
 // leaves the second copy out: exactly once inside the log, provided the command
-// prints the same lines for the same input.
+// prints the same lines for the same input. On Kafka, the output and the input
+// offset are written in one transaction instead (Log::output_producer), so a batch
+// processed again finds no earlier output to leave out.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <string_view>
 
 #include "pspf/buffer.h"
+#include "pspf/consumer.h"
 #include "pspf/json_codec.h"
 #include "pspf/log.h"
 #include "pspf/producer.h"
@@ -32,6 +35,18 @@ class TransformOutput {
   // key; then nothing of this batch is appended.
   std::optional<std::string> append(PartitionId p, Offset first, Offset last,
                                     std::string_view output);
+
+  // What deliver() did: `failed` says why nothing of the batch was committed (bad
+  // output, or an aborted transaction); otherwise `committed` is false when the input
+  // partition was taken over before its offset could be committed.
+  struct Delivery {
+    std::optional<std::string> failed;
+    bool committed = false;
+  };
+  // Appends the output of the batch [first, next) of input partition p, then commits
+  // `next` for p through `input` (Producer::commit_input).
+  Delivery deliver(Consumer& input, PartitionId p, Offset first, Offset next,
+                   std::string_view output);
 
   uint64_t appended() const { return producer_->appended(); }
   uint64_t duplicates() const { return producer_->duplicates(); }

@@ -122,8 +122,6 @@ expect_exit 2 pspf-replay -b "$B" t --key a --current-version
 expect_contains "$ERR" "Kafka keeps no per-key version"
 expect_exit 2 pspf-compact -b "$B" t
 expect_contains "$ERR" "cleanup.policy=compact"
-expect_exit 2 pspf-consume -b "$B" -g g t --exec cat --to out
-expect_contains "$ERR" "--to needs the local log"
 expect_exit 0 pspf-replay -b "$B" t
 expect_lines 8 "$OUT" "nothing was written by the refused commands"
 expect_exit 2 pspf-replay -b "$B" -d "$T/data" t

@@ -55,11 +55,6 @@ int main(int argc, char** argv) {
     if (o.to && !o.exec) throw Error(Errc::usage, "--to needs --exec");
     if (o.to && o.no_commit) throw Error(Errc::usage, "--to needs commits: leave out --no-commit");
     if (o.out_key_field && !o.to) throw Error(Errc::usage, "--out-key-field needs --to");
-    if (o.to && tool::on_kafka())
-      throw Error(Errc::usage,
-                  "--to needs the local log: on Kafka, exactly-once output would need Kafka "
-                  "transactions, which pspf does not use yet; --exec alone commits after "
-                  "each batch's success");
     std::unique_ptr<Log> opened = tool::open_log(o.dir);
     Log& log = *opened;
     TopicConfig topic = log.topic(o.topic);

@@ -106,6 +106,11 @@ int main(int argc, char** argv) {
       throw Error(Errc::usage, fmt::format("topic {} has no partition {} (it has {})", topic.name,
                                            *o.partition, topic.partitions));
     auto started = std::chrono::steady_clock::now();
+    for (const std::string& x : tool::log_place().kafka_config)
+      if (x.rfind("transactional.id=", 0) == 0)
+        throw Error(Errc::usage,
+                    "-X transactional.id is for pspf-consume --exec --to, whose output goes "
+                    "into transactions; pspf-produce writes without them");
     std::unique_ptr<Producer> made = log.producer(topic, sync);
     Producer& producer = *made;
     if (!found)

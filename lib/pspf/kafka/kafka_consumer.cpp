@@ -54,7 +54,7 @@ bool transient(rd_kafka_resp_err_t err) {
   }
 }
 
-class KafkaConsumer : public Consumer {
+class KafkaConsumer : public Consumer, public TransactionInput {
  public:
   KafkaConsumer(const Settings& s, std::string group, TopicConfig t, Position from,
                 bool stop_at_start_end, bool commit)
@@ -264,6 +264,16 @@ class KafkaConsumer : public Consumer {
       done = l->elems[i].offset >= parts_[static_cast<size_t>(l->elems[i].partition)].end;
     k.rd_kafka_topic_partition_list_destroy(l);
     return done;
+  }
+
+  // --- TransactionInput (pspf-consume --exec --to)
+  rd_kafka_consumer_group_metadata_t* group_metadata() const override {
+    return rdkafka().rd_kafka_consumer_group_metadata(handle_.get());
+  }
+  const std::string& input_topic() const override { return topic_.name; }
+  bool owns(PartitionId p) const override { return parts_[static_cast<size_t>(p.value)].owned; }
+  void committed_in_transaction(PartitionId p, Offset next) override {
+    parts_[static_cast<size_t>(p.value)].committed = next.value;
   }
 
   int wakeup_fd() const override { return wake_.read_fd(); }

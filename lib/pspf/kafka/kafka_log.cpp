@@ -1,5 +1,7 @@
 #include "pspf/kafka/kafka_log.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -116,6 +118,16 @@ class KafkaLog : public Log {
   // --- Records
   std::unique_ptr<Producer> producer(const TopicConfig& t, SyncMode, size_t) const override {
     return make_producer(s_, t);
+  }
+  // A transactional producer. Its transactional.id names the group, the topic and
+  // this process, so that two members never fence each other; -X transactional.id=ID
+  // gives a member a lasting one, so that its next run aborts at once what a killed
+  // run left open (instead of after transaction.timeout.ms).
+  std::unique_ptr<Producer> output_producer(const TopicConfig& t,
+                                            const std::string& group) const override {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    return make_producer(s_, t, fmt::format("pspf.{}.{}.{}.{}", group, t.name, host, getpid()));
   }
   std::unique_ptr<TopicReader> read(const TopicConfig& t, ReadOptions o) const override {
     return make_reader(s_, t, std::move(o));

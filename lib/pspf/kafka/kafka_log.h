@@ -12,8 +12,8 @@
 //     pspf-compact says how, and pspf-topics verify/repair have nothing to check.
 //   - An event counts as written when every in-sync replica has it (acks=all);
 //     --sync does not apply.
-//   - pspf-consume --exec --to needs the local log (Kafka transactions are not
-//     used yet); --exec alone commits after each batch's success, as locally.
+//   - pspf-consume --exec --to writes each batch's output and its input offset in
+//     one Kafka transaction (output_producer) instead of deduplicating derived ids.
 #pragma once
 
 #include <memory>

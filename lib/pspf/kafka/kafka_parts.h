@@ -14,7 +14,25 @@
 
 namespace pspf::kafka {
 
-std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t);
+// `transactional_id` empty: an idempotent producer. Otherwise a transactional one
+// for pspf-consume --exec --to: its commit_input() writes the queued records and the
+// input offset in one transaction.
+std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t,
+                                        const std::string& transactional_id = {});
+
+// What a transactional producer needs of the group member whose offsets it commits
+// (the Kafka group member made by make_consumer).
+class TransactionInput {
+ public:
+  virtual ~TransactionInput() = default;
+  // The group's identity for a transactional offset commit (librdkafka's consumer
+  // group metadata: group, member, generation); the caller destroys it.
+  virtual rd_kafka_consumer_group_metadata_t* group_metadata() const = 0;
+  virtual const std::string& input_topic() const = 0;
+  virtual bool owns(PartitionId p) const = 0;
+  // A transaction committed `next` for p.
+  virtual void committed_in_transaction(PartitionId p, Offset next) = 0;
+};
 std::unique_ptr<TopicReader> make_reader(const Settings& s, const TopicConfig& t, ReadOptions o);
 std::unique_ptr<Consumer> make_consumer(const Settings& s, const std::string& group,
                                         const TopicConfig& t, Position from, bool stop_at_start_end,

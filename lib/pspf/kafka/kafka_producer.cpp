@@ -2,9 +2,29 @@
 // A record counts as written (and the append hook hears of it) when the cluster
 // acknowledged it; records are routed by pspf (murmur2 of the key or id), so a key
 // lands on the same partition number as in the local log.
+//
+// With a transactional id (pspf-consume --exec --to), records go into a Kafka
+// transaction that commit_input() ends, so that a batch's output and its input
+// offset are written together or not at all:
+//   1. At start: init_transactions. The cluster aborts what an earlier producer
+//      with the same transactional.id left open, and fences that producer.
+//   2. The first record of a batch begins a transaction; the records follow.
+//   3. commit_input: the group member still owns the input partition (else the
+//      transaction is aborted: taken over); send_offsets_to_transaction with the
+//      member's group metadata, so that a member of an older generation is refused;
+//      then commit_transaction. Errors that librdkafka calls retriable are tried
+//      again up to the timeout.
+//   4. An error that requires an abort: abort_transaction, and the batch counts as
+//      failed (the Processor runs it again, or gives it up as for any failure).
+//      A fatal error (the producer was fenced) stops the command; the open
+//      transaction is never committed.
+//   5. A producer destroyed with a transaction open aborts it.
+#include <algorithm>
+#include <chrono>
 #include <exception>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -31,19 +51,39 @@ struct Kept {
 
 class KafkaProducer : public Producer {
  public:
-  KafkaProducer(const Settings& s, TopicConfig t) : s_(s), topic_(std::move(t)) {
+  KafkaProducer(const Settings& s, TopicConfig t, const std::string& transactional_id)
+      : s_(s), topic_(std::move(t)), transactional_(!transactional_id.empty()) {
+    ConfPairs defaults{{"linger.ms", "5"},
+                       {"message.timeout.ms", std::to_string(s_.timeout_ms)},
+                       {"allow.auto.create.topics", "false"}};
+    // -X transactional.id names the transactional producer of the command; its other
+    // producers (pspf-consume --dead-letter) write without transactions.
+    if (!transactional_)
+      std::erase_if(s_.config, [](const auto& kv) { return kv.first == "transactional.id"; });
+    if (transactional_) {
+      // (librdkafka wants message.timeout.ms <= transaction.timeout.ms.)
+      defaults.emplace_back("transactional.id", transactional_id);
+      defaults.emplace_back("transaction.timeout.ms",
+                            std::to_string(std::max(s_.timeout_ms, 60000)));
+    }
     handle_ = make_handle(
-        RD_KAFKA_PRODUCER, s_,
-        {{"linger.ms", "5"},
-         {"message.timeout.ms", std::to_string(s_.timeout_ms)},
-         {"allow.auto.create.topics", "false"}},
-        {{"enable.idempotence", "true"}, {"acks", "all"}}, [this](rd_kafka_conf_t* conf) {
+        RD_KAFKA_PRODUCER, s_, defaults, {{"enable.idempotence", "true"}, {"acks", "all"}},
+        [this](rd_kafka_conf_t* conf) {
           rdkafka().rd_kafka_conf_set_opaque(conf, this);
           rdkafka().rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::on_delivery);
         });
+    if (transactional_)
+      check(rdkafka().rd_kafka_init_transactions(handle_.get(), s_.timeout_ms),
+            "cannot start its transactions");
   }
 
-  ~KafkaProducer() override { salvage(); }
+  ~KafkaProducer() override {
+    salvage();
+    try {
+      abort_transaction();
+    } catch (...) {  // the cluster aborts it when transaction.timeout.ms ends
+    }
+  }
 
   // Learns where the topic's partitions are before the first record, so that it
   // does not wait for librdkafka's next metadata refresh (up to a second) when the
@@ -106,6 +146,7 @@ class KafkaProducer : public Producer {
       topic_ = create_routed_topic(create_, topic_);
       warm_up();
     }
+    begin_transaction();
     const RdKafka& k = rdkafka();
     json_.clear();
     bool tombstone = msgpack_is_nil(value);
@@ -170,6 +211,56 @@ class KafkaProducer : public Producer {
     return true;
   }
 
+  InputCommit commit_input(Consumer& input, PartitionId p, Offset next) override {
+    if (!transactional_) return Producer::commit_input(input, p, next);
+    auto* member = dynamic_cast<TransactionInput*>(&input);
+    if (!member)
+      throw Error(Errc::usage,
+                  "a Kafka transaction commits offsets of a Kafka consumer group only");
+    InputCommit r;
+    if (!member->owns(p)) {  // the records must not be seen without the offset
+      abort_transaction();
+      r.outcome = InputCommit::taken_over;
+      return r;
+    }
+    begin_transaction();  // a batch without output still commits its offset
+    const RdKafka& k = rdkafka();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s_.timeout_ms);
+    rd_kafka_error_t* e = retried(deadline, [&] {
+      rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
+      k.rd_kafka_topic_partition_list_add(l, member->input_topic().c_str(), p.value)->offset =
+          next.value;
+      rd_kafka_consumer_group_metadata_t* group = member->group_metadata();
+      rd_kafka_error_t* err =
+          k.rd_kafka_send_offsets_to_transaction(handle_.get(), l, group, s_.timeout_ms);
+      k.rd_kafka_consumer_group_metadata_destroy(group);
+      k.rd_kafka_topic_partition_list_destroy(l);
+      return err;
+    });
+    if (!e)
+      e = retried(deadline,
+                  [&] { return k.rd_kafka_commit_transaction(handle_.get(), s_.timeout_ms); });
+    if (!e) {
+      in_transaction_ = false;
+      member->committed_in_transaction(p, next);
+      return r;
+    }
+    std::string why = k.rd_kafka_error_string(e);
+    bool fatal = k.rd_kafka_error_is_fatal(e), abort = k.rd_kafka_error_txn_requires_abort(e);
+    rd_kafka_resp_err_t code = k.rd_kafka_error_code(e);
+    k.rd_kafka_error_destroy(e);
+    if (fatal || !abort)
+      throw Error(errc_of(code),
+                  fmt::format("{}: the transaction of a batch of topic {} partition {} (output "
+                              "to topic {}) failed{}: {}; nothing of it was committed",
+                              cluster_label(s_), member->input_topic(), p.value, topic_.name,
+                              fatal ? " for good" : "", why));
+    abort_transaction();
+    r.outcome = member->owns(p) ? InputCommit::aborted : InputCommit::taken_over;
+    r.why = fmt::format("transaction aborted: {}: {}", cluster_label(s_), why);
+    return r;
+  }
+
   void salvage() noexcept override {
     try {
       wait_all();
@@ -228,10 +319,53 @@ class KafkaProducer : public Producer {
       k.rd_kafka_flush(handle_.get(), 1000);  // message.timeout.ms bounds the wait
   }
 
-  // Throws what a delivery report or the hook left behind.
+  // Begins a transaction, if transactional and none is open.
+  void begin_transaction() {
+    if (!transactional_ || in_transaction_) return;
+    check(rdkafka().rd_kafka_begin_transaction(handle_.get()), "cannot begin a transaction");
+    in_transaction_ = true;
+  }
+
+  // Aborts the open transaction, if any; its records are never seen by readers of
+  // committed data (isolation.level=read_committed, librdkafka's default).
+  void abort_transaction() {
+    if (!in_transaction_) return;
+    in_transaction_ = false;
+    failed_ = 0;
+    first_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+    check(rdkafka().rd_kafka_abort_transaction(handle_.get(), s_.timeout_ms),
+          "cannot abort a transaction");
+  }
+
+  // Calls `call` again while it fails with an error librdkafka calls retriable,
+  // until the deadline. Returns its last error (null: success).
+  template <typename Call>
+  rd_kafka_error_t* retried(std::chrono::steady_clock::time_point deadline, Call call) {
+    for (;;) {
+      rd_kafka_error_t* e = call();
+      if (!e || !rdkafka().rd_kafka_error_is_retriable(e) ||
+          std::chrono::steady_clock::now() >= deadline)
+        return e;
+      rdkafka().rd_kafka_error_destroy(e);
+    }
+  }
+
+  // Throws Error for a transaction call's error.
+  void check(rd_kafka_error_t* e, std::string_view what) {
+    if (!e) return;
+    const RdKafka& k = rdkafka();
+    rd_kafka_resp_err_t code = k.rd_kafka_error_code(e);
+    std::string why = k.rd_kafka_error_string(e);
+    k.rd_kafka_error_destroy(e);
+    throw Error(errc_of(code), fmt::format("{}: producer of topic {}: {}: {}", cluster_label(s_),
+                                           topic_.name, what, why));
+  }
+
+  // Throws what a delivery report or the hook left behind. (In a transaction, a
+  // record that failed makes its commit fail instead.)
   void rethrow() {
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-    if (first_error_)
+    if (first_error_ && !transactional_)
       throw Error(errc_of(first_error_),
                   fmt::format("{}: {} event{} of topic {} not written: {}", cluster_label(s_),
                               failed_, failed_ == 1 ? "" : "s", topic_.name,
@@ -240,6 +374,8 @@ class KafkaProducer : public Producer {
 
   Settings s_;
   TopicConfig topic_;
+  bool transactional_;
+  bool in_transaction_ = false;
   Handle handle_;
   AppendHook hook_;
   std::function<TopicConfig()> create_;
@@ -260,8 +396,9 @@ class KafkaProducer : public Producer {
 
 }  // namespace
 
-std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t) {
-  auto p = std::make_unique<KafkaProducer>(s, t);
+std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t,
+                                        const std::string& transactional_id) {
+  auto p = std::make_unique<KafkaProducer>(s, t, transactional_id);
   if (t.partitions > 0 && !t.name.empty()) p->warm_up();
   return p;
 }

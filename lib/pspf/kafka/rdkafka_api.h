@@ -85,6 +85,16 @@ namespace pspf::kafka {
   X(rd_kafka_error_code)                       \
   X(rd_kafka_error_string)                     \
   X(rd_kafka_error_destroy)                    \
+  X(rd_kafka_init_transactions)                \
+  X(rd_kafka_begin_transaction)                \
+  X(rd_kafka_send_offsets_to_transaction)      \
+  X(rd_kafka_commit_transaction)               \
+  X(rd_kafka_abort_transaction)                \
+  X(rd_kafka_consumer_group_metadata)          \
+  X(rd_kafka_consumer_group_metadata_destroy)  \
+  X(rd_kafka_error_is_fatal)                   \
+  X(rd_kafka_error_is_retriable)               \
+  X(rd_kafka_error_txn_requires_abort)         \
   X(rd_kafka_NewTopic_new)                     \
   X(rd_kafka_NewTopic_destroy)                 \
   X(rd_kafka_NewTopic_set_config)              \
