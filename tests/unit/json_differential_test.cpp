@@ -1,0 +1,760 @@
+// pspf::JsonToMsgpack against its oracle, the simdjson-based converter pspf used before
+// (simdjson_reference.h): for every line both must accept or both refuse, write the
+// same MessagePack bytes, fill the same captures (found, and text when found) and,
+// when they refuse, give the same error() text. Lines come from a fixed corpus of
+// tricky cases and from a seeded random generator of JSON values and of byte-level
+// mutations of them. A mismatch is reported with the line escaped and both results.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pspf/json_codec.h"
+#include "simdjson_reference.h"
+
+using namespace pspf;
+
+namespace {
+
+// ---- reporting -----------------------------------------------------------------------
+
+// `s` as printable ASCII: other bytes (and the backslash) as \xNN, so that a failing
+// line can be pasted back into a test. Long lines keep their head and tail.
+std::string escaped(std::string_view s) {
+  auto put = [](std::string& o, std::string_view part) {
+    static const char* hex = "0123456789abcdef";
+    for (unsigned char c : part) {
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        o.push_back(char(c));
+      } else {
+        o += "\\x";
+        o.push_back(hex[c >> 4]);
+        o.push_back(hex[c & 15]);
+      }
+    }
+  };
+  std::string o;
+  if (s.size() <= 400) {
+    put(o, s);
+  } else {
+    put(o, s.substr(0, 240));
+    o += "<... " + std::to_string(s.size() - 320) + " more bytes ...>";
+    put(o, s.substr(s.size() - 80));
+  }
+  return o;
+}
+
+// ---- the two converters side by side -------------------------------------------------
+
+// One convert() call's outcome, in a form doctest can compare and print.
+struct Outcome {
+  bool ok = false;
+  std::string bytes;     // the MessagePack written, or "" when refused
+  std::string error;     // error() when refused
+  std::string captures;  // "found:text" (or "absent") per capture, '|'-separated
+};
+
+// The paths of one set of captures; `what` is varied to reach the error texts that
+// name a capture.
+struct CaptureSet {
+  std::vector<std::string_view> paths;
+  std::string_view what = "key field";
+};
+
+// Each category reports its first mismatch in full (and the corpus its first 20); the
+// run stops after kMaxMismatches so that a broken converter gives short output.
+constexpr int kMaxMismatches = 20;
+
+class Differ {
+ public:
+  // Converts `line` with both converters and the captures `set`; returns true when they
+  // agree. Each line is copied into one reused buffer followed by kJsonPadding bytes of
+  // '}' (the converters' precondition; a scanner taking them as data is caught).
+  bool compare(std::string_view line, const CaptureSet& set, std::string_view category,
+               int report_limit = 1) {
+    ++lines_;
+    padded_.assign(line);
+    padded_.append(kJsonPadding, '}');
+    std::string_view view(padded_.data(), line.size());
+    Outcome mine = run(mine_, view, set), ref = run(ref_, view, set);
+    if (mine.ok && ref.ok) ++accepted_;
+    if (mine.ok == ref.ok && mine.bytes == ref.bytes && mine.error == ref.error &&
+        mine.captures == ref.captures)
+      return true;
+    ++mismatches_;
+    int& reported = reported_[std::string(category)];
+    if (reported++ < report_limit) {
+      std::string paths;
+      for (std::string_view p : set.paths)
+        paths += std::string(paths.empty() ? "" : ", ") + "\"" + escaped(p) + "\"";
+      INFO("category: " << category);
+      INFO("line (" << line.size() << " bytes): " << escaped(line));
+      INFO("capture paths: [" << paths << "] what=\"" << set.what << "\"");
+      CHECK(mine.ok == ref.ok);
+      CHECK(escaped(mine.bytes) == escaped(ref.bytes));
+      CHECK(mine.error == ref.error);
+      CHECK(escaped(mine.captures) == escaped(ref.captures));
+    }
+    return false;
+  }
+
+  bool exhausted() const { return mismatches_ >= kMaxMismatches; }
+  int mismatches() const { return mismatches_; }
+  long lines() const { return lines_; }
+  long accepted() const { return accepted_; }
+
+ private:
+  // Runs one converter (reused across calls, as the producer does) after "prefix" in
+  // the output buffer, which it must leave as it was when it refuses the line.
+  template <class Converter>
+  Outcome run(Converter& c, std::string_view line, const CaptureSet& set) {
+    Buffer out;
+    out.append("prefix");
+    size_t n = set.paths.size();
+    caps_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      caps_[i].path = set.paths[i];
+      caps_[i].what = set.what;
+      caps_[i].text = "stale";  // left from an earlier line: must not leak into `found`
+    }
+    Outcome o;
+    o.ok = c.convert(line, out, std::span<FieldCapture>(caps_.data(), n));
+    // Checked by hand, not with CHECK: a doctest assertion per line would cost more
+    // than the conversions.
+    if (out.view().substr(0, 6) != "prefix" || (!o.ok && out.size() != 6))
+      FAIL_CHECK("a converter damaged the output before the line, or did not restore it: "
+                 << escaped(line));
+    if (o.ok)
+      o.bytes = out.view().substr(6);
+    else
+      o.error = c.error();
+    // The text of a capture not found is unspecified: only a found one's is compared.
+    for (size_t i = 0; i < n; ++i)
+      o.captures += (caps_[i].found ? "found:" + caps_[i].text : "absent") + "|";
+    return o;
+  }
+
+  JsonToMsgpack mine_;
+  test::SimdjsonToMsgpack ref_;
+  std::string padded_;
+  std::vector<FieldCapture> caps_;
+  std::map<std::string, int> reported_;
+  int mismatches_ = 0;
+  long lines_ = 0, accepted_ = 0;
+};
+
+// ---- the fixed corpus ----------------------------------------------------------------
+
+// The capture sets every corpus line is converted with: none; the escaped paths
+// (a\.b names the key "a.b", a\\b the key "a\b") with another `what`; paths that hit
+// objects and arrays; and paths that can never match (empty, bad escape, empty
+// segment).
+const std::vector<CaptureSet> kCorpusSets = {
+    {},
+    {{"id", "a.b", "a\\.b", "a\\\\b"}, "id field"},
+    {{"a", "b"}},
+    {{"", "a\\x", "a.", ".a", "a.b.c", "\\"}},
+};
+
+std::string bytes(std::initializer_list<int> b) {
+  std::string s;
+  for (int c : b) s.push_back(char(c));
+  return s;
+}
+
+// `depth` levels of arrays (or objects under key "k", or both alternating) around
+// `inner`.
+std::string nested(int depth, std::string_view kind, std::string_view inner = "1") {
+  std::string s;
+  for (int i = 0; i < depth; ++i) s += kind == "[" || (kind == "mixed" && i % 2) ? "[" : "{\"k\":";
+  s += inner;
+  for (int i = depth - 1; i >= 0; --i) s += kind == "[" || (kind == "mixed" && i % 2) ? "]" : "}";
+  return s;
+}
+
+std::vector<std::string> corpus() {
+  std::vector<std::string> c;
+  // Numbers, each also inside an array and as the value of captured keys.
+  const std::vector<std::string> numbers = {
+      "0", "-0", "-0.0", "0.0", "1.0", "-1.0", "1e5", "1E+5", "1e-5", "1E5", "1e+5", "0e0", "0.0e5",
+      "-0e-0", "0.5", "123.456e-7", "1e05", "1E-05", "9223372036854775807", "9223372036854775808",
+      "9223372036854775806", "-9223372036854775808", "-9223372036854775809", "-9223372036854775807",
+      "18446744073709551615", "18446744073709551616", "18446744073709551614",
+      "-18446744073709551615", "123456789012345678901234567890", "-123456789012345678901234567890",
+      "12345678901234567890.5", "1e308", "1e309", "-1e309", "1e-400", "-1e-400", "0e-400",
+      "0.0e999", "5e-324", "4e-324", "2e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
+      "2.2250738585072011e-308", "2.2250738585072014e-308", "1.7976931348623157e308",
+      "1.7976931348623158e308", "1.7976931348623159e308", "0.1000000000000000055511151231257827",
+      "0.1000000000000000055511151231257827021181583404541015625", "9007199254740993",
+      "9007199254740993.0", "1.00000000000000011102230246251565404236316680908203125",
+      "0.00000000000000000000000000000000000000000000000000000000001e59",
+      "1" + std::string(99, '0'), "-1" + std::string(99, '0'), "1" + std::string(1099, '0'),
+      "0." + std::string(1099, '1'), "1" + std::string(1080, '0'), "1" + std::string(1081, '0'),
+      "1" + std::string(1082, '0'), "1." + std::string(1100, '5') + "e-3",
+      // malformed
+      "01", "-01", "00", "1.", "-", ".5", "-.5", "1e", "1e+", "1E-", "1.e5", "0x10", "1_000", "NaN",
+      "Infinity", "-Infinity", "+1", "--1", "1.5.5", "1e5e5", "- 1", "1ee5", "2.", "1.0e", "0.e1",
+      "-a", "1" + std::string(1099, '0') + "x"};
+  for (const std::string& n : numbers) {
+    c.push_back(n);
+    c.push_back("[" + n + "]");
+    c.push_back("[" + n + "," + n + "]");
+    c.push_back("{\"id\":" + n + ",\"a\":{\"b\":" + n + "}}");
+  }
+  // Strings: escapes, \u forms, surrogates, control characters, UTF-8 of every length.
+  const std::vector<std::string> strings = {R"("")",
+                                            R"("\"\\\/\b\f\n\r\t")",
+                                            bytes({'"', 'a', 0, 'b', '"'}),
+                                            R"("\u0000")",
+                                            R"("a\u0000b")",
+                                            R"("\u00e9")",
+                                            R"("\u00E9")",
+                                            R"("\u65e5\u672c")",
+                                            R"("\ud83d\ude00")",
+                                            R"("\uD83D\uDE00")",
+                                            R"("\udbff\udfff")",
+                                            R"("\ud800")",
+                                            R"("\ud800x")",
+                                            R"("\ud800\u0041")",
+                                            R"("\ud800\ud800")",
+                                            R"("\udc00")",
+                                            R"("\udc00\ud800")",
+                                            R"("\ud83d\n")",
+                                            R"("\ud83d\")",
+                                            R"("\u00g0")",
+                                            R"("\u12")",
+                                            R"("\u")",
+                                            R"("\uZZZZ")",
+                                            R"("\u12345")",
+                                            R"("\a")",
+                                            R"("\x41")",
+                                            R"("\U0041")",
+                                            R"("\'")",
+                                            R"("\0")",
+                                            R"("\ ")",
+                                            R"("\)",
+                                            R"("abc)",
+                                            R"("\u2028\u2029")",
+                                            R"("\uffff\ufffe\ufeff")",
+                                            "\"a\x01"
+                                            "b\"",
+                                            "\"\t\"",
+                                            "\"a\nb\"",
+                                            "\"\r\"",
+                                            "\"\x1f\"",
+                                            "\"\x7f\"",
+                                            "\"\xc3\xa9\"",
+                                            "\"\xe6\x97\xa5\"",
+                                            "\"\xf0\x9f\x98\x80\"",
+                                            "\"\xc3\"",
+                                            "\"\xc3x\"",
+                                            "\"\xe6\x97\"",
+                                            "\"\xf0\x9f\x98\"",
+                                            "\"\xc0\x80\"",
+                                            "\"\xc1\xbf\"",
+                                            "\"\xe0\x80\x80\"",
+                                            "\"\xe0\x9f\xbf\"",
+                                            "\"\xf0\x80\x80\x80\"",
+                                            "\"\xf0\x8f\xbf\xbf\"",
+                                            "\"\xf4\x8f\xbf\xbf\"",
+                                            "\"\xf4\x90\x80\x80\"",
+                                            "\"\xf5\x80\x80\x80\"",
+                                            "\"\xf8\x88\x80\x80\x80\"",
+                                            "\"\xff\"",
+                                            "\"\xfe\"",
+                                            "\"\xed\xa0\x80\"",
+                                            "\"\xed\xbf\xbf\"",
+                                            "\"\xed\xa0\xbd\xed\xb8\x80\"",
+                                            "\"\xed\x9f\xbf\"",
+                                            "\"\xee\x80\x80\"",
+                                            "\"\x80\"",
+                                            "\"\xbf\"",
+                                            "\"\xef\xbb\xbf\"",
+                                            "\"" + std::string(300, 'x') + "\\n\xc3\xa9\"",
+                                            "\"" + std::string(70000, 'y') + "\""};
+  for (const std::string& s : strings) {
+    c.push_back(s);
+    c.push_back("[" + s + "]");
+    c.push_back("{\"id\":" + s + ",\"a\":" + s + "}");
+    c.push_back("{" + s + ":1}");
+  }
+  // Words.
+  for (const char* w : {"true", "false", "null", "truex", "nul", "nullx", "tru", "falsey", "TRUE",
+                        "True", "fals", "t", "n", "f", "nulll", "true1", "null0", "falsefalse"}) {
+    c.push_back(w);
+    c.push_back(std::string("[") + w + "]");
+    c.push_back(std::string("[") + w + ",1]");
+    c.push_back(std::string("{\"id\":") + w + "}");
+    c.push_back(std::string("{\"a\":") + w + ",\"b\":2}");
+  }
+  c.insert(c.end(), {"[true false]", "[truefalse]", "[true,false,null]", "{\"a\":null1}"});
+  // Whitespace: JSON's four, \f and \v (not JSON whitespace), nothing at all.
+  c.insert(c.end(), {" 1 ",
+                     "\t1\t",
+                     "\r\n1\r\n",
+                     "\n",
+                     " ",
+                     "\t",
+                     "\r",
+                     "",
+                     " \t\r\n ",
+                     "[ 1 , 2 ]",
+                     "[\t1\r,\n2 ]",
+                     " { \"a\" : 1 , \"b\" : [ ] } ",
+                     "{\n\"id\"\t:\r\"x\"\n}",
+                     "\f1",
+                     "1\f",
+                     "[\f1]",
+                     "[1\f]",
+                     "\v1",
+                     "[1,\v2]",
+                     "{\"a\":\f1}",
+                     "\"a\"\v",
+                     "{}\f",
+                     "{} \n\t",
+                     "[]\r"});
+  // A UTF-8 byte order mark (not JSON).
+  c.insert(c.end(), {"\xef\xbb\xbf{}",
+                     "\xef\xbb\xbf"
+                     "1",
+                     "\xef\xbb\xbf", "{}\xef\xbb\xbf", "\xef\xbb\xbf\"a\"", "[\xef\xbb\xbf]"});
+  // Trailing content after the value.
+  c.insert(c.end(), {"{} {}",     "1 2",        "\"a\" x",
+                     "[1]]",      "{}}",        "[][]",
+                     "{}[",       "1,",         "[1],",
+                     "null null", "true false", "\"a\"\"b\"",
+                     "{}x",       "[]0",        "1 {",
+                     "0 0",       "{}]",        "[]}",
+                     "1]",        "\"a\"}",     "null,",
+                     "{}\"",      "[] \"",      "1 \"",
+                     "1\"",       "-1-",        "{\"a\":1}{\"b\":2}"});
+  // Commas, colons, keys and brackets missing or extra; unclosed values.
+  c.insert(c.end(), {"[1,]",
+                     "[,1]",
+                     "[1,,2]",
+                     "[1 2]",
+                     "[,]",
+                     "{\"a\":1,}",
+                     "{,\"a\":1}",
+                     "{\"a\" 1}",
+                     "{\"a\"::1}",
+                     "{\"a\":1 \"b\":2}",
+                     "{\"a\":1,,\"b\":2}",
+                     "{\"a\"}",
+                     "{\"a\":}",
+                     "{1:2}",
+                     "{a:1}",
+                     "{null:1}",
+                     "[:]",
+                     "{:1}",
+                     "{\"a\",1}",
+                     "[1:2]",
+                     "{\"a\":1:2}",
+                     "{[]:1}",
+                     "{{}:1}",
+                     "{\"a\":[}",
+                     "\"abc",
+                     "{",
+                     "[",
+                     "{\"a\":1",
+                     "[1,2",
+                     "{\"a\":[1,2}",
+                     "[{]}",
+                     "[1}",
+                     "{\"a\":1]",
+                     "{\"a",
+                     "{\"a\":\"b",
+                     "[\"",
+                     "}",
+                     "]",
+                     ",",
+                     ":",
+                     "\"",
+                     "[[[",
+                     "{\"a\":{\"b\":{}}",
+                     "[1,",
+                     "{\"a\":",
+                     "{\"a\"",
+                     "[{}",
+                     "[[]",
+                     "{\"a\":[]",
+                     "[\"a\\\"]",
+                     "{\"a\\\":1}"});
+  // Nesting around the 1000-level limit, and simdjson's own (1024).
+  for (int depth : {999, 1000, 1001, 1025}) {
+    c.push_back(nested(depth, "["));
+    c.push_back(nested(depth, "{"));
+    c.push_back(nested(depth, "mixed"));
+    c.push_back(nested(depth, "[", "[]"));
+    c.push_back(nested(depth, "[", ""));
+  }
+  c.push_back(nested(999, "[", "{}"));
+  c.push_back(nested(1000, "[", "{}"));
+  c.push_back(nested(2000, "[").substr(0, 2000));  // unclosed, and too deep
+  c.push_back(nested(500, "[").substr(0, 900));    // unclosed
+  c.push_back("{\"id\":" + nested(999, "{", "\"x\"") + "}");
+  // Duplicate keys, the empty key, keys with dots and backslashes, escaped keys.
+  c.insert(c.end(), {R"({"id":1,"id":2})",
+                     R"({"id":1,"id":null})",
+                     R"({"id":null,"id":1})",
+                     R"({"a":{"b":1},"a":{"b":2}})",
+                     R"({"a":{"b":1},"a":2})",
+                     R"({"a":1,"a":{"b":2}})",
+                     R"({"a":{"b":1},"a":{"c":2}})",
+                     R"({"":1})",
+                     R"({"":{"":2}})",
+                     R"({"a.b":1})",
+                     R"({"a\\b":2})",
+                     R"({"a":{"b":3},"a.b":4})",
+                     R"({"a.b":4,"a":{"b":3}})",
+                     R"({"a\\.b":5})",
+                     R"({"a..b":5})",
+                     R"({".":6})",
+                     R"({"\\":7})",
+                     R"({"\u0061":{"b":8}})",
+                     R"({"\u0069\u0064":"via escapes"})",
+                     R"({"a\u002eb":9})",
+                     R"({"a\u005cb":10})",
+                     R"({"id":"x","a":{"b":"y"},"a.b":"z","a\\b":"w"})",
+                     R"({"b":{"id":1}})",
+                     R"({"a":{},"b":[]})",
+                     R"({"a":[],"b":{}})",
+                     R"({"id":{"x":1}})",
+                     R"({"id":[1]})",
+                     R"({"a":{"b":{"c":1}}})",
+                     R"({"a":{"b":[1]}})",
+                     R"({"a":{"b":null}})",
+                     R"({"a":[{"b":1}]})",
+                     R"([{"id":1}])",
+                     R"({"id":-0})",
+                     R"({"id":1.0})",
+                     R"({"id":1E+5})",
+                     R"({"id":true})",
+                     R"({"id":false})",
+                     R"({"id":"\u00e9"})",
+                     R"({"id":"a\"b"})",
+                     R"({"id":""})",
+                     R"({"id":123456789012345678901234567890})",
+                     "{\"id\":\"\xc3\xa9\"}",
+                     "{\"i\xc3\xa9\":1}"});
+  // Invalid UTF-8 and NUL bytes in and around values.
+  c.insert(c.end(), {"{\"\xff\":1}",
+                     "{\"a\xc3\":1}",
+                     "1 \xff",
+                     "{\"a\":1}\xff",
+                     "\xff"
+                     "1",
+                     "\xc3\xa9"
+                     "1",
+                     "[1,\xff]",
+                     "[\xc3\xa9]",
+                     "{\"a\":1,\xff}",
+                     "\x80",
+                     "{\"a\":\"\xed\xa0\x80\"}",
+                     "[\"ok\",\"\xf4\x90\x80\x80\"]",
+                     bytes({0}),
+                     bytes({'1', 0}),
+                     bytes({'[', '1', ',', 0, ' ', '2', ']'}),
+                     bytes({'{', '}', 0}),
+                     bytes({0, '{', '}'}),
+                     bytes({'{', '"', 'a', 0, '"', ':', '1', '}'}),
+                     bytes({'"', 'a', '"', 0}),
+                     bytes({'[', 0, ']'}),
+                     bytes({'t', 'r', 'u', 'e', 0})});
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("the corpus of tricky lines converts exactly as the simdjson converter did") {
+  Differ d;
+  std::vector<std::string> lines = corpus();
+  for (const std::string& line : lines)
+    for (const CaptureSet& set : kCorpusSets)
+      if (!d.exhausted()) d.compare(line, set, "corpus", kMaxMismatches);
+  // More than 64 captures are refused whatever the line.
+  std::vector<std::string_view> many(65, "id");
+  d.compare(R"({"id":1})", {many}, "corpus");
+  d.compare("[", {many}, "corpus");
+  MESSAGE(lines.size() << " corpus lines, " << d.lines() << " conversions, " << d.accepted()
+                       << " accepted");
+  CHECK(lines.size() >= 150);
+  CHECK(d.mismatches() == 0);
+}
+
+namespace {
+
+// ---- the random lines ----------------------------------------------------------------
+
+// Writes random JSON values: objects and arrays nested up to 6 deep, keys mostly from
+// a small set (so that the capture paths below hit), strings with every escape and
+// UTF-8 of every length, numbers of every shape, random JSON whitespace between
+// tokens. Now and then a string carries a lone surrogate escape, which is refused.
+class JsonGenerator {
+ public:
+  explicit JsonGenerator(uint64_t seed) : rng_(seed) {}
+
+  std::string line() {
+    s_.clear();
+    space();
+    value(0);
+    space();
+    return s_;
+  }
+
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  bool chance(size_t percent) { return pick(100) < percent; }
+  char digit(char from = '0') { return char(from + pick(size_t('9' - from + 1))); }
+
+  void space() {
+    if (chance(20))
+      for (size_t n = 1 + pick(3); n > 0; --n) s_ += " \t\r\n"[pick(4)];
+  }
+
+  void value(int depth) {
+    size_t container = depth == 0 ? 75 : depth >= 6 ? 0 : 45 - 7 * size_t(depth);
+    if (chance(container)) return chance(70) ? object(depth) : array(depth);
+    switch (pick(10)) {
+      case 0: s_ += "true"; break;
+      case 1: s_ += "false"; break;
+      case 2: s_ += "null"; break;
+      case 3:
+      case 4:
+      case 5: string(); break;
+      default: number(); break;
+    }
+  }
+
+  void object(int depth) {
+    s_ += '{';
+    size_t n = pick(6);
+    for (size_t i = 0; i < n; ++i) {
+      if (i) s_ += ',';
+      space();
+      key();
+      space();
+      s_ += ':';
+      space();
+      value(depth + 1);
+      space();
+    }
+    if (n == 0) space();
+    s_ += '}';
+  }
+
+  void array(int depth) {
+    s_ += '[';
+    size_t n = pick(6);
+    for (size_t i = 0; i < n; ++i) {
+      if (i) s_ += ',';
+      space();
+      value(depth + 1);
+      space();
+    }
+    if (n == 0) space();
+    s_ += ']';
+  }
+
+  // Keys of the capture paths, sometimes spelled with escapes ("\u0061" is "a").
+  void key() {
+    static const std::array<const char*, 10> keys = {
+        R"("a")",      R"("b")",       R"("id")", R"("a.b")",           R"("a\\b")",
+        R"("\u0061")", R"("i\u0064")", R"("c")",  R"("a\u002e\u0062")", R"("")"};
+    if (chance(75))
+      s_ += keys[pick(keys.size())];
+    else
+      string();
+  }
+
+  void utf8(uint32_t cp) {
+    if (cp < 0x80) {
+      s_ += char(cp);
+    } else if (cp < 0x800) {
+      s_ += char(0xc0 | (cp >> 6));
+      s_ += char(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+      s_ += char(0xe0 | (cp >> 12));
+      s_ += char(0x80 | ((cp >> 6) & 0x3f));
+      s_ += char(0x80 | (cp & 0x3f));
+    } else {
+      s_ += char(0xf0 | (cp >> 18));
+      s_ += char(0x80 | ((cp >> 12) & 0x3f));
+      s_ += char(0x80 | ((cp >> 6) & 0x3f));
+      s_ += char(0x80 | (cp & 0x3f));
+    }
+  }
+
+  void hex4(uint32_t v) {
+    const char* hex = chance(50) ? "0123456789abcdef" : "0123456789ABCDEF";
+    s_ += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) s_ += hex[(v >> shift) & 15];
+  }
+
+  // A code point that is not a surrogate, of 1 to 4 UTF-8 bytes.
+  uint32_t code_point() {
+    static const std::array<std::pair<uint32_t, uint32_t>, 5> ranges = {
+        {{0x20, 0x7f}, {0x80, 0x7ff}, {0x800, 0xd7ff}, {0xe000, 0xffff}, {0x10000, 0x10ffff}}};
+    auto [lo, hi] = ranges[pick(ranges.size())];
+    return lo + uint32_t(pick(hi - lo + 1));
+  }
+
+  void string() {
+    s_ += '"';
+    for (size_t n = pick(chance(90) ? 12 : 80); n > 0; --n) {
+      size_t k = pick(100);
+      if (k < 45) {
+        char c = char(0x20 + pick(0x5f));
+        s_ += c == '"' || c == '\\' ? 'q' : c;
+      } else if (k < 55) {
+        s_ += '\\';
+        s_ += "\"\\/bfnrt"[pick(8)];
+      } else if (k < 63) {
+        uint32_t cp = uint32_t(pick(0x20));  // a control character
+        if (chance(70)) do
+            cp = code_point();  // or any other character of the BMP but a surrogate
+          while (cp >= 0x10000);
+        hex4(cp);
+      } else if (k < 68) {
+        uint32_t cp = 0x10000 + uint32_t(pick(0x100000));
+        hex4(0xd800 + ((cp - 0x10000) >> 10));
+        hex4(0xdc00 + ((cp - 0x10000) & 0x3ff));
+      } else if (k < 90) {
+        utf8(code_point());
+      } else if (k < 92) {
+        s_ += '\x7f';
+      } else if (k < 93 && chance(15)) {
+        hex4(0xd800 + uint32_t(pick(0x800)));  // a lone surrogate
+      } else {
+        s_ += char('a' + pick(26));
+      }
+    }
+    s_ += '"';
+  }
+
+  void digits(size_t n) {
+    for (; n > 0; --n) s_ += digit();
+  }
+
+  void number() {
+    static const std::array<const char*, 22> special = {"0",
+                                                        "-0",
+                                                        "-0.0",
+                                                        "1.0",
+                                                        "9223372036854775807",
+                                                        "9223372036854775808",
+                                                        "-9223372036854775808",
+                                                        "-9223372036854775809",
+                                                        "18446744073709551615",
+                                                        "18446744073709551616",
+                                                        "1e308",
+                                                        "1e309",
+                                                        "-1e309",
+                                                        "1e-400",
+                                                        "5e-324",
+                                                        "4e-324",
+                                                        "2.2250738585072011e-308",
+                                                        "1.7976931348623158e308",
+                                                        "0.1000000000000000055511151231257827",
+                                                        "123456789012345678901234567890",
+                                                        "0e-400",
+                                                        "-0e0"};
+    if (chance(20)) return void(s_ += special[pick(special.size())]);
+    if (pick(1000) == 0) {  // 100 to 1100 digits
+      s_ += digit('1');
+      return digits(pick(1000) + 99);
+    }
+    if (chance(30)) s_ += '-';
+    if (chance(20)) {
+      s_ += '0';
+    } else {
+      s_ += digit('1');
+      digits(chance(85) ? pick(6) : pick(25));
+    }
+    if (chance(40)) {
+      s_ += '.';
+      digits(1 + (chance(85) ? pick(6) : pick(40)));
+    }
+    if (chance(30)) {
+      s_ += chance(50) ? 'e' : 'E';
+      if (size_t sign = pick(3)) s_ += sign == 1 ? '+' : '-';
+      digits(1 + pick(3));
+    }
+  }
+
+  std::mt19937_64 rng_;
+  std::string s_;
+};
+
+// The capture sets of the random lines, taken in turn: paths into nested objects and
+// escaped paths, paths that often hit an object, and none.
+const std::vector<CaptureSet> kRandomSets = {
+    {{"a.b", "id", "a\\.b", "a\\\\b"}},
+    {{"a", "b.id"}, "id field"},
+    {},
+};
+
+enum class Mutation { flip, erase, insert, truncate };
+constexpr std::array<const char*, 4> kMutationNames = {
+    "mutation: a byte replaced", "mutation: a byte deleted", "mutation: a byte inserted",
+    "mutation: truncated"};
+
+// `line` with one random change: a byte set to a random value (half the time one that
+// matters to JSON or UTF-8), a byte deleted, a structural or quote byte inserted, or
+// the line cut short.
+std::string mutate(std::string line, Mutation kind, std::mt19937_64& rng) {
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  static const std::string notable =
+      std::string("{}[]:,\"\\ \t\r\n\f0-+.eEtfnu\x7f\x80\xbf\xc3\xed\xf4\xff") + '\0';
+  static const std::string structural = "{}[]:,\"\\";
+  if (line.empty()) kind = Mutation::insert;
+  switch (kind) {
+    case Mutation::flip:
+      line[pick(line.size())] = pick(2) ? notable[pick(notable.size())] : char(pick(256));
+      break;
+    case Mutation::erase: line.erase(pick(line.size()), 1); break;
+    case Mutation::insert:
+      line.insert(line.begin() + std::ptrdiff_t(pick(line.size() + 1)),
+                  structural[pick(structural.size())]);
+      break;
+    case Mutation::truncate: line.resize(pick(line.size())); break;
+  }
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE("random lines and their mutations convert exactly as the simdjson converter did") {
+  // 4 seeds x 12,500 values, each followed by 3 mutations: 200,000 lines.
+  constexpr int kValuesPerSeed = 12500;
+  Differ d;
+  long generated = 0, generated_ok = 0;
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    JsonGenerator gen(seed);
+    std::mt19937_64& rng = gen.rng();
+    for (int i = 0; i < kValuesPerSeed && !d.exhausted(); ++i) {
+      const CaptureSet& set = kRandomSets[size_t(i) % kRandomSets.size()];
+      std::string line = gen.line();
+      long before = d.accepted();
+      d.compare(line, set, "generated");
+      ++generated;
+      generated_ok += d.accepted() - before;
+      for (int m = 0; m < 3; ++m) {
+        auto kind = Mutation(std::uniform_int_distribution<int>(0, 3)(rng));
+        d.compare(mutate(line, kind, rng), set, kMutationNames[size_t(kind)]);
+      }
+    }
+  }
+  MESSAGE(d.lines() << " random lines (" << generated << " generated, " << generated_ok
+                    << " of them accepted; " << d.accepted() << " accepted in all)");
+  CHECK(d.lines() == 200000);
+  CHECK(d.mismatches() == 0);
+}
