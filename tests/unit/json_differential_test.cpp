@@ -6,6 +6,7 @@
 // mutations of them. A mismatch is reported with the line escaped and both results.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -40,14 +41,24 @@ std::string escaped(std::string_view s) {
     }
   };
   std::string o;
-  if (s.size() <= 400) {
+  if (s.size() <= 1200) {
     put(o, s);
   } else {
-    put(o, s.substr(0, 240));
-    o += "<... " + std::to_string(s.size() - 320) + " more bytes ...>";
-    put(o, s.substr(s.size() - 80));
+    put(o, s.substr(0, 900));
+    o += "<... " + std::to_string(s.size() - 1100) + " more bytes ...>";
+    put(o, s.substr(s.size() - 200));
   }
   return o;
+}
+
+// MessagePack written by a converter, read back as JSON by the project's decoder, so
+// that a report shows 1.0 against 1 rather than only their bytes.
+std::string as_json(std::string_view msgpack) {
+  if (msgpack.empty()) return "(nothing)";
+  const char* p = msgpack.data();
+  Buffer json;
+  if (!msgpack_to_json(&p, msgpack.data() + msgpack.size(), json)) return "(not MessagePack)";
+  return escaped(json.view());
 }
 
 // ---- the two converters side by side -------------------------------------------------
@@ -84,6 +95,7 @@ class Differ {
     std::string_view view(padded_.data(), line.size());
     Outcome mine = run(mine_, view, set), ref = run(ref_, view, set);
     if (mine.ok && ref.ok) ++accepted_;
+    if (mine.captures.find("found:") != std::string::npos) ++captured_;
     if (mine.ok == ref.ok && mine.bytes == ref.bytes && mine.error == ref.error &&
         mine.captures == ref.captures)
       return true;
@@ -96,6 +108,13 @@ class Differ {
       INFO("category: " << category);
       INFO("line (" << line.size() << " bytes): " << escaped(line));
       INFO("capture paths: [" << paths << "] what=\"" << set.what << "\"");
+      size_t at =
+          std::mismatch(mine.bytes.begin(), mine.bytes.end(), ref.bytes.begin(), ref.bytes.end())
+              .first -
+          mine.bytes.begin();
+      INFO("output as JSON: JsonToMsgpack " << as_json(mine.bytes) << " ; reference "
+                                            << as_json(ref.bytes));
+      INFO("outputs first differ at byte " << at);
       CHECK(mine.ok == ref.ok);
       CHECK(escaped(mine.bytes) == escaped(ref.bytes));
       CHECK(mine.error == ref.error);
@@ -108,6 +127,7 @@ class Differ {
   int mismatches() const { return mismatches_; }
   long lines() const { return lines_; }
   long accepted() const { return accepted_; }
+  long captured() const { return captured_; }  // lines where a capture was found
 
  private:
   // Runs one converter (reused across calls, as the producer does) after "prefix" in
@@ -146,7 +166,7 @@ class Differ {
   std::vector<FieldCapture> caps_;
   std::map<std::string, int> reported_;
   int mismatches_ = 0;
-  long lines_ = 0, accepted_ = 0;
+  long lines_ = 0, accepted_ = 0, captured_ = 0;
 };
 
 // ---- the fixed corpus ----------------------------------------------------------------
@@ -191,8 +211,14 @@ std::vector<std::string> corpus() {
       "0.0e999", "5e-324", "4e-324", "2e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
       "2.2250738585072011e-308", "2.2250738585072014e-308", "1.7976931348623157e308",
       "1.7976931348623158e308", "1.7976931348623159e308", "0.1000000000000000055511151231257827",
-      "0.1000000000000000055511151231257827021181583404541015625", "9007199254740993",
-      "9007199254740993.0", "1.00000000000000011102230246251565404236316680908203125",
+      "0.1000000000000000055511151231257827021181583404541015625",
+      // The reference misreads a number whose integer part is 0 and whose fraction has
+      // more than 20 digits (see the test case on it below): a converter that reads
+      // these right differs from it here.
+      "0.12345678901234567890", "0.123456789012345678901", "-0.1000000000000000055511151231257827",
+      "0.1000000000000000055511151231257827e1", "10.1000000000000000055511151231257827",
+      "9007199254740993", "9007199254740993.0",
+      "1.00000000000000011102230246251565404236316680908203125",
       "0.00000000000000000000000000000000000000000000000000000000001e59",
       "1" + std::string(99, '0'), "-1" + std::string(99, '0'), "1" + std::string(1099, '0'),
       "0." + std::string(1099, '1'), "1" + std::string(1080, '0'), "1" + std::string(1081, '0'),
@@ -293,6 +319,10 @@ std::vector<std::string> corpus() {
     c.push_back(std::string("{\"id\":") + w + "}");
     c.push_back(std::string("{\"a\":") + w + ",\"b\":2}");
   }
+  // The reference refuses a root true followed by 3 or more whitespace bytes, and a
+  // root false by 2 or more (see the test case on it below).
+  c.insert(c.end(), {"true  ", "true   ", "true \t\n", "false ", "false  ", "false\t\t",
+                     "null        ", " true", "[true   ]", "{\"id\":false     }"});
   c.insert(c.end(), {"[true false]", "[truefalse]", "[true,false,null]", "{\"a\":null1}"});
   // Whitespace: JSON's four, \f and \v (not JSON whitespace), nothing at all.
   c.insert(c.end(), {" 1 ",
@@ -476,14 +506,14 @@ TEST_CASE("the corpus of tricky lines converts exactly as the simdjson converter
   Differ d;
   std::vector<std::string> lines = corpus();
   for (const std::string& line : lines)
-    for (const CaptureSet& set : kCorpusSets)
-      if (!d.exhausted()) d.compare(line, set, "corpus", kMaxMismatches);
+    for (const CaptureSet& set : kCorpusSets)  // a line that differs is reported once
+      if (d.exhausted() || !d.compare(line, set, "corpus", kMaxMismatches)) break;
   // More than 64 captures are refused whatever the line.
   std::vector<std::string_view> many(65, "id");
   d.compare(R"({"id":1})", {many}, "corpus");
   d.compare("[", {many}, "corpus");
   MESSAGE(lines.size() << " corpus lines, " << d.lines() << " conversions, " << d.accepted()
-                       << " accepted");
+                       << " accepted, a capture found in " << d.captured());
   CHECK(lines.size() >= 150);
   CHECK(d.mismatches() == 0);
 }
@@ -521,8 +551,9 @@ class JsonGenerator {
   }
 
   void value(int depth) {
-    size_t container = depth == 0 ? 75 : depth >= 6 ? 0 : 45 - 7 * size_t(depth);
-    if (chance(container)) return chance(70) ? object(depth) : array(depth);
+    // Mostly an object at the root, as events are, so that the capture paths apply.
+    size_t container = depth == 0 ? 90 : depth >= 6 ? 0 : 45 - 7 * size_t(depth);
+    if (chance(container)) return chance(depth == 0 ? 85 : 65) ? object(depth) : array(depth);
     switch (pick(10)) {
       case 0: s_ += "true"; break;
       case 1: s_ += "false"; break;
@@ -566,9 +597,9 @@ class JsonGenerator {
 
   // Keys of the capture paths, sometimes spelled with escapes ("\u0061" is "a").
   void key() {
-    static const std::array<const char*, 10> keys = {
-        R"("a")",      R"("b")",       R"("id")", R"("a.b")",           R"("a\\b")",
-        R"("\u0061")", R"("i\u0064")", R"("c")",  R"("a\u002e\u0062")", R"("")"};
+    static const std::array<const char*, 12> keys = {
+        R"("a")", R"("b")",  R"("id")",      R"("a.b")", R"("a\\b")",          R"("\u0061")",
+        R"("a")", R"("id")", R"("i\u0064")", R"("c")",   R"("a\u002e\u0062")", R"("")"};
     if (chance(75))
       s_ += keys[pick(keys.size())];
     else
@@ -628,7 +659,8 @@ class JsonGenerator {
         hex4(0xd800 + ((cp - 0x10000) >> 10));
         hex4(0xdc00 + ((cp - 0x10000) & 0x3ff));
       } else if (k < 90) {
-        utf8(code_point());
+        uint32_t cp = code_point();
+        utf8(cp == '"' || cp == '\\' ? 'q' : cp);  // raw, so not the two that need escaping
       } else if (k < 92) {
         s_ += '\x7f';
       } else if (k < 93 && chance(15)) {
@@ -754,7 +786,56 @@ TEST_CASE("random lines and their mutations convert exactly as the simdjson conv
     }
   }
   MESSAGE(d.lines() << " random lines (" << generated << " generated, " << generated_ok
-                    << " of them accepted; " << d.accepted() << " accepted in all)");
-  CHECK(d.lines() == 200000);
+                    << " of them accepted; " << d.accepted()
+                    << " accepted in all; a capture found in " << d.captured() << ")");
   CHECK(d.mismatches() == 0);
+  if (!d.exhausted()) CHECK(d.lines() == 200000);
+}
+
+// ---- the reference's known faults ---------------------------------------------------
+//
+// Pinned so that a mismatch on them is not mistaken for a fault of the test: a
+// replacement that behaves rightly differs from the reference on these lines. Whether
+// it must repeat them, or the differential test should exempt them, is a decision for
+// whoever replaces the reference.
+
+namespace {
+
+// The reference's result for `json`: its output as JSON, or its error.
+std::string reference_reads(std::string_view json) {
+  static test::SimdjsonToMsgpack ref;
+  std::string padded(json);
+  padded.append(kJsonPadding, '}');
+  Buffer out;
+  if (!ref.convert(std::string_view(padded.data(), json.size()), out, {})) return ref.error();
+  return as_json(out.view());
+}
+
+}  // namespace
+
+// simdjson 3.0.1's get_double(), which the reference (and pspf until it dropped
+// simdjson) relies on, misreads a number with integer part 0 and more than 20 fraction digits, and
+// the reference stores the wrong double: data is altered without an error.
+TEST_CASE("the reference misreads 0.<more than 20 digits> (simdjson 3.0.1)") {
+  auto as_read = reference_reads;
+  CHECK(as_read("0.12345678901234567890") == "0.12345678901234568");   // 20 digits: right
+  CHECK(as_read("0.123456789012345678901") == "0.01277632457008837");  // 21: wrong
+  CHECK(as_read("0.1000000000000000055511151231257827") == "4.145161186368179e-16");
+  CHECK(as_read("-0.1000000000000000055511151231257827e1") == "-4.145161186368179e-15");
+  CHECK(as_read("10.1000000000000000055511151231257827") == "10.1");  // integer part not 0
+}
+
+// simdjson 3.0.1's get_root_bool() copies a root true or false together with the
+// whitespace after it into a 6-byte buffer (copy_to_buffer) and fails when they do not
+// fit: the reference then refuses a valid line.
+TEST_CASE("the reference refuses a root true followed by 3 whitespace bytes, false by 2") {
+  const std::string word = "invalid JSON: unknown word (not true, false or null)";
+  CHECK(reference_reads("true  ") == "true");
+  CHECK(reference_reads("true   ") == word);
+  CHECK(reference_reads("true \t\n") == word);
+  CHECK(reference_reads("false ") == "false");
+  CHECK(reference_reads("false  ") == word);
+  CHECK(reference_reads("false\t\t") == word);
+  CHECK(reference_reads("null        ") == "null");  // null is not affected
+  CHECK(reference_reads("[true   ]") == "[true]");   // nor a word inside a container
 }
