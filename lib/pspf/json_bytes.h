@@ -28,6 +28,40 @@ inline void copy_bytes(char* d, const char* s, size_t n) {
   for (size_t i = 0; i < n; ++i) d[i] = s[i];
 }
 
+// Four hex digits at p (before e) as a number, or -1 (a \u escape).
+inline int32_t hex4(const char* p, const char* e) {
+  if (e - p < 4) return -1;
+  int32_t v = 0;
+  for (int i = 0; i < 4; ++i) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0) return -1;
+    v = v << 4 | d;
+  }
+  return v;
+}
+
+// The length of the UTF-8 sequence at p (a lead byte >= 0x80), or 0 when it is not
+// a valid one (overlong, a surrogate, beyond U+10FFFF, cut short).
+inline size_t utf8_length(const unsigned char* p, const unsigned char* e) {
+  unsigned char c = p[0];
+  size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+             : c >= 0xe0 && c <= 0xef ? 3
+             : c >= 0xf0 && c <= 0xf4 ? 4
+                                      : 0;
+  if (n == 0 || size_t(e - p) < n) return 0;
+  for (size_t i = 1; i < n; ++i)
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  if (c == 0xe0 && p[1] < 0xa0) return 0;   // overlong
+  if (c == 0xed && p[1] >= 0xa0) return 0;  // a surrogate
+  if (c == 0xf0 && p[1] < 0x90) return 0;   // overlong
+  if (c == 0xf4 && p[1] >= 0x90) return 0;  // beyond U+10FFFF
+  return n;
+}
+
 // True when `s` matches RFC 8259's number grammar exactly.
 inline bool is_json_number(std::string_view s) {
   size_t i = 0, n = s.size();

@@ -3,8 +3,8 @@
 // Input: one JSON text (one line of a JSON-lines stream), strict RFC 8259 (no
 // trailing commas, no comments, no NaN, exactly one value, valid UTF-8, no raw control
 // characters in strings, \u escapes that form valid Unicode: a lone surrogate such as
-// "\ud800" is rejected, as simdjson does), nested at most 1000 deep, parsed with
-// simdjson's on-demand parser and written straight to MessagePack. A scalar ("42",
+// "\ud800" is rejected), nested at most 1000 deep, read by pspf's own scanner
+// (json_to_msgpack.cpp) and written straight to MessagePack. A scalar ("42",
 // "\"x\"", "null") is a valid line.
 // Output: MessagePack written back as compact JSON text.
 //
@@ -39,8 +39,9 @@ namespace pspf {
 // float64 can hold exactly; the payload is the number's JSON text.
 inline constexpr int8_t kJsonNumberExt = 1;
 
-// Number of readable bytes that must follow the end of a line handed to
-// JsonToMsgpack::convert (simdjson reads ahead). Their content does not matter.
+// Number of readable bytes that callers leave after the end of a line handed to
+// JsonToMsgpack::convert, so that a parser may read ahead without a copy (the one
+// now used reads none of them). Their content does not matter.
 inline constexpr size_t kJsonPadding = 64;
 
 // A field to pick out while converting: a dot path into nested objects ("item.id").

@@ -6,38 +6,8 @@
 namespace pspf {
 namespace {
 
-bool hex4(const char* p, const char* e, uint32_t& v) {
-  if (e - p < 4) return false;
-  v = 0;
-  for (int i = 0; i < 4; ++i) {
-    char c = p[i];
-    uint32_t d = c >= '0' && c <= '9'   ? uint32_t(c - '0')
-                 : c >= 'a' && c <= 'f' ? uint32_t(c - 'a' + 10)
-                 : c >= 'A' && c <= 'F' ? uint32_t(c - 'A' + 10)
-                                        : 16u;
-    if (d == 16) return false;
-    v = v << 4 | d;
-  }
-  return true;
-}
-
-// The length of the UTF-8 sequence at p (a lead byte >= 0x80), or 0 when it is not
-// a valid one (overlong, a surrogate, beyond U+10FFFF, cut short).
-size_t utf8_length(const unsigned char* p, const unsigned char* e) {
-  unsigned char c = p[0];
-  size_t n = c >= 0xc2 && c <= 0xdf   ? 2
-             : c >= 0xe0 && c <= 0xef ? 3
-             : c >= 0xf0 && c <= 0xf4 ? 4
-                                      : 0;
-  if (n == 0 || size_t(e - p) < n) return 0;
-  for (size_t i = 1; i < n; ++i)
-    if ((p[i] & 0xc0) != 0x80) return 0;
-  if (c == 0xe0 && p[1] < 0xa0) return 0;   // overlong
-  if (c == 0xed && p[1] >= 0xa0) return 0;  // a surrogate
-  if (c == 0xf0 && p[1] < 0x90) return 0;   // overlong
-  if (c == 0xf4 && p[1] >= 0x90) return 0;  // beyond U+10FFFF
-  return n;
-}
+using json_detail::hex4;
+using json_detail::utf8_length;
 
 // Steps over the string at *p (at its opening quote); false when it is not one.
 bool skip_string(const char*& p, const char* e) {
@@ -53,15 +23,13 @@ bool skip_string(const char*& p, const char* e) {
       if (++p == e) return false;
       char x = *p++;
       if (x == 'u') {
-        uint32_t v;
-        if (!hex4(p, e, v)) return false;
+        int32_t v = hex4(p, e);
+        if (v < 0) return false;
         p += 4;
         if (v >= 0xdc00 && v <= 0xdfff) return false;  // a low surrogate alone
         if (v >= 0xd800 && v <= 0xdbff) {              // must pair with a low one
-          uint32_t lo;
-          if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, e, lo) || lo < 0xdc00 ||
-              lo > 0xdfff)
-            return false;
+          int32_t lo = e - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2, e) : -1;
+          if (lo < 0xdc00 || lo > 0xdfff) return false;
           p += 6;
         }
       } else if (x != '"' && x != '\\' && x != '/' && x != 'b' && x != 'f' && x != 'n' &&

@@ -1,6 +1,5 @@
 // JSON text kept as text: checked against RFC 8259 and made compact, without
-// parsing it into MessagePack (and so without simdjson, which the tools that only
-// print events do not load).
+// converting it into MessagePack (so that printing it back is a copy).
 //
 // The Kafka backend reads values that are already JSON text; it keeps such a value
 // as MessagePack ext type kJsonTextExt holding the compact text, which

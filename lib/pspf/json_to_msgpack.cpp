@@ -1,40 +1,146 @@
 // JSON -> MessagePack without a document tree (see json_codec.h for the mapping;
 // the other direction is msgpack_to_json.cpp).
 //
-// Walks simdjson's on-demand iterator once and writes each value straight into the
-// output Buffer through msgpack.h. A map or array is opened with a placeholder
-// header (msgpack_open_container) and closed when its element count is known.
+// A strict recursive-descent scanner over the line, writing each value straight into
+// the output Buffer through msgpack.h. A map or array is opened with a placeholder
+// header (msgpack_open_container) and closed when its element count is known. It
+// needs no library: the tools that read JSON lines load libc only, which a script
+// running one command per event pays for at every start.
 //
-// Invariants: nesting never exceeds kMaxDepth (stack safety); on failure convert()
+// It accepts, converts and refuses exactly as the simdjson on-demand parser pspf
+// used before did (tests/unit/json_differential_test.cpp compares the two), error
+// messages included. Where a line has several faults, the one reported is the one
+// simdjson reported: first what its whole-line pass finds (an unclosed string, a
+// control character in a string, nothing but whitespace, invalid UTF-8: check_line),
+// then the first fault in reading order, except that a root object or array whose
+// last token is not its closing bracket is "unclosed" at once.
+//
+// Invariants: never reads outside the line (the padding json_codec.h asks for is
+// not needed); nesting never exceeds kMaxDepth (stack safety); on failure convert()
 // leaves `out` as it found it.
 #include "pspf/json_bytes.h"
 #include "pspf/json_codec.h"
 #include "pspf/msgpack_visit.h"
 
-#include <fmt/compile.h>
 #include <fmt/format.h>
-#include <simdjson.h>
 
 #include <algorithm>
-#include <array>
 #include <bit>
-#include <cassert>
+#include <charconv>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 namespace pspf {
 
-static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING,
-              "simdjson reads up to SIMDJSON_PADDING bytes past the end of a line");
-
 namespace {
 
-namespace od = simdjson::ondemand;
 using namespace json_detail;
 
 constexpr int kMaxDepth = 1000;  // deepest nesting of arrays/objects accepted
+// The longest number simdjson read at the root as a number; a longer one (valid) is
+// kept as its text.
+constexpr size_t kMaxRootNumber = 1082;
 
-// ---- JSON text -----------------------------------------------------------------------
+// Why a line is refused.
+enum class Fault {
+  empty,
+  utf8,
+  unclosed_string,
+  control,
+  escape,
+  number,
+  word,
+  trailing,
+  depth,
+  structure,  // an unexpected character, or a missing or extra comma, colon or bracket
+  unclosed,   // a root object or array that does not end with its closing bracket
+};
+
+const char* describe(Fault f) {
+  switch (f) {
+    case Fault::empty: return "invalid JSON: empty line";
+    case Fault::utf8: return "invalid UTF-8";
+    case Fault::unclosed_string: return "invalid JSON: unclosed string";
+    case Fault::control: return "invalid JSON: control character in string";
+    case Fault::escape: return "invalid JSON: bad escape in string";
+    case Fault::number: return "invalid JSON: malformed number";
+    case Fault::word: return "invalid JSON: unknown word (not true, false or null)";
+    case Fault::trailing: return "trailing characters after the JSON value";
+    case Fault::depth: return "invalid JSON: nested deeper than 1000 levels";
+    case Fault::structure:
+      return "invalid JSON: unexpected character, or a missing or extra comma, colon or bracket";
+    case Fault::unclosed: return "invalid JSON: unclosed object or array, or characters after it";
+  }
+  return "invalid JSON";
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+bool is_structural(char c) {
+  return c == '{' || c == '}' || c == '[' || c == ']' || c == ':' || c == ',';
+}
+
+// Where a number, or a word at the root, ends: at JSON whitespace, a structural
+// character, or a form feed or SUB (0x1a), which simdjson's tokenizer also took for
+// whitespace (and which are refused where a token may not start).
+bool ends_token(char c) { return is_space(c) || is_structural(c) || c == '\f' || c == '\x1a'; }
+
+// Where a word inside a container ends (simdjson checked the byte after the word
+// against whitespace and structural characters only).
+bool ends_word(char c) { return is_space(c) || is_structural(c); }
+
+// The faults simdjson found in a pass over the whole line before reading any value,
+// in its order: a string left open (quotes counted as simdjson counts them: a
+// backslash escapes the next byte, inside strings or not), a control character
+// inside a string, nothing but whitespace, invalid UTF-8 anywhere.
+std::optional<Fault> check_line(std::string_view line) {
+  bool in_string = false, control = false, blank = true;
+  for (size_t i = 0; i < line.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if (!is_space(static_cast<char>(c))) blank = false;
+    if (in_string && c < 0x20) control = true;
+    if (c == '\\') {
+      if (++i < line.size() && in_string && static_cast<unsigned char>(line[i]) < 0x20)
+        control = true;
+      continue;
+    }
+    if (c == '"') in_string = !in_string;
+  }
+  if (in_string) return Fault::unclosed_string;
+  if (control) return Fault::control;
+  if (blank) return Fault::empty;
+  auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  auto* e = p + line.size();
+  while (p < e) {
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    size_t n = utf8_length(p, e);
+    if (n == 0) return Fault::utf8;
+    p += n;
+  }
+  return std::nullopt;
+}
+
+void put_utf8(std::string& s, uint32_t cp) {
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xc0 | cp >> 6);
+    s += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xe0 | cp >> 12);
+    s += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+    s += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    s += static_cast<char>(0xf0 | cp >> 18);
+    s += static_cast<char>(0x80 | (cp >> 12 & 0x3f));
+    s += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+    s += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
 
 // True when a digit before any exponent is not zero (1e-400 is, 0.0e5 is not).
 bool nonzero_mantissa(std::string_view s) {
@@ -43,51 +149,53 @@ bool nonzero_mantissa(std::string_view s) {
   return false;
 }
 
-// A short, human reason for a simdjson error.
-std::string describe(simdjson::error_code e) {
-  switch (e) {
-    case simdjson::UTF8_ERROR: return "invalid UTF-8";
-    case simdjson::EMPTY: return "invalid JSON: empty line";
-    case simdjson::UNCLOSED_STRING: return "invalid JSON: unclosed string";
-    case simdjson::UNESCAPED_CHARS: return "invalid JSON: control character in string";
-    case simdjson::STRING_ERROR: return "invalid JSON: bad escape in string";
-    case simdjson::NUMBER_ERROR: return "invalid JSON: malformed number";
-    case simdjson::T_ATOM_ERROR:
-    case simdjson::F_ATOM_ERROR:
-    case simdjson::N_ATOM_ERROR: return "invalid JSON: unknown word (not true, false or null)";
-    case simdjson::TRAILING_CONTENT: return "trailing characters after the JSON value";
-    case simdjson::DEPTH_ERROR: return "invalid JSON: nested deeper than 1000 levels";
-    case simdjson::TAPE_ERROR:
-      return "invalid JSON: unexpected character, or a missing or extra comma, colon or bracket";
-    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
-      return "invalid JSON: unclosed object or array, or characters after it";
-    default: return std::string("invalid JSON: ") + simdjson::error_message(e);
+// The integer `s` (no fraction, no exponent, valid) as int64 or uint64; false when
+// it fits neither, or is "-0".
+bool parse_integer(std::string_view s, bool& negative, uint64_t& magnitude) {
+  negative = s[0] == '-';
+  size_t i = negative ? 1 : 0;
+  if (s.size() - i > 20) return false;
+  uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
   }
+  if (negative && (v == 0 || v > uint64_t(INT64_MAX) + 1)) return false;
+  magnitude = v;
+  return true;
 }
 
 }  // namespace
 
 // ---- JSON -> MessagePack -------------------------------------------------------------
 
-// The reusable parser and the state of one convert() call. Captures are tracked as a
-// bit mask of candidates whose path agrees with the keys walked so far; `start` is
-// where the next key begins in those paths ("a.b" inside the object under "a": 2).
-// A candidate whose path ends exactly at the current value has size() + 1 == start.
+// The state of one convert() call. Captures are tracked as a bit mask of candidates
+// whose path agrees with the keys walked so far; `start` is where the next key
+// begins in those paths ("a.b" inside the object under "a": 2). A candidate whose
+// path ends exactly at the current value has size() + 1 == start.
 struct JsonToMsgpack::Impl {
-  od::parser parser;
+  const char* p = nullptr;  // the next byte to read
+  const char* end = nullptr;
   Buffer* out = nullptr;
   std::span<FieldCapture> caps;
   std::string* error = nullptr;
+  std::optional<Fault> fault;
+  std::string text;  // the current string, unescaped
 
-  bool fail(simdjson::error_code e) { return fail(describe(e)); }
+  bool fail(Fault f) { return fault = f, false; }
   bool fail(std::string msg) { return *error = std::move(msg), false; }
 
-  // Records `text` for the captures in `leaf`; a later duplicate key overrides.
-  bool capture(uint64_t leaf, std::string_view text) {
+  void skip_space() {
+    while (p < end && is_space(*p)) ++p;
+  }
+
+  // Records `value` for the captures in `leaf`; a later duplicate key overrides.
+  bool capture(uint64_t leaf, std::string_view value) {
     for (; leaf; leaf &= leaf - 1) {
       FieldCapture& c = caps[std::countr_zero(leaf)];
       c.found = true;
-      c.text.assign(text);
+      c.text.assign(value);
     }
     return true;
   }
@@ -99,21 +207,21 @@ struct JsonToMsgpack::Impl {
   uint64_t match_key(uint64_t cand, size_t start, std::string_view key) const {
     uint64_t next = 0;
     for (uint64_t m = cand; m; m &= m - 1) {
-      std::string_view p = caps[std::countr_zero(m)].path;
-      if (p.size() < start + key.size()) continue;  // cheap test first
+      std::string_view path = caps[std::countr_zero(m)].path;
+      if (path.size() < start + key.size()) continue;  // cheap test first
       size_t j = start, k = 0;
-      for (; k < key.size() && j < p.size(); ++k, ++j) {
-        char c = p[j];
+      for (; k < key.size() && j < path.size(); ++k, ++j) {
+        char c = path[j];
         if (c == '.') break;  // the segment ends before the key does
         if (c == '\\') {
-          if (++j == p.size() || (p[j] != '.' && p[j] != '\\')) break;
-          c = p[j];
+          if (++j == path.size() || (path[j] != '.' && path[j] != '\\')) break;
+          c = path[j];
         } else if (key[k] == '.' || key[k] == '\\') {
           break;  // these must be escaped
         }
         if (c != key[k]) break;
       }
-      if (k == key.size() && (j == p.size() || p[j] == '.')) next |= m & -m;
+      if (k == key.size() && (j == path.size() || path[j] == '.')) next |= m & -m;
     }
     return next;
   }
@@ -124,152 +232,268 @@ struct JsonToMsgpack::Impl {
                             key.begin(), key.end(), [](char c) { return c == '.' || c == '\\'; }));
   }
 
+  // Reads the string at p (its opening quote) into `text`, escapes resolved.
+  bool read_string();
+  // Past the closing quote of the string whose content starts at q (end when none).
+  const char* skip_string(const char* q) const {
+    while (q < end && *q != '"') q += *q == '\\' && q + 1 < end ? 2 : 1;
+    return q < end ? q + 1 : end;
+  }
+  // The number or word at p, up to where `ends` says.
+  std::string_view token(bool (*ends)(char)) {
+    const char* a = p;
+    while (p < end && !ends(*p)) ++p;
+    return {a, static_cast<size_t>(p - a)};
+  }
+  bool put_value(int depth, uint64_t cand, size_t start, bool root);
+  bool put_number(std::string_view raw, uint64_t leaf, bool root);
+  bool put_word(std::string_view raw, uint64_t leaf);
+  bool put_object(int depth, uint64_t cand, size_t start);
+  bool put_array(int depth);
   bool run(std::string_view line);
-  template <class V>
-  bool put_value(V& v, int depth, uint64_t cand, size_t start);
-  template <class V>
-  bool put_number(V& v, uint64_t leaf);
-  bool put_object(od::object obj, int depth, uint64_t cand, size_t start);
-  bool put_array(od::array arr, int depth);
 };
 
-// Writes the value `v` (a document at the root, else a value) inside `depth` containers.
-template <class V>
-bool JsonToMsgpack::Impl::put_value(V& v, int depth, uint64_t cand, size_t start) {
-  od::json_type type;
-  if (auto e = v.type().get(type)) return fail(e);
+bool JsonToMsgpack::Impl::read_string() {
+  text.clear();
+  ++p;
+  for (;;) {
+    // A run of plain bytes: neither a quote, a backslash, a control character nor
+    // the start of a multi-byte sequence.
+    const char* a = p;
+    while (p < end) {
+      unsigned char c = static_cast<unsigned char>(*p);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+      ++p;
+    }
+    text.append(a, static_cast<size_t>(p - a));
+    if (p == end) return fail(Fault::unclosed_string);
+    unsigned char c = static_cast<unsigned char>(*p);
+    if (c == '"') {
+      ++p;
+      return true;
+    }
+    if (c < 0x20) return fail(Fault::control);
+    if (c >= 0x80) {
+      size_t n = utf8_length(reinterpret_cast<const unsigned char*>(p),
+                             reinterpret_cast<const unsigned char*>(end));
+      if (n == 0) return fail(Fault::utf8);
+      text.append(p, n);
+      p += n;
+      continue;
+    }
+    // An escape.
+    if (++p == end) return fail(Fault::unclosed_string);
+    char x = *p++;
+    switch (x) {
+      case '"': text += '"'; break;
+      case '\\': text += '\\'; break;
+      case '/': text += '/'; break;
+      case 'b': text += '\b'; break;
+      case 'f': text += '\f'; break;
+      case 'n': text += '\n'; break;
+      case 'r': text += '\r'; break;
+      case 't': text += '\t'; break;
+      case 'u': {
+        int32_t v = hex4(p, end);
+        if (v < 0) return fail(Fault::escape);
+        p += 4;
+        uint32_t cp = static_cast<uint32_t>(v);
+        if (cp >= 0xdc00 && cp <= 0xdfff) return fail(Fault::escape);  // a low surrogate alone
+        if (cp >= 0xd800 && cp <= 0xdbff) {                            // must pair with a low one
+          int32_t lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2, end) : -1;
+          if (lo < 0xdc00 || lo > 0xdfff) return fail(Fault::escape);
+          p += 6;
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (static_cast<uint32_t>(lo) - 0xdc00);
+        }
+        put_utf8(text, cp);
+        break;
+      }
+      default: return fail(Fault::escape);
+    }
+  }
+}
+
+// Writes the value at p (whitespace before it skipped by the caller) inside `depth`
+// containers.
+bool JsonToMsgpack::Impl::put_value(int depth, uint64_t cand, size_t start, bool root) {
+  if (p == end) return fail(Fault::structure);
   uint64_t leaf = 0;
   for (uint64_t m = cand; m; m &= m - 1)
     if (caps[std::countr_zero(m)].path.size() + 1 == start) leaf |= m & -m;
-  switch (type) {
-    case od::json_type::object:
-    case od::json_type::array: {
-      bool is_object = type == od::json_type::object;
+  char c = *p;
+  switch (c) {
+    case '{':
+    case '[': {
+      bool is_object = c == '{';
       if (leaf)
         return fail(fmt::format("{} {} is {}", caps[std::countr_zero(leaf)].what,
                                 caps[std::countr_zero(leaf)].path,
                                 is_object ? "an object" : "an array"));
-      if (depth >= kMaxDepth) return fail(simdjson::DEPTH_ERROR);
-      od::object obj;
-      od::array arr;
-      if (auto e = is_object ? v.get_object().get(obj) : v.get_array().get(arr)) return fail(e);
-      return is_object ? put_object(obj, depth + 1, cand, start) : put_array(arr, depth + 1);
+      if (depth >= kMaxDepth) return fail(Fault::depth);
+      ++p;
+      return is_object ? put_object(depth + 1, cand, start) : put_array(depth + 1);
     }
-    case od::json_type::string: {
-      std::string_view s;
-      if (auto e = v.get_string().get(s)) return fail(e);
-      msgpack_detail::put_str(*out, s);
-      return capture(leaf, s);
+    case '"': {
+      if (!read_string()) return false;
+      msgpack_detail::put_str(*out, text);
+      return capture(leaf, text);
     }
-    case od::json_type::number: return put_number(v, leaf);
-    case od::json_type::boolean: {
-      bool b;
-      if (v.get_bool().get(b)) return fail(simdjson::T_ATOM_ERROR);
-      msgpack_put_bool(*out, b);
-      return capture(leaf, b ? "true" : "false");
-    }
-    case od::json_type::null: {
-      bool is_null = false;
-      // A root "nullx" gives false without an error in simdjson 3.0.1.
-      if (v.is_null().get(is_null) || !is_null) return fail(simdjson::N_ATOM_ERROR);
-      msgpack_put_nil(*out);
-      for (; leaf; leaf &= leaf - 1) caps[std::countr_zero(leaf)].found = false;
-      return true;
-    }
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9': return put_number(token(ends_token), leaf, root);
+    case 't':
+    case 'f':
+    case 'n': return put_word(token(root ? ends_token : ends_word), leaf);
+    default: return fail(Fault::structure);
   }
-  return fail(simdjson::TAPE_ERROR);
 }
 
 // int64/uint64 when the integer fits, float64 when the text has a fraction or an
 // exponent and the double is finite (and not 0 from a nonzero text); otherwise the
 // text itself as kJsonNumberExt ("-0" too). Captures get the number's text.
-// (Not get_number(): in simdjson 3.0.1 it yields 0 for 20+ significant digits.)
-template <class V>
-bool JsonToMsgpack::Impl::put_number(V& v, uint64_t leaf) {
-  simdjson::simdjson_result<std::string_view> raw_result = v.raw_json_token();
-  std::string_view raw;
-  if (auto e = std::move(raw_result).get(raw)) return fail(e);
-  // The token runs up to the next structural character: drop the whitespace.
-  while (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' || raw.back() == '\r')
-    raw.remove_suffix(1);
-  int64_t i;
-  uint64_t u;
-  double d;
-  // A failed get_*() does not move the iterator, so the next one reads the same token.
-  // get_int64() fails at once on a fraction or an exponent.
-  if (!v.get_int64().get(i)) {
-    if (i != 0 || raw[0] != '-') return msgpack_detail::put_int(*out, i), capture(leaf, raw);
-  } else if (raw.find_first_of(".eE") != raw.npos) {
-    if (!v.get_double().get(d) && std::isfinite(d) && (d != 0 || !nonzero_mantissa(raw))) {
-      msgpack_put_float64(*out, d);
-      return capture(leaf, raw);
+bool JsonToMsgpack::Impl::put_number(std::string_view raw, uint64_t leaf, bool root) {
+  if (!is_json_number(raw)) return fail(Fault::number);
+  bool fraction = raw.find_first_of(".eE") != raw.npos;
+  if (!(root && raw.size() > kMaxRootNumber)) {
+    if (!fraction) {
+      bool negative;
+      uint64_t magnitude;
+      if (parse_integer(raw, negative, magnitude)) {
+        if (negative)
+          msgpack_detail::put_int(*out, static_cast<int64_t>(0 - magnitude));
+        else if (magnitude <= uint64_t(INT64_MAX))
+          msgpack_detail::put_int(*out, static_cast<int64_t>(magnitude));
+        else
+          msgpack_put_uint(*out, magnitude);
+        return capture(leaf, raw);
+      }
+    } else {
+      double d = 0;
+      auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), d);
+      if (ec == std::errc() && ptr == raw.data() + raw.size() && std::isfinite(d) &&
+          (d != 0 || !nonzero_mantissa(raw))) {
+        msgpack_put_float64(*out, d);
+        return capture(leaf, raw);
+      }
     }
-  } else if (!v.get_uint64().get(u)) {
-    msgpack_put_uint(*out, u);
-    return capture(leaf, raw);
   }
-  // Beyond 64 bits, beyond double's range, "-0", or a root number longer than 1082
-  // characters (simdjson's limit): keep the text if it is a valid number.
-  if (!is_json_number(raw)) return fail(simdjson::NUMBER_ERROR);
+  // Beyond 64 bits, beyond double's range, "-0", or a root number longer than
+  // kMaxRootNumber characters: keep the text.
   msgpack_put_ext(*out, kJsonNumberExt, raw);
   return capture(leaf, raw);
 }
 
-bool JsonToMsgpack::Impl::put_object(od::object obj, int depth, uint64_t cand, size_t start) {
+bool JsonToMsgpack::Impl::put_word(std::string_view raw, uint64_t leaf) {
+  if (raw == "true" || raw == "false") {
+    msgpack_put_bool(*out, raw == "true");
+    return capture(leaf, raw);
+  }
+  if (raw != "null") return fail(Fault::word);
+  msgpack_put_nil(*out);
+  for (; leaf; leaf &= leaf - 1) caps[std::countr_zero(leaf)].found = false;
+  return true;
+}
+
+bool JsonToMsgpack::Impl::put_object(int depth, uint64_t cand, size_t start) {
   size_t header = msgpack_open_container(*out), n = 0;
-  for (auto field_result : obj) {
-    od::field field;
-    std::string_view key;
-    if (auto e = std::move(field_result).get(field)) return fail(e);
-    if (auto e = field.unescaped_key().get(key)) return fail(e);
-    msgpack_detail::put_str(*out, key);
-    uint64_t next = cand ? match_key(cand, start, key) : 0;
-    if (!put_value(field.value(), depth, next, next ? start + key_span(key) + 1 : 0)) return false;
-    ++n;
+  skip_space();
+  if (p < end && *p == '}') {
+    ++p;
+  } else {
+    for (;;) {
+      if (p == end || *p != '"') return fail(Fault::structure);
+      // The colon is looked for before the key is read (as simdjson did).
+      const char* key = p;
+      p = skip_string(p + 1);
+      skip_space();
+      if (p == end || *p != ':') return fail(Fault::structure);
+      const char* colon = p;
+      p = key;
+      if (!read_string()) return false;
+      p = colon + 1;
+      msgpack_detail::put_str(*out, text);
+      uint64_t next = cand ? match_key(cand, start, text) : 0;
+      size_t next_start = next ? start + key_span(text) + 1 : 0;
+      skip_space();
+      if (!put_value(depth, next, next_start, false)) return false;
+      ++n;
+      skip_space();
+      if (p < end && *p == ',') {
+        ++p;
+        skip_space();
+        continue;
+      }
+      if (p < end && *p == '}') {
+        ++p;
+        break;
+      }
+      return fail(Fault::structure);
+    }
   }
   return msgpack_close_map(*out, header, n) || fail("object too large");
 }
 
-bool JsonToMsgpack::Impl::put_array(od::array arr, int depth) {
+bool JsonToMsgpack::Impl::put_array(int depth) {
   size_t header = msgpack_open_container(*out), n = 0;
-  for (auto element : arr) {
-    od::value v;
-    if (auto e = std::move(element).get(v)) return fail(e);
-    if (!put_value(v, depth, 0, 0)) return false;  // captures follow objects only
-    ++n;
+  skip_space();
+  if (p < end && *p == ']') {
+    ++p;
+  } else {
+    for (;;) {
+      if (!put_value(depth, 0, 0, false)) return false;  // captures follow objects only
+      ++n;
+      skip_space();
+      if (p < end && *p == ',') {
+        ++p;
+        skip_space();
+        continue;
+      }
+      if (p < end && *p == ']') {
+        ++p;
+        break;
+      }
+      return fail(Fault::structure);
+    }
   }
   return msgpack_close_array(*out, header, n) || fail("array too large");
 }
 
 bool JsonToMsgpack::Impl::run(std::string_view line) {
-  // No copy: the caller guarantees kJsonPadding readable bytes after the line.
-  simdjson::padded_string_view json(line.data(), line.size(), line.size() + kJsonPadding);
-  od::document doc;
-  od::json_type type;
-  if (auto e = parser.iterate(json).get(doc)) return fail(e);
-  if (auto e = doc.type().get(type)) return fail(e);
-  bool container = type == od::json_type::object || type == od::json_type::array;
-  if (!container) {
-    // A root scalar's token runs to the next token or to the end of the line.
-    std::string_view raw;
-    if (auto e = doc.raw_json_token().get(raw)) return fail(e);
-    if (raw.data() + raw.size() != line.data() + line.size())
-      return fail(simdjson::TRAILING_CONTENT);
-    // simdjson 3.0.1 takes a root "falsey" for false: check the words here.
-    raw = raw.substr(0, raw.find_last_not_of(" \t\n\r") + 1);
-    bool word = type == od::json_type::boolean || type == od::json_type::null;
-    if (word && raw != "true" && raw != "false" && raw != "null")
-      return fail(simdjson::N_ATOM_ERROR);
-  }
+  p = line.data();
+  end = p + line.size();
+  fault.reset();
+  skip_space();
+  if (p == end) return fail(Fault::empty);
   uint64_t cand = 0;
   for (size_t i = 0; i < caps.size(); ++i)
     if (!caps[i].path.empty()) cand |= uint64_t(1) << i;
-  if (!put_value(doc, 0, cand, 0)) return false;
-  // simdjson 3.0.1 does not notice "{} {}" by itself: after the root container the
-  // iterator must be at the end of the input.
-  if (container && doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
-    return fail(simdjson::TRAILING_CONTENT);
-  return true;
+  const char* last = end;
+  while (is_space(last[-1])) --last;
+  char first = *p;
+  if (!std::strchr("{[\"-0123456789tfn", first) || first == '\0')
+    return fail(Fault::structure);  // no value starts so
+  if (first == '{' || first == '[') {
+    // A root container must end with its closing bracket, whatever comes before.
+    if (last[-1] != (first == '{' ? '}' : ']')) return fail(Fault::unclosed);
+  } else if (first == '"') {
+    // A root scalar is checked for what follows it before it is read.
+    if (skip_string(p + 1) < last) return fail(Fault::trailing);
+  } else {
+    const char* q = p;
+    while (q < end && !ends_token(*q)) ++q;
+    if (q < last) return fail(Fault::trailing);
+  }
+  if (!put_value(0, cand, 0, true)) return false;
+  skip_space();
+  return p == end || fail(Fault::trailing);
 }
 
 JsonToMsgpack::JsonToMsgpack() : impl_(std::make_unique<Impl>()) {}
@@ -283,6 +507,13 @@ bool JsonToMsgpack::convert(std::string_view line, Buffer& out, std::span<FieldC
   impl_->caps = captures;
   impl_->error = &error_;
   if (impl_->run(line)) return true;
+  // A fault of the line as a whole comes first, as it did with simdjson.
+  if (impl_->fault) {
+    std::optional<Fault> whole = check_line(line);
+    error_ = describe(whole ? *whole : *impl_->fault);
+  } else if (std::optional<Fault> whole = check_line(line)) {
+    error_ = describe(*whole);
+  }
   out.resize(mark);
   for (FieldCapture& c : captures) c.found = false;
   return false;

@@ -368,7 +368,9 @@ TEST_CASE("every kind of invalid line is rejected with a short reason") {
       {"[1] [2]", trailing},
       {"null null", trailing},
       {"[1]]", trailing},
-      {"{}}", unclosed},
+      // (simdjson said "unclosed" here only when the byte after the line was '}', as
+      // this test's padding is; after a line that pspf reads there is a newline.)
+      {"{}}", trailing},
       {"[1] x", unclosed},
       {R"({"a":1}x)", unclosed},
   };

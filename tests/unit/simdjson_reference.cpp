@@ -27,7 +27,9 @@
 #include <array>
 #include <bit>
 #include <cassert>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace pspf::test {
@@ -82,6 +84,7 @@ std::string describe(simdjson::error_code e) {
 // where the next key begins in those paths ("a.b" inside the object under "a": 2).
 // A candidate whose path ends exactly at the current value has size() + 1 == start.
 struct SimdjsonToMsgpack::Impl {
+  bool corrected = false;
   od::parser parser;
   Buffer* out = nullptr;
   std::span<FieldCapture> caps;
@@ -203,12 +206,29 @@ bool SimdjsonToMsgpack::Impl::put_number(V& v, uint64_t leaf) {
   int64_t i;
   uint64_t u;
   double d;
+  // Corrected: a number must be valid whole (simdjson 3.0.1 accepts a root integer of
+  // 20 digits followed by junk), and an integer's value comes from its text (it
+  // misreads a negative one of 20 digits, and keeps as text a root one of 19-20 digits
+  // followed by whitespace).
+  if (corrected && !is_json_number(raw)) return fail(simdjson::NUMBER_ERROR);
+  if (corrected && raw.find_first_of(".eE") == raw.npos) {
+    const char* e = raw.data() + raw.size();
+    auto [pi, ei] = std::from_chars(raw.data(), e, i);
+    if (ei == std::errc() && pi == e && (i != 0 || raw[0] != '-'))
+      return msgpack_detail::put_int(*out, i), capture(leaf, raw);
+    auto [pu, eu] = std::from_chars(raw.data(), e, u);
+    if (eu == std::errc() && pu == e) return msgpack_put_uint(*out, u), capture(leaf, raw);
+    msgpack_put_ext(*out, kJsonNumberExt, raw);
+    return capture(leaf, raw);
+  }
   // A failed get_*() does not move the iterator, so the next one reads the same token.
   // get_int64() fails at once on a fraction or an exponent.
   if (!v.get_int64().get(i)) {
     if (i != 0 || raw[0] != '-') return msgpack_detail::put_int(*out, i), capture(leaf, raw);
   } else if (raw.find_first_of(".eE") != raw.npos) {
-    if (!v.get_double().get(d) && std::isfinite(d) && (d != 0 || !nonzero_mantissa(raw))) {
+    bool read = !v.get_double().get(d);
+    if (read && corrected) d = std::strtod(std::string(raw).c_str(), nullptr);
+    if (read && std::isfinite(d) && (d != 0 || !nonzero_mantissa(raw))) {
       msgpack_put_float64(*out, d);
       return capture(leaf, raw);
     }
@@ -268,6 +288,13 @@ bool SimdjsonToMsgpack::Impl::run(std::string_view line) {
     bool word = type == od::json_type::boolean || type == od::json_type::null;
     if (word && raw != "true" && raw != "false" && raw != "null")
       return fail(simdjson::N_ATOM_ERROR);
+    if (word && corrected) {  // a root word has no captures
+      if (raw == "null")
+        msgpack_put_nil(*out);
+      else
+        msgpack_put_bool(*out, raw == "true");
+      return true;
+    }
   }
   uint64_t cand = 0;
   for (size_t i = 0; i < caps.size(); ++i)
@@ -280,7 +307,9 @@ bool SimdjsonToMsgpack::Impl::run(std::string_view line) {
   return true;
 }
 
-SimdjsonToMsgpack::SimdjsonToMsgpack() : impl_(std::make_unique<Impl>()) {}
+SimdjsonToMsgpack::SimdjsonToMsgpack(bool corrected) : impl_(std::make_unique<Impl>()) {
+  impl_->corrected = corrected;
+}
 SimdjsonToMsgpack::~SimdjsonToMsgpack() = default;
 
 bool SimdjsonToMsgpack::convert(std::string_view line, Buffer& out,

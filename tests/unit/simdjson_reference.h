@@ -20,7 +20,18 @@ namespace pspf::test {
 
 class SimdjsonToMsgpack {
  public:
-  SimdjsonToMsgpack();
+  // `corrected`: without the faults of simdjson 3.0.1 that the converter had (and
+  // JsonToMsgpack does not have; json_differential_test pins them):
+  //   - a number with integer part 0 and more than 20 fraction digits read as a
+  //     wrong double by get_double(): the double is taken from strtod instead;
+  //   - a negative integer of 20 digits misread, a root integer of 19-20 digits
+  //     followed by whitespace kept as text, and one followed by other bytes
+  //     accepted: a number must be valid whole, and an integer's value is taken
+  //     from its text;
+  //   - a root true or false followed by several whitespace bytes refused by
+  //     get_root_bool(): a root word is written from its checked text.
+  // Everything else is as it was.
+  explicit SimdjsonToMsgpack(bool corrected = false);
   ~SimdjsonToMsgpack();
   SimdjsonToMsgpack(const SimdjsonToMsgpack&) = delete;
   SimdjsonToMsgpack& operator=(const SimdjsonToMsgpack&) = delete;
