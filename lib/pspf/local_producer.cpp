@@ -72,31 +72,36 @@ void LocalProducer::sync_thread() {
     auto files = std::move(jobs_.front());
     jobs_.pop_front();
     lock.unlock();
-    std::exception_ptr error;
-    // After a failure nothing later is synced: an fdatasync after a failed one may
-    // report success for pages the kernel dropped.
-    bool skip = false;
-    {
-      std::lock_guard<std::mutex> g(mutex_);
-      skip = sync_error_ != nullptr;
-    }
-    try {
-      if (!skip)
-        for (auto& [path, fd] : files) sync_data(fd.get(), path);
-    } catch (...) {
-      error = std::current_exception();
-    }
+    run_sync_job(files);
     lock.lock();
-    if (error && !sync_error_) {
-      sync_error_ = error;
-      failed_job_ = sync_done_ + 1;
-    }
-    ++sync_done_;
-    cv_.notify_all();
   }
 }
 
-void LocalProducer::start_sync() {
+void LocalProducer::run_sync_job(std::vector<std::pair<std::string, Fd>>& files) {
+  std::exception_ptr error;
+  // After a failure nothing later is synced: an fdatasync after a failed one may
+  // report success for pages the kernel dropped.
+  bool skip = false;
+  {
+    std::lock_guard<std::mutex> g(mutex_);
+    skip = sync_error_ != nullptr;
+  }
+  try {
+    if (!skip)
+      for (auto& [path, fd] : files) sync_data(fd.get(), path);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (error && !sync_error_) {
+    sync_error_ = error;
+    failed_job_ = sync_done_ + 1;
+  }
+  ++sync_done_;
+  cv_.notify_all();
+}
+
+void LocalProducer::start_sync(bool last) {
   std::vector<std::pair<std::string, Fd>> files;
   std::vector<std::pair<PartitionId, PartitionWriter::SyncPoint>> points;
   for (size_t p = 0; p < slots_.size(); ++p) {
@@ -114,6 +119,12 @@ void LocalProducer::start_sync() {
     if (u.job == 0) u.job = sync_requested_;
   unsynced_bytes_ = 0;
   points_.push_back(std::move(points));
+  // The only sync of a run (one pspf-produce per event) is made here: a thread to
+  // overlap it with nothing would cost more than the sync's wait.
+  if (last && !syncer_.joinable()) {
+    run_sync_job(files);
+    return;
+  }
   if (!syncer_.joinable()) syncer_ = std::thread([this] { sync_thread(); });
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -169,7 +180,7 @@ void LocalProducer::drain() {
   if (unsynced_bytes_ > 0 || std::any_of(slots_.begin(), slots_.end(), [](const auto& s) {
         return s && s->writer && s->writer->holding();
       }))
-    start_sync();
+    start_sync(true);
   report_synced(true);
 }
 

@@ -69,8 +69,11 @@ class LocalProducer final : public Producer {
   struct Job;
   void flush_slot(PartitionId p);
   PartitionWriter& writer_for(Slot& slot, PartitionId p);
-  // Hands the files written since the last call to the sync thread.
-  void start_sync();
+  // Hands the files written since the last call to the sync thread; with `last`
+  // (nothing more follows) and no thread started yet, syncs them in this one.
+  void start_sync(bool last = false);
+  // Syncs one job's files and counts it done (or failed).
+  void run_sync_job(std::vector<std::pair<std::string, Fd>>& files);
   // Reports the appends whose sync has completed, publishing their durable ends
   // (and so releasing partition locks); with `all`, waits for every one. After a
   // failed sync, cuts everything not yet synced and throws.
