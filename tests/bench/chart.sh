@@ -19,8 +19,9 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
   printf 'set terminal pngcairo size 1500,2000 font "DejaVu Sans,12"\n'
   printf 'set output "%s"\n' "$(esc "$png.tmp")"
   printf 'set datafile separator "\\t"\n'
+  # (The second line is folded: one line of it ran off the picture's sides.)
   printf 'set multiplot layout 4,2 title "pspf (orange) against its peers (grey) and the physical floor (blue)\\n%s" font "DejaVu Sans,14"\n' \
-    "$(esc "$subtitle")"
+    "$(esc "$subtitle" | fold -s -w 120 | awk '{ printf "%s%s", (NR > 1 ? "\\n" : ""), $0 }')"
   printf 'set style fill solid 0.9 noborder\nset logscale x\nset format x "10^{%%L}"\nset grid xtics mxtics lc rgb "#dddddd"\n'
   printf 'set key off\nset ytics nomirror scale 0\nset xtics nomirror\nset lmargin 34\nset rmargin 10\n'
 } >"$gp"
