@@ -14,6 +14,7 @@
 #include "pspf/json_codec.h"
 #include "pspf/log.h"
 #include "pspf/murmur2.h"
+#include "pspf/producer.h"
 #include "pspf/topic_reader.h"
 
 using namespace pspf;
@@ -47,11 +48,53 @@ int print_latest(const Log& log, const TopicConfig& topic, const std::vector<Par
   return tool::kExitOk;
 }
 
+// --to-brokers: copies what the reader hands out into the topic of the same name on
+// the cluster, each event to the same partition number with its key, id, headers,
+// value and timestamp (pspf.7 KAFKA). The topic is created like the local one when
+// the cluster has none; one with another partition count is refused before anything
+// is written. Returns the exit code; the summary goes to stderr.
+int copy_to_cluster(const TopicConfig& topic, TopicReader& reader, const std::string& brokers,
+                    std::optional<uint64_t> count) {
+  std::unique_ptr<Log> cluster = tool::open_target_cluster(brokers);
+  TopicConfig target;
+  if (std::optional<TopicConfig> found = cluster->find_topic(topic.name)) {
+    target = *found;
+    if (target.partitions != topic.partitions)
+      throw Error(Errc::exists,
+                  fmt::format("Kafka cluster {}: topic {} has {} partitions, the local one {}: "
+                              "events would not keep their partitions (nothing copied)",
+                              brokers, topic.name, target.partitions, topic.partitions));
+  } else {
+    target = cluster->create_topic(topic);
+  }
+  std::unique_ptr<Producer> producer = cluster->producer(target, SyncMode::batch);
+  uint64_t copied = 0;
+  PartitionId p;
+  RecordView r;
+  try {
+    while ((!count || copied < *count) && reader.next(p, r)) {
+      std::string_view key = r.key, id = r.id;
+      producer->timestamp_next(r.timestamp);
+      producer->add(p, r.has_key ? &key : nullptr, r.has_id ? &id : nullptr, r.headers, r.value);
+      ++copied;
+    }
+    producer->flush();
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("{} ({} of the {} events handed over were acknowledged; "
+                                      "the cluster does not deduplicate them: delete the topic "
+                                      "there before copying again)",
+                                      e.what(), producer->appended(), copied));
+  }
+  tool::note(fmt::format("copied {} event{} of topic {} to Kafka cluster {}", copied,
+                         copied == 1 ? "" : "s", topic.name, brokers));
+  return tool::kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dir, topic_name, from = "beginning";
-  std::optional<std::string> until, key, as_of;
+  std::optional<std::string> until, key, as_of, to_brokers;
   std::vector<std::string> partitions;
   std::optional<uint64_t> count;
   bool no_merge = false, envelope = false, follow = false, latest = false, current_version = false;
@@ -74,9 +117,20 @@ int main(int argc, char** argv) {
       ->excludes("--from", "--until", "--follow", "--no-merge");
   app.add_option("--as-of", as_of, "with --latest: the table as it was at @TIME")
       ->needs("--latest");
+  app.add_option("--to-brokers", to_brokers,
+                 "copy the events to the same topic on this Kafka cluster (HOST:PORT[,...]) "
+                 "instead of printing them");
 
   return tool::run_tool("pspf-replay", app, argc, argv, [&] {
-    std::unique_ptr<Log> opened = tool::open_log(dir);
+    if (to_brokers) {
+      if (tool::on_kafka())
+        throw Error(Errc::usage, "--to-brokers copies a local topic: leave out -b");
+      if (envelope || follow || latest || current_version)
+        throw Error(Errc::usage,
+                    "--to-brokers copies whole events once: leave out -J, -f, --latest and "
+                    "--current-version");
+    }
+    std::unique_ptr<Log> opened = tool::open_log(dir, to_brokers.has_value());
     Log& log = *opened;
     TopicConfig topic = log.topic(topic_name);
     if (current_version) {
@@ -99,6 +153,7 @@ int main(int argc, char** argv) {
       throw Error(Errc::usage, "--key reads the key's own partition: leave out -p");
     if (latest) return print_latest(log, topic, ro.partitions, key, as_of, envelope, count);
     std::unique_ptr<TopicReader> reader = log.read(topic, ro);
+    if (to_brokers) return copy_to_cluster(topic, *reader, *to_brokers, count);
 
     auto& out = tool::stdout_output();
     out.set_line_buffered(follow);

@@ -12,7 +12,7 @@
 # shellcheck source=tests/cli/kafka_lib.sh
 . "$TESTS_CLI_DIR/kafka_lib.sh"
 command -v kcat >/dev/null || skip "kcat is not installed"
-kafka_start 3 t:4 keys:8 moved:3 fromkcat:2
+kafka_start 3 t:4 keys:8 moved:3 fromkcat:2 src:3 two:2
 
 # --- round trip ----------------------------------------------------------------------
 cat >"$T/in.jsonl" <<'JSON'
@@ -112,6 +112,25 @@ pspf-replay src -J | pspf-produce -b "$B" -J -q moved
 pspf-replay src -J | jq -c '{partition, offset, timestamp, key, id, headers, value}' | sort >"$T/want"
 pspf-replay -b "$B" moved -J | jq -c '{partition, offset, timestamp, key, id, headers, value}' | sort >"$T/got"
 expect_same_file "$T/want" "$T/got" "a local topic moved to Kafka, times included"
+# In one step: pspf-replay --to-brokers keeps each event's partition, keyless ones too.
+pspf-produce -q src <<<'{"keyless":true}'
+n=$(pspf-replay src | wc -l)
+expect_exit 0 pspf-replay src --to-brokers "$B" -X pspf.timeout.ms=10000
+expect_contains "$ERR" "copied $n events of topic src to Kafka cluster $B"
+expect_empty "$OUT" "stdout of --to-brokers"
+pspf-replay src -J | jq -c '{partition, offset, timestamp, key, id, headers, value}' | sort >"$T/want"
+pspf-replay -b "$B" src -J | jq -c '{partition, offset, timestamp, key, id, headers, value}' | sort >"$T/got"
+expect_same_file "$T/want" "$T/got" "a local topic copied with --to-brokers: partitions, offsets, times"
+# A cluster topic with another partition count is refused before anything is written.
+pspf-produce -q --partitions 3 two <<<'{"a":1}'
+expect_exit 1 pspf-replay two --to-brokers "$B"
+expect_contains "$ERR" "topic two has 2 partitions, the local one 3"
+expect_exit 0 pspf-replay -b "$B" two
+expect_empty "$OUT" "events copied into a topic of another partition count"
+expect_exit 2 pspf-replay -b "$B" src --to-brokers "$B"
+expect_contains "$ERR" "--to-brokers copies a local topic"
+expect_exit 2 pspf-replay src -J --to-brokers "$B"
+expect_contains "$ERR" "leave out -J"
 
 # --- what Kafka cannot do: refused before anything is written --------------------------
 expect_exit 2 pspf-produce -b "$B" -k a --expect-version 0 t <<<'{"v":1}'

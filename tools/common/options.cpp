@@ -100,18 +100,16 @@ CLI::Validator whole_number() {
       "N");
 }
 
-std::unique_ptr<Log> open_log(const std::string& dir) {
+namespace {
+
+// The cluster `brokers` with the -X settings of the command line.
+std::unique_ptr<Log> open_cluster(const std::string& brokers, std::string_view option) {
   const LogPlace& place = log_place();
-  if (!on_kafka()) {
-    if (!place.kafka_config.empty()) throw Error(Errc::usage, "-X needs -b (a Kafka cluster)");
-    return open_local_log(dir);
-  }
-  if (place.dir_given)
-    throw Error(Errc::usage, "-d and -b name two different logs: give one of them");
 #ifdef PSPF_KAFKA
   kafka::Settings s;
-  s.brokers = *place.brokers;
-  if (s.brokers.empty()) throw Error(Errc::usage, "-b: no broker given (HOST:PORT[,...])");
+  s.brokers = brokers;
+  if (s.brokers.empty())
+    throw Error(Errc::usage, fmt::format("{}: no broker given (HOST:PORT[,...])", option));
   for (const auto& x : place.kafka_config) {
     size_t eq = x.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -130,10 +128,29 @@ std::unique_ptr<Log> open_log(const std::string& dir) {
   }
   return open_kafka_log(std::move(s));
 #else
-  throw Error(Errc::usage,
-              "-b: this build of pspf has no Kafka backend (build it with "
-              "librdkafka-dev installed)");
+  (void)place;
+  throw Error(Errc::usage, fmt::format("{}: this build of pspf has no Kafka backend (build it "
+                                       "with librdkafka-dev installed)",
+                                       option));
 #endif
+}
+
+}  // namespace
+
+std::unique_ptr<Log> open_log(const std::string& dir, bool x_for_target) {
+  const LogPlace& place = log_place();
+  if (!on_kafka()) {
+    if (!place.kafka_config.empty() && !x_for_target)
+      throw Error(Errc::usage, "-X needs -b (a Kafka cluster)");
+    return open_local_log(dir);
+  }
+  if (place.dir_given)
+    throw Error(Errc::usage, "-d and -b name two different logs: give one of them");
+  return open_cluster(*place.brokers, "-b");
+}
+
+std::unique_ptr<Log> open_target_cluster(const std::string& brokers) {
+  return open_cluster(brokers, "--to-brokers");
 }
 
 }  // namespace pspf::tool

@@ -52,8 +52,12 @@ std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
 // CLI11 checks with plain messages: a whole number >= 0, and one in [lo, hi].
 // The log the command line names: the Kafka cluster of -b/--brokers (with its -X
 // settings), else the data directory of -d/--dir. Throws Error(usage) for -d with
-// -b, a malformed -X, or -b in a build without the Kafka backend.
-std::unique_ptr<Log> open_log(const std::string& dir);
+// -b, a malformed -X, -X without -b (unless `x_for_target`: the -X settings are for
+// open_target_cluster), or -b in a build without the Kafka backend.
+std::unique_ptr<Log> open_log(const std::string& dir, bool x_for_target = false);
+// The Kafka cluster `brokers` that pspf-replay --to-brokers copies to, with the -X
+// settings.
+std::unique_ptr<Log> open_target_cluster(const std::string& brokers);
 
 CLI::Validator whole_number();
 CLI::Validator whole_number_in(int64_t lo, int64_t hi);
