@@ -189,6 +189,20 @@ struct JsonToMsgpack::Impl {
   void skip_space() {
     while (p < end && is_space(*p)) ++p;
   }
+  // Steps over `c` when it is at p.
+  bool take(char c) {
+    if (p == end || *p != c) return false;
+    ++p;
+    return true;
+  }
+  // After an element of a container that `close` ends: at a comma, `more` (and the
+  // whitespace after it skipped); at `close`, the end; anything else is a fault.
+  bool next_element(char close, bool& more) {
+    skip_space();
+    more = take(',');
+    if (more) skip_space();
+    return more || take(close) || fail(Fault::structure);
+  }
 
   // Records `value` for the captures in `leaf`; a later duplicate key overrides.
   bool capture(uint64_t leaf, std::string_view value) {
@@ -405,38 +419,24 @@ bool JsonToMsgpack::Impl::put_word(std::string_view raw, uint64_t leaf) {
 bool JsonToMsgpack::Impl::put_object(int depth, uint64_t cand, size_t start) {
   size_t header = msgpack_open_container(*out), n = 0;
   skip_space();
-  if (p < end && *p == '}') {
-    ++p;
-  } else {
-    for (;;) {
-      if (p == end || *p != '"') return fail(Fault::structure);
-      // The colon is looked for before the key is read (as simdjson did).
-      const char* key = p;
-      p = skip_string(p + 1);
-      skip_space();
-      if (p == end || *p != ':') return fail(Fault::structure);
-      const char* colon = p;
-      p = key;
-      if (!read_string()) return false;
-      p = colon + 1;
-      msgpack_detail::put_str(*out, text);
-      uint64_t next = cand ? match_key(cand, start, text) : 0;
-      size_t next_start = next ? start + key_span(text) + 1 : 0;
-      skip_space();
-      if (!put_value(depth, next, next_start, false)) return false;
-      ++n;
-      skip_space();
-      if (p < end && *p == ',') {
-        ++p;
-        skip_space();
-        continue;
-      }
-      if (p < end && *p == '}') {
-        ++p;
-        break;
-      }
-      return fail(Fault::structure);
-    }
+  for (bool more = !take('}'); more;) {
+    if (p == end || *p != '"') return fail(Fault::structure);
+    // The colon is looked for before the key is read (as simdjson did).
+    const char* key = p;
+    p = skip_string(p + 1);
+    skip_space();
+    if (p == end || *p != ':') return fail(Fault::structure);
+    const char* colon = p;
+    p = key;
+    if (!read_string()) return false;
+    p = colon + 1;
+    msgpack_detail::put_str(*out, text);
+    uint64_t next = cand ? match_key(cand, start, text) : 0;
+    size_t next_start = next ? start + key_span(text) + 1 : 0;
+    skip_space();
+    if (!put_value(depth, next, next_start, false)) return false;
+    ++n;
+    if (!next_element('}', more)) return false;
   }
   return msgpack_close_map(*out, header, n) || fail("object too large");
 }
@@ -444,24 +444,10 @@ bool JsonToMsgpack::Impl::put_object(int depth, uint64_t cand, size_t start) {
 bool JsonToMsgpack::Impl::put_array(int depth) {
   size_t header = msgpack_open_container(*out), n = 0;
   skip_space();
-  if (p < end && *p == ']') {
-    ++p;
-  } else {
-    for (;;) {
-      if (!put_value(depth, 0, 0, false)) return false;  // captures follow objects only
-      ++n;
-      skip_space();
-      if (p < end && *p == ',') {
-        ++p;
-        skip_space();
-        continue;
-      }
-      if (p < end && *p == ']') {
-        ++p;
-        break;
-      }
-      return fail(Fault::structure);
-    }
+  for (bool more = !take(']'); more;) {
+    if (!put_value(depth, 0, 0, false)) return false;  // captures follow objects only
+    ++n;
+    if (!next_element(']', more)) return false;
   }
   return msgpack_close_array(*out, header, n) || fail("array too large");
 }
