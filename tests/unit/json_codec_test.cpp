@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -624,6 +626,168 @@ TEST_CASE("random and damaged bytes never crash the decoders") {
     const char* q = exact.get();
     bool skipped = msgpack_skip(&q, end);
     if (ok) CHECK((skipped && q == p));  // skip agrees wherever to_json succeeds
+  }
+}
+
+// ---- the fast path against the general writer -------------------------------------------
+
+// Random MessagePack values in every header form, as a writer other than pspf might
+// choose them (a str32 for a short string, an int64 for a small number), with the
+// kinds the fast path leaves to the general writer mixed in: ext, keys that are not
+// strings, nesting past its depth, 32-bit lengths.
+struct RandomMsgpack {
+  std::mt19937& rng;
+  std::string out;
+
+  unsigned pick(unsigned n) { return unsigned(rng() % n); }
+  void be(uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out += char(v >> (8 * i));
+  }
+  void header(uint64_t n, uint8_t fix, uint8_t fix_limit, uint8_t b8, uint8_t b16, uint8_t b32) {
+    unsigned form = pick(4);
+    if (form == 0 && n < fix_limit && fix) return void(out += char(fix | n));
+    if (form <= 1 && n < 256 && b8) return out += char(b8), be(n, 1);
+    if (form <= 2 && n < 65536) return out += char(b16), be(n, 2);
+    out += char(b32), be(n, 4);
+  }
+  std::string text() {
+    static const char kBytes[] = "ab\"\\\n\x01\x1f\x7f/\xc3\xa9 z0";
+    std::string t;
+    unsigned n = pick(8) == 0 ? 16 + pick(40) : pick(18);
+    for (unsigned i = 0; i < n; ++i)
+      t += pick(4) ? char('a' + pick(26)) : kBytes[pick(sizeof kBytes - 1)];
+    return t;
+  }
+  void string() {
+    std::string t = text();
+    if (pick(5) == 0)
+      header(t.size(), 0, 0, 0xc4, 0xc5, 0xc6);  // bin
+    else
+      header(t.size(), 0xa0, 32, 0xd9, 0xda, 0xdb);
+    out += t;
+  }
+  void number() {
+    uint64_t v = rng() | uint64_t(rng()) << 32;
+    switch (pick(12)) {
+      case 0: out += char(v & 0x7f); break;
+      case 1: out += char(0xe0 | (v & 0x1f)); break;
+      case 2:
+      case 3:
+      case 4:
+      case 5: {
+        int w = pick(4);
+        out += char(0xcc + w), be(v, 1 << w);
+        break;
+      }
+      case 6:
+      case 7:
+      case 8: {
+        int w = pick(4);
+        out += char(0xd0 + w), be(v, 1 << w);
+        break;
+      }
+      case 9: {
+        static const float kF[] = {0.5f, -3.0f, 1e-40f, 3.4e38f, INFINITY, NAN, 7.0f};
+        float f = pick(2) ? kF[pick(7)] : float(int32_t(v)) / 1000;
+        out += char(0xca), be(std::bit_cast<uint32_t>(f), 4);
+        break;
+      }
+      case 10: {
+        static const double kD[] = {0.1, -2.0, 1e300, 5e-324, -0.0, INFINITY, NAN, 1e16};
+        double d = pick(2) ? kD[pick(8)] : double(int64_t(v)) / 7;
+        out += char(0xcb), be(std::bit_cast<uint64_t>(d), 8);
+        break;
+      }
+      default: {  // a number kept as text
+        std::string t = pick(2) ? "123456789012345678901234567890" : "1e400";
+        out += char(0xc7), be(t.size(), 1), out += char(kJsonNumberExt), out += t;
+      }
+    }
+  }
+  void value(int depth) {
+    unsigned kind = depth > 45 ? pick(4) : pick(depth < 3 ? 9 : 12);
+    if (kind == 0) return void(out += char(0xc0 + (pick(3) == 0 ? 0 : 2 + pick(2))));
+    if (kind == 1 || kind == 4) return string();
+    if (kind == 2 || kind == 3) return number();
+    if (kind >= 9) return value(depth + 1);  // a run of deep single-element nesting
+    unsigned n = pick(7) == 0 ? 0 : 1 + pick(6);
+    if (kind >= 7 || depth > 30) n = 1;  // deep nesting: one element at a time
+    bool map = pick(2);
+    if (map)
+      header(n, 0x80, 16, 0, 0xde, 0xdf);
+    else
+      header(n, 0x90, 16, 0, 0xdc, 0xdd);
+    for (unsigned i = 0; i < n; ++i) {
+      if (map) {
+        if (pick(10) == 0)
+          value(depth + 1);  // a key that is not a string
+        else
+          string();
+      }
+      value(depth + 1);
+    }
+  }
+};
+
+// Both writers on the same bytes, in an allocation of exactly their size (so that
+// AddressSanitizer sees any read past the end), after the same prefix.
+bool check_same_as_general(const std::string& bytes) {
+  std::unique_ptr<char[]> exact(new char[bytes.size() + 1]);
+  std::memcpy(exact.get(), bytes.data(), bytes.size());
+  const char* end = exact.get() + bytes.size();
+  const char* p1 = exact.get();
+  const char* p2 = exact.get();
+  Buffer fast, general;
+  fast.append("prefix");
+  general.append("prefix");
+  bool ok1 = msgpack_to_json(&p1, end, fast);
+  bool ok2 = detail::msgpack_to_json_general(&p2, end, general);
+  REQUIRE(ok1 == ok2);
+  CHECK(p1 - exact.get() == p2 - exact.get());
+  CHECK(fast.view() == general.view());
+  return ok1;
+}
+
+TEST_CASE("the fast path prints what the general writer prints, or refuses what it refuses") {
+  std::mt19937 rng(20261202);
+  size_t fast_kinds = 0, refused = 0;
+  for (int round = 0; round < 30000; ++round) {
+    RandomMsgpack g{rng, {}};
+    g.value(0);
+    std::string whole = g.out;
+    CAPTURE(round);
+    CHECK(check_same_as_general(whole));
+    // The same value cut short and with bytes changed: both must refuse alike, or
+    // print alike when the damage left a valid value.
+    std::string cut = whole.substr(0, rng() % (whole.size() + 1));
+    refused += !check_same_as_general(cut);
+    std::string flipped = whole;
+    for (int flips = 1 + int(rng() % 3); flips; --flips)
+      flipped[rng() % flipped.size()] = char(rng());
+    refused += !check_same_as_general(flipped);
+    // Two values back to back: both stop after the first.
+    check_same_as_general(whole + whole);
+    if (whole.find_first_of("\xc7\xdb\xdd\xdf\xc6") == std::string::npos) ++fast_kinds;
+  }
+  // The generator covers both sides: values the fast path prints, values refused.
+  CHECK(fast_kinds > 1000);
+  CHECK(refused > 1000);
+}
+
+TEST_CASE("the fast path's room holds the values that print longest for their size") {
+  // Per byte of MessagePack: a control character in a string prints 6 bytes, false
+  // 5 and a comma; a map16 of them and one of nested empty maps.
+  for (std::string item : {std::string("\xa1\x01"), std::string("\xc2"), std::string("\x80"),
+                           std::string("\xa0"), std::string("\xd3\x80\0\0\0\0\0\0\0", 9)}) {
+    for (uint16_t n : {1, 15, 16, 1000, 10000}) {
+      std::string bytes = std::string("\xdc") + char(n >> 8) + char(n & 0xff);
+      for (uint16_t i = 0; i < n; ++i) bytes += item;
+      CAPTURE(n);
+      check_same_as_general(bytes);
+      auto json = to_json(bytes);
+      REQUIRE(json);
+      CHECK(json->size() <= 6 * bytes.size());
+    }
   }
 }
 
