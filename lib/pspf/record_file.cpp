@@ -67,13 +67,7 @@ std::string encode_simple_frame(const FrameFormat& f, std::string_view payload) 
 
 FrameReader::FrameReader(const FrameFormat& format, int fd, std::string path, uint64_t pos,
                          size_t chunk)
-    : f_(format),
-      fd_(fd),
-      path_(std::move(path)),
-      chunk_(chunk),
-      pos_(pos),
-      buf_(chunk),
-      buf_start_(pos) {}
+    : f_(format), fd_(fd), path_(std::move(path)), chunk_(chunk), pos_(pos), buf_start_(pos) {}
 
 void FrameReader::seek(uint64_t pos) {
   pos_ = pos;
@@ -85,12 +79,17 @@ size_t FrameReader::fill(size_t need) {
   uint64_t buf_end = buf_start_ + buf_.size();
   size_t have = pos_ >= buf_start_ && pos_ <= buf_end ? static_cast<size_t>(buf_end - pos_) : 0;
   if (have >= need) return have;
-  // Keep the unread bytes, move them to the front, and read as much as fits.
+  // Keep the unread bytes and move them to the front. Then read as much as fits, or,
+  // for a frame larger than a quarter chunk, that frame and the next header exactly:
+  // else the bytes after it would be the start of the next large frame, moved again
+  // at the next fill (with batches of 1 MB and a 2 MB chunk, pspf-replay spent 7% of
+  // its time moving them). The buffer's pages are touched only as they are read into.
   if (have > 0) std::memmove(buf_.data(), buf_.data() + (pos_ - buf_start_), have);
   buf_start_ = pos_;
-  size_t want = std::max(need, chunk_);
-  buf_.resize(std::max(want, buf_.capacity()));
-  size_t got = pread_full(fd_, buf_.data() + have, buf_.size() - have, pos_ + have, path_);
+  size_t want =
+      need > chunk_ / 4 ? need + f_.header_size : std::max({need, chunk_, buf_.capacity()});
+  buf_.resize(want);
+  size_t got = pread_full(fd_, buf_.data() + have, want - have, pos_ + have, path_);
   buf_.resize(have + got);
   return have + got;
 }

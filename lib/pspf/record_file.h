@@ -81,7 +81,9 @@ std::string encode_simple_frame(const FrameFormat& f, std::string_view payload);
 inline constexpr size_t kSimpleFrameHeader = 16;
 
 // Reads frames of one file through a buffer of `chunk` bytes or more (no syscall per
-// frame, no copy of a frame that is in the buffer).
+// frame, no copy of a frame that is in the buffer). A frame larger than a quarter
+// chunk is read alone, with the next frame's header: the buffer then holds about the
+// largest frame, and a run of large frames is read without moving any of it.
 class FrameReader {
  public:
   // `format` and `fd` are borrowed and must outlive the reader; `path` names the file

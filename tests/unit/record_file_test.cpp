@@ -30,6 +30,16 @@ namespace {
 // test stays fast on a busy disk (what is tested is the bytes, not the disk).
 std::string fast_base() { return std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp"; }
 
+// ---- frames of any size ----
+
+// Frames of `sizes` payload bytes, each payload a pattern of its index.
+std::string frames_of(const FrameFormat& f, const std::vector<size_t>& sizes) {
+  std::string file;
+  for (size_t i = 0; i < sizes.size(); ++i)
+    file += encode_simple_frame(f, std::string(sizes[i], char('a' + i % 26)));
+  return file;
+}
+
 // ---- segments ----
 
 struct SegmentScan {
@@ -448,4 +458,47 @@ TEST_CASE("a torn removed-keys tail cut by the next writer is in its quarantine 
   std::vector<RemovalRecord> want = f.records;
   want.push_back(f.records[2]);
   CHECK(same(read_removal_records(f.dir.path()), want));
+}
+
+// ---- the reader's buffer ----
+
+TEST_CASE("frames small and larger than the read chunk come back whole, whatever the chunk") {
+  // A frame over a quarter chunk is read exactly with the next header; smaller ones
+  // as much as fits: every mix of the two must give the same frames.
+  static const FrameFormat f = simple_frame_format("frame", 0x54534554, 0, 1u << 20, true);
+  std::vector<size_t> sizes = {0, 5, 300, 3, 5000, 70000, 1, 64, 65, 200000, 17, 4096, 1000, 9};
+  std::string bytes = frames_of(f, sizes);
+  test::TempDir dir;
+  std::string path = dir.path() + "/frames";
+  test::write_bytes(path, bytes);
+  Fd fd = open_file(path, O_RDONLY);
+  for (size_t chunk : {size_t(64), size_t(1000), size_t(4096), size_t(65536), size_t(2u << 20)}) {
+    CAPTURE(chunk);
+    FrameReader r(f, fd.get(), path, 0, chunk);
+    uint64_t at = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const char* frame;
+      uint64_t length;
+      REQUIRE(r.next(frame, length) == FrameStatus::ok);
+      CHECK(r.frame_position() == at);
+      CHECK(length == kSimpleFrameHeader + sizes[i]);
+      CHECK(std::string_view(frame, length) == std::string_view(bytes).substr(at, length));
+      at += length;
+    }
+    const char* frame;
+    uint64_t length;
+    CHECK(r.next(frame, length) == FrameStatus::end);
+    CHECK(r.position() == bytes.size());
+  }
+  // Cut inside the large frame: torn there, with every frame before it read.
+  size_t large_at = frames_of(f, {sizes.begin(), sizes.begin() + 9}).size();
+  test::write_bytes(path, test::cut_at(bytes, large_at + 100000));
+  Fd cut = open_file(path, O_RDONLY);
+  FrameReader r(f, cut.get(), path, 0, 4096);
+  const char* frame;
+  uint64_t length;
+  for (int i = 0; i < 9; ++i) REQUIRE(r.next(frame, length) == FrameStatus::ok);
+  CHECK(r.next(frame, length) == FrameStatus::torn);
+  CHECK(r.position() == large_at);
+  CHECK(r.reason().find("is 200016 bytes but the file has 100000") != std::string::npos);
 }
