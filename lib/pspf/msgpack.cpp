@@ -191,15 +191,15 @@ bool take_bytes(const char** p, const char* end, std::string_view& out, bool bin
 
 }  // namespace
 
-bool msgpack_get_str(const char** p, const char* end, std::string_view& out) {
+bool msgpack_detail::get_str(const char** p, const char* end, std::string_view& out) {
   return take_bytes(p, end, out, false);
 }
 
-bool msgpack_get_bin(const char** p, const char* end, std::string_view& out) {
+bool msgpack_detail::get_bin(const char** p, const char* end, std::string_view& out) {
   return take_bytes(p, end, out, true);
 }
 
-bool msgpack_get_uint(const char** p, const char* end, uint64_t& out) {
+bool msgpack_detail::get_uint(const char** p, const char* end, uint64_t& out) {
   Item it;
   if (!read_one(p, end, it, [](const Item& i) {
         return i.kind == Kind::uint || (i.kind == Kind::sint && int64_t(i.n) >= 0);
@@ -209,7 +209,7 @@ bool msgpack_get_uint(const char** p, const char* end, uint64_t& out) {
   return true;
 }
 
-bool msgpack_get_int(const char** p, const char* end, int64_t& out) {
+bool msgpack_detail::get_int(const char** p, const char* end, int64_t& out) {
   Item it;
   if (!read_one(p, end, it, [](const Item& i) {
         return i.kind == Kind::sint || (i.kind == Kind::uint && i.n <= uint64_t(INT64_MAX));
@@ -219,19 +219,14 @@ bool msgpack_get_int(const char** p, const char* end, int64_t& out) {
   return true;
 }
 
-bool msgpack_get_nil(const char** p, const char* end) {
-  Item it;
-  return read_one(p, end, it, [](const Item& i) { return i.kind == Kind::nil; });
-}
-
-bool msgpack_get_map_header(const char** p, const char* end, uint32_t& out) {
+bool msgpack_detail::get_map_header(const char** p, const char* end, uint32_t& out) {
   Item it;
   if (!read_one(p, end, it, [](const Item& i) { return i.kind == Kind::map; })) return false;
   out = uint32_t(it.n);
   return true;
 }
 
-bool msgpack_get_array_header(const char** p, const char* end, uint32_t& out) {
+bool msgpack_detail::get_array_header(const char** p, const char* end, uint32_t& out) {
   Item it;
   if (!read_one(p, end, it, [](const Item& i) { return i.kind == Kind::array; })) return false;
   out = uint32_t(it.n);

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -298,4 +299,56 @@ TEST_CASE("truncated values are refused at every length by every reader") {
     CHECK(msgpack_skip(&p, whole.end()));
     CHECK(p == whole.end());
   }
+}
+
+TEST_CASE("the inline readers agree with msgpack_detail's on every tag and length") {
+  // Every tag byte, followed by 0 to 8 bytes (some patterns, some random), in an
+  // allocation of exactly that size: same result, same bytes taken, same value.
+  std::mt19937 rng(20261202);
+  auto tails = [&](int n) {
+    std::vector<std::string> out = {std::string(n, '\0'), std::string(n, '\xff'),
+                                    std::string(n, '\x02')};
+    for (int k = 0; k < 20; ++k) {
+      std::string t;
+      for (int i = 0; i < n; ++i) t += char(rng());
+      out.push_back(t);
+    }
+    return out;
+  };
+  int inline_forms = 0;
+  for (int tag = 0; tag < 256; ++tag) {
+    for (int n = 0; n <= 8; ++n) {
+      for (const std::string& tail : tails(n)) {
+        std::string b = char(tag) + tail;
+        std::unique_ptr<char[]> exact(new char[b.size()]);
+        std::memcpy(exact.get(), b.data(), b.size());
+        const char* end = exact.get() + b.size();
+        CAPTURE(tag);
+        CAPTURE(n);
+        auto same = [&](auto inline_read, auto detail_read, auto value) {
+          const char* p1 = exact.get();
+          const char* p2 = exact.get();
+          decltype(value) v1{}, v2{};
+          bool ok1 = inline_read(&p1, end, v1), ok2 = detail_read(&p2, end, v2);
+          CHECK(ok1 == ok2);
+          CHECK(p1 == p2);
+          if (ok1 && ok2) CHECK(v1 == v2);
+        };
+        same(msgpack_get_str, msgpack_detail::get_str, std::string_view());
+        same(msgpack_get_bin, msgpack_detail::get_bin, std::string_view());
+        same(msgpack_get_uint, msgpack_detail::get_uint, uint64_t());
+        same(msgpack_get_int, msgpack_detail::get_int, int64_t());
+        same(msgpack_get_map_header, msgpack_detail::get_map_header, uint32_t());
+        same(msgpack_get_array_header, msgpack_detail::get_array_header, uint32_t());
+        const char* p = exact.get();
+        bool nil = msgpack_get_nil(&p, end);
+        CHECK(nil == (tag == 0xc0));
+        CHECK(p == exact.get() + (nil ? 1 : 0));
+        uint64_t u;
+        p = exact.get();
+        inline_forms += msgpack_detail::get_small_uint(&p, end, u);
+      }
+    }
+  }
+  CHECK(inline_forms > 1000);  // the inline forms were taken, not only the calls
 }
