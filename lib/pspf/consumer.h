@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pspf/batch.h"
@@ -53,6 +54,11 @@ class Consumer {
   // when another member or an administrator has taken p over since we claimed it:
   // then p is released and nothing is written.
   virtual bool commit(PartitionId p, Offset next) = 0;
+  // commit() for several partitions at once; returns those refused (released, as
+  // there). The local log writes them as one record with one sync; by default each
+  // is committed in turn.
+  virtual std::vector<PartitionId> commit_all(
+      const std::vector<std::pair<PartitionId, Offset>>& next);
   // The last offset of a batch announced (by this or an earlier member) and not yet
   // committed: the next batch of p must be exactly [committed, that offset].
   virtual std::optional<Offset> announced(PartitionId p) const = 0;

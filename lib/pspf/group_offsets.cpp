@@ -226,6 +226,26 @@ bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset
   return append_if_current(kCommit, topic, p, offset.value, epoch, member);
 }
 
+std::vector<PartitionId> GroupOffsets::commit(const std::string& topic,
+                                              const std::vector<Commit>& commits,
+                                              const std::string& member) {
+  if (commits.empty()) return {};
+  lock_and_catch_up();
+  UnlockOnExit unlock(lock_);
+  std::vector<Record> records;
+  std::vector<PartitionId> fenced;
+  int64_t when = now_ms().value;
+  for (const Commit& c : commits) {
+    auto it = state_.find({topic, c.p.value});
+    if (it == state_.end() || it->second.epoch != c.epoch)
+      fenced.push_back(c.p);
+    else
+      records.push_back(Record{kCommit, topic, c.p.value, c.offset.value, c.epoch, when, member});
+  }
+  if (!records.empty()) append(records);
+  return fenced;
+}
+
 bool GroupOffsets::announce(const std::string& topic, PartitionId p, Offset last, uint64_t epoch,
                             const std::string& member) {
   return append_if_current(kPending, topic, p, last.value, epoch, member);

@@ -52,6 +52,17 @@ class GroupOffsets {
   // return.
   bool commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
               const std::string& member);
+  // Commits several partitions of `topic`, each if its epoch is still the latest,
+  // as one record: a crash leaves all of them or none, and one sync makes them
+  // durable. Returns the partitions fenced (nothing written for them). Durable on
+  // return.
+  struct Commit {
+    PartitionId p;
+    Offset offset;
+    uint64_t epoch;
+  };
+  std::vector<PartitionId> commit(const std::string& topic, const std::vector<Commit>& commits,
+                                  const std::string& member);
 
   // Announces the batch [committed offset, last] before it is processed, if `epoch`
   // is still the latest: whoever processes the partition next must hand out exactly

@@ -221,6 +221,23 @@ bool LocalConsumer::commit(PartitionId p, Offset next) {
   return true;
 }
 
+std::vector<PartitionId> LocalConsumer::commit_all(
+    const std::vector<std::pair<PartitionId, Offset>>& next) {
+  std::vector<GroupOffsets::Commit> commits;
+  for (const auto& [p, o] : next) {
+    const Part& s = part(p);
+    if (o != s.committed && commit_) commits.push_back({p, o, s.epoch});
+  }
+  std::vector<PartitionId> fenced = offsets_->commit(topic_.name, commits, member_->id());
+  for (const GroupOffsets::Commit& c : commits) {
+    if (std::find(fenced.begin(), fenced.end(), c.p) == fenced.end())
+      part(c.p).committed = c.offset;
+    else
+      release(c.p);
+  }
+  return fenced;
+}
+
 std::optional<Offset> LocalConsumer::announced(PartitionId p) const {
   const Part& s = part(p);
   if (s.announced_last < s.committed.value) return std::nullopt;

@@ -52,6 +52,8 @@ class LocalConsumer final : public Consumer {
   Offset committed(PartitionId p) const override;
   void rewind(PartitionId p, Offset to) override;
   bool commit(PartitionId p, Offset next) override;
+  std::vector<PartitionId> commit_all(
+      const std::vector<std::pair<PartitionId, Offset>>& next) override;
   std::optional<Offset> announced(PartitionId p) const override;
   bool announce(PartitionId p, Offset last) override;
   void release(PartitionId p) override;

@@ -41,6 +41,14 @@ std::string Log::label(const TopicConfig& t, PartitionId p) {
   return fmt::format("topic {} partition {}", t.name, p.value);
 }
 
+std::vector<PartitionId> Consumer::commit_all(
+    const std::vector<std::pair<PartitionId, Offset>>& next) {
+  std::vector<PartitionId> refused;
+  for (const auto& [p, o] : next)
+    if (!commit(p, o)) refused.push_back(p);
+  return refused;
+}
+
 InputCommit Producer::commit_input(Consumer& input, PartitionId p, Offset next) {
   flush();
   InputCommit c;

@@ -13,6 +13,7 @@
 #include "pspf/group_offsets.h"
 #include "pspf/local_log.h"
 #include "pspf/local_producer.h"
+#include "pspf/paths.h"
 #include "test_util.h"
 
 using namespace pspf;
@@ -21,19 +22,21 @@ namespace {
 
 std::string fast_base() { return std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp"; }
 
-// A data directory with topic "t" of one partition holding `n` durable records.
+// A data directory with topic "t" of `partitions` partitions, each holding `n`
+// durable records.
 struct Fixture {
   test::TempDir dir{fast_base()};
   LocalLog log{dir.path()};
   TopicConfig topic;
-  explicit Fixture(int n) {
+  explicit Fixture(int n, int partitions = 1) {
     TopicConfig cfg;
     cfg.name = "t";
-    cfg.partitions = 1;
+    cfg.partitions = partitions;
     topic = create_topic(dir.path(), cfg);
     LocalProducer p(log, topic, SyncMode::batch);
     std::string v = test::value_of(0);
-    for (int i = 0; i < n; ++i) p.add(PartitionId(0), nullptr, nullptr, {}, v);
+    for (int q = 0; q < partitions; ++q)
+      for (int i = 0; i < n; ++i) p.add(PartitionId(q), nullptr, nullptr, {}, v);
     p.flush();
   }
 };
@@ -95,6 +98,28 @@ TEST_CASE("a member whose partition was taken over cannot commit or announce") {
   GroupOffsets(f.dir.path(), "g").claim("t", p0, "another");
   CHECK_FALSE(d->announce(p0, Offset(3)));
   CHECK(GroupOffsets(f.dir.path(), "g").load().at({"t", 0}).pending_last == -1);
+}
+
+TEST_CASE("commit_all commits the partitions together and releases one taken over") {
+  Fixture f(10, 3);
+  auto c = make_consumer(f, {Position::Kind::beginning, 0});
+  const PartitionId p1(1), p2(2);
+  REQUIRE(c->owned() == std::vector<PartitionId>{p0, p1, p2});
+  GroupOffsets(f.dir.path(), "g").claim("t", p2, "other");
+  std::string file = paths::group_offsets(paths::group_dir(f.dir.path(), "g"));
+  auto refused = c->commit_all({{p0, Offset(4)}, {p1, Offset(2)}, {p2, Offset(1)}});
+  CHECK(refused == std::vector<PartitionId>{p2});
+  CHECK(c->owned() == std::vector<PartitionId>{p0, p1});  // p2 released
+  CHECK(c->committed(p0).value == 4);
+  CHECK(c->committed(p1).value == 2);
+  auto state = GroupOffsets(f.dir.path(), "g").load();
+  CHECK(state.at({"t", 0}).offset.value == 4);
+  CHECK(state.at({"t", 1}).offset.value == 2);
+  CHECK(state.at({"t", 2}).offset.value == 0);  // the other member's, unchanged
+  // Offsets already committed are not written again.
+  uint64_t size = std::filesystem::file_size(file);
+  CHECK(c->commit_all({{p0, Offset(4)}, {p1, Offset(2)}}).empty());
+  CHECK(std::filesystem::file_size(file) == size);
 }
 
 TEST_CASE("a committed offset past the log end is reported, then --from decides") {

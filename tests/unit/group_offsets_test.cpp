@@ -161,3 +161,37 @@ TEST_CASE("an announced batch survives a take-over and compaction, and a reset c
   GroupOffsets(dir.path(), "g").set({{{"t", 1}, Offset(0)}}, "admin");
   CHECK(GroupOffsets(dir.path(), "g").load()[{"t", 1}].pending_last == -1);
 }
+
+TEST_CASE(
+    "a commit of several partitions is one record: whole or not at all, fenced ones left out") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  uint64_t e0 = g.claim("t", PartitionId(0), "m1").epoch;
+  uint64_t e1 = g.claim("t", PartitionId(1), "m1").epoch;
+  uint64_t e2 = g.claim("t", PartitionId(2), "m1").epoch;
+  REQUIRE(g.commit("t", PartitionId(0), Offset(5), e0, "m1"));
+  uint64_t taken = GroupOffsets(dir.path(), "g").claim("t", PartitionId(2), "m2").epoch;
+  std::string before = read_small_file(offsets_file(dir, "g"));
+  auto fenced = g.commit("t",
+                         {{PartitionId(0), Offset(50), e0},
+                          {PartitionId(1), Offset(60), e1},
+                          {PartitionId(2), Offset(70), e2}},
+                         "m1");
+  CHECK(fenced == std::vector<PartitionId>{PartitionId(2)});  // m2 claimed it since
+  std::string after = read_small_file(offsets_file(dir, "g"));
+  // One frame more: a crash anywhere in it leaves the commits before it.
+  for (size_t len = before.size(); len < after.size(); ++len) {
+    CAPTURE(len);
+    write_file_atomic(offsets_file(dir, "g"), after.substr(0, len));
+    auto state = GroupOffsets(dir.path(), "g").load();
+    CHECK(state.at({"t", 0}).offset.value == 5);
+    CHECK(state.at({"t", 1}).offset.value == -1);
+  }
+  write_file_atomic(offsets_file(dir, "g"), after);
+  auto state = GroupOffsets(dir.path(), "g").load();
+  CHECK(state.at({"t", 0}).offset.value == 50);
+  CHECK(state.at({"t", 1}).offset.value == 60);
+  CHECK(state.at({"t", 2}).offset.value == -1);  // the fenced commit wrote nothing
+  CHECK(state.at({"t", 2}).epoch == taken);
+  CHECK(g.commit("t", {}, "m1").empty());
+}

@@ -114,12 +114,13 @@ class Worker {
   void commit_plain() {
     stdout_output().flush();  // delivered to the pipe before committed
     last_commit_ = Clock::now();
-    for (PartitionId p : c_.owned())
-      if (!c_.commit(p, c_.position(p)))
-        note(
-            fmt::format("partition {} was taken over by another member or reset; "
-                        "stopped reading it",
-                        p.value));
+    std::vector<std::pair<PartitionId, Offset>> next;
+    for (PartitionId p : c_.owned()) next.emplace_back(p, c_.position(p));
+    for (PartitionId p : c_.commit_all(next))  // one sync for all of them
+      note(
+          fmt::format("partition {} was taken over by another member or reset; "
+                      "stopped reading it",
+                      p.value));
   }
 
   // Sleeps until new data, a command's exit, a retry or batch deadline, or the next
