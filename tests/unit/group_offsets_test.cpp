@@ -16,6 +16,20 @@ namespace {
 std::string offsets_file(const test::TempDir& d, const std::string& g) {
   return paths::group_offsets(paths::group_dir(d.path(), g));
 }
+
+// The commit file of group g cut at every length from `before` up to `after` (a
+// crash inside the records appended since): `check` gets what each one says. Then
+// the file is `after` again.
+template <class Check>
+void each_cut(const test::TempDir& d, const std::string& before, const std::string& after,
+              Check check) {
+  for (size_t len = before.size(); len < after.size(); ++len) {
+    CAPTURE(len);
+    write_file_atomic(offsets_file(d, "g"), after.substr(0, len));
+    check(GroupOffsets(d.path(), "g").load());
+  }
+  write_file_atomic(offsets_file(d, "g"), after);
+}
 }  // namespace
 
 TEST_CASE("a claim then commits read back as the latest offset per partition") {
@@ -128,15 +142,11 @@ TEST_CASE("a reset of several partitions takes effect whole or not at all") {
   std::string before = read_small_file(offsets_file(dir, "g"));
   g.set({{{"t", 0}, Offset(50)}, {{"t", 1}, Offset(60)}, {{"t", 2}, Offset(70)}}, "admin");
   std::string after = read_small_file(offsets_file(dir, "g"));
-  for (size_t len = before.size(); len < after.size(); ++len) {
-    CAPTURE(len);
-    write_file_atomic(offsets_file(dir, "g"), after.substr(0, len));
-    auto state = GroupOffsets(dir.path(), "g").load();
+  each_cut(dir, before, after, [](const auto& state) {
     CHECK(state.at({"t", 0}).offset.value == 5);
     CHECK(state.at({"t", 1}).offset.value == 6);
     CHECK(state.count({"t", 2}) == 0);
-  }
-  write_file_atomic(offsets_file(dir, "g"), after);
+  });
   auto state = GroupOffsets(dir.path(), "g").load();
   CHECK(state.at({"t", 2}).offset.value == 70);
 }
@@ -180,14 +190,10 @@ TEST_CASE(
   CHECK(fenced == std::vector<PartitionId>{PartitionId(2)});  // m2 claimed it since
   std::string after = read_small_file(offsets_file(dir, "g"));
   // One frame more: a crash anywhere in it leaves the commits before it.
-  for (size_t len = before.size(); len < after.size(); ++len) {
-    CAPTURE(len);
-    write_file_atomic(offsets_file(dir, "g"), after.substr(0, len));
-    auto state = GroupOffsets(dir.path(), "g").load();
+  each_cut(dir, before, after, [](const auto& state) {
     CHECK(state.at({"t", 0}).offset.value == 5);
     CHECK(state.at({"t", 1}).offset.value == -1);
-  }
-  write_file_atomic(offsets_file(dir, "g"), after);
+  });
   auto state = GroupOffsets(dir.path(), "g").load();
   CHECK(state.at({"t", 0}).offset.value == 50);
   CHECK(state.at({"t", 1}).offset.value == 60);
