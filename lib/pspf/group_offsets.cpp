@@ -199,15 +199,30 @@ void GroupOffsets::maybe_compact() {
 }
 
 Committed GroupOffsets::claim(const std::string& topic, PartitionId p, const std::string& member) {
+  return claim(topic, std::vector<PartitionId>{p}, member).front();
+}
+
+std::vector<Committed> GroupOffsets::claim(const std::string& topic,
+                                           const std::vector<PartitionId>& ps,
+                                           const std::string& member) {
+  if (ps.empty()) return {};
   lock_and_catch_up();
   UnlockOnExit unlock(lock_);
-  TopicPartition tp{topic, p.value};
-  auto it = state_.find(tp);
-  Committed before = it == state_.end() ? Committed{} : it->second;
-  Record r{kClaim, topic, p.value, before.offset.value, before.epoch + 1, now_ms().value, member};
-  append({r});
-  Committed now = state_[tp];
-  now.offset = before.offset;
+  std::vector<Committed> before;
+  std::vector<Record> records;
+  int64_t when = now_ms().value;
+  for (PartitionId p : ps) {
+    auto it = state_.find({topic, p.value});
+    before.push_back(it == state_.end() ? Committed{} : it->second);
+    records.push_back(Record{kClaim, topic, p.value, before.back().offset.value,
+                             before.back().epoch + 1, when, member});
+  }
+  append(records);
+  std::vector<Committed> now;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    now.push_back(state_[{topic, ps[i].value}]);
+    now.back().offset = before[i].offset;
+  }
   return now;
 }
 

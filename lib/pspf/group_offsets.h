@@ -46,6 +46,10 @@ class GroupOffsets {
   // Claims a topic-partition for `member`: a new epoch, returned with the offset
   // committed so far (-1 if none).
   Committed claim(const std::string& topic, PartitionId p, const std::string& member);
+  // Claims several partitions of `topic` as one record (one sync): each gets a new
+  // epoch, returned in the order given.
+  std::vector<Committed> claim(const std::string& topic, const std::vector<PartitionId>& ps,
+                               const std::string& member);
 
   // Commits `offset` (the next offset to read) if `epoch` is still the latest for
   // this topic-partition. Returns false (nothing written) when fenced. Durable on

@@ -94,7 +94,7 @@ const LocalConsumer::Part& LocalConsumer::part(PartitionId p) const {
 RebalanceChange LocalConsumer::rebalance(const std::function<bool(PartitionId)>& busy) {
   auto change = member_->rebalance([&](PartitionId p) { return !busy(p); });
   for (PartitionId p : change.released) parts_.erase(p.value);
-  for (PartitionId p : change.gained) take(p);
+  take(change.gained);
   return change;
 }
 
@@ -120,49 +120,57 @@ void LocalConsumer::follow_resets(const std::function<bool(PartitionId)>& busy) 
     if (it != state.end() && it->second.epoch != s->epoch && !busy(PartitionId(p)))
       reset.push_back(PartitionId(p));
   }
-  for (PartitionId p : reset) {
-    parts_.erase(p.value);
-    take(p);  // a new claim, from the offset the administrator set
-  }
+  for (PartitionId p : reset) parts_.erase(p.value);
+  take(reset);  // new claims, from the offsets the administrator set
 }
 
-void LocalConsumer::take(PartitionId p) {
-  auto part = std::make_unique<Part>();
-  Committed c = offsets_->claim(topic_.name, p, member_->id());
-  part->epoch = c.epoch;
-  part->dir = paths::partition_dir(log_.dir(), topic_.name, p);
-  part->reader = log_.reader(topic_, p);
-  Offset start;
-  Offset end = part->reader->log_end();
-  bool out_of_range = c.offset.value >= 0 && c.offset > end;
-  if (c.offset.value >= 0 && !out_of_range) {
-    start = c.offset;
-  } else {
-    // No offset yet, or one past the log end: the log lost records the group had
-    // consumed (a power loss under --sync none, a repair), and new records may take
-    // their offsets. Either way the group's reset policy (--from) decides, as
-    // Kafka's auto.offset.reset does; an offset out of range is never silent.
-    start = offset_of_position(*part->reader, from_, part->reader->log_start(), end);
-    if (out_of_range)
-      warn_(fmt::format(
-          "warning: group {} {}: committed offset {} is past the log end {} "
-          "(records the group consumed are gone from the log); restarting at "
-          "offset {} as --from says",
-          offsets_->group(), Log::label(topic_, p), c.offset.value, end.value, start.value));
+void LocalConsumer::take(const std::vector<PartitionId>& ps) {
+  std::vector<Committed> claims = offsets_->claim(topic_.name, ps, member_->id());
+  std::vector<std::unique_ptr<Part>> taken;
+  std::vector<GroupOffsets::Commit> starts;  // of partitions without a usable offset
+  for (size_t i = 0; i < ps.size(); ++i) {
+    PartitionId p = ps[i];
+    const Committed& c = claims[i];
+    auto part = std::make_unique<Part>();
+    part->epoch = c.epoch;
+    part->dir = paths::partition_dir(log_.dir(), topic_.name, p);
+    part->reader = log_.reader(topic_, p);
+    Offset start;
+    Offset end = part->reader->log_end();
+    bool out_of_range = c.offset.value >= 0 && c.offset > end;
+    if (c.offset.value >= 0 && !out_of_range) {
+      start = c.offset;
+    } else {
+      // No offset yet, or one past the log end: the log lost records the group had
+      // consumed (a power loss under --sync none, a repair), and new records may take
+      // their offsets. Either way the group's reset policy (--from) decides, as
+      // Kafka's auto.offset.reset does; an offset out of range is never silent.
+      start = offset_of_position(*part->reader, from_, part->reader->log_start(), end);
+      if (out_of_range)
+        warn_(fmt::format(
+            "warning: group {} {}: committed offset {} is past the log end {} "
+            "(records the group consumed are gone from the log); restarting at "
+            "offset {} as --from says",
+            offsets_->group(), Log::label(topic_, p), c.offset.value, end.value, start.value));
+      // A new group's starting point is decided once, here: commit it, so that a run
+      // that reads nothing still leaves the group at --from (as Kafka's reset does).
+      if (commit_) starts.push_back({p, start, part->epoch});
+    }
+    part->committed = start;
+    part->position = start;
+    if (c.offset.value >= 0 && !out_of_range && c.pending_last >= c.offset.value)
+      part->announced_last = c.pending_last;
+    taken.push_back(std::move(part));
   }
-  // A new group's starting point is decided once, here: commit it, so that a run
-  // that reads nothing still leaves the group at --from (as Kafka's reset does).
-  if ((c.offset.value < 0 || out_of_range) && commit_ &&
-      !offsets_->commit(topic_.name, p, start, part->epoch, member_->id())) {
-    member_->release(p);
-    return;
+  std::vector<PartitionId> fenced = offsets_->commit(topic_.name, starts, member_->id());
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (std::find(fenced.begin(), fenced.end(), ps[i]) != fenced.end()) {
+      member_->release(ps[i]);
+      continue;
+    }
+    taken[i]->reader->seek(taken[i]->position);
+    parts_[ps[i].value] = std::move(taken[i]);
   }
-  part->committed = start;
-  part->position = start;
-  if (c.offset.value >= 0 && !out_of_range && c.pending_last >= c.offset.value)
-    part->announced_last = c.pending_last;
-  part->reader->seek(start);
-  parts_[p.value] = std::move(part);
 }
 
 size_t LocalConsumer::poll(PartitionId p, size_t max,

@@ -67,9 +67,10 @@ class LocalConsumer final : public Consumer {
   struct Part;
   Part& part(PartitionId p);
   const Part& part(PartitionId p) const;
-  // Claims p (owned by member_) and starts it at the group's committed offset, or
-  // where --from says; releases it if that start cannot be committed.
-  void take(PartitionId p);
+  // Claims ps (owned by member_) and starts each at the group's committed offset,
+  // or where --from says; releases one whose start cannot be committed. The claims
+  // are one record, and the starts of a new group another: two syncs in all.
+  void take(const std::vector<PartitionId>& ps);
   // The end below which p's records may be handed out now: the published durable
   // end, settled (durable_end.h) when the read position has reached it.
   Offset durable_end(PartitionId p, Part& s);

@@ -201,3 +201,29 @@ TEST_CASE(
   CHECK(state.at({"t", 2}).epoch == taken);
   CHECK(g.commit("t", {}, "m1").empty());
 }
+
+TEST_CASE("a claim of several partitions is one record: new epochs for all or for none") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  g.set({{{"t", 0}, Offset(5)}}, "admin");  // partition 0 at epoch 1, offset 5
+  std::string before = read_small_file(offsets_file(dir, "g"));
+  std::vector<Committed> claims = g.claim("t", {PartitionId(0), PartitionId(1)}, "m1");
+  REQUIRE(claims.size() == 2);
+  CHECK(claims[0].epoch == 2);
+  CHECK(claims[0].offset.value == 5);
+  CHECK(claims[1].epoch == 1);
+  CHECK(claims[1].offset.value == -1);  // never committed
+  std::string after = read_small_file(offsets_file(dir, "g"));
+  each_cut(dir, before, after, [](const auto& state) {
+    CHECK(state.at({"t", 0}).epoch == 1);
+    CHECK(state.count({"t", 1}) == 0);
+  });
+  auto state = GroupOffsets(dir.path(), "g").load();
+  CHECK(state.at({"t", 0}).epoch == 2);
+  CHECK(state.at({"t", 1}).epoch == 1);
+  CHECK(state.at({"t", 1}).member == "m1");
+  // The older epoch of partition 0 can no longer commit; the claimed one can.
+  CHECK_FALSE(g.commit("t", PartitionId(0), Offset(9), 1, "m0"));
+  CHECK(g.commit("t", PartitionId(0), Offset(9), claims[0].epoch, "m1"));
+  CHECK(g.claim("t", std::vector<PartitionId>{}, "m1").empty());
+}
