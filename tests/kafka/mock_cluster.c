@@ -6,6 +6,8 @@
 //
 //   topic NAME PARTITIONS      create a topic (replication factor: min(3, brokers))
 //   down BROKER | up BROKER    take broker BROKER (1..N) off the network, or back
+//   leader TOPIC PART BROKER   make BROKER the leader of partition PART (the mock
+//                              places leaders at random)
 //   errors API N ERR           the next N requests of API key API fail with ERR
 //                              (Kafka error codes: 6 NOT_LEADER, 7 REQUEST_TIMED_OUT)
 //   rtt BROKER MS              delay every response of BROKER by MS
@@ -38,6 +40,8 @@ static void run_command(rd_kafka_mock_cluster_t* mc, int brokers, char* line) {
     err = rd_kafka_mock_topic_create(mc, name, a, brokers < 3 ? brokers : 3);
   } else if (sscanf(line, "down %d", &a) == 1) {
     err = rd_kafka_mock_broker_set_down(mc, a);
+  } else if (sscanf(line, "leader %255s %d %d", name, &a, &b) == 3) {
+    err = rd_kafka_mock_partition_set_leader(mc, name, a, b);
   } else if (sscanf(line, "up %d", &a) == 1) {
     err = rd_kafka_mock_broker_set_up(mc, a);
   } else if (sscanf(line, "errors %d %d %d", &a, &b, &c) == 3) {
@@ -50,7 +54,7 @@ static void run_command(rd_kafka_mock_cluster_t* mc, int brokers, char* line) {
   } else if (sscanf(line, "clear %d", &a) == 1) {
     rd_kafka_mock_clear_request_errors(mc, (int16_t)a);
   } else {
-    answer("error: unknown command (topic, down, up, errors, rtt, clear)");
+    answer("error: unknown command (topic, down, up, leader, errors, rtt, clear)");
     return;
   }
   if (err) {
