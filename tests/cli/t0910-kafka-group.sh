@@ -77,6 +77,16 @@ expect_eq "$(seq 1 20 | paste -sd' ')" "$(jq -r .n "$T/processed" | paste -sd' '
 expect_exit 0 pspf-offsets -b "$B" describe -g ex --json
 expect_eq "20 0" "$(jq -r '.[] | "\(.current_offset) \(.lag)"' "$OUT")" "committed at the end"
 
+# --- a plain member commits all its partitions in one request ----------------------------
+# (librdkafka's cgrp debug log names each offset commit request and how many
+# partitions it carries; one request per partition would show only "for 1".)
+expect_exit 0 pspf-consume -b "$B" "${KAFKA_GROUP_X[@]}" -g all g -e -X debug=cgrp
+expect_eq 1200 "$(wc -l <"$OUT")" "events of topic g"
+most=$(grep -o 'Committing offsets for [0-9]* partition' "$ERR" | awk '{ if ($4 > m) m = $4 } END { print m + 0 }')
+[ "$most" -ge 2 ] || fail "no commit request carried more than one partition (most: $most): $(grep -c 'Committing offsets' "$ERR") requests"
+expect_exit 0 pspf-offsets -b "$B" describe -g all --json
+expect_eq "0 0 0 0" "$(jq -r '[.[] | .lag] | join(" ")' "$OUT")" "every partition committed at its end"
+
 # --- pspf-offsets commit and reset: where a group starts ----------------------------------
 # (librdkafka's mock cluster refuses offsets for a group that ever had a member, as
 # a real broker does for a group with live ones: so each case has a new group.)

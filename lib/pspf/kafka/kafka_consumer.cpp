@@ -181,44 +181,68 @@ class KafkaConsumer : public Consumer, public TransactionInput {
     }
   }
 
-  bool commit(PartitionId p, Offset next) override {
-    Part& part = parts_[static_cast<size_t>(p.value)];
-    if (!part.owned) return false;
-    if (next.value == part.committed) return true;
-    if (!commit_) {
-      part.committed = next.value;
-      return true;
+  bool commit(PartitionId p, Offset next) override { return commit_all({{p, next}}).empty(); }
+
+  // All of them in one offset commit request: one round trip to the group
+  // coordinator, not one per partition.
+  std::vector<PartitionId> commit_all(
+      const std::vector<std::pair<PartitionId, Offset>>& next) override {
+    std::vector<PartitionId> refused;
+    std::vector<std::pair<PartitionId, Offset>> send;
+    for (const auto& [p, o] : next) {
+      Part& part = parts_[static_cast<size_t>(p.value)];
+      if (!part.owned) {
+        refused.push_back(p);
+      } else if (o.value != part.committed) {
+        if (commit_)
+          send.emplace_back(p, o);
+        else
+          part.committed = o.value;
+      }
     }
+    if (send.empty()) return refused;
     const RdKafka& k = rdkafka();
     // A coordinator that moved or is briefly away is waited for, up to the timeout.
+    // Committing an offset again is harmless, so a retry sends them all.
     auto deadline = Clock::now() + std::chrono::milliseconds(s_.timeout_ms);
-    rd_kafka_resp_err_t err;
+    std::vector<rd_kafka_resp_err_t> errs(send.size());
     for (;;) {
-      rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(1);
-      k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), p.value)->offset = next.value;
-      err = k.rd_kafka_commit(handle_.get(), l, 0);
-      if (!err) err = l->elems[0].err;
+      rd_kafka_topic_partition_list_t* l =
+          k.rd_kafka_topic_partition_list_new(static_cast<int>(send.size()));
+      for (const auto& [p, o] : send)
+        k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), p.value)->offset = o.value;
+      rd_kafka_resp_err_t err = k.rd_kafka_commit(handle_.get(), l, 0);
+      for (size_t i = 0; i < send.size(); ++i) {
+        errs[i] = err;
+        if (!err)
+          if (const rd_kafka_topic_partition_t* tp =
+                  k.rd_kafka_topic_partition_list_find(l, topic_.name.c_str(), send[i].first.value))
+            errs[i] = tp->err;
+      }
       k.rd_kafka_topic_partition_list_destroy(l);
-      if (!transient(err) || Clock::now() >= deadline) break;
+      if (std::none_of(errs.begin(), errs.end(), transient) || Clock::now() >= deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) {
-      // The group is changing hands: the offset is committed when this member gives
-      // the partition up (revoked()), still under its generation, which Kafka accepts.
-      part.unsent_commit = next.value;
-      return true;
+    for (size_t i = 0; i < send.size(); ++i) {
+      auto [p, o] = send[i];
+      Part& part = parts_[static_cast<size_t>(p.value)];
+      if (errs[i] == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) {
+        // The group is changing hands: the offset is committed when this member gives
+        // the partition up (revoked()), still under its generation, which Kafka accepts.
+        part.unsent_commit = o.value;
+      } else if (lost_ownership(errs[i])) {
+        release(p);
+        refused.push_back(p);
+      } else if (errs[i]) {
+        fail(s_,
+             fmt::format("group {}: {}: cannot commit offset {}", group_, Log::label(topic_, p),
+                         o.value),
+             errs[i]);
+      } else {
+        part.committed = o.value;
+      }
     }
-    if (lost_ownership(err)) {
-      release(p);
-      return false;
-    }
-    if (err)
-      fail(s_,
-           fmt::format("group {}: {}: cannot commit offset {}", group_, Log::label(topic_, p),
-                       next.value),
-           err);
-    part.committed = next.value;
-    return true;
+    return refused;
   }
 
   std::optional<Offset> announced(PartitionId) const override { return std::nullopt; }
