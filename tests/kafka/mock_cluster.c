@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
     }
     memcpy(name, argv[i], (size_t)(colon - argv[i]));
     name[colon - argv[i]] = 0;
-    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, name, partitions, brokers < 3 ? brokers : 3);
+    rd_kafka_resp_err_t err =
+        rd_kafka_mock_topic_create(mc, name, partitions, brokers < 3 ? brokers : 3);
     if (err) {
       fprintf(stderr, "pspf-mock-kafka: topic %s: %s\n", name, rd_kafka_err2str(err));
       return 1;
