@@ -14,7 +14,7 @@ namespace pspf {
 
 using std::chrono::milliseconds;
 
-Processor::Processor(const Log& log, Consumer& c, ProcessorOptions o, JobFactory jobs,
+Processor::Processor(Log& log, Consumer& c, ProcessorOptions o, JobFactory jobs,
                      TransformOutput* output, std::function<void(const std::string&)> note,
                      std::function<bool()> stopping)
     : log_(log),
@@ -176,8 +176,7 @@ bool Processor::settle(PartitionId p, Batch& b) {
 
 void Processor::dead_letter(PartitionId p, Batch& b, const std::string& why) {
   bool created = false;
-  Log& log = const_cast<Log&>(log_);
-  TopicConfig dlq = log.open_or_create(*o_.dead_letter, c_.topic().partitions, created);
+  TopicConfig dlq = log_.open_or_create(*o_.dead_letter, c_.topic().partitions, created);
   std::unique_ptr<Producer> out = log_.producer(dlq, SyncMode::batch);
   Producer& producer = *out;
   std::string_view sealed = b.records.seal(Offset(0), Timestamp(0));

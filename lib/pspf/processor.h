@@ -91,11 +91,12 @@ class Processor {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `output` (the output topic) may be null. `note` hears what a user should know
+  // `log` (borrowed, outlives this) is where --dead-letter's topic is created when
+  // missing. `output` (the output topic) may be null. `note` hears what a user should know
   // (retries, partitions taken over, batches set aside); `stopping` says whether
   // the process was asked to stop (a job that fails then is not retried: its batch
   // is not committed and is handed out again next time).
-  Processor(const Log& log, Consumer& c, ProcessorOptions o, JobFactory jobs,
+  Processor(Log& log, Consumer& c, ProcessorOptions o, JobFactory jobs,
             TransformOutput* output, std::function<void(const std::string&)> note,
             std::function<bool()> stopping);
 
@@ -146,7 +147,7 @@ class Processor {
   int running() const;
   uint64_t pending_count() const;
 
-  const Log& log_;
+  Log& log_;
   Consumer& c_;
   ProcessorOptions o_;
   JobFactory jobs_;

@@ -36,7 +36,7 @@ constexpr size_t kPlainTurn = 500;
 
 class Worker {
  public:
-  Worker(const ConsumeOptions& o, const Log& log, Consumer& c, TransformOutput* output)
+  Worker(const ConsumeOptions& o, Log& log, Consumer& c, TransformOutput* output)
       : o_(o), c_(c), processor_(log, c, processor_options(o), job_factory(o), output, note, [] {
           return stop_signal() != 0;
         }) {}
@@ -167,7 +167,7 @@ class Worker {
 
 }  // namespace
 
-int run_consumer(const ConsumeOptions& o, const Log& log, Consumer& c, TransformOutput* output) {
+int run_consumer(const ConsumeOptions& o, Log& log, Consumer& c, TransformOutput* output) {
   Worker worker(o, log, c, output);
   return worker.run();
 }

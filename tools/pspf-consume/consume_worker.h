@@ -29,6 +29,6 @@ struct ConsumeOptions {
 
 // Runs the member until it is done (-e, -c, --idle-exit, a signal or a failure) and
 // returns the exit status. `output` is the --to topic, or null.
-int run_consumer(const ConsumeOptions& o, const Log& log, Consumer& c, TransformOutput* output);
+int run_consumer(const ConsumeOptions& o, Log& log, Consumer& c, TransformOutput* output);
 
 }  // namespace pspf::tool
