@@ -402,12 +402,17 @@ std::string read_small_file(const std::string& path, uint64_t max_bytes) {
 std::string read_to_end(int fd, const std::string& path, uint64_t from, uint64_t max_bytes) {
   constexpr size_t kChunk = 65536;
   // The size is a hint only (0 for /proc files; the file may grow): read until a short
-  // read says the end is reached.
+  // read says the end is reached. The first read asks for the size left plus one byte,
+  // so that a file that did not grow ends in one call; and the string is zeroed only
+  // that far: zeroing a 64 KB chunk for a 300-byte topic.json cost every process 16
+  // page faults (about 10 us each on a virtual machine).
   uint64_t size = file_size(fd, path);
+  uint64_t left = size > from ? size - from : 0;
   std::string out;
-  out.reserve(static_cast<size_t>(std::min(size > from ? size - from : 0, max_bytes)));
+  out.reserve(static_cast<size_t>(std::min(left, max_bytes)));
   while (out.size() < max_bytes) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, max_bytes - out.size()));
+    size_t want = static_cast<size_t>(
+        std::min<uint64_t>(out.empty() ? left + 1 : kChunk, max_bytes - out.size()));
     size_t have = out.size();
     out.resize(have + want);
     size_t n = pread_full(fd, out.data() + have, want, from + have, path);

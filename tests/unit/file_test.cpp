@@ -180,6 +180,28 @@ TEST_CASE("read_to_end reads from a position to the end, across chunks, within i
         "cannot read " + s.data + ": Is a directory");
 }
 
+TEST_CASE("read_to_end reads to the end whatever size the file reports") {
+  Setup s;
+  std::string path = s.data + "/f";
+  // Sizes around the first read (the size plus one byte) and the 64 KB chunks after.
+  for (size_t n : {size_t{0}, size_t{1}, size_t{319}, size_t{65535}, size_t{65536}, size_t{65537},
+                   size_t{131073}}) {
+    std::string content(n, 'x');
+    for (size_t i = 0; i < n; i += 7) content[i] = static_cast<char>('a' + i % 26);
+    write_file_atomic(path, content);
+    Fd fd = open_file(path, O_RDONLY);
+    CHECK(read_to_end(fd.get(), path) == content);
+    CHECK(read_to_end(fd.get(), path, n / 2) == content.substr(n / 2));
+    CHECK(read_to_end(fd.get(), path, 0, n / 3) == content.substr(0, n / 3));
+  }
+  // /proc files report a size of 0 and still have content.
+  Fd proc = open_file("/proc/self/status", O_RDONLY);
+  std::string status = read_to_end(proc.get(), "/proc/self/status");
+  CHECK(status.rfind("Name:", 0) == 0);
+  CHECK(status.find("\nPid:") != std::string::npos);
+  CHECK(status.back() == '\n');
+}
+
 TEST_CASE("remove_tree_at_once takes the tree away under the temporary name, then removes it") {
   Setup s;
   make_dirs(s.data + "/topics/t/0");
