@@ -9,6 +9,7 @@
 #include "pspf/error.h"
 #include "pspf/le.h"
 #include "pspf/msgpack.h"
+#include "pspf/xxh3.h"
 
 namespace pspf {
 
@@ -62,7 +63,7 @@ uint32_t header_checksum(const char* batch) {
 
 uint64_t batch_checksum(const char* batch, size_t length) {
   assert(length >= kChecksumStart);
-  return XXH3_64bits(batch + kChecksumStart, length - kChecksumStart);
+  return xxh3_64(batch + kChecksumStart, length - kChecksumStart);
 }
 
 RecordIterator::RecordIterator(const char* batch, const BatchHeader& h)

@@ -1,7 +1,6 @@
 #include "pspf/record_file.h"
 
 #include <fcntl.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include "pspf/file.h"
 #include "pspf/le.h"
 #include "pspf/paths.h"
+#include "pspf/xxh3.h"
 
 namespace pspf {
 
@@ -30,7 +30,7 @@ std::optional<std::string> simple_check_header(const FrameFormat& f, const char*
 }
 
 uint64_t simple_checksum(const FrameFormat& f, const char* payload, size_t len) {
-  return XXH3_64bits_withSeed(payload, len, f.seed_with_length ? len : 0);
+  return xxh3_64(payload, len, f.seed_with_length ? len : 0);
 }
 
 bool simple_checksum_matches(const FrameFormat& f, const char* p, uint64_t length) {
