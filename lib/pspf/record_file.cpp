@@ -29,16 +29,18 @@ std::optional<std::string> simple_check_header(const FrameFormat& f, const char*
   return std::nullopt;
 }
 
-uint64_t simple_checksum(const FrameFormat& f, const char* payload, size_t len) {
-  return xxh3_64(payload, len, f.seed_with_length ? len : 0);
+// The seed of a frame's checksum (FrameFormat::seed_with_length), and where it is.
+uint64_t checksum_seed(const FrameFormat& f, uint64_t length) {
+  return f.seed_with_length ? length - f.header_size : 0;
 }
-
-bool simple_checksum_matches(const FrameFormat& f, const char* p, uint64_t length) {
-  size_t len = length - kSimpleFrameHeader;
-  return simple_checksum(f, p + kSimpleFrameHeader, len) == le::load<uint64_t>(p + 8);
-}
+uint64_t stored_checksum(const char* header) { return le::load<uint64_t>(header + 8); }
 
 }  // namespace
+
+bool frame_checksum_matches(const FrameFormat& f, const char* p, uint64_t length) {
+  uint64_t n = length - f.header_size;
+  return xxh3_64(p + f.header_size, n, checksum_seed(f, length)) == stored_checksum(p);
+}
 
 FrameFormat simple_frame_format(const char* what, uint32_t magic, uint32_t min_payload,
                                 uint32_t max_payload, bool seed_with_length) {
@@ -46,7 +48,6 @@ FrameFormat simple_frame_format(const char* what, uint32_t magic, uint32_t min_p
                 magic,
                 kSimpleFrameHeader,
                 simple_check_header,
-                simple_checksum_matches,
                 /*header_checked=*/false,
                 /*suspect_is_torn=*/true};
   f.min_payload = min_payload;
@@ -60,7 +61,8 @@ std::string encode_simple_frame(const FrameFormat& f, std::string_view payload) 
   out.reserve(kSimpleFrameHeader + payload.size());
   le::append<uint32_t>(out, f.magic);
   le::append<uint32_t>(out, static_cast<uint32_t>(payload.size()));
-  le::append<uint64_t>(out, simple_checksum(f, payload.data(), payload.size()));
+  le::append<uint64_t>(out, xxh3_64(payload.data(), payload.size(),
+                                    checksum_seed(f, kSimpleFrameHeader + payload.size())));
   out += payload;
   return out;
 }
@@ -117,7 +119,7 @@ std::optional<uint64_t> FrameReader::valid_frame_after(uint64_t from) {
     const char* p = rest.data() + q;
     uint64_t length = 0;
     if (le::load<uint32_t>(p) != f_.magic || f_.check_header(f_, p, length)) continue;
-    if (length <= rest.size() - q && f_.checksum_matches(f_, p, length)) return from + q;
+    if (length <= rest.size() - q && frame_checksum_matches(f_, p, length)) return from + q;
   }
   return std::nullopt;
 }
@@ -142,6 +144,14 @@ FrameStatus FrameReader::bad_tail(FrameStatus status) {
 }
 
 FrameStatus FrameReader::next(const char*& frame, uint64_t& length) {
+  return read(frame, length, false);
+}
+
+FrameStatus FrameReader::check_next(const char*& header, uint64_t& length) {
+  return read(header, length, true);
+}
+
+FrameStatus FrameReader::read(const char*& frame, uint64_t& length, bool streaming) {
   frame = nullptr;
   size_t avail = fill(f_.header_size);
   if (avail == 0) return FrameStatus::end;
@@ -154,6 +164,7 @@ FrameStatus FrameReader::next(const char*& frame, uint64_t& length) {
   if (le::load<uint32_t>(p) != f_.magic) return bad_header(fmt::format("no {} magic", f_.what));
   if (auto problem = f_.check_header(f_, p, length)) return bad_header(*problem);
   if (avail < length) {
+    if (streaming && length > chunk_ / 4) return stream_checked(frame, length);
     avail = fill(length);
     p = frame = buf_.data() + (pos_ - buf_start_);
     if (avail < length) {
@@ -162,7 +173,11 @@ FrameStatus FrameReader::next(const char*& frame, uint64_t& length) {
       return bad_tail(FrameStatus::torn);
     }
   }
-  if (!f_.checksum_matches(f_, p, length)) {
+  return checked(frame_checksum_matches(f_, p, length), length);
+}
+
+FrameStatus FrameReader::checked(bool checksum_matches, uint64_t length) {
+  if (!checksum_matches) {
     if (more_data_after(pos_ + length)) {
       reason_ = fmt::format("bad {} at byte {}: checksum mismatch", f_.what, pos_);
       return FrameStatus::corrupt;
@@ -174,6 +189,35 @@ FrameStatus FrameReader::next(const char*& frame, uint64_t& length) {
   frame_pos_ = pos_;
   pos_ += length;
   return FrameStatus::ok;
+}
+
+FrameStatus FrameReader::stream_checked(const char*& header, uint64_t length) {
+  const char* p = buf_.data() + (pos_ - buf_start_);
+  header_.assign(p, f_.header_size);
+  header = header_.data();
+  Xxh3Stream hash(checksum_seed(f_, length));
+  // The bytes after the header in the buffer, then the rest a chunk at a time into the
+  // same buffer: its pages stay few and in the cache.
+  uint64_t end = pos_ + length;
+  uint64_t at = pos_ + f_.header_size;
+  hash.update(buf_.data() + (at - buf_start_), static_cast<size_t>(buf_start_ + buf_.size() - at));
+  at = buf_start_ + buf_.size();
+  size_t room = std::max(chunk_, buf_.capacity());
+  while (at < end) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(room, end - at));
+    buf_.resize(want);
+    buf_start_ = at;
+    size_t got = pread_full(fd_, buf_.data(), want, at, path_);
+    buf_.resize(got);
+    hash.update(buf_.data(), got);
+    at += got;
+    if (got < want) {
+      reason_ = fmt::format("{} at byte {} is {} bytes but the file has {}", f_.what, pos_, length,
+                            at - pos_);
+      return bad_tail(FrameStatus::torn);
+    }
+  }
+  return checked(hash.digest() == stored_checksum(header), length);
 }
 
 FrameStatus FrameReader::reject(const std::string& why) {

@@ -53,8 +53,6 @@ struct FrameFormat {
   // Why the header at `p` (header_size bytes, magic checked) cannot start a frame, or
   // nullopt with `length` set to the whole frame's size (header included).
   std::optional<std::string> (*check_header)(const FrameFormat& f, const char* p, uint64_t& length);
-  // True when the checksum of the whole frame at `p` matches its bytes.
-  bool (*checksum_matches)(const FrameFormat& f, const char* p, uint64_t length);
   // True when the header checks its own length (a segment's header check). Without
   // one, a flipped length bit in a middle frame can reach past the end of the file:
   // see the rule above.
@@ -65,12 +63,18 @@ struct FrameFormat {
   // ask, and each frame is synced before it counts, so a last frame that fails its
   // checksum is treated as a write the crash cut short, as it always was.
   bool suspect_is_torn;
-  // Simple 16-byte frames (simple_frame_format): payload length bounds and the seed
-  // of their XXH3-64 (the payload length, or 0).
+  // Simple 16-byte frames (simple_frame_format): payload length bounds.
   uint32_t min_payload = 0;
   uint32_t max_payload = 0;
+  // Every format's checksum: the little-endian u64 at byte 8 of the header is the
+  // XXH3-64 of the bytes after the header, seeded with their count when this is set
+  // (else with 0). frame_checksum_matches() holds the rule.
   bool seed_with_length = false;
 };
+
+// True when the checksum in the header of the whole frame at `p` (`length` bytes)
+// matches its bytes.
+bool frame_checksum_matches(const FrameFormat& f, const char* p, uint64_t length);
 
 // The format of a 16-byte-header frame: u32 magic, u32 payload length, u64 XXH3-64 of
 // the payload (seeded with its length, or 0), then the payload.
@@ -99,6 +103,12 @@ class FrameReader {
   // at the header when one was read (header_size bytes; `length` bytes on suspect),
   // else is null. On end, position() stays. Throws Error(io).
   FrameStatus next(const char*& frame, uint64_t& length);
+  // next() for a caller that needs only the frame's header (`header`, header_size
+  // bytes, valid until the next call): the same statuses, positions and reasons, but
+  // a frame over a quarter chunk is checked as it streams through the buffer, never
+  // held whole (no buffer the size of the largest frame to fault in and miss the cache
+  // on: a writer's check of a 50 MB segment of 1 MB batches).
+  FrameStatus check_next(const char*& header, uint64_t& length);
   // After ok: the frame's contents are bad (`why`). Moves position() back to its start
   // and returns corrupt, with reason() naming it.
   FrameStatus reject(const std::string& why);
@@ -113,6 +123,14 @@ class FrameReader {
 
  private:
   size_t fill(size_t need);
+  // After the frame at position() (`length` bytes) was read: ok and past it when
+  // `checksum_matches`, else corrupt or suspect, as pspf-log(5) says.
+  FrameStatus checked(bool checksum_matches, uint64_t length);
+  // next(), or with `streaming` check_next().
+  FrameStatus read(const char*& frame, uint64_t& length, bool streaming);
+  // check_next() of a large frame (`length` bytes) whose header, checked, is in the
+  // buffer at position(): `header` is then a copy (the buffer is reused).
+  FrameStatus stream_checked(const char*& header, uint64_t length);
   bool zeros_to_end(uint64_t from);
   bool more_data_after(uint64_t end);
   std::optional<uint64_t> valid_frame_after(uint64_t from);
@@ -129,6 +147,7 @@ class FrameReader {
   uint64_t frame_pos_ = 0;
   Buffer buf_;
   uint64_t buf_start_ = 0;  // file position of buf_[0]
+  std::string header_;      // stream_checked()'s copy of the frame's header
   std::string reason_;
 };
 

@@ -16,10 +16,6 @@ std::optional<std::string> batch_check_header(const FrameFormat&, const char* p,
   return std::nullopt;
 }
 
-bool batch_checksum_matches(const FrameFormat&, const char* p, uint64_t length) {
-  return batch_checksum(p, length) == le::load<uint64_t>(p + 8);
-}
-
 // The header check covers the length, so a damaged length is a bad header (corrupt
 // unless zeros follow), never a batch reaching past the end. Suspect stays suspect:
 // the writer asks the partition's durable end whether it was ever acknowledged.
@@ -27,7 +23,6 @@ const FrameFormat kBatchFormat{"batch",
                                kBatchMagic,
                                kBatchHeaderSize,
                                batch_check_header,
-                               batch_checksum_matches,
                                /*header_checked=*/true,
                                /*suspect_is_torn=*/false};
 
@@ -48,8 +43,21 @@ SegmentReader::SegmentReader(int fd, std::string path, uint64_t pos)
 BatchStatus SegmentReader::next(const char*& data, BatchHeader& h) {
   const char* frame;
   uint64_t length;
-  FrameStatus s = frames_.next(frame, length);
-  if (frame) h = decode_batch_header(frame);
+  FrameStatus fs = frames_.next(frame, length);  // before frame is read
+  BatchStatus s = verdict(fs, frame, h);
+  if (s == BatchStatus::ok) data = frame;
+  return s;
+}
+
+BatchStatus SegmentReader::skip(BatchHeader& h) {
+  const char* header;
+  uint64_t length;
+  FrameStatus fs = frames_.check_next(header, length);  // before header is read
+  return verdict(fs, header, h);
+}
+
+BatchStatus SegmentReader::verdict(FrameStatus s, const char* header, BatchHeader& h) {
+  if (header) h = decode_batch_header(header);
   switch (s) {
     case FrameStatus::end: return BatchStatus::end;
     case FrameStatus::torn: return BatchStatus::torn;
@@ -62,7 +70,6 @@ BatchStatus SegmentReader::next(const char*& data, BatchHeader& h) {
         fmt::format("base offset {} is below {}", h.base_offset.value, min_offset_.value));
     return BatchStatus::corrupt;
   }
-  data = frame;
   min_offset_ = h.next_offset();
   return BatchStatus::ok;
 }

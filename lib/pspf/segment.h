@@ -47,6 +47,9 @@ class SegmentReader {
   // since. On torn, suspect and corrupt, reason() says what is wrong; on suspect, `h`
   // is the batch's header (sane and checked, so its offsets can be trusted).
   BatchStatus next(const char*& data, BatchHeader& h);
+  // next() without the batch's bytes, for a check of the batches (FrameReader::
+  // check_next): a large batch is never held whole.
+  BatchStatus skip(BatchHeader& h);
 
   // Restarts at byte `pos` (a batch boundary) without reusing the buffer's contents.
   void seek(uint64_t pos) { frames_.seek(pos); }
@@ -59,6 +62,10 @@ class SegmentReader {
   void expect_offset_at_least(Offset o) { min_offset_ = o; }
 
  private:
+  // The status of a frame read (its header, when there is one, into h), with the
+  // base offset rule of expect_offset_at_least().
+  BatchStatus verdict(FrameStatus s, const char* header, BatchHeader& h);
+
   FrameReader frames_;
   Offset min_offset_{0};
 };

@@ -25,10 +25,9 @@ std::optional<Offset> check_batches_before(int fd, const std::string& path, Offs
   SegmentReader r(fd, path, 0);
   r.expect_offset_at_least(base);
   Offset next = base;
-  const char* data;
   BatchHeader h;
   while (r.position() < end) {
-    if (r.next(data, h) != BatchStatus::ok) throw_segment_corrupt(label, path, r.reason());
+    if (r.skip(h) != BatchStatus::ok) throw_segment_corrupt(label, path, r.reason());
     next = h.next_offset();
   }
   if (r.position() != end) return std::nullopt;

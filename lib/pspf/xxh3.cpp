@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <cassert>
+#include <new>
 
 #if defined(PSPF_XXH3_X86) && __has_include(<sys/platform/x86.h>)
 #include <sys/platform/x86.h>
@@ -71,6 +72,21 @@ Xxh3Unit xxh3_unit() {
 uint64_t xxh3_64(const void* p, size_t n, uint64_t seed) {
   static const Hash hash = hash_for(xxh3_unit());
   return hash(p, n, seed);
+}
+
+Xxh3Stream::Xxh3Stream(uint64_t seed) : state_(XXH3_createState()) {
+  if (!state_) throw std::bad_alloc();
+  XXH3_64bits_reset_withSeed(static_cast<XXH3_state_t*>(state_), seed);
+}
+
+Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+
+void Xxh3Stream::update(const void* p, size_t n) {
+  XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), p, n);
+}
+
+uint64_t Xxh3Stream::digest() const {
+  return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));
 }
 
 uint64_t xxh3_64_with(Xxh3Unit u, const void* p, size_t n, uint64_t seed) {

@@ -18,6 +18,22 @@ namespace pspf {
 // XXH3-64 of n bytes at p with this seed (0: XXH3_64bits itself).
 uint64_t xxh3_64(const void* p, size_t n, uint64_t seed = 0);
 
+// XXH3-64 of bytes given in pieces: the value xxh3_64 gives them whole (through the
+// library's baseline unit: a stream is for frames too large to hold, read at the
+// speed of the disk, not of the cache).
+class Xxh3Stream {
+ public:
+  explicit Xxh3Stream(uint64_t seed);
+  ~Xxh3Stream();
+  Xxh3Stream(const Xxh3Stream&) = delete;
+  Xxh3Stream& operator=(const Xxh3Stream&) = delete;
+  void update(const void* p, size_t n);
+  uint64_t digest() const;
+
+ private:
+  void* state_;  // XXH3_state_t, kept out of this header
+};
+
 // The units, for tests: whether this CPU can run each, and the hash through it.
 enum class Xxh3Unit { baseline, avx2, avx512 };
 bool xxh3_unit_available(Xxh3Unit u);

@@ -462,6 +462,75 @@ TEST_CASE("a torn removed-keys tail cut by the next writer is in its quarantine 
 
 // ---- the reader's buffer ----
 
+namespace {
+
+// Everything a reader reports after one call, to compare two ways of reading.
+struct Step {
+  FrameStatus status;
+  uint64_t position, frame_position, length;
+  std::string header, reason;
+  bool operator==(const Step&) const = default;
+};
+
+// The steps of reading the whole file with next() (`checking` false) or check_next().
+std::vector<Step> read_steps(const FrameFormat& f, const std::string& path, size_t chunk,
+                             bool checking) {
+  Fd fd = open_file(path, O_RDONLY);
+  FrameReader r(f, fd.get(), path, 0, chunk);
+  std::vector<Step> steps;
+  for (;;) {
+    const char* p = nullptr;
+    uint64_t length = 0;
+    FrameStatus s = checking ? r.check_next(p, length) : r.next(p, length);
+    Step step{s, r.position(), r.frame_position(), length, {}, {}};
+    if (p) step.header.assign(p, f.header_size);
+    if (s != FrameStatus::ok) {
+      step.length = 0;  // not defined then
+      step.reason = r.reason();
+    }
+    steps.push_back(step);
+    if (s != FrameStatus::ok) return steps;
+  }
+}
+
+// check_next() and next() agree on `bytes`, through small chunks (where most frames
+// are checked as they stream) and a large one (where none are).
+void check_next_agrees(const FrameFormat& f, const std::string& path, const std::string& bytes) {
+  test::write_bytes(path, bytes);
+  for (size_t chunk : {size_t(64), size_t(256), size_t(2u << 20)}) {
+    CAPTURE(chunk);
+    std::vector<Step> want = read_steps(f, path, chunk, false);
+    std::vector<Step> got = read_steps(f, path, chunk, true);
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      CAPTURE(i);
+      CHECK(got[i].status == want[i].status);
+      CHECK(got[i].position == want[i].position);
+      CHECK(got[i].frame_position == want[i].frame_position);
+      CHECK(got[i].length == want[i].length);
+      CHECK(got[i].header == want[i].header);
+      CHECK(got[i].reason == want[i].reason);
+    }
+  }
+}
+
+// check_next_agrees() on `bytes` whole, cut at every length, and with every
+// `bit_step`-th bit flipped.
+void check_next_agrees_on_damage(const FrameFormat& f, const std::string& path,
+                                 const std::string& bytes, size_t bit_step) {
+  check_next_agrees(f, path, bytes);
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    CAPTURE(len);
+    check_next_agrees(f, path, test::cut_at(bytes, len));
+  }
+  for (size_t bit = 0; bit < bytes.size() * 8; bit += bit_step) {
+    CAPTURE(bit);
+    check_next_agrees(f, path, test::flip_bit(bytes, bit));
+  }
+}
+
+}  // namespace
+
 TEST_CASE("frames small and larger than the read chunk come back whole, whatever the chunk") {
   // A frame over a quarter chunk is read exactly with the next header; smaller ones
   // as much as fits: every mix of the two must give the same frames.
@@ -501,4 +570,64 @@ TEST_CASE("frames small and larger than the read chunk come back whole, whatever
   CHECK(r.next(frame, length) == FrameStatus::torn);
   CHECK(r.position() == large_at);
   CHECK(r.reason().find("is 200016 bytes but the file has 100000") != std::string::npos);
+  // check_next() streams the large frames through the small chunks: the same frames.
+  check_next_agrees(f, path, bytes);
+  check_next_agrees(f, path, test::cut_at(bytes, large_at + 100000));
+  check_next_agrees(f, path, test::flip_bit(bytes, (large_at + 150000) * 8));
+}
+
+TEST_CASE("check_next agrees with next on simple frames: whole, cut at every length, every bit") {
+  static const FrameFormat f = simple_frame_format("frame", 0x54534554, 0, 1u << 20, true);
+  std::string bytes = frames_of(f, {0, 5, 300, 3, 900, 1, 64, 65, 17, 700});
+  test::TempDir dir;
+  check_next_agrees_on_damage(f, dir.path() + "/frames", bytes, 3);
+  check_next_agrees(f, dir.path() + "/frames", bytes + std::string(100, '\0'));
+}
+
+TEST_CASE("check_next agrees with next on batches: whole, cut at every length, every bit") {
+  std::vector<uint64_t> ends;
+  test::TempDir dir;
+  check_next_agrees_on_damage(batch_frame_format(), dir.path() + "/seg.log", three_batches(ends),
+                              1);
+}
+
+TEST_CASE("SegmentReader::skip reads the headers next() reads, and stops where it stops") {
+  std::vector<uint64_t> ends;
+  std::string bytes = three_batches(ends);
+  test::TempDir dir;
+  std::string path = dir.path() + "/seg.log";
+  auto headers = [&](bool skipping, BatchStatus& status, uint64_t& pos, std::string& reason) {
+    Fd fd = open_file(path, O_RDONLY);
+    SegmentReader r(fd.get(), path, 0);
+    r.expect_offset_at_least(Offset(0));
+    std::vector<int64_t> bases;
+    const char* data;
+    BatchHeader h;
+    while ((status = skipping ? r.skip(h) : r.next(data, h)) == BatchStatus::ok)
+      bases.push_back(h.base_offset.value);
+    pos = r.position();
+    reason = r.reason();
+    return bases;
+  };
+  for (size_t len = 0; len <= bytes.size(); len += 7) {
+    CAPTURE(len);
+    test::write_bytes(path, test::cut_at(bytes, len));
+    BatchStatus s1, s2;
+    uint64_t p1, p2;
+    std::string r1, r2;
+    CHECK(headers(true, s1, p1, r1) == headers(false, s2, p2, r2));
+    CHECK(s1 == s2);
+    CHECK(p1 == p2);
+    CHECK(r1 == r2);
+  }
+  // A batch whose base offset goes back is corrupt to both.
+  std::string swapped = bytes.substr(ends[0], ends[1] - ends[0]) + bytes;
+  test::write_bytes(path, swapped);
+  BatchStatus s;
+  uint64_t p;
+  std::string reason;
+  CHECK(headers(true, s, p, reason) == std::vector<int64_t>{2});
+  CHECK(s == BatchStatus::corrupt);
+  CHECK(p == ends[1] - ends[0]);
+  CHECK(reason.find("base offset 0 is below 5") != std::string::npos);
 }
