@@ -166,6 +166,38 @@ TEST_CASE("every control character is written back escaped, short forms where JS
   CHECK(round_trip(R"("\u007f")") == "\"\x7f\"");  // DEL is not a control char in JSON
 }
 
+TEST_CASE("an escape, a multi-byte character or a bad byte is found at every place of a string") {
+  // Strings are scanned eight bytes at a time: each kind of byte that ends a plain
+  // run, at every place of strings of 1 to 24 bytes, in values and in keys.
+  struct Kind {
+    std::string in, out;  // the bytes put in, and how they come back (empty: refused)
+  };
+  const std::vector<Kind> kinds = {{"\\/", "/"},
+                                   {"\\\"", "\\\""},
+                                   {"\\n", "\\n"},
+                                   {"\xc3\xa9", "\xc3\xa9"},
+                                   {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+                                   {"\x01", ""},
+                                   {"\xff", ""},
+                                   {"\x7f", "\x7f"}};
+  for (const Kind& k : kinds)
+    for (size_t len = 1; len <= 24; ++len)
+      for (size_t at = 0; at < len; ++at) {
+        std::string before(at, 'a'), after(len - at - 1, 'b');
+        std::string in = before + k.in + after, out = before + k.out + after;
+        CAPTURE(in);
+        for (bool key : {false, true}) {
+          std::string json = key ? "{\"" + in + "\":1}" : "\"" + in + "\"";
+          std::string want = key ? "{\"" + out + "\":1}" : "\"" + out + "\"";
+          if (k.out.empty()) {
+            CHECK_FALSE(to_msgpack(json).has_value());
+          } else {
+            CHECK(round_trip(json) == want);
+          }
+        }
+      }
+}
+
 TEST_CASE("a 1 MB string round trips") {
   std::string s(1 << 20, 'x');
   for (size_t i = 0; i < s.size(); i += 4093) s[i] = char('a' + i % 26);
