@@ -404,6 +404,23 @@ bool JsonToMsgpack::Impl::put_value(int depth, uint64_t cand, size_t start, bool
 // exponent and the double is finite (and not 0 from a nonzero text); otherwise the
 // text itself as kJsonNumberExt ("-0" too). Captures get the number's text.
 bool JsonToMsgpack::Impl::put_number(std::string_view raw, uint64_t leaf, bool root) {
+  // The common number, an integer of 1 to 18 digits (no overflow possible), is checked
+  // and read in one pass; any other text takes the general way below.
+  if (!(root && raw.size() > kMaxRootNumber)) {
+    const char* q = raw.data();
+    const char* e = q + raw.size();
+    bool negative = q < e && *q == '-';
+    q += negative;
+    size_t digits = static_cast<size_t>(e - q);
+    if (digits >= 1 && digits <= 18 && (*q != '0' || digits == 1)) {
+      int64_t v = 0;
+      for (; q < e && static_cast<unsigned>(*q - '0') < 10; ++q) v = v * 10 + (*q - '0');
+      if (q == e && !(negative && v == 0)) {  // "-0" keeps its text (below)
+        msgpack_detail::put_int(*out, negative ? -v : v);
+        return capture(leaf, raw);
+      }
+    }
+  }
   if (!is_json_number(raw)) return fail(Fault::number);
   // (Not find_first_of: it calls memchr on ".eE" for every digit, 5% of an import.)
   bool fraction =

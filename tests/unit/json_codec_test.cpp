@@ -265,6 +265,32 @@ TEST_CASE("integers take the smallest MessagePack int that holds them") {
         bytes({0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
 }
 
+TEST_CASE("integers of 1 to 20 digits round trip, as ints while int64 or uint64 holds them") {
+  // Up to 18 digits a number is read in one pass; longer ones the general way.
+  for (size_t k = 1; k <= 20; ++k)
+    for (char first : {'9', '1'})
+      for (bool negative : {false, true}) {
+        std::string n;
+        if (negative) n += '-';
+        n += first;
+        n.append(k - 1, first == '9' ? '9' : '0');
+        std::string in_array = "[";
+        in_array += n;
+        in_array += ']';
+        CAPTURE(n);
+        CHECK(round_trip(n) == n);
+        CHECK(round_trip(in_array) == in_array);
+        std::optional<std::string> m = to_msgpack(in_array);
+        REQUIRE(m);
+        uint8_t tag = uint8_t((*m)[1]);
+        bool is_ext = (tag >= 0xd4 && tag <= 0xd8) || (tag >= 0xc7 && tag <= 0xc9);
+        unsigned __int128 v = 0;
+        for (char c : std::string_view(n).substr(negative)) v = v * 10 + unsigned(c - '0');
+        bool fits = negative ? v <= (unsigned __int128)1 << 63 : v <= UINT64_MAX;
+        CHECK(is_ext == !fits);
+      }
+}
+
 TEST_CASE("64-bit integer limits round trip exactly") {
   for (const char* n : {"9223372036854775807", "-9223372036854775808", "18446744073709551615",
                         "9223372036854775808", "-9223372036854775807", "1764000000123"})
