@@ -470,15 +470,19 @@ bool JsonToMsgpack::Impl::put_object(int depth, uint64_t cand, size_t start) {
   skip_space();
   for (bool more = !take('}'); more;) {
     if (p == end || *p != '"') return fail(Fault::structure);
-    // The colon is looked for before the key is read (as simdjson did).
     const char* key = p;
-    p = skip_string(p + 1);
-    skip_space();
-    if (p == end || *p != ':') return fail(Fault::structure);
-    const char* colon = p;
-    p = key;
-    if (!read_string()) return false;
-    p = colon + 1;
+    bool read = read_string();
+    if (read) skip_space();
+    if (!read || p == end || *p != ':') {
+      // A missing colon is the fault even when the key is bad too (as simdjson had it,
+      // which looked for the colon first): only on this path is the key passed over
+      // again to find out.
+      p = skip_string(key + 1);
+      skip_space();
+      if (p == end || *p != ':') return fail(Fault::structure);
+      return false;  // the key's own fault
+    }
+    ++p;
     msgpack_detail::put_str(*out, str);
     uint64_t next = cand ? match_key(cand, start, str) : 0;
     size_t next_start = next ? start + key_span(str) + 1 : 0;

@@ -374,6 +374,13 @@ TEST_CASE("every kind of invalid line is rejected with a short reason") {
       {"['a']", structure},
       {"{a:1}", structure},
       {R"({"a" 1})", structure},
+      // A key that is bad and has no colon after it: the colon is the fault, but a
+      // control character or an unclosed string is found first.
+      {R"({"a\q" 1})", structure},
+      {"{\"a\x01\" 1}", control},
+      {R"({"a\q":1})", escape},
+      {"{\"a\x01\":1}", control},
+      {R"({"a)", "invalid JSON: unclosed string"},
       {R"({"a":})", structure},
       {"[1 2]", structure},
       {"[true false]", structure},
