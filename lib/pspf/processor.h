@@ -96,9 +96,8 @@ class Processor {
   // (retries, partitions taken over, batches set aside); `stopping` says whether
   // the process was asked to stop (a job that fails then is not retried: its batch
   // is not committed and is handed out again next time).
-  Processor(Log& log, Consumer& c, ProcessorOptions o, JobFactory jobs,
-            TransformOutput* output, std::function<void(const std::string&)> note,
-            std::function<bool()> stopping);
+  Processor(Log& log, Consumer& c, ProcessorOptions o, JobFactory jobs, TransformOutput* output,
+            std::function<void(const std::string&)> note, std::function<bool()> stopping);
 
   // Settles ended jobs, starts retries and ready batches, gathers records. Returns
   // true when anything happened.
