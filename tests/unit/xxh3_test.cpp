@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,4 +64,22 @@ TEST_CASE("every unit gives the library's XXH3-64 on large inputs (batches of 1 
 TEST_CASE("the baseline is always available; a CPU with AVX-512 (F) reports AVX2 too") {
   CHECK(xxh3_unit_available(Xxh3Unit::baseline));
   if (xxh3_unit_available(Xxh3Unit::avx512)) CHECK(xxh3_unit_available(Xxh3Unit::avx2));
+}
+
+TEST_CASE("a stream of pieces gives the hash of the whole, whatever the cuts and the seed") {
+  std::mt19937_64 rng(7);
+  std::string bytes((1 << 20) + 333, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  for (int round = 0; round < 50; ++round) {
+    size_t n = round < 10 ? size_t(round) * 37 : static_cast<size_t>(rng() % bytes.size());
+    uint64_t seed = round % 2 ? n : 0;
+    Xxh3Stream s(seed);
+    for (size_t at = 0; at < n;) {
+      size_t piece = std::min<size_t>(n - at, rng() % 70000);
+      s.update(bytes.data() + at, piece);
+      at += piece;
+    }
+    CAPTURE(n);
+    CHECK(s.digest() == xxh3_64(bytes.data(), n, seed));
+  }
 }
