@@ -80,6 +80,21 @@ SegmentWriter::SegmentWriter(std::string partition_dir, std::string label,
       may_cut_suspect_(std::move(may_cut_suspect)) {}
 
 void SegmentWriter::open(Offset base) {
+  // Opened whole or not at all: a read error half way (an index file, the segment)
+  // leaves the writer closed, so that the next refresh() opens the segment again from
+  // its start. Half open, it had a base and no index, and the salvage that follows a
+  // failed append (refresh() again) crashed on the missing index.
+  try {
+    open_unguarded(base);
+  } catch (...) {
+    base_.reset();
+    index_.reset();
+    end_pos_ = 0;
+    throw;
+  }
+}
+
+void SegmentWriter::open_unguarded(Offset base) {
   path_ = paths::segment_file(dir_, base, paths::kLogExt);
   bool existed = path_exists(path_);
   fd_ = open_file(path_, O_RDWR | O_CREAT, 0644);

@@ -80,6 +80,7 @@ class SegmentWriter {
 
  private:
   void open(Offset base);
+  void open_unguarded(Offset base);  // open() without its reset on failure
   void scan_tail(uint64_t from);
 
   std::string dir_;
