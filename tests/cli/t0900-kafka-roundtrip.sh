@@ -12,7 +12,7 @@
 # shellcheck source=tests/cli/kafka_lib.sh
 . "$TESTS_CLI_DIR/kafka_lib.sh"
 command -v kcat >/dev/null || skip "kcat is not installed"
-kafka_start 3 t:4 keys:8 moved:3 fromkcat:2 src:3 two:2
+kafka_start 3 t:4 keys:8 moved:3 fromkcat:2 src:3 two:2 order:3
 
 # --- round trip ----------------------------------------------------------------------
 cat >"$T/in.jsonl" <<'JSON'
@@ -104,6 +104,24 @@ pspf-replay -b "$B" keys -J | jq -r '"\(.key) \(.partition)"' | sort >"$T/kafka.
 expect_lines 10000 "$T/kafka.map" "keys in Kafka"
 expect_same_file "$T/local.map" "$T/kafka.map" "key -> partition, local and Kafka"
 expect_eq 8 "$(cut -d' ' -f2 "$T/kafka.map" | sort -u | wc -l)" "partitions used"
+
+# --- input order, through a full librdkafka queue ----------------------------------------
+# Plain records go to librdkafka hundreds at a time, records with an id (a header)
+# one by one, and a queue of 64 records is full at once: each partition must still
+# hold its records once each, in input order.
+seq 1 20000 | awk '{
+    if ($1 % 7 == 0) printf "{\"k\":\"k%d\",\"n\":%d,\"id\":\"i%d\"}\n", $1 % 13, $1, $1
+    else printf "{\"k\":\"k%d\",\"n\":%d}\n", $1 % 13, $1
+  }' >"$T/order.jsonl"
+expect_exit 0 pspf-produce -b "$B" --key-field k --id-field id -X queue.buffering.max.messages=64 \
+  order "$T/order.jsonl"
+expect_contains "$ERR" "appended 20000 events to topic order"
+pspf-replay -b "$B" order --no-merge -J | jq -r '"\(.partition) \(.value.n) \(.id)"' >"$T/order.got"
+expect_lines 20000 "$T/order.got" "records of topic order"
+expect_eq 20000 "$(cut -d' ' -f2 "$T/order.got" | sort -u | wc -l)" "distinct records of topic order"
+expect_eq 2857 "$(grep -c ' i[0-9]*$' "$T/order.got")" "records with an id"
+awk '$2 <= last[$1] { print "partition " $1 ": " $2 " after " last[$1]; bad = 1 } { last[$1] = $2 }
+  END { exit bad }' "$T/order.got" >"$T/order.bad" || fail "not in input order: $(head -n 3 "$T/order.bad")"
 
 # --- moving a local topic in ------------------------------------------------------------
 pspf-produce -q --partitions 3 --key-field item.id --id-field n -H from=local src "$T/in.jsonl"

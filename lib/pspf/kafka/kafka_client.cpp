@@ -16,6 +16,9 @@ namespace pspf::kafka {
 std::string cluster_label(const Settings& s) { return "Kafka cluster " + s.brokers; }
 
 void HandleDeleter::operator()(rd_kafka_t* rk) const { rdkafka().rd_kafka_destroy(rk); }
+void TopicHandleDeleter::operator()(rd_kafka_topic_t* rkt) const {
+  rdkafka().rd_kafka_topic_destroy(rkt);
+}
 
 namespace {
 

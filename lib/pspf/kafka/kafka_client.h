@@ -47,6 +47,12 @@ struct HandleDeleter {
 };
 using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
+struct TopicHandleDeleter {
+  void operator()(rd_kafka_topic_t* rkt) const;
+};
+// A client's handle on one topic (destroy it before the client's Handle).
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicHandleDeleter>;
+
 // A client for the cluster. Its settings, later ones winning: `defaults` (what pspf
 // prefers), the user's -X, then `fixed` (what the backend relies on). `setup` may
 // add callbacks. Throws Error(usage) for a setting librdkafka refuses, naming it.

@@ -42,6 +42,9 @@ namespace {
 constexpr uint64_t kStickyRun = 128;
 // How many records are queued between two serves of delivery reports.
 constexpr uint64_t kServeEvery = 1024;
+// How many plain records (no headers, no timestamp of their own) are handed to
+// librdkafka in one call.
+constexpr size_t kBatchRecords = 512;
 
 // A record kept until it is acknowledged, for the append hook.
 struct Kept {
@@ -90,12 +93,11 @@ class KafkaProducer : public Producer {
   // records come. A topic that does not exist yet is looked up when it is created.
   void warm_up() {
     const RdKafka& k = rdkafka();
-    rd_kafka_topic_t* rkt = k.rd_kafka_topic_new(handle_.get(), topic_.name.c_str(), nullptr);
+    TopicHandle rkt(k.rd_kafka_topic_new(handle_.get(), topic_.name.c_str(), nullptr));
     if (!rkt) return;
     const rd_kafka_metadata_t* md = nullptr;
-    if (k.rd_kafka_metadata(handle_.get(), 0, rkt, &md, s_.timeout_ms) == 0)
+    if (k.rd_kafka_metadata(handle_.get(), 0, rkt.get(), &md, s_.timeout_ms) == 0)
       k.rd_kafka_metadata_destroy(md);
-    k.rd_kafka_topic_destroy(rkt);
   }
 
   void on_append(AppendHook hook) override { hook_ = std::move(hook); }
@@ -148,6 +150,13 @@ class KafkaProducer : public Producer {
     }
     begin_transaction();
     const RdKafka& k = rdkafka();
+    // The topic's handle, held: a record naming its topic would make librdkafka look
+    // the name up, under a lock, at every call.
+    if (!rkt_) {
+      rkt_.reset(k.rd_kafka_topic_new(handle_.get(), topic_.name.c_str(), nullptr));
+      if (!rkt_)
+        fail(s_, fmt::format("topic {}: cannot use it", topic_.name), k.rd_kafka_last_error());
+    }
     json_.clear();
     bool tombstone = msgpack_is_nil(value);
     if (!tombstone && text.empty()) {
@@ -178,9 +187,14 @@ class KafkaProducer : public Producer {
       kept->headers = headers;
       kept->value = value;
     }
+    if (!hdrs && next_timestamp_ == 0 && !transactional_) {
+      hold(p, key, tombstone ? std::string_view() : text, tombstone, kept);
+      return;
+    }
+    submit_held();  // (the records before this one go first)
     for (;;) {
       rd_kafka_resp_err_t err = k.rd_kafka_producev(
-          handle_.get(), RD_KAFKA_V_TOPIC(topic_.name.c_str()), RD_KAFKA_V_PARTITION(p.value),
+          handle_.get(), RD_KAFKA_V_RKT(rkt_.get()), RD_KAFKA_V_PARTITION(p.value),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
           RD_KAFKA_V_VALUE(tombstone ? nullptr : const_cast<char*>(text.data()),  // copied (F_COPY)
@@ -206,6 +220,7 @@ class KafkaProducer : public Producer {
   uint64_t producer_seq(PartitionId) override { return 0; }
 
   bool flush() override {
+    submit_held();
     wait_all();
     rethrow();
     return true;
@@ -263,6 +278,10 @@ class KafkaProducer : public Producer {
 
   void salvage() noexcept override {
     try {
+      submit_held();
+    } catch (...) {  // what it could not queue is not written: the error said so
+    }
+    try {
       wait_all();
     } catch (...) {
     }
@@ -272,7 +291,7 @@ class KafkaProducer : public Producer {
   int32_t partitions_appended() const override { return static_cast<int32_t>(partitions_.size()); }
   uint64_t duplicates() const override { return 0; }
   int64_t conflict_version() const override { return -1; }
-  uint64_t pending() const override { return queued_ - appended_ - failed_; }
+  uint64_t pending() const override { return held_.size() + queued_ - appended_ - failed_; }
   uint64_t truncated_bytes() const override { return 0; }
   std::vector<std::string> quarantined() const override { return {}; }
   const TopicConfig& topic() const override { return topic_; }
@@ -310,6 +329,80 @@ class KafkaProducer : public Producer {
     } catch (...) {
       error_ = std::current_exception();
     }
+  }
+
+  // A plain record, held for the next rd_kafka_produce_batch call: one call takes the
+  // topic's lock and reads the clock once for all the records it queues, where
+  // rd_kafka_producev does so for each. Its key and value are copied to held_bytes_.
+  struct Held {
+    int32_t partition;
+    bool has_key, tombstone;
+    size_t key_at, key_size, value_at, value_size;
+    Kept* kept;
+  };
+
+  void hold(PartitionId p, const std::string_view* key, std::string_view value, bool tombstone,
+            Kept* kept) {
+    Held h{p.value, key != nullptr, tombstone, held_bytes_.size(), key ? key->size() : 0,
+           0,       value.size(),   kept};
+    if (key) held_bytes_.append(*key);
+    h.value_at = held_bytes_.size();
+    held_bytes_.append(value);
+    held_.push_back(h);
+    if (held_.size() >= kBatchRecords) submit_held();
+  }
+
+  // Queues the held records, in order. When librdkafka's queue is full it refuses the
+  // first record that does not fit and every one after it (rd_kafka_produce_batch
+  // keeps the order), so the rest is offered again once acknowledgements made room.
+  void submit_held() {
+    if (held_.empty()) return;
+    const RdKafka& k = rdkafka();
+    messages_.assign(held_.size(), rd_kafka_message_t{});
+    const char* bytes = held_bytes_.data();
+    for (size_t i = 0; i < held_.size(); ++i) {
+      const Held& h = held_[i];
+      rd_kafka_message_t& m = messages_[i];
+      m.partition = h.partition;
+      if (h.has_key) m.key = const_cast<char*>(bytes + h.key_at), m.key_len = h.key_size;
+      if (!h.tombstone)  // copied (F_COPY)
+        m.payload = const_cast<char*>(bytes + h.value_at), m.len = h.value_size;
+      m._private = h.kept;
+    }
+    size_t from = 0;
+    rd_kafka_resp_err_t refused = RD_KAFKA_RESP_ERR_NO_ERROR;
+    while (from < messages_.size()) {
+      k.rd_kafka_produce_batch(rkt_.get(), RD_KAFKA_PARTITION_UA,
+                               RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION, &messages_[from],
+                               static_cast<int>(messages_.size() - from));
+      size_t full = messages_.size();
+      for (size_t i = from; i < messages_.size(); ++i) {
+        rd_kafka_resp_err_t err = messages_[i].err;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          ++queued_;
+        } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !refused) {
+          full = i;  // (and every record after it)
+          break;
+        } else {  // never queued: no delivery report frees its Kept
+          delete static_cast<Kept*>(messages_[i]._private);
+          if (!refused) refused = err;
+        }
+      }
+      if (refused) {
+        for (size_t i = full; i < messages_.size(); ++i)
+          delete static_cast<Kept*>(messages_[i]._private);
+        break;
+      }
+      from = full;
+      // Waits for acknowledgements (the delivery reports throw nothing: what they
+      // left behind is thrown below, once every held record is queued).
+      if (from < messages_.size()) k.rd_kafka_poll(handle_.get(), 100);
+    }
+    held_.clear();
+    held_bytes_.clear();
+    if (refused) fail(s_, fmt::format("topic {}: cannot queue an event", topic_.name), refused);
+    k.rd_kafka_poll(handle_.get(), 0);
+    rethrow();
   }
 
   // Waits until every queued record was acknowledged or failed.
@@ -377,6 +470,7 @@ class KafkaProducer : public Producer {
   bool transactional_;
   bool in_transaction_ = false;
   Handle handle_;
+  TopicHandle rkt_;  // (destroyed before handle_)
   AppendHook hook_;
   std::function<TopicConfig()> create_;
   Buffer json_;
@@ -384,6 +478,9 @@ class KafkaProducer : public Producer {
   BatchBuilder batch_;
   int64_t next_timestamp_ = 0;
   std::string_view next_text_;
+  std::vector<Held> held_;
+  Buffer held_bytes_;
+  std::vector<rd_kafka_message_t> messages_;
   uint64_t keyless_ = 0;
   int32_t sticky_ = 0;
   uint64_t queued_ = 0;

@@ -32,6 +32,7 @@ namespace pspf::kafka {
   X(rd_kafka_flush)                            \
   X(rd_kafka_outq_len)                         \
   X(rd_kafka_producev)                         \
+  X(rd_kafka_produce_batch)                    \
   X(rd_kafka_fatal_error)                      \
   X(rd_kafka_metadata)                         \
   X(rd_kafka_metadata_destroy)                 \
