@@ -352,52 +352,55 @@ class KafkaProducer : public Producer {
     if (held_.size() >= kBatchRecords) submit_held();
   }
 
-  // Queues the held records, in order. When librdkafka's queue is full it refuses the
-  // first record that does not fit and every one after it (rd_kafka_produce_batch
-  // keeps the order), so the rest is offered again once acknowledgements made room.
+  // Queues the held records: partition by partition, each partition's in input order
+  // (the order between partitions is not kept, by Kafka either), so that librdkafka
+  // looks each partition up once. When its queue is full, rd_kafka_produce_batch
+  // refuses the first record that does not fit and every one after it, so the rest
+  // is offered again once acknowledgements made room.
   void submit_held() {
     if (held_.empty()) return;
     const RdKafka& k = rdkafka();
+    // A stable counting sort by partition.
+    run_ends_.assign(static_cast<size_t>(topic_.partitions) + 1, 0);
+    for (const Held& h : held_) ++run_ends_[static_cast<size_t>(h.partition) + 1];
+    for (size_t p = 1; p < run_ends_.size(); ++p) run_ends_[p] += run_ends_[p - 1];
     messages_.assign(held_.size(), rd_kafka_message_t{});
     const char* bytes = held_bytes_.data();
-    for (size_t i = 0; i < held_.size(); ++i) {
-      const Held& h = held_[i];
-      rd_kafka_message_t& m = messages_[i];
+    for (const Held& h : held_) {
+      rd_kafka_message_t& m = messages_[run_ends_[static_cast<size_t>(h.partition)]++];
       m.partition = h.partition;
       if (h.has_key) m.key = const_cast<char*>(bytes + h.key_at), m.key_len = h.key_size;
       if (!h.tombstone)  // copied (F_COPY)
         m.payload = const_cast<char*>(bytes + h.value_at), m.len = h.value_size;
       m._private = h.kept;
     }
-    size_t from = 0;
+    // (run_ends_[p] is now where partition p's records end.)
     rd_kafka_resp_err_t refused = RD_KAFKA_RESP_ERR_NO_ERROR;
-    while (from < messages_.size()) {
-      k.rd_kafka_produce_batch(rkt_.get(), RD_KAFKA_PARTITION_UA,
-                               RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION, &messages_[from],
-                               static_cast<int>(messages_.size() - from));
-      size_t full = messages_.size();
-      for (size_t i = from; i < messages_.size(); ++i) {
-        rd_kafka_resp_err_t err = messages_[i].err;
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          ++queued_;
-        } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !refused) {
-          full = i;  // (and every record after it)
-          break;
-        } else {  // never queued: no delivery report frees its Kept
-          delete static_cast<Kept*>(messages_[i]._private);
-          if (!refused) refused = err;
+    size_t from = 0;
+    for (size_t p = 0; p + 1 < run_ends_.size(); ++p) {
+      size_t end = run_ends_[p];
+      while (from < end && !refused) {
+        k.rd_kafka_produce_batch(rkt_.get(), static_cast<int32_t>(p), RD_KAFKA_MSG_F_COPY,
+                                 &messages_[from], static_cast<int>(end - from));
+        size_t i = from;
+        for (; i < end; ++i) {
+          rd_kafka_resp_err_t err = messages_[i].err;
+          if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;  // (and every record after it)
+          if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            ++queued_;
+          } else {  // never queued: no delivery report frees its Kept
+            delete static_cast<Kept*>(messages_[i]._private);
+            refused = err;
+          }
         }
+        from = i;
+        // Waits for acknowledgements (the delivery reports throw nothing: what they
+        // left behind is thrown below, once every held record is queued).
+        if (from < end && !refused) k.rd_kafka_poll(handle_.get(), 100);
       }
-      if (refused) {
-        for (size_t i = full; i < messages_.size(); ++i)
-          delete static_cast<Kept*>(messages_[i]._private);
-        break;
-      }
-      from = full;
-      // Waits for acknowledgements (the delivery reports throw nothing: what they
-      // left behind is thrown below, once every held record is queued).
-      if (from < messages_.size()) k.rd_kafka_poll(handle_.get(), 100);
     }
+    for (; from < messages_.size(); ++from)  // after a refusal: none of these was queued
+      delete static_cast<Kept*>(messages_[from]._private);
     held_.clear();
     held_bytes_.clear();
     if (refused) fail(s_, fmt::format("topic {}: cannot queue an event", topic_.name), refused);
@@ -481,6 +484,7 @@ class KafkaProducer : public Producer {
   std::vector<Held> held_;
   Buffer held_bytes_;
   std::vector<rd_kafka_message_t> messages_;
+  std::vector<size_t> run_ends_;
   uint64_t keyless_ = 0;
   int32_t sticky_ = 0;
   uint64_t queued_ = 0;
