@@ -100,13 +100,34 @@ class CleanedWriter {
   IndexBuilder index_;
 };
 
-void count_removed(SegmentStats& st, std::string_view key) {
-  auto it = st.removed.find(key);
-  if (it == st.removed.end())
-    st.removed.emplace(std::string(key), 1);
-  else
-    ++it->second;
-}
+// The events removed per key while a segment is cleaned: counted by key hash (the
+// one the KeyMap was asked with), the key's bytes copied once per key.
+class RemovedCounter {
+ public:
+  void add(KeyHash h, std::string_view key) {
+    Count& c = counts_[h];
+    if (c.key == 0) {
+      keys_.emplace_back(key);
+      c.key = keys_.size();
+    }
+    ++c.n;
+  }
+  void take_back_one(KeyHash h) { --counts_.find(h)->n; }
+  // Moves the counts into `out`.
+  void move_to(KeyCounts& out) {
+    counts_.for_each([&](const Count& c) {
+      if (c.n > 0) out.emplace(std::move(keys_[c.key - 1]), c.n);
+    });
+  }
+
+ private:
+  struct Count {
+    size_t key = 0;  // 1 + its index in keys_
+    uint64_t n = 0;
+  };
+  KeyTable<Count> counts_;
+  std::vector<std::string> keys_;
+};
 
 }  // namespace
 
@@ -133,6 +154,7 @@ SegmentStats clean_segment(const std::string& path, Offset base, const KeyMap& m
   };
   std::vector<Span> kept;
   Buffer rebuilt;
+  RemovedCounter removed;
   using Mode = CleanRules::Mode;
   for_each_batch(path, base, rules, st, [&](const char* data, const BatchHeader& h) {
     kept.clear();
@@ -140,16 +162,17 @@ SegmentStats clean_segment(const std::string& path, Offset base, const KeyMap& m
     RecordView r;
     const char* rec_start = data + kBatchHeaderSize;
     Span last{nullptr, 0};
-    std::string_view last_key;
+    KeyHash last_key{};
     bool last_has_key = false;
     bool last_dropped_tombstone = false;
     while (it.next(r)) {
       const char* rec_end = r.value.data() + r.value.size();
       Span span{rec_start, static_cast<size_t>(rec_end - rec_start)};
       rec_start = rec_end;
+      KeyHash key = r.has_key ? key_hash(r.key) : KeyHash{};
       last = span;
       last_has_key = r.has_key;
-      last_key = r.key;
+      last_key = key;
       last_dropped_tombstone = false;
       bool keep;
       if (rules.mode == Mode::keep_all)
@@ -161,7 +184,7 @@ SegmentStats clean_segment(const std::string& path, Offset base, const KeyMap& m
       else if (r.has_id && (r.timestamp.value >= rules.ids_from_time ||
                             r.offset.value >= rules.ids_from_offset))
         keep = true;
-      else if (map.get(r.key) != r.offset.value)
+      else if (map.get(key) != r.offset.value)
         keep = false;
       else if (is_tombstone(r) && r.timestamp.value < rules.tombstones_before) {
         keep = false;
@@ -172,17 +195,14 @@ SegmentStats clean_segment(const std::string& path, Offset base, const KeyMap& m
       if (keep)
         kept.push_back(span);
       else if (r.has_key)
-        count_removed(st, r.key);
+        removed.add(key, r.key);
     }
     std::string_view mark = it.rest();
     bool has_mark = (h.attributes & kAttrProducerMark) != 0;
     if (kept.empty() && has_mark && rules.mode != Mode::drop_all) {
       // The producer mark must survive: keep the batch's last record to carry it.
       kept.push_back(last);
-      if (last_has_key) {
-        auto found = st.removed.find(last_key);
-        if (--found->second == 0) st.removed.erase(found);
-      }
+      if (last_has_key) removed.take_back_one(last_key);
       if (last_dropped_tombstone) --st.tombstones_dropped;
     }
     st.records_out += kept.size();
@@ -207,6 +227,7 @@ SegmentStats clean_segment(const std::string& path, Offset base, const KeyMap& m
     st.bytes_out += rebuilt.size();
   });
   out.finish(out_index, out_timeindex);
+  removed.move_to(st.removed);
   return st;
 }
 

@@ -83,13 +83,33 @@ run() {  # LABEL: one compaction under /usr/bin/time -v; appends a table row
   printf '| %s | %.1f | %s | %.0f | %s | %s | %s |\n' "$1" "$(awk -v b="$2" 'BEGIN { print b / 1e6 }')" \
     "$secs" "$(awk -v b="$2" -v s="$secs" 'BEGIN { print b / 1e6 / s }')" "$rss" "$3" "$left"
   AFTER=$after
+  secs_of_run=$secs
 }
 printf '# pspf-compact, %s MB target, %s keys (%s, %s, %s)\n\n' "$mb" "$keys" "$(stat -f -c %T "$dir")" \
   "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')" "$(date -u +%F)"
 echo '| run | input MB | seconds | MB/s | peak RSS MiB | records before | records after |'
 echo '|---|---|---|---|---|---|---|'
+# The floor: a plain copy of the same files, then their sync (pspf-compact syncs what
+# it writes), timed the same way.
+t0=${EPOCHREALTIME/./}
+cp -r -- "$data/topics/inv" "$dir/copy" || die "cp"
+t1=${EPOCHREALTIME/./}
+sync -f "$dir/copy" || die "sync"
+t2=${EPOCHREALTIME/./}
+cp_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+cp_sync_secs=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+rm -rf -- "$dir/copy"
+sync
 run "first compaction" "$before" "$records"
+compact_secs=$secs_of_run
 pspf-replay -d "$data" inv --latest | sort >"$dir/latest.after" || die "replay --latest"
 cmp -s "$dir/latest.before" "$dir/latest.after" || die "the latest value per key changed"
 run "again (nothing to remove)" "$AFTER" "$(wc -l <"$dir/latest.after")"
+printf '| cp -r of the same files | %.1f | %s | %.0f | | | |\n' "$(awk -v b="$before" 'BEGIN { print b / 1e6 }')" \
+  "$cp_secs" "$(awk -v b="$before" -v s="$cp_secs" 'BEGIN { print b / 1e6 / s }')"
+printf '| cp -r, then sync | %.1f | %s | %.0f | | | |\n' "$(awk -v b="$before" 'BEGIN { print b / 1e6 }')" \
+  "$cp_sync_secs" "$(awk -v b="$before" -v s="$cp_sync_secs" 'BEGIN { print b / 1e6 / s }')"
+printf '\nFirst compaction against the copy: %sx the speed of cp -r, %sx of cp -r then sync.\n' \
+  "$(awk -v c="$cp_secs" -v s="$compact_secs" 'BEGIN { printf "%.2f", c / s }')" \
+  "$(awk -v c="$cp_sync_secs" -v s="$compact_secs" 'BEGIN { printf "%.2f", c / s }')"
 note "ok: latest view unchanged ($(wc -l <"$dir/latest.after") keys)"

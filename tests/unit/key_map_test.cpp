@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <utility>
 
 #include "pspf/key_map.h"
 
@@ -33,4 +34,23 @@ TEST_CASE("every key survives the table growing many times over") {
   for (int i = 0; i < n; ++i) wrong += m.get(fmt::format("key-{}", i)) != (i % 2 == 0 ? n + i : i);
   CHECK(wrong == 0);
   CHECK(m.get(fmt::format("key-{}", n)) == -1);
+}
+
+TEST_CASE("KeyTable: a value per key hash, made on first use, kept through growth") {
+  KeyTable<uint64_t> t;
+  const int n = 5000;
+  for (int round = 0; round < 3; ++round)
+    for (int i = 0; i < n; ++i) t[key_hash(fmt::format("k{}", i))] += static_cast<uint64_t>(i);
+  CHECK(t.size() == static_cast<size_t>(n));
+  int wrong = 0;
+  for (int i = 0; i < n; ++i) {
+    const uint64_t* v = std::as_const(t).find(key_hash(fmt::format("k{}", i)));
+    wrong += !v || *v != 3u * static_cast<uint64_t>(i);
+  }
+  CHECK(wrong == 0);
+  CHECK(t.find(key_hash("unknown")) == nullptr);
+  uint64_t sum = 0, values = 0;
+  t.for_each([&](uint64_t v) { sum += v, ++values; });
+  CHECK(values == static_cast<uint64_t>(n));
+  CHECK(sum == 3u * static_cast<uint64_t>(n) * (n - 1) / 2);
 }
