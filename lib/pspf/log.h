@@ -57,6 +57,9 @@ class Log {
   virtual PartitionDirs check_partition_dirs(const TopicConfig& t) const = 0;
 
   // --- Records
+  // Says that the command will make a producer (pspf-produce), before it looks its
+  // topic up: a backend may then answer with the client it will produce through.
+  virtual void will_produce() {}
   // A producer for topic t (producer.h): records are durable per `sync` once
   // reported. batch_bytes: about how much is appended at once per partition.
   virtual std::unique_ptr<Producer> producer(const TopicConfig& t, SyncMode sync,

@@ -12,7 +12,7 @@
 # shellcheck source=tests/cli/kafka_lib.sh
 . "$TESTS_CLI_DIR/kafka_lib.sh"
 command -v kcat >/dev/null || skip "kcat is not installed"
-kafka_start 3 t:4 keys:8 moved:3 fromkcat:2 src:3 two:2 order:3
+kafka_start 3 t:4 keys:8 moved:3 fromkcat:2 src:3 two:2 order:3 one:1
 
 # --- round trip ----------------------------------------------------------------------
 cat >"$T/in.jsonl" <<'JSON'
@@ -122,6 +122,14 @@ expect_eq 20000 "$(cut -d' ' -f2 "$T/order.got" | sort -u | wc -l)" "distinct re
 expect_eq 2857 "$(grep -c ' i[0-9]*$' "$T/order.got")" "records with an id"
 awk '$2 <= last[$1] { print "partition " $1 ": " $2 " after " last[$1]; bad = 1 } { last[$1] = $2 }
   END { exit bad }' "$T/order.got" >"$T/order.bad" || fail "not in input order: $(head -n 3 "$T/order.bad")"
+
+# pspf-produce looks its topic up through the client it then produces with: one
+# client (librdkafka names each rdkafka#producer-N in its debug lines), not two.
+expect_exit 0 pspf-produce -b "$B" -X debug=generic one <<<'{"one":"client"}'
+expect_eq "rdkafka#producer-1" "$(grep -o 'rdkafka#[a-z]*-[0-9]*' "$ERR" | sort -u | paste -sd' ')" \
+  "librdkafka clients of one pspf-produce"
+expect_exit 0 pspf-replay -b "$B" one
+expect_eq '{"one":"client"}' "$(cat "$OUT")" "the event produced through that client"
 
 # --- moving a local topic in ------------------------------------------------------------
 pspf-produce -q --partitions 3 --key-field item.id --id-field n -H from=local src "$T/in.jsonl"

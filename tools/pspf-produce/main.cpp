@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     }
     std::unique_ptr<Log> opened = tool::open_log(o.dir);
     Log& log = *opened;
+    log.will_produce();
     if (o.partition && !log.find_topic(o.topic) && *o.partition >= o.partitions)
       throw Error(Errc::usage,
                   fmt::format("topic {} has no partition {} (it would be created with "

@@ -36,8 +36,13 @@ class KafkaLog : public Log {
   ~KafkaLog() override {
     // librdkafka 2.0 waits forever, destroying a client, for a request the brokers
     // never answered: the process is ending anyway, so such a client is left to it.
-    if (admin_stuck_) (void)admin_.release();
+    // (A copy of the handle that is never destroyed keeps it: spare_ shares it too.)
+    if (admin_stuck_) new std::shared_ptr<rd_kafka_t>(admin_);
   }
+
+  // The lookups before pspf-produce's first record go through the client of its
+  // producer (an idempotent producer's), not a client of their own.
+  void will_produce() override { producing_ = true; }
 
   // --- Topics
   std::optional<TopicConfig> find_topic(std::string_view name) const override {
@@ -117,6 +122,7 @@ class KafkaLog : public Log {
 
   // --- Records
   std::unique_ptr<Producer> producer(const TopicConfig& t, SyncMode, size_t) const override {
+    if (spare_.handle) return make_producer(s_, t, std::exchange(spare_, {}));
     return make_producer(s_, t);
   }
   // A transactional producer. Its transactional.id names the group, the topic and
@@ -322,6 +328,10 @@ class KafkaLog : public Log {
 
  private:
   rd_kafka_t* admin() const {
+    if (!admin_ && producing_) {
+      spare_ = make_producer_client(s_);
+      admin_ = spare_.handle;
+    }
     if (!admin_) admin_ = make_handle(RD_KAFKA_PRODUCER, s_, {}, {});
     return admin_.get();
   }
@@ -449,8 +459,10 @@ class KafkaLog : public Log {
   }
 
   Settings s_;
-  mutable Handle admin_;
+  mutable std::shared_ptr<rd_kafka_t> admin_;
   mutable bool admin_stuck_ = false;
+  bool producing_ = false;
+  mutable ProducerClient spare_;  // the client admin_ is, until a producer takes it
 };
 
 }  // namespace

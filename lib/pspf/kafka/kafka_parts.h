@@ -20,6 +20,19 @@ namespace pspf::kafka {
 std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t,
                                         const std::string& transactional_id = {});
 
+// The client of an idempotent producer, made before the producer so that the same
+// client can look its topic up first (a client costs a connection and a metadata
+// round trip: about 5 ms). Delivery reports reach the producer that adopts it.
+struct ProducerClient {
+  struct Sink;  // where the client's delivery reports go
+  std::shared_ptr<rd_kafka_t> handle;
+  std::shared_ptr<Sink> sink;
+};
+ProducerClient make_producer_client(const Settings& s);
+// An idempotent producer through `client` (a client serves one producer at a time).
+std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t,
+                                        ProducerClient client);
+
 // What a transactional producer needs of the group member whose offsets it commits
 // (the Kafka group member made by make_consumer).
 class TransactionInput {

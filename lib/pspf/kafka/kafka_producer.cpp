@@ -52,29 +52,56 @@ struct Kept {
   bool has_key = false, has_id = false;
 };
 
+class KafkaProducer;
+
+}  // namespace
+
+struct ProducerClient::Sink {
+  KafkaProducer* producer = nullptr;  // (null: no producer, and no record sent)
+};
+
+namespace {
+
+// librdkafka's delivery report callback: `opaque` is the client's sink.
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);
+
+// The client of a producer, transactional when `transactional_id` is not empty.
+ProducerClient producer_client(Settings s, const std::string& transactional_id) {
+  ConfPairs defaults{{"linger.ms", "5"},
+                     {"message.timeout.ms", std::to_string(s.timeout_ms)},
+                     {"allow.auto.create.topics", "false"}};
+  // -X transactional.id names the transactional producer of the command; its other
+  // producers (pspf-consume --dead-letter) write without transactions.
+  if (transactional_id.empty())
+    std::erase_if(s.config, [](const auto& kv) { return kv.first == "transactional.id"; });
+  else {
+    // (librdkafka wants message.timeout.ms <= transaction.timeout.ms.)
+    defaults.emplace_back("transactional.id", transactional_id);
+    defaults.emplace_back("transaction.timeout.ms", std::to_string(std::max(s.timeout_ms, 60000)));
+  }
+  ProducerClient c;
+  c.sink = std::make_shared<ProducerClient::Sink>();
+  c.handle =
+      make_handle(RD_KAFKA_PRODUCER, s, defaults, {{"enable.idempotence", "true"}, {"acks", "all"}},
+                  [sink = c.sink.get()](rd_kafka_conf_t* conf) {
+                    rdkafka().rd_kafka_conf_set_opaque(conf, sink);
+                    rdkafka().rd_kafka_conf_set_dr_msg_cb(conf, &on_delivery);
+                  });
+  return c;
+}
+
 class KafkaProducer : public Producer {
  public:
-  KafkaProducer(const Settings& s, TopicConfig t, const std::string& transactional_id)
+  // Through `client` when it has a handle, else through a client of its own.
+  KafkaProducer(const Settings& s, TopicConfig t, const std::string& transactional_id,
+                ProducerClient client)
       : s_(s), topic_(std::move(t)), transactional_(!transactional_id.empty()) {
-    ConfPairs defaults{{"linger.ms", "5"},
-                       {"message.timeout.ms", std::to_string(s_.timeout_ms)},
-                       {"allow.auto.create.topics", "false"}};
-    // -X transactional.id names the transactional producer of the command; its other
-    // producers (pspf-consume --dead-letter) write without transactions.
     if (!transactional_)
       std::erase_if(s_.config, [](const auto& kv) { return kv.first == "transactional.id"; });
-    if (transactional_) {
-      // (librdkafka wants message.timeout.ms <= transaction.timeout.ms.)
-      defaults.emplace_back("transactional.id", transactional_id);
-      defaults.emplace_back("transaction.timeout.ms",
-                            std::to_string(std::max(s_.timeout_ms, 60000)));
-    }
-    handle_ = make_handle(
-        RD_KAFKA_PRODUCER, s_, defaults, {{"enable.idempotence", "true"}, {"acks", "all"}},
-        [this](rd_kafka_conf_t* conf) {
-          rdkafka().rd_kafka_conf_set_opaque(conf, this);
-          rdkafka().rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::on_delivery);
-        });
+    if (!client.handle) client = producer_client(s, transactional_id);
+    handle_ = std::move(client.handle);
+    sink_ = std::move(client.sink);
+    sink_->producer = this;
     if (transactional_)
       check(rdkafka().rd_kafka_init_transactions(handle_.get(), s_.timeout_ms),
             "cannot start its transactions");
@@ -86,6 +113,7 @@ class KafkaProducer : public Producer {
       abort_transaction();
     } catch (...) {  // the cluster aborts it when transaction.timeout.ms ends
     }
+    sink_->producer = nullptr;
   }
 
   // Learns where the topic's partitions are before the first record, so that it
@@ -296,16 +324,8 @@ class KafkaProducer : public Producer {
   std::vector<std::string> quarantined() const override { return {}; }
   const TopicConfig& topic() const override { return topic_; }
 
- private:
-  // Kafka's default message.max.bytes (about 1 MB); a larger event needs the topic's
-  // max.message.bytes and the producer's message.max.bytes raised (-X).
-  static constexpr size_t kMaxMessageBytes = 1000000;
-
-  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    static_cast<KafkaProducer*>(opaque)->delivered(m);
-  }
-
-  // Runs inside librdkafka's poll: nothing may be thrown through it.
+  // A delivery report of the client (on_delivery).
+  // It runs inside librdkafka's poll: nothing may be thrown through it.
   void delivered(const rd_kafka_message_t* m) noexcept {
     std::unique_ptr<Kept> kept(static_cast<Kept*>(m->_private));
     if (m->err) {
@@ -330,6 +350,11 @@ class KafkaProducer : public Producer {
       error_ = std::current_exception();
     }
   }
+
+ private:
+  // Kafka's default message.max.bytes (about 1 MB); a larger event needs the topic's
+  // max.message.bytes and the producer's message.max.bytes raised (-X).
+  static constexpr size_t kMaxMessageBytes = 1000000;
 
   // A plain record, held for the next rd_kafka_produce_batch call: one call takes the
   // topic's lock and reads the clock once for all the records it queues, where
@@ -472,7 +497,8 @@ class KafkaProducer : public Producer {
   TopicConfig topic_;
   bool transactional_;
   bool in_transaction_ = false;
-  Handle handle_;
+  std::shared_ptr<rd_kafka_t> handle_;
+  std::shared_ptr<ProducerClient::Sink> sink_;
   TopicHandle rkt_;  // (destroyed before handle_)
   AppendHook hook_;
   std::function<TopicConfig()> create_;
@@ -495,11 +521,24 @@ class KafkaProducer : public Producer {
   std::exception_ptr error_;
 };
 
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  if (KafkaProducer* p = static_cast<ProducerClient::Sink*>(opaque)->producer) p->delivered(m);
+}
+
 }  // namespace
 
 std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t,
                                         const std::string& transactional_id) {
-  auto p = std::make_unique<KafkaProducer>(s, t, transactional_id);
+  auto p = std::make_unique<KafkaProducer>(s, t, transactional_id, ProducerClient{});
+  if (t.partitions > 0 && !t.name.empty()) p->warm_up();
+  return p;
+}
+
+ProducerClient make_producer_client(const Settings& s) { return producer_client(s, {}); }
+
+std::unique_ptr<Producer> make_producer(const Settings& s, const TopicConfig& t,
+                                        ProducerClient client) {
+  auto p = std::make_unique<KafkaProducer>(s, t, std::string(), std::move(client));
   if (t.partitions > 0 && !t.name.empty()) p->warm_up();
   return p;
 }
