@@ -617,37 +617,62 @@ kafka_records() {
   kcat -Q -b "$kafka_brokers" "${q[@]}" 2>>"$kdir/kcat.err" |
     awk '$NF ~ /^[0-9]+$/ { s += $NF; n++ } END { if (n == 4) print s; else print "?" }'
 }
-# kafka_measure OP KIND LABEL DURABILITY CHECK IN CMD...: like measure_ingest (rows
-# ingest and rss) or measure_read (row readout), @RUN@ in CMD being the run's number
-# (a fresh topic or group each run). CHECK FILE RUN prints what is wrong and fails;
-# then the row reads FAILED and the other runs are left out.
-kafka_measure() {
-  local op=$1 kind=$2 label=$3 dur=$4 check=$5 in=$6 n i rates="" rsss="" bad="" cmd
-  shift 6
-  n=$kafka_n
-  [ "$op" = ingest ] || n=$kafka_rn
+# kafka_row OP KIND LABEL DURABILITY CHECK IN TOPIC CMD...: a row for kafka_rows_run,
+# like measure_ingest (rows ingest and rss) or measure_read (row readout), @RUN@ in
+# CMD being the run's number (a fresh topic or group each run). CHECK FILE RUN (with
+# kafka_topic set to TOPIC) prints what is wrong and fails; then the row reads FAILED
+# and its other runs are left out.
+kafka_rows=0
+kafka_row() {
+  local r=$kafka_rows
+  kr_op[r]=$1 kr_kind[r]=$2 kr_label[r]=$3 kr_dur[r]=$4 kr_check[r]=$5 kr_in[r]=$6 kr_topic[r]=$7
+  shift 7
+  declare -g -a "kr_cmd_$r"
+  local -n cmd_of_row="kr_cmd_$r"
+  # shellcheck disable=SC2034  # (cmd_of_row names the row's array)
+  cmd_of_row=("$@")
+  kafka_rows=$((r + 1))
+}
+# kafka_rows_run: measures the rows given since the last call in turn (run 1 of each,
+# then run 2 of each...), so that a machine slowing down or speeding up during the
+# runs moves every row alike, and records them.
+kafka_rows_run() {
+  local r i n cmd rates=() rsss=() bad=()
   for ((i = 1; i <= runs; i++)); do
-    cmd=("${@//@RUN@/$i}")
-    sync_fs
-    timed "$in" "$W/kafka.out" "${cmd[@]}" || { bad="run $i: '${cmd[*]}' exited $?" && break; }
-    bad=$("$check" "$W/kafka.out" "$i") || { bad="run $i: $bad" && break; }
-    bad=""
-    append rates "$(div "$((n * 1000000))" "$us")"
-    [ -z "$rss_kib" ] || append rsss "$(div "$rss_kib" 1024)"
-    note "  $label, run $i: $(div "$us" 1e6) s${rss_kib:+, $((rss_kib / 1024)) MiB}"
+    for ((r = 0; r < kafka_rows; r++)); do
+      [ -z "${bad[r]:-}" ] || continue
+      local -n row_cmd="kr_cmd_$r"
+      cmd=("${row_cmd[@]//@RUN@/$i}")
+      n=$kafka_n
+      [ "${kr_op[r]}" = ingest ] || n=$kafka_rn
+      kafka_topic=${kr_topic[r]}
+      sync_fs
+      if ! timed "${kr_in[r]}" "$W/kafka.out" "${cmd[@]}"; then
+        bad[r]="run $i: '${cmd[*]}' exited $?"
+        continue
+      fi
+      bad[r]=$("${kr_check[r]}" "$W/kafka.out" "$i") || { bad[r]="run $i: ${bad[r]}" && continue; }
+      rates[r]+="${rates[r]:+ }$(div "$((n * 1000000))" "$us")"
+      [ -z "$rss_kib" ] || rsss[r]+="${rsss[r]:+ }$(div "$rss_kib" 1024)"
+      note "  ${kr_label[r]}, run $i: $(div "$us" 1e6) s${rss_kib:+, $((rss_kib / 1024)) MiB}"
+    done
   done
   rm -f -- "$W/kafka.out"
-  if [ -n "$bad" ]; then
-    note "  $label: FAILED: $bad"
-    kafka_failed+=("$label: $bad")
-    record "$op" "$kind" "$label" "$dur" "fail:$bad"
-    [ "$op" != ingest ] || record rss "$kind" "$label" "$dur" "skip:the ingest failed"
-    return 0
-  fi
-  record "$op" "$kind" "$label" "$dur" "$rates"
-  [ "$op" != ingest ] || record rss "$kind" "$label" "$dur" "${rsss:-skip:/usr/bin/time missing}"
+  for ((r = 0; r < kafka_rows; r++)); do
+    local op=${kr_op[r]} kind=${kr_kind[r]} label=${kr_label[r]} dur=${kr_dur[r]}
+    if [ -n "${bad[r]:-}" ]; then
+      note "  $label: FAILED: ${bad[r]}"
+      kafka_failed+=("$label: ${bad[r]}")
+      record "$op" "$kind" "$label" "$dur" "fail:${bad[r]}"
+      [ "$op" != ingest ] || record rss "$kind" "$label" "$dur" "skip:the ingest failed"
+      continue
+    fi
+    record "$op" "$kind" "$label" "$dur" "${rates[r]}"
+    [ "$op" != ingest ] || record rss "$kind" "$label" "$dur" "${rsss[r]:-skip:/usr/bin/time missing}"
+  done
+  kafka_rows=0
 }
-# Checks of kafka_measure. The ingest ones count the records of the run's topic
+# Checks of kafka_row. The ingest ones count the records of the run's topic
 # ($kafka_topic-RUN); the read-out one wants every event of the read topic once, the
 # same lines as its input and each key's events in input order (on the last run).
 kafka_ingest_check() {
@@ -698,20 +723,17 @@ if [ -z "$kafka_skip_reason" ]; then
       match($0, /"item":[{]"id":"[^"]*"/); printf "%s\t%s\n", substr($0, RSTART + 14, RLENGTH - 15), $0
     }' "$kin" >"$kdir/keyed.tsv" || die "cannot write $kdir/keyed.tsv"
   # Plain lines, values only: no key, no id (pspf spreads them, kcat's partitioner too).
-  kafka_topic=kp-pspf
-  kafka_measure ingest kpspf "pspf-produce -b (mock Kafka)" "$D_KP" kafka_ingest_check "$kin" \
+  kafka_row ingest kpspf "pspf-produce -b (mock Kafka)" "$D_KP" kafka_ingest_check "$kin" kp-pspf \
     "$bin/pspf-produce" -b "$kafka_brokers" kp-pspf-@RUN@ -q "$kin"
-  kafka_topic=kp-kcat
-  kafka_measure ingest kpeer "kcat -P (mock Kafka)" "$D_KK" kafka_ingest_check "$kin" \
+  kafka_row ingest kpeer "kcat -P (mock Kafka)" "$D_KK" kafka_ingest_check "$kin" kp-kcat \
     kcat -P -b "$kafka_brokers" -t kp-kcat-@RUN@ -X acks=all -X enable.idempotence=true
   # Keyed by item.id, both partitioned by murmur2 as Kafka's Java client does.
-  kafka_topic=kk-pspf
-  kafka_measure ingest kpspf "pspf-produce -b --key-field (mock Kafka)" "$D_KP" kafka_ingest_check "$kin" \
-    "$bin/pspf-produce" -b "$kafka_brokers" kk-pspf-@RUN@ --key-field item.id -q "$kin"
-  kafka_topic=kk-kcat
-  kafka_measure ingest kpeer "kcat -P -K (mock Kafka)" "$D_KK" kafka_ingest_check "$kdir/keyed.tsv" \
-    kcat -P -b "$kafka_brokers" -t kk-kcat-@RUN@ -K $'\t' -X partitioner=murmur2_random \
+  kafka_row ingest kpspf "pspf-produce -b --key-field (mock Kafka)" "$D_KP" kafka_ingest_check "$kin" \
+    kk-pspf "$bin/pspf-produce" -b "$kafka_brokers" kk-pspf-@RUN@ --key-field item.id -q "$kin"
+  kafka_row ingest kpeer "kcat -P -K (mock Kafka)" "$D_KK" kafka_ingest_check "$kdir/keyed.tsv" \
+    kk-kcat kcat -P -b "$kafka_brokers" -t kk-kcat-@RUN@ -K $'\t' -X partitioner=murmur2_random \
     -X acks=all -X enable.idempotence=true
+  kafka_rows_run
   # The read-outs read one topic of kafka_rn keyed events, written once, untimed.
   kev="$kdir/read.jsonl"
   head -n "$kafka_rn" -- "$ev" >"$kev"
@@ -720,17 +742,19 @@ if [ -z "$kafka_skip_reason" ]; then
     die "pspf-produce -b: cannot fill the read topic"
   expect_count "Kafka read topic: records" "$(kafka_records kread)" "$kafka_rn"
   expect_count "Kafka read topic: start offsets (the mock dropped some events)" "$(kafka_records kread -2)" 0
-  kafka_measure readout kpeer "kcat -C -e (mock Kafka)" "—" kafka_read_check /dev/null \
+  kafka_row readout kpeer "kcat -C -e (mock Kafka)" "—" kafka_read_check /dev/null kread \
     kcat -C -b "$kafka_brokers" -t kread -e -q -o beginning -f '%s\n'
-  kafka_measure readout kpspf "pspf-replay -b (mock Kafka)" "—" kafka_read_check /dev/null \
+  kafka_row readout kpspf "pspf-replay -b (mock Kafka)" "—" kafka_read_check /dev/null kread \
     "$bin/pspf-replay" -b "$kafka_brokers" kread
-  kafka_measure readout kpspf "pspf-replay -b --no-merge (mock Kafka)" "—" kafka_read_check /dev/null \
+  kafka_row readout kpspf "pspf-replay -b --no-merge (mock Kafka)" "—" kafka_read_check /dev/null kread \
     "$bin/pspf-replay" -b "$kafka_brokers" kread --no-merge
-  kafka_measure readout kpspf "pspf-consume -b -e (mock Kafka)" "group offsets committed" kafka_read_check \
-    /dev/null "$bin/pspf-consume" -b "$kafka_brokers" -g kbench-@RUN@ kread -e
+  kafka_row readout kpspf "pspf-consume -b -e (mock Kafka)" "group offsets committed" kafka_read_check \
+    /dev/null kread "$bin/pspf-consume" -b "$kafka_brokers" -g kbench-@RUN@ kread -e
   # kcat's group consumer, for scale: both pay the mock's group join (about 3 s).
-  kafka_measure readout kpeer "kcat -G -e (mock Kafka)" "group offsets auto-committed" kafka_read_check \
-    /dev/null kcat -b "$kafka_brokers" -G kbench-kcat-@RUN@ -X auto.offset.reset=earliest -e -q -f '%s\n' kread
+  kafka_row readout kpeer "kcat -G -e (mock Kafka)" "group offsets auto-committed" kafka_read_check \
+    /dev/null kread kcat -b "$kafka_brokers" -G kbench-kcat-@RUN@ -X auto.offset.reset=earliest -e -q \
+    -f '%s\n' kread
+  kafka_rows_run
   stop_server "$kafka_pid"
   kafka_pid=""
 else
