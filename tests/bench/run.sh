@@ -652,8 +652,8 @@ kafka_rows_run() {
         continue
       fi
       bad[r]=$("${kr_check[r]}" "$W/kafka.out" "$i") || { bad[r]="run $i: ${bad[r]}" && continue; }
-      rates[r]+="${rates[r]:+ }$(div "$((n * 1000000))" "$us")"
-      [ -z "$rss_kib" ] || rsss[r]+="${rsss[r]:+ }$(div "$rss_kib" 1024)"
+      rates[r]+="${rates[r]:+,}$(div "$((n * 1000000))" "$us")"
+      [ -z "$rss_kib" ] || rsss[r]+="${rsss[r]:+,}$(div "$rss_kib" 1024)"
       note "  ${kr_label[r]}, run $i: $(div "$us" 1e6) s${rss_kib:+, $((rss_kib / 1024)) MiB}"
     done
   done
