@@ -217,7 +217,9 @@ head -n "$always_events" -- "$ev" >"$ev_always"
 # (one per run, comma-separated) or "skip:REASON".
 results="$W/results.tsv"
 : >"$results"
-record() { # OP KIND LABEL DURABILITY VALUES
+record() { # OP KIND LABEL DURABILITY VALUES: "skip:WHY", "fail:WHY" or N1,N2,... (a run each)
+  [[ $5 =~ ^(skip:|fail:) || $5 =~ ^[0-9.e+-]+(,[0-9.e+-]+)*$ ]] ||
+    die "internal: row '$3' ($1): values '$5' are not a comma-joined list of numbers"
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$results"
 }
 skip_rows() { # KIND LABEL DURABILITY REASON OP...
