@@ -100,8 +100,6 @@ class KafkaProducer : public Producer {
   KafkaProducer(const Settings& s, TopicConfig t, const std::string& transactional_id,
                 ProducerClient client)
       : s_(s), topic_(std::move(t)), transactional_(!transactional_id.empty()) {
-    if (!transactional_)
-      std::erase_if(s_.config, [](const auto& kv) { return kv.first == "transactional.id"; });
     if (!client.handle) client = producer_client(s, transactional_id);
     handle_ = std::move(client.handle);
     sink_ = std::move(client.sink);
