@@ -67,6 +67,11 @@ class Consumer {
   virtual bool announce(PartitionId p, Offset last) = 0;
   // Releases p (after committing what was processed).
   virtual void release(PartitionId p) = 0;
+  // True while an owned partition has an offset that commit() accepted but the
+  // group has not recorded yet (Kafka refuses commits while its group rebalances);
+  // rebalance() sends it again. A run that ends by itself (-e) waits for it. The
+  // local log records each commit at once: never.
+  virtual bool commits_pending() const { return false; }
 
   // With stop_at_start_end: true when p's read position reached its end bound.
   virtual bool at_end(PartitionId p) const = 0;

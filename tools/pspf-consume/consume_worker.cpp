@@ -52,7 +52,12 @@ class Worker {
       bool progressed = o_.exec ? processor_.step() : step_plain();
       if (progressed) last_activity = Clock::now();
       if (o_.count && delivered() >= *o_.count) break;
-      if (o_.exit_at_end && processor_.idle() && c_.finished()) break;
+      if (o_.exit_at_end && processor_.idle() && c_.finished()) {
+        // Done when what was delivered is committed: a commit the group refused
+        // while it rebalanced is sent again at each rebalance() until recorded.
+        if (!o_.exec) commit_plain();
+        if (!c_.commits_pending()) break;
+      }
       if (idle_ms >= 0 && processor_.idle() &&
           Clock::now() - last_activity >= milliseconds(idle_ms))
         break;

@@ -5,6 +5,20 @@
 // the middle of a step. Each owned partition is read from its own queue, so the
 // command can hand out partitions in turn as it does locally. Offsets are committed
 // synchronously, only when asked, and only when they moved.
+//
+// A commit refused because the group is rebalancing (REBALANCE_IN_PROGRESS) is kept
+// as the partition's pending offset, not dropped:
+//   1. rebalance() sends it again, until the group records it (commits_pending()
+//      holds -e's exit until then);
+//   2. when the partition is given up, it is sent once more under the generation
+//      that owned it (Kafka accepts that while the group prepares its rebalance);
+//   3. refused there too, it is kept: if the same member gets the partition back,
+//      reading goes on after it, not from the older committed offset, so the member
+//      never hands out again what it delivered. Another owner starts from the
+//      committed offset (a warning says so): events after it are handed out twice,
+//      which no member can prevent once Kafka refused the commit.
+// Pending offsets belong to one member id: a member that was dropped from the group
+// (and could have been reset meanwhile) forgets them.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -113,6 +127,7 @@ class KafkaConsumer : public Consumer, public TransactionInput {
     while (Message m{rdkafka().rd_kafka_consumer_poll(handle_.get(), 0)}) keep(std::move(m));
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     check_reachable();
+    send_pending();
     RebalanceChange c;
     std::swap(c.gained, gained_);
     std::swap(c.released, released_);
@@ -120,6 +135,11 @@ class KafkaConsumer : public Consumer, public TransactionInput {
   }
 
   void follow_resets(const std::function<bool(PartitionId)>&) override {}
+
+  bool commits_pending() const override {
+    return std::any_of(parts_.begin(), parts_.end(),
+                       [](const Part& p) { return p.owned && p.pending >= 0; });
+  }
 
   std::vector<PartitionId> owned() const override {
     std::vector<PartitionId> out;
@@ -227,9 +247,7 @@ class KafkaConsumer : public Consumer, public TransactionInput {
       auto [p, o] = send[i];
       Part& part = parts_[static_cast<size_t>(p.value)];
       if (errs[i] == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) {
-        // The group is changing hands: the offset is committed when this member gives
-        // the partition up (revoked()), still under its generation, which Kafka accepts.
-        part.unsent_commit = o.value;
+        keep_pending(part, o.value);  // sent again (see the top of this file)
       } else if (lost_ownership(errs[i])) {
         release(p);
         refused.push_back(p);
@@ -240,6 +258,7 @@ class KafkaConsumer : public Consumer, public TransactionInput {
              errs[i]);
       } else {
         part.committed = o.value;
+        part.pending = -1;
       }
     }
     return refused;
@@ -309,8 +328,8 @@ class KafkaConsumer : public Consumer, public TransactionInput {
     bool owned = false;
     int64_t position = 0;
     int64_t committed = -1;
-    int64_t unsent_commit = -1;  // refused while the group was rebalancing
-    int64_t start = 0;           // with stop_at_end: the bounds when the run began
+    int64_t pending = -1;  // refused while the group was rebalancing (top of file)
+    int64_t start = 0;     // with stop_at_end: the bounds when the run began
     int64_t end = 0;
     rd_kafka_queue_t* queue = nullptr;
     std::deque<Message> stash;
@@ -345,13 +364,16 @@ class KafkaConsumer : public Consumer, public TransactionInput {
     const RdKafka& k = rdkafka();
     rd_kafka_resp_err_t err = k.rd_kafka_committed(handle_.get(), partitions, s_.timeout_ms);
     if (err) fail(s_, fmt::format("group {}: cannot read its committed offsets", group_), err);
+    if (pending_member_ != member_id())
+      for (Part& part : parts_) part.pending = -1;  // another membership's (top of file)
     for (int i = 0; i < partitions->cnt; ++i) {
       rd_kafka_topic_partition_t& tp = partitions->elems[i];
       PartitionId p(tp.partition);
       OffsetBounds b = watermarks(handle_.get(), s_, topic_.name, p);
       Part& part = parts_[static_cast<size_t>(tp.partition)];
       part.committed = tp.offset >= 0 ? tp.offset : -1;
-      int64_t start = tp.offset;
+      if (part.pending <= part.committed) part.pending = -1;
+      int64_t start = std::max(tp.offset, part.pending);  // after what this member delivered
       if (start < 0) {
         start = resolve(handle_.get(), s_, topic_.name, p, b, from_).value;
       } else if (start > b.end.value) {
@@ -383,21 +405,33 @@ class KafkaConsumer : public Consumer, public TransactionInput {
     joined_ = true;
   }
 
-  // Gives up every partition (eager protocol), first committing what a commit refused
-  // during the rebalance left behind, so its next owner does not hand it out again.
+  // Gives up every partition (eager protocol), first committing the pending offsets,
+  // so that their next owner does not hand those events out again (top of file).
   void revoked() {
     const RdKafka& k = rdkafka();
     rd_kafka_topic_partition_list_t* l = k.rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; i < parts_.size(); ++i)
-      if (parts_[i].unsent_commit >= 0 && commit_)
+      if (parts_[i].owned && parts_[i].pending >= 0)
         k.rd_kafka_topic_partition_list_add(l, topic_.name.c_str(), static_cast<int32_t>(i))
-            ->offset = parts_[i].unsent_commit;
-    if (l->cnt > 0 && k.rd_kafka_commit(handle_.get(), l, 0) == 0)
-      for (int i = 0; i < l->cnt; ++i)
-        if (!l->elems[i].err)
-          parts_[static_cast<size_t>(l->elems[i].partition)].committed = l->elems[i].offset;
+            ->offset = parts_[i].pending;
+    rd_kafka_resp_err_t err =
+        l->cnt > 0 ? k.rd_kafka_commit(handle_.get(), l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; i < l->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = l->elems[i];
+      Part& part = parts_[static_cast<size_t>(tp.partition)];
+      rd_kafka_resp_err_t e = err ? err : tp.err;
+      if (!e) {
+        part.committed = tp.offset;
+        part.pending = -1;
+      } else {
+        warn_(
+            fmt::format("group {}: {}: could not commit offset {} ({}); a member that takes the "
+                        "partition over may hand out again the events from offset {}",
+                        group_, Log::label(topic_, PartitionId(tp.partition)), tp.offset,
+                        k.rd_kafka_err2str(e), std::max<int64_t>(part.committed, 0)));
+      }
+    }
     k.rd_kafka_topic_partition_list_destroy(l);
-    for (Part& p : parts_) p.unsent_commit = -1;
     for (size_t i = 0; i < parts_.size(); ++i) {
       Part& part = parts_[i];
       if (part.queue || part.owned) released_.push_back(PartitionId(static_cast<int32_t>(i)));
@@ -406,6 +440,21 @@ class KafkaConsumer : public Consumer, public TransactionInput {
       drop_queue(part);
     }
     rdkafka().rd_kafka_assign(handle_.get(), nullptr);
+  }
+
+  void keep_pending(Part& part, int64_t next) {
+    part.pending = next;
+    pending_member_ = member_id();
+  }
+
+  // Sends the pending offsets of the owned partitions again, in one request.
+  void send_pending() {
+    std::vector<std::pair<PartitionId, Offset>> next;
+    for (size_t i = 0; i < parts_.size(); ++i)
+      if (parts_[i].owned && parts_[i].pending >= 0)
+        next.emplace_back(PartitionId(static_cast<int32_t>(i)), Offset(parts_[i].pending));
+    if (next.empty()) return;
+    for (PartitionId p : commit_all(next)) released_.push_back(p);  // taken over
   }
 
   void drop_queue(Part& p) {
@@ -492,6 +541,7 @@ class KafkaConsumer : public Consumer, public TransactionInput {
   Clock::time_point down_since_{};  // when librdkafka said every broker was down
   RecordMaker maker_;
   mutable std::string member_;
+  std::string pending_member_;  // the member id under which the pending offsets were kept
   std::exception_ptr error_;
   std::function<void(const std::string&)> warn_ = [](const std::string& m) {
     std::fprintf(stderr, "%s\n", m.c_str());
