@@ -3,13 +3,14 @@
 # rebalancing (REBALANCE_IN_PROGRESS) is not forgotten. The member sends it again
 # until the group records it; -e does not exit before; and a member that gets back
 # a partition whose commit was refused goes on after what it delivered, instead of
-# handing those events out a second time. (The mock cluster fails the offset
+# handing those events out a second time. A commit refused for longer than
+# pspf.timeout.ms stops the command (exit 1) instead of leaving it waiting. (The mock cluster fails the offset
 # commit requests on command: API key 8, error 27.)
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/cli/kafka_lib.sh
 . "$TESTS_CLI_DIR/kafka_lib.sh"
-kafka_start 3 solo:1 other:1 ex:1
+kafka_start 3 solo:1 other:1 ex:1 stuck:1
 
 events() { # FIRST LAST: events n=FIRST..LAST
   seq "$1" "$2" | sed 's/.*/{"n":&}/'
@@ -64,4 +65,13 @@ wait_until 60 "the first member's events 21-25" has_lines "$T/a.out" 15
 wait_until 30 "the commit of offset 25" lag_is end solo "25 0"
 each_once 11 25 "$T/a.out" "events of the member that got its partition back"
 expect_contains "$T/a.err" "could not commit offset 20" "the refused commit is named"
+
+# --- refused for longer than pspf.timeout.ms: exit 1, naming the offset ---------------
+events 1 5 | pspf-produce -q -b "$B" stuck
+kafka_cmd errors 8 100000 27
+expect_exit 1 timeout 40 pspf-consume -b "$B" "${KAFKA_GROUP_X[@]}" -X pspf.timeout.ms=2000 \
+  -g stuck stuck -e -J
+each_once 1 5 "$OUT" "events delivered before the commits were refused"
+expect_contains "$ERR" "topic stuck partition 0: the group refused to commit offset 5 for 2000 ms"
+kafka_cmd clear 8
 echo "ok: $TEST_NAME"

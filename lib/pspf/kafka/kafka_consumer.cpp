@@ -9,7 +9,8 @@
 // A commit refused because the group is rebalancing (REBALANCE_IN_PROGRESS) is kept
 // as the partition's pending offset, not dropped:
 //   1. rebalance() sends it again, until the group records it (commits_pending()
-//      holds -e's exit until then);
+//      holds -e's exit until then); refused for pspf.timeout.ms while the member
+//      holds the partition, it stops the command (a group stuck rebalancing);
 //   2. when the partition is given up, it is sent once more under the generation
 //      that owned it (Kafka accepts that while the group prepares its rebalance);
 //   3. refused there too, it is kept: if the same member gets the partition back,
@@ -328,8 +329,9 @@ class KafkaConsumer : public Consumer, public TransactionInput {
     bool owned = false;
     int64_t position = 0;
     int64_t committed = -1;
-    int64_t pending = -1;  // refused while the group was rebalancing (top of file)
-    int64_t start = 0;     // with stop_at_end: the bounds when the run began
+    int64_t pending = -1;               // refused while the group was rebalancing (top of file)
+    Clock::time_point pending_since{};  // first refused (or the partition regained)
+    int64_t start = 0;                  // with stop_at_end: the bounds when the run began
     int64_t end = 0;
     rd_kafka_queue_t* queue = nullptr;
     std::deque<Message> stash;
@@ -373,6 +375,7 @@ class KafkaConsumer : public Consumer, public TransactionInput {
       Part& part = parts_[static_cast<size_t>(tp.partition)];
       part.committed = tp.offset >= 0 ? tp.offset : -1;
       if (part.pending <= part.committed) part.pending = -1;
+      part.pending_since = Clock::now();
       int64_t start = std::max(tp.offset, part.pending);  // after what this member delivered
       if (start < 0) {
         start = resolve(handle_.get(), s_, topic_.name, p, b, from_).value;
@@ -443,6 +446,7 @@ class KafkaConsumer : public Consumer, public TransactionInput {
   }
 
   void keep_pending(Part& part, int64_t next) {
+    if (part.pending < 0) part.pending_since = Clock::now();
     part.pending = next;
     pending_member_ = member_id();
   }
@@ -455,6 +459,18 @@ class KafkaConsumer : public Consumer, public TransactionInput {
         next.emplace_back(PartitionId(static_cast<int32_t>(i)), Offset(parts_[i].pending));
     if (next.empty()) return;
     for (PartitionId p : commit_all(next)) released_.push_back(p);  // taken over
+    auto limit = std::chrono::milliseconds(s_.timeout_ms);
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      const Part& part = parts_[i];
+      if (part.owned && part.pending >= 0 && Clock::now() - part.pending_since >= limit)
+        throw Error(Errc::io,
+                    fmt::format("{}: group {}: {}: the group refused to commit offset {} for {} "
+                                "ms (rebalance in progress); its next owner hands out again the "
+                                "events from offset {}",
+                                cluster_label(s_), group_,
+                                Log::label(topic_, PartitionId(static_cast<int32_t>(i))),
+                                part.pending, s_.timeout_ms, std::max<int64_t>(part.committed, 0)));
+    }
   }
 
   void drop_queue(Part& p) {
