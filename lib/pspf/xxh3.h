@@ -15,15 +15,20 @@
 
 namespace pspf {
 
+// The vector units XXH3 can run on (xxh3.cpp chooses the widest the CPU has).
+enum class Xxh3Unit { baseline, avx2, avx512 };
+
 // XXH3-64 of n bytes at p with this seed (0: XXH3_64bits itself).
 uint64_t xxh3_64(const void* p, size_t n, uint64_t seed = 0);
 
-// XXH3-64 of bytes given in pieces: the value xxh3_64 gives them whole (through the
-// library's baseline unit: a stream is for frames too large to hold, read at the
-// speed of the disk, not of the cache).
+// XXH3-64 of bytes given in pieces: the value xxh3_64 gives them whole, through the
+// same unit (a writer's check of its segment streams each 1 MB batch through a
+// 256 KB buffer: the hash runs at the unit's speed, the buffer stays in the cache).
+// `unit` is for tests (precondition: xxh3_unit_available(unit)).
 class Xxh3Stream {
  public:
   explicit Xxh3Stream(uint64_t seed);
+  Xxh3Stream(uint64_t seed, Xxh3Unit unit);
   ~Xxh3Stream();
   Xxh3Stream(const Xxh3Stream&) = delete;
   Xxh3Stream& operator=(const Xxh3Stream&) = delete;
@@ -31,11 +36,12 @@ class Xxh3Stream {
   uint64_t digest() const;
 
  private:
+  struct Unit;
+  const Unit* unit_;
   void* state_;  // XXH3_state_t, kept out of this header
 };
 
 // The units, for tests: whether this CPU can run each, and the hash through it.
-enum class Xxh3Unit { baseline, avx2, avx512 };
 bool xxh3_unit_available(Xxh3Unit u);
 // Precondition: xxh3_unit_available(u).
 uint64_t xxh3_64_with(Xxh3Unit u, const void* p, size_t n, uint64_t seed);

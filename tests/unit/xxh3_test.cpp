@@ -66,20 +66,29 @@ TEST_CASE("the baseline is always available; a CPU with AVX-512 (F) reports AVX2
   if (xxh3_unit_available(Xxh3Unit::avx512)) CHECK(xxh3_unit_available(Xxh3Unit::avx2));
 }
 
-TEST_CASE("a stream of pieces gives the hash of the whole, whatever the cuts and the seed") {
+TEST_CASE("a stream of pieces, through every unit, gives the library's hash of the whole") {
   std::mt19937_64 rng(7);
   std::string bytes((1 << 20) + 333, '\0');
   for (char& c : bytes) c = static_cast<char>(rng());
-  for (int round = 0; round < 50; ++round) {
-    size_t n = round < 10 ? size_t(round) * 37 : static_cast<size_t>(rng() % bytes.size());
-    uint64_t seed = round % 2 ? n : 0;
-    Xxh3Stream s(seed);
-    for (size_t at = 0; at < n;) {
-      size_t piece = std::min<size_t>(n - at, rng() % 70000);
-      s.update(bytes.data() + at, piece);
-      at += piece;
+  for (Xxh3Unit unit : {Xxh3Unit::baseline, Xxh3Unit::avx2, Xxh3Unit::avx512}) {
+    if (!xxh3_unit_available(unit)) continue;
+    for (int round = 0; round < 50; ++round) {
+      size_t n = round < 10 ? size_t(round) * 37 : static_cast<size_t>(rng() % bytes.size());
+      uint64_t seed = round % 2 ? n : 0;
+      Xxh3Stream s(seed, unit);
+      for (size_t at = 0; at < n;) {
+        size_t piece = std::min<size_t>(n - at, rng() % 70000);
+        s.update(bytes.data() + at, piece);
+        at += piece;
+      }
+      CAPTURE(static_cast<int>(unit));
+      CAPTURE(n);
+      CHECK(s.digest() == xxh3_64_with(Xxh3Unit::baseline, bytes.data(), n, seed));
     }
-    CAPTURE(n);
-    CHECK(s.digest() == xxh3_64(bytes.data(), n, seed));
   }
+  // The stream of pspf's readers: the CPU's widest unit.
+  Xxh3Stream s(5);
+  s.update(bytes.data(), 1000);
+  s.update(bytes.data() + 1000, bytes.size() - 1000);
+  CHECK(s.digest() == xxh3_64_with(Xxh3Unit::baseline, bytes.data(), bytes.size(), 5));
 }
