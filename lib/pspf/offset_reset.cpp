@@ -14,13 +14,7 @@ namespace pspf {
 
 ResetTarget explicit_target(const Log& log, const TopicConfig& t, PartitionId p, Offset current,
                             Offset wanted) {
-  ResetTarget r;
-  r.tp = {t.name, p.value};
-  r.current = current;
-  r.bounds = log.offset_bounds(t, p);
-  r.wanted = wanted;
-  r.target = std::clamp(wanted, r.bounds.start, r.bounds.end);
-  return r;
+  return reset_target(log, t, p, current, ResetMode{ResetMode::Kind::offset, wanted.value});
 }
 
 ResetTarget reset_target(const Log& log, const TopicConfig& t, PartitionId p, Offset current,
