@@ -3,6 +3,8 @@
 // It has the write(const char*, size_t) member that msgpack-cxx's packer expects.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +40,11 @@ class Buffer {
     return data_.get() + size_;
   }
   void commit(size_t n) { size_ += n; }
+  // From 2 MB of capacity on, the memory is asked for in transparent huge pages (one
+  // fault for 2 MB instead of 512 at about 14 us each on a virtual machine), where
+  // the kernel has them (madvise mode; otherwise nothing changes). For buffers that
+  // are filled whole again and again: a reader's buffer of 1 MB batches.
+  void use_huge_pages() { huge_ = true; }
   void resize(size_t n) {
     reserve(n);
     size_ = n;
@@ -62,6 +69,15 @@ class Buffer {
     size_t cap = capacity_ ? capacity_ : 256;
     while (cap < need) cap *= 2;
     if (size_ == 0) data_.reset(), capacity_ = 0;  // nothing to keep: no copy
+    if (huge_ && cap >= kHugePage) {               // (cap is then a multiple of kHugePage)
+      void* p = std::aligned_alloc(kHugePage, cap);
+      if (!p) throw std::bad_alloc();
+      ::madvise(p, cap, MADV_HUGEPAGE);
+      if (size_) std::memcpy(p, data_.get(), size_);
+      data_.reset(static_cast<char*>(p));
+      capacity_ = cap;
+      return;
+    }
     void* bigger = std::realloc(data_.get(), cap);
     if (!bigger) throw std::bad_alloc();
     (void)data_.release();
@@ -69,12 +85,14 @@ class Buffer {
     capacity_ = cap;
   }
 
+  static constexpr size_t kHugePage = 2u << 20;
   struct Free {
     void operator()(char* p) const { std::free(p); }
   };
   std::unique_ptr<char[], Free> data_;
   size_t size_ = 0;
   size_t capacity_ = 0;
+  bool huge_ = false;
 };
 
 }  // namespace pspf
