@@ -631,3 +631,21 @@ TEST_CASE("SegmentReader::skip reads the headers next() reads, and stops where i
   CHECK(p == ends[1] - ends[0]);
   CHECK(reason.find("base offset 0 is below 5") != std::string::npos);
 }
+
+TEST_CASE("a buffer that asks for huge pages keeps its bytes as it grows past 2 MB") {
+  // (FrameReader's buffer: from 2 MB on it is 2 MB-aligned memory, copied on growth.)
+  Buffer b;
+  b.use_huge_pages();
+  std::string want;
+  for (size_t i = 0; want.size() < (5u << 20); ++i) {
+    std::string piece = std::to_string(i) + ",";
+    want += piece;
+    b.append(piece);
+  }
+  CHECK(b.view() == want);
+  CHECK(b.capacity() >= want.size());
+  CHECK(reinterpret_cast<uintptr_t>(b.data()) % (2u << 20) == 0);
+  b.clear();  // nothing to keep: the next growth starts afresh
+  b.append(std::string(9u << 20, 'x'));
+  CHECK(b.view() == std::string(9u << 20, 'x'));
+}
