@@ -131,10 +131,13 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
         j["segment"] = s.damaged_segment;
         j["position"] = s.damage_position;
         j["bytes_after"] = s.bytes_after_damage;
-        line = fmt::format(
-            "{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
-            "cuts them off)",
-            label, s.damage, s.bytes_after_damage, t.name);
+        line = s.bytes_after_damage == 0
+                   ? fmt::format("{}: DAMAGED: {} (pspf-topics repair {} gives them up)", label,
+                                 s.damage, t.name)
+                   : fmt::format(
+                         "{}: DAMAGED: {} ({} bytes from there on; pspf-topics repair {} "
+                         "cuts them off)",
+                         label, s.damage, s.bytes_after_damage, t.name);
       } else if (s.suspect_tail) {
         suspect = true;
         j["status"] = "suspect-tail";
@@ -202,12 +205,18 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
       unmendable = true;
       out.write(fmt::format("{}: {}: cutting the log cannot mend this\n", label, problem));
     }
-    if (s.damaged || s.torn_tail)
+    if ((s.damaged || s.torn_tail) && s.bytes_after_damage > 0)
       out.write(
           fmt::format("{}: {}: cutting {} bytes from byte {} of {} on (offsets from {} on) "
                       "into quarantine files\n",
                       label, s.damage, s.bytes_after_damage, s.damage_position, s.damaged_segment,
                       s.end.value));
+    else if (s.damaged)
+      out.write(fmt::format("{}: {}\n", label, s.damage));
+    if (s.damaged && s.durable && *s.durable > s.end)
+      out.write(
+          fmt::format("{}: offsets {} to {} are lost: the durable end goes back from {} to {}\n",
+                      label, s.end.value, s.durable->value - 1, s.durable->value, s.end.value));
     if (!s.index_problems.empty())
       out.write(
           fmt::format("{}: rebuilding indexes ({} bad entries)\n", label, s.index_problems.size()));

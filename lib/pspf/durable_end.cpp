@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <xxhash.h>
 
+#include <fmt/format.h>
+
+#include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/le.h"
 #include "pspf/partition.h"
@@ -46,6 +49,15 @@ void write_durable_end(int fd, Offset end, const std::string& path) {
   pwrite_all(fd, raw, kSize, 0, path);
 }
 
+void check_durable_end(std::optional<Offset> mark, Offset end, const std::string& label) {
+  if (!mark || *mark <= end) return;
+  throw Error(Errc::corrupt,
+              fmt::format("{}: acknowledged events are damaged or missing: the valid data ends "
+                          "at offset {}, the durable end is {} (pspf-topics verify shows the "
+                          "damage; pspf-topics repair gives offsets {} to {} up)",
+                          label, end.value, mark->value, end.value, mark->value - 1));
+}
+
 void sync_segments_from(const std::string& partition_dir, Offset from) {
   std::vector<Offset> segs = list_segments(partition_dir);
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -63,8 +75,9 @@ Offset settle_durable_end(const std::string& partition_dir, const std::string& l
   std::optional<Offset> mark = read_durable_end(lock.fd(), lock.path());
   Offset end = PartitionReader(partition_dir, label).log_end();
   if (mark == end) return end;
-  if (!mark || *mark < end) sync_segments_from(partition_dir, mark.value_or(Offset(0)));
-  write_durable_end(lock.fd(), end, lock.path());  // (lowered, when past the end)
+  check_durable_end(mark, end, label);
+  sync_segments_from(partition_dir, mark.value_or(Offset(0)));
+  write_durable_end(lock.fd(), end, lock.path());
   return end;
 }
 

@@ -23,6 +23,12 @@
 //      from.
 //   4. With --sync none the writer publishes without syncing: the user gave the
 //      guarantee up (pspf-produce(1), --sync).
+//   5. No command lowers the mark on its own. A mark past the end of the valid data
+//      means acknowledged records are damaged or gone: readers and writers fail
+//      naming it (check_durable_end()), because a writer that went on from the
+//      valid end would give new events the offsets of acknowledged ones, which
+//      group members may have committed past. Only pspf-topics repair lowers it, a
+//      person having decided that those offsets are lost.
 //
 // The mark is 24 bytes at the start of the lock file: "PDUR", a format number (1),
 // the end offset (int64, little-endian), and XXH3-64 of those 16 bytes. A missing,
@@ -45,6 +51,10 @@ std::optional<Offset> read_durable_end(const std::string& partition_dir);
 // partition lock and every record below `end` is synced (or the sync mode is none).
 void write_durable_end(int fd, Offset end, const std::string& path);
 
+// Throws Error(corrupt) when `mark`, the published durable end of the partition
+// `label`, is past `end`, the end of its valid data (invariant 5).
+void check_durable_end(std::optional<Offset> mark, Offset end, const std::string& label);
+
 // Syncs (fdatasync) every segment of the partition that may hold records at or past
 // `from`. Throws Error(io) when a sync fails.
 void sync_segments_from(const std::string& partition_dir, Offset from);
@@ -54,7 +64,8 @@ void sync_segments_from(const std::string& partition_dir, Offset from);
 // end are a dead writer's leftovers (invariant 2): syncs them, publishes the log end
 // and returns it. When a writer holds the lock, returns the published end (that
 // writer publishes its own). `label` names the partition in messages. Throws
-// Error(corrupt) on damage at the tail, Error(io) when a sync fails.
+// Error(corrupt) on damage at the tail or when the log ends before the mark
+// (invariant 5), Error(io) when a sync fails.
 Offset settle_durable_end(const std::string& partition_dir, const std::string& label);
 
 }  // namespace pspf

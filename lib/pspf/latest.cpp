@@ -1,7 +1,9 @@
 #include "pspf/latest.h"
 
+#include "pspf/durable_end.h"
 #include "pspf/key_map.h"
 #include "pspf/local_log.h"
+#include "pspf/paths.h"
 
 namespace pspf {
 
@@ -36,8 +38,11 @@ void for_each_latest(const LocalLog& log, const TopicConfig& t, const LatestOpti
   if (parts.empty())
     for (int32_t p = 0; p < t.partitions; ++p) parts.push_back(PartitionId(p));
   for (PartitionId p : parts) {
+    // The mark first: it never passes records the log's end, read after it, misses.
+    std::optional<Offset> durable = read_durable_end(paths::partition_dir(log.dir(), t.name, p));
     auto reader = log.reader(t, p);
     Offset end = reader->log_end();
+    check_durable_end(durable, end, Log::label(t, p));
     KeyMap latest;
     for_each_record(*reader, end, o.as_of, [&](const RecordView& r) {
       if (r.has_key) latest.put(r.key, r.offset);

@@ -77,6 +77,16 @@ Offset LocalConsumer::durable_end(PartitionId p, Part& s) {
   return s.durable;
 }
 
+void LocalConsumer::check_stalled(PartitionId p, Part& s, Offset durable) {
+  // Nothing more to read below the durable end. Those records were acknowledged, so
+  // the log holds them, unless a compaction removed the last ones before an empty
+  // active segment: the log's end tells the two apart (durable_end.h, 5).
+  if (Clock::now() - s.settled < kSettleEvery) return;
+  s.settled = Clock::now();
+  std::string label = Log::label(topic_, p);
+  check_durable_end(durable, PartitionReader(s.dir, label).log_end(), label);
+}
+
 LocalConsumer::~LocalConsumer() = default;
 
 LocalConsumer::Part& LocalConsumer::part(PartitionId p) {
@@ -191,7 +201,10 @@ size_t LocalConsumer::poll(PartitionId p, size_t max,
         if (!s.reader->next(s.batch)) {
           // Everything below the end bound was in the log when we started: finding
           // nothing more means the rest up to it is a compaction gap.
-          if (stop_at_start_end_) s.position = std::max(s.position, end);
+          if (stop_at_start_end_)
+            s.position = std::max(s.position, end);
+          else
+            check_stalled(p, s, end);
           break;
         }
         s.records.emplace(s.batch.data, s.batch.header);

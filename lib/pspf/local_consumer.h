@@ -74,6 +74,9 @@ class LocalConsumer final : public Consumer {
   // The end below which p's records may be handed out now: the published durable
   // end, settled (durable_end.h) when the read position has reached it.
   Offset durable_end(PartitionId p, Part& s);
+  // Called when p's reader found nothing more below `durable`, the durable end:
+  // throws Error(corrupt) when the log ends before it (checked every kSettleEvery).
+  void check_stalled(PartitionId p, Part& s, Offset durable);
 
   const LocalLog& log_;  // borrowed: outlives the consumer
   TopicConfig topic_;

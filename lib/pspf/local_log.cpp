@@ -168,12 +168,14 @@ std::unique_ptr<PartitionReader> LocalLog::reader(const TopicConfig& t, Partitio
 
 int64_t LocalLog::key_version(const TopicConfig& t, PartitionId p, std::string_view key) const {
   std::string pdir = paths::partition_dir(dir_, t.name, p);
-  Offset log_end = PartitionReader(pdir, label(t, p)).log_end();
+  std::string l = label(t, p);
+  // The mark first: it never passes records the log's end, read after it, misses.
+  std::optional<Offset> durable = read_durable_end(pdir);
+  Offset log_end = PartitionReader(pdir, l).log_end();
+  check_durable_end(durable, log_end, l);
   // Only what is durable counts, as for a consumer (without a mark, from a version
   // before the durable end was kept, everything does).
-  Offset end = log_end;
-  if (std::optional<Offset> durable = read_durable_end(pdir)) end = std::min(end, *durable);
-  std::string l = label(t, p);
+  Offset end = durable ? std::min(log_end, *durable) : log_end;
   return PartitionState(pdir, l, t.dedup_window, partition_batches(pdir, l))
       .peek_key_version(key, end, log_end);
 }

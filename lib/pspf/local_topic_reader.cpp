@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "pspf/durable_end.h"
 #include "pspf/murmur2.h"
 #include "pspf/paths.h"
 
@@ -40,6 +41,8 @@ LocalTopicReader::LocalTopicReader(const LocalLog& log, TopicConfig topic, ReadO
     s->partition = p;
     s->reader = log.reader(topic_, p);
     dirs_.push_back(paths::partition_dir(log.dir(), topic_.name, p));
+    // Read first: it never passes records a later look at the log misses.
+    std::optional<Offset> durable = read_durable_end(dirs_.back());
     Offset log_end = s->reader->log_end();
     Offset log_start = s->reader->log_start();
     if (!o.follow) s->end = log_end;
@@ -49,10 +52,15 @@ LocalTopicReader::LocalTopicReader(const LocalLog& log, TopicConfig topic, ReadO
       s->start_ts = o.from.value;
     else
       s->start = offset_of_position(*s->reader, o.from, log_start, log_end);
+    // Acknowledged records past the valid data are damage, not the end: a range
+    // that reaches them fails (durable_end.h, 5).
+    Offset until = Offset(INT64_MAX);
     if (o.until && o.until->kind == Position::Kind::time)
       s->until_ts = o.until->value;
     else if (o.until)
-      s->end = std::min(s->end, offset_of_position(*s->reader, *o.until, log_start, log_end));
+      until = offset_of_position(*s->reader, *o.until, log_start, log_end);
+    s->end = std::min(s->end, until);
+    if (until > log_end) check_durable_end(durable, log_end, Log::label(topic_, p));
     if (o.from.kind == Position::Kind::time)
       s->reader->seek_time(Timestamp(o.from.value));
     else

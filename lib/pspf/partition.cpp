@@ -58,23 +58,23 @@ PartitionWriter::PartitionWriter(std::string partition_dir, std::string label,
       segment_bytes_(segment_bytes),
       lock_(paths::partition_lock(dir_)),
       tail_(dir_, label_,
-            [this](uint64_t position, const BatchHeader& h) {
-              return may_cut_suspect_tail(position, h);
-            }),
+            [this](BatchStatus status, Offset first) { return may_cut_tail(status, first); }),
       window_(window) {}
 
 PartitionWriter::~PartitionWriter() = default;
 
-bool PartitionWriter::may_cut_suspect_tail(uint64_t position, const BatchHeader& h) const {
-  (void)position;
+bool PartitionWriter::may_cut_tail(BatchStatus status, Offset first) const {
   // A batch wholly past the durable end was never acknowledged (durable_end.h, 1): a
-  // write a power loss kept the size of but not the data. One that is not may hold
-  // acknowledged events hit by a bit flip: a person decides (pspf-topics repair
-  // quarantines it). The mark is not synced, so a power loss can leave it behind the
-  // data: a bit flip in a batch whose publication was lost that way is cut too, into
-  // quarantine, where nothing is destroyed.
+  // write cut short by a crash, or one a power loss kept the size of but not the
+  // data. One that is not held acknowledged events: a person decides (pspf-topics
+  // repair quarantines it). The mark is not synced, so a power loss can leave it
+  // behind the data: a bit flip in a batch whose publication was lost that way is cut
+  // too, into quarantine, where nothing is destroyed. Without a mark (none was ever
+  // published, or it is damaged), a torn batch is taken for a write in progress that
+  // died, as a suspect one cannot be.
   std::optional<Offset> mark = read_durable_end(lock_.fd(), lock_.path());
-  return mark && h.base_offset >= *mark;
+  if (!mark) return status == BatchStatus::torn;
+  return first >= *mark;
 }
 
 bool PartitionWriter::acquire(bool wait) {
@@ -93,14 +93,12 @@ bool PartitionWriter::acquire(bool wait) {
 void PartitionWriter::settle_unsynced() {
   std::optional<Offset> mark = read_durable_end(lock_.fd(), lock_.path());
   if (mark != tail_.next_offset()) {
-    if (!mark || *mark < tail_.next_offset()) {
-      // Records past the published end, and nobody else holds the lock: a writer died
-      // between its write and its sync. Nobody acknowledged them and no sync of them
-      // failed (a failed writer cuts before it lets go), so syncing them now makes
-      // them durable truthfully; only then may this writer answer from them.
-      sync_segments_from(dir_, mark.value_or(Offset(0)));
-    }
-    // (A mark past the end is lowered: the log was cut back by a repair.)
+    check_durable_end(mark, tail_.next_offset(), label_);  // acknowledged records gone
+    // Records past the published end, and nobody else holds the lock: a writer died
+    // between its write and its sync. Nobody acknowledged them and no sync of them
+    // failed (a failed writer cuts before it lets go), so syncing them now makes
+    // them durable truthfully; only then may this writer answer from them.
+    sync_segments_from(dir_, mark.value_or(Offset(0)));
     write_durable_end(lock_.fd(), tail_.next_offset(), lock_.path());
   }
   durable_ = end_point();

@@ -137,13 +137,13 @@ class PartitionWriter {
   // Releases the lock unless deferred records still wait for a sync.
   void release_if_idle();
   SyncPoint end_point() const { return {tail_.next_offset(), tail_.base(), tail_.end_pos()}; }
-  // The one decision point for a suspect last batch (a complete batch whose checksum
-  // fails, at `position` of the active segment, with header `h`): true when it may be
-  // cut into quarantine like a torn batch, false when the writer must refuse (nothing
-  // appended, Error(corrupt) naming it). A suspect batch may hold acknowledged events
-  // hit by a bit flip, or be a write a power loss kept the size of but not the data;
-  // only the second may be cut without asking.
-  bool may_cut_suspect_tail(uint64_t position, const BatchHeader& h) const;
+  // The one decision point for a bad last batch of the active segment (`status`
+  // torn: incomplete; suspect: complete, its checksum fails) whose records would
+  // start at `first`: true when it may be cut into quarantine, false when the writer
+  // must refuse (nothing appended, Error(corrupt) naming it). Only what lies wholly
+  // past the durable end may be cut without asking: below it, the events were
+  // acknowledged, and a bad batch there is damage (durable_end.h).
+  bool may_cut_tail(BatchStatus status, Offset first) const;
   PartitionState& state();
   // Fills result.duplicate_of for the records of `batch` whose id is already here,
   // noting the others' ids in the id index.

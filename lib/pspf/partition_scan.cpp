@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "pspf/batch.h"
+#include "pspf/durable_end.h"
 #include "pspf/envelope.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
@@ -72,6 +73,9 @@ std::optional<std::string> batch_record_problem(const char* data, const BatchHea
 
 PartitionScan scan_partition(const std::string& partition_dir, bool verify_indexes) {
   PartitionScan out;
+  // Read before the segments: it only grows, and only over records already written,
+  // so a writer appending meanwhile never puts it past what the scan sees.
+  out.durable = read_durable_end(partition_dir);
   auto segs = list_segments(partition_dir);
   out.segments = static_cast<uint32_t>(segs.size());
   if (!segs.empty()) out.start = out.end = segs.front();
@@ -204,6 +208,28 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
                         e.timestamp, segs[i].value + e.rel_offset));
     }
   }
+  // Acknowledged records past the valid data (durable_end.h, 5) are damage, whether
+  // the tail is a bad batch or nothing at all.
+  if (!out.damaged && out.durable && *out.durable > out.end) {
+    std::string lost = fmt::format("offsets {} to {} were acknowledged (the durable end is {})",
+                                   out.end.value, out.durable->value - 1, out.durable->value);
+    out.damaged = true;
+    if (out.torn_tail) {
+      out.damage += ": " + lost;
+    } else {
+      std::string path = segs.empty()
+                             ? partition_dir
+                             : paths::segment_file(partition_dir, segs.back(), paths::kLogExt);
+      out.damage =
+          fmt::format("{} {}: the log ends at offset {}, but {}: they are missing",
+                      segs.empty() ? "partition directory" : "segment", path, out.end.value, lost);
+      out.damaged_segment = path;
+      out.damage_position = out.bytes_after_damage = 0;
+      Fd fd = segs.empty() ? Fd() : open_file_if_exists(path, O_RDONLY);
+      if (fd.valid()) out.damage_position = file_size(fd.get(), path);
+    }
+    out.torn_tail = out.suspect_tail = false;
+  }
   // Key versions are rebuilt from the log and removed-keys: the offsets missing from
   // the log must all be counted there (see removal_shortfall).
   if (verify_indexes && !out.damaged && !segs.empty()) {
@@ -254,6 +280,11 @@ PartitionScan repair_partition(const std::string& partition_dir) {
       idx.note_batch(r.batch_position(), h.base_offset, h.first_timestamp);
   }
   sync_dir(partition_dir);
+  // The records past the cut are given up (durable_end.h, 5): writers go on from the
+  // valid end only once the mark says so.
+  Offset end = PartitionReader(partition_dir, partition_dir).log_end();
+  if (std::optional<Offset> mark = read_durable_end(lock.fd(), lock.path()); mark && *mark > end)
+    write_durable_end(lock.fd(), end, lock.path());
   before.quarantined = std::move(quarantined);
   return before;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,8 @@ namespace pspf {
 // What a full scan of a partition found (pspf-topics describe/verify/repair).
 struct PartitionScan {
   Offset start{0};
-  Offset end{0};
+  Offset end{0};                  // of the valid data
+  std::optional<Offset> durable;  // the published durable end (durable_end.h)
   uint64_t records = 0;
   uint64_t batches = 0;
   uint64_t bytes = 0;
@@ -26,6 +28,8 @@ struct PartitionScan {
   bool torn_tail = false;  // a torn tail only (harmless; the next writer cuts it)
   // The torn tail is a complete last batch whose checksum fails (BatchStatus::suspect):
   // possibly damaged acknowledged events; writers refuse it, repair quarantines it.
+  // A torn or suspect tail below the durable end is damage instead (damaged set):
+  // acknowledged events are in it.
   bool suspect_tail = false;
   std::string damage;            // "segment 000...0.log: bad batch at byte N: why"
   std::string damaged_segment;   // path
@@ -49,9 +53,10 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
 // Cuts a damaged partition back to its last good batch, destroying nothing: moves
 // the later segments whole to quarantine files (last first), then moves the damaged
 // segment's bytes from the damage position on to a quarantine file and cuts them,
-// and rebuilds every index. A torn or suspect tail is cut the same way. Takes the
-// partition lock. Returns what scan_partition found before the repair, with the
-// quarantine files written.
+// and rebuilds every index. A torn or suspect tail is cut the same way. Then lowers
+// the durable end to the end of what is left: the offsets past it are given up, and
+// the next append takes the first of them. Takes the partition lock. Returns what
+// scan_partition found before the repair, with the quarantine files written.
 PartitionScan repair_partition(const std::string& partition_dir);
 
 }  // namespace pspf

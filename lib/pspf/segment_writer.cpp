@@ -73,11 +73,10 @@ uint64_t segment_tail_start(int fd, const std::string& path, SegmentIndex& index
                           label, path, reason));
 }
 
-SegmentWriter::SegmentWriter(std::string partition_dir, std::string label,
-                             SuspectPolicy may_cut_suspect)
+SegmentWriter::SegmentWriter(std::string partition_dir, std::string label, TailPolicy may_cut_tail)
     : dir_(std::move(partition_dir)),
       label_(std::move(label)),
-      may_cut_suspect_(std::move(may_cut_suspect)) {}
+      may_cut_tail_(std::move(may_cut_tail)) {}
 
 void SegmentWriter::open(Offset base) {
   // Opened whole or not at all: a read error half way (an index file, the segment)
@@ -144,18 +143,25 @@ void SegmentWriter::scan_tail(uint64_t from) {
     }
     if (s == BatchStatus::corrupt) throw_segment_corrupt(label_, path_, r.reason());
     uint64_t size = s == BatchStatus::end ? 0 : file_size(fd_.get(), path_);
-    if (s == BatchStatus::suspect && !may_cut_suspect_(r.position(), h)) {
+    if (s == BatchStatus::suspect && !may_cut_tail_(s, next_offset_)) {
       throw Error(Errc::corrupt,
                   fmt::format("{} segment {}: {} ({} bytes: a write a crash lost, or damage to "
                               "acknowledged events); nothing was appended (pspf-topics repair "
                               "moves the batch to a quarantine file)",
                               label_, path_, r.reason(), size - r.position()));
     }
+    if (s == BatchStatus::torn && !may_cut_tail_(s, next_offset_)) {
+      throw Error(Errc::corrupt,
+                  fmt::format("{} segment {}: {} ({} bytes): acknowledged events from offset {} "
+                              "on are cut short, not a write in progress; nothing was appended "
+                              "(pspf-topics repair moves them to a quarantine file)",
+                              label_, path_, r.reason(), size - r.position(), next_offset_.value));
+    }
     if (s == BatchStatus::torn || s == BatchStatus::suspect) {
-      // A writer died mid-write (we hold the lock, so nobody is writing now),
-      // or left a suspect batch may_cut_suspect_() lets go: move it to a
-      // quarantine file, durably, then cut it, so that our batch follows the
-      // last good one and no byte is destroyed.
+      // A writer died mid-write (we hold the lock, so nobody is writing now), or a
+      // power loss kept a write's size but not its data: never acknowledged
+      // (may_cut_tail_()). Move it to a quarantine file, durably, then cut it, so
+      // that our batch follows the last good one and no byte is destroyed.
       quarantined_.push_back(cut_to_quarantine(dir_, *base_, fd_.get(), path_, r.position()));
       index_->truncate_from(r.position());
       truncated_bytes_ += size - r.position();

@@ -22,6 +22,7 @@
 
 #include "pspf/batch.h"
 #include "pspf/file.h"
+#include "pspf/segment.h"
 #include "pspf/segment_index.h"
 #include "pspf/types.h"
 
@@ -40,13 +41,13 @@ uint64_t segment_tail_start(int fd, const std::string& path, SegmentIndex& index
 
 class SegmentWriter {
  public:
-  // Decides whether a suspect last batch (at `position`, with header `h`) may
-  // be cut into quarantine like a torn one
-  // (PartitionWriter::may_cut_suspect_tail).
-  using SuspectPolicy = std::function<bool(uint64_t position, const BatchHeader& h)>;
+  // Decides whether a bad last batch (`status` torn or suspect) whose records
+  // would start at offset `first` may be cut into quarantine
+  // (PartitionWriter::may_cut_tail).
+  using TailPolicy = std::function<bool(BatchStatus status, Offset first)>;
 
   // `label` names the partition in messages.
-  SegmentWriter(std::string partition_dir, std::string label, SuspectPolicy may_cut_suspect);
+  SegmentWriter(std::string partition_dir, std::string label, TailPolicy may_cut_tail);
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
 
@@ -85,7 +86,7 @@ class SegmentWriter {
 
   std::string dir_;
   std::string label_;
-  SuspectPolicy may_cut_suspect_;
+  TailPolicy may_cut_tail_;
   std::optional<Offset> base_;
   std::string path_;
   Fd fd_;

@@ -288,6 +288,19 @@ put_i64() {
   write_bytes "$1" "$2" "${hex[@]}"
 }
 
+# unpublished TOPIC PARTITION CMD...: runs CMD (an append to that partition), then
+# puts the partition's durable end back as it was before: what a writer killed
+# between its write and its sync leaves (durable_end.h, 2). What CMD appended is then
+# not acknowledged, and a test may tear it as such a kill would.
+unpublished() {
+  local lock="$PSPF_DIR/topics/$1/$2/lock"
+  shift 2
+  [ -f "$lock" ] || fail "unpublished: no lock file $lock"
+  head -c 24 "$lock" >"$T/.mark"
+  "$@" || fail "unpublished: command failed: $*"
+  dd if="$T/.mark" of="$lock" conv=notrunc status=none
+}
+
 # tree_digest DIR: a digest of every file's path and content under DIR.
 tree_digest() {
   (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) | sha256sum

@@ -98,10 +98,11 @@ check_log() {
 
 # tear_tail PARTITION: leaves a torn batch at the tail of the partition, as a writer
 # killed in the middle of write() does: appends one event with pspf-produce (which
-# also cuts off any torn tail a kill left), then cuts its batch short, to 1..length-1
-# bytes. Every other time a 5 KB event goes first, so that the offset index has an
-# entry for the torn batch (the index is a cache written after the batch: after a
-# crash it may point at a batch whose bytes did not all reach the disk). Sets
+# also cuts off any torn tail a kill left) and leaves it unpublished (as if its
+# writer died before its sync: it is not acknowledged), then cuts its batch short, to
+# 1..length-1 bytes. Every other time a 5 KB event goes first, so that the offset
+# index has an entry for the torn batch (the index is a cache written after the batch:
+# after a crash it may point at a batch whose bytes did not all reach the disk). Sets
 # TORN_BYTES, and FILLED to the number of events appended before the torn one.
 tear_tail() {
   local p=$1 seg idx pos len
@@ -113,8 +114,8 @@ tear_tail() {
     printf '{"id":"r%d-fill","round":%d,"seq":"fill","pad":"%5000s"}\n' "$round" "$round" "" |
       pspf-produce k -p "$p" --key-field id -q || fail "round $round: producing the filler event"
   fi
-  printf '{"id":"r%d-torn","round":%d,"seq":"torn"}\n' "$round" "$round" |
-    pspf-produce k -p "$p" --key-field id -q || fail "round $round: producing the event to tear"
+  printf '{"id":"r%d-torn","round":%d,"seq":"torn"}\n' "$round" "$round" >"$T/torn.in"
+  unpublished k "$p" pspf-produce k -p "$p" --key-field id -q "$T/torn.in"
   pos=$(batch_positions "$seg" | tail -1)
   len=$(u32_at "$seg" $((pos + 4)))
   [ $((pos + len)) -eq "$(stat -c %s "$seg")" ] || fail "round $round: the last batch does not end the segment"

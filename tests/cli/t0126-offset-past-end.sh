@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A committed offset past the log end (the log lost records the group consumed: here
-# the segment is emptied, as a power loss under --sync none can leave it) is reported
+# the segment is emptied, as a power loss under --sync none can leave it, and
+# pspf-topics repair gives the lost offsets up, as writers ask) is reported
 # by pspf-offsets describe (stderr warning, negative lag, "past_log_end") and by the
 # member that takes the partition, which restarts it as --from says and so hands out
 # the records that took the lost offsets, instead of skipping them silently.
@@ -17,6 +18,11 @@ expect_lines 10 "$OUT" "first run"
 expect_exit 0 pspf-offsets describe -g g --json
 expect_contains "$ERR" "committed offset 10 is past the log end 0" "describe warns"
 expect_eq "true -10" "$(jq -r '.[0] | "\(.past_log_end) \(.lag)"' "$OUT")" "describe's JSON"
+# Acknowledged events are gone: writers refuse until repair gives them up.
+expect_exit 1 pspf-produce -q t <<<'{"new":0}'
+expect_contains "$ERR" "acknowledged events are damaged or missing"
+expect_exit 0 pspf-topics repair t
+expect_contains "$OUT" "offsets 0 to 9 are lost"
 printf '{"new":%d}\n' 1 2 3 | pspf-produce -q t
 expect_exit 0 pspf-offsets describe -g g
 expect_contains "$ERR" "committed offset 10 is past the log end 3"
@@ -34,6 +40,7 @@ expect_eq "false 0" "$(jq -r '.[0] | "\(.past_log_end) \(.lag)"' "$OUT")" "descr
 # With --from end the member skips to the log end instead.
 expect_exit 0 pspf-consume -g h t -e
 : >"$(segment_path t 0)"
+expect_exit 0 pspf-topics repair t
 printf '{"new":%d}\n' 4 | pspf-produce -q t
 expect_exit 0 pspf-consume -g h t -e --from end
 expect_contains "$ERR" "restarting at offset 1 as --from says"

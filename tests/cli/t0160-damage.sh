@@ -135,7 +135,9 @@ expect_eq $((first + 1)) "$(jq .offset "$OUT")" "offset of the append after repa
 # (N zero bytes after the last batch).
 torn_case() {
   local name=$1 how=$2 n=$3 seg last size dropped
-  make_topic "$name" 20
+  # The last event's append is not acknowledged: only such a batch can be torn.
+  make_topic "$name" 19
+  unpublished "$name" 0 pspf-produce "$name" --sync always -q <<<'{"n":19}'
   seg=$(segment_path "$name" 0)
   last=$(batch_positions "$seg" | tail -1)
   if [ "$how" = cut ]; then
@@ -274,14 +276,16 @@ expect_eq 100 "$(jq .offset "$OUT")" "offset of the append after index repairs"
 # --- a torn last batch that an index entry points at -----------------------------------
 # (the index is a cache written after the batch; after a crash it may name a batch
 # whose bytes did not all reach the disk.) Events of 1000 bytes, one batch each,
-# until the last batch has an index entry; then that batch is cut to 70 bytes.
+# until the last batch has an index entry; then that batch, whose append is left
+# unpublished (not acknowledged), is cut to 70 bytes.
 expect_exit 0 pspf-topics create tornix -P 1
 seg=$(segment_path tornix 0)
 idx=$(segment_path tornix 0 0 .index)
-for ((i = 0; i < 40; i++)); do
-  expect_exit 0 pspf-produce tornix -q <<<"{\"n\":$i,\"pad\":\"$pad\"}"
+expect_exit 0 pspf-produce tornix -q <<<"{\"n\":0,\"pad\":\"$pad\"}"
+for ((i = 1; i < 40; i++)); do
+  unpublished tornix 0 pspf-produce tornix -q <<<"{\"n\":$i,\"pad\":\"$pad\"}"
   last=$(batch_positions "$seg" | tail -1)
-  [ "$i" -gt 0 ] && [ "$(u32_at "$idx" $(($(stat -c %s "$idx") - 4)))" = "$last" ] && break
+  [ "$(u32_at "$idx" $(($(stat -c %s "$idx") - 4)))" = "$last" ] && break
 done
 [ "$i" -lt 40 ] || fail "no index entry for a last batch"
 truncate -s $((last + 70)) "$seg"

@@ -4,11 +4,15 @@
 # - a flipped byte in a middle batch of the active segment, behind the last index entry:
 #   pspf-produce -p exits 1, appends nothing (the segment is byte for byte the same)
 #   and names the segment and the byte;
-# - a flipped bit in the records of the last, complete batch: verify exits 4 (suspect),
-#   readers stop before it, the writer refuses it (exit 1, segment, byte and the way
-#   out), repair moves it to a quarantine file that holds exactly the cut bytes, and
-#   the next append takes its offset;
-# - a torn tail: the next writer moves it to a quarantine file and says where.
+# - a flipped bit in the records of the last, complete, acknowledged batch: verify
+#   exits 1 (damaged), readers fail unless their range ends before it, the writer
+#   refuses it (exit 1, segment, byte and the way out), repair moves it to a
+#   quarantine file that holds exactly the cut bytes, and the next append takes its
+#   offset;
+# - a torn tail (an append that was not acknowledged, cut short): the next writer
+#   moves it to a quarantine file and says where;
+# - a flipped bit in a last batch that was not acknowledged: verify exits 4
+#   (suspect), and the next writer quarantines it.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -52,17 +56,18 @@ lastpos=${pos[9]}
 size=$(stat -c %s "$seg")
 flip_byte "$seg" $((lastpos + 200))
 cp "$seg" "$T/last.before"
-expect_exit 4 pspf-topics verify last
-expect_eq "topic last partition 0: SUSPECT: segment $seg: bad batch at byte $lastpos: checksum mismatch in a complete last batch ($((size - lastpos)) bytes: a write a crash lost, or damage to acknowledged events; pspf-topics repair last moves them to a quarantine file)" \
-  "$(cat "$OUT")" "verify of a suspect last batch"
-expect_exit 4 pspf-topics verify last --json
-expect_eq "[{\"status\":\"suspect-tail\",\"segment\":\"$seg\",\"position\":$lastpos,\"records\":9}]" \
-  "$(jq -c '[.[] | {status,segment,position,records}]' "$OUT")" "verify --json of a suspect last batch"
-# Damage elsewhere outranks it: verify of every topic exits 1.
-expect_exit 1 pspf-topics verify
-# Readers stop before it, as before a torn tail.
-expect_exit 0 pspf-replay last
-expect_eq "$(seq 0 8 | paste -sd' ')" "$(jq -r .n "$OUT" | paste -sd' ')" "replay before a suspect batch"
+# Its events were acknowledged (the durable end is past it): damage, not a lost write.
+expect_exit 1 pspf-topics verify last
+expect_eq "topic last partition 0: DAMAGED: segment $seg: bad batch at byte $lastpos: checksum mismatch in a complete last batch: offsets 9 to 9 were acknowledged (the durable end is 10) ($((size - lastpos)) bytes from there on; pspf-topics repair last cuts them off)" \
+  "$(cat "$OUT")" "verify of a damaged last batch"
+expect_exit 1 pspf-topics verify last --json
+expect_eq "[{\"status\":\"damaged\",\"segment\":\"$seg\",\"position\":$lastpos,\"records\":9}]" \
+  "$(jq -c '[.[] | {status,segment,position,records}]' "$OUT")" "verify --json of a damaged last batch"
+# Readers fail rather than end before it, unless their range stops there.
+expect_exit 1 pspf-replay last
+expect_contains "$ERR" "topic last partition 0: acknowledged events are damaged or missing"
+expect_exit 0 pspf-replay last --until 9
+expect_eq "$(seq 0 8 | paste -sd' ')" "$(jq -r .n "$OUT" | paste -sd' ')" "replay before a damaged batch"
 expect_exit 1 pspf-produce -p 0 last <<<'{"n":"late"}'
 expect_contains "$ERR" "pspf-produce: error: topic last partition 0 segment $seg: bad batch at byte $lastpos: checksum mismatch in a complete last batch"
 expect_contains "$ERR" "pspf-topics repair"
@@ -74,6 +79,7 @@ expect_same_file "$T/last.before" "$seg" "the segment after repair --dry-run"
 expect_eq "" "$(quarantined last)" "quarantine files after repair --dry-run"
 expect_exit 0 pspf-topics repair last
 q="$seg.$lastpos.quarantine"
+expect_contains "$OUT" "topic last partition 0: offsets 9 to 9 are lost: the durable end goes back from 10 to 9"
 expect_contains "$OUT" "topic last partition 0: quarantined in $q"
 expect_eq "$q" "$(quarantined last)" "the quarantine file"
 tail -c +$((lastpos + 1)) "$T/last.before" >"$T/last.cut"
@@ -84,7 +90,8 @@ expect_exit 0 pspf-produce last --receipts <<<'{"n":"next"}'
 expect_eq 9 "$(jq .offset "$OUT")" "offset of the append after repair"
 
 # --- a torn tail: the next writer moves it to a quarantine file ----------------------
-make_topic torn 10
+make_topic torn 9
+unpublished torn 0 pspf-produce torn -q <<<"{\"n\":9,\"pad\":\"$pad\"}"
 seg=$(segment_path torn 0)
 mapfile -t pos < <(batch_positions "$seg")
 truncate -s $((pos[9] + 100)) "$seg"

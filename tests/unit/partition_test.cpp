@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/partition.h"
@@ -65,6 +66,13 @@ std::vector<std::string> quarantine_files(const std::string& dir) {
     if (n.size() > 11 && n.substr(n.size() - 11) == ".quarantine") out.push_back(dir + "/" + n);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// Publishes `end` as the partition's durable end: what a writer killed between its
+// write and its sync leaves, when `end` is below the log's end (durable_end.h, 2).
+void publish(const std::string& dir, Offset end) {
+  std::string path = paths::partition_lock(dir);
+  write_durable_end(open_file(path, O_RDWR).get(), end, path);
 }
 
 // The message of the Error(corrupt) that appending one record throws ("" if none).
@@ -126,6 +134,7 @@ TEST_CASE(
   for (uint64_t len = good_end + 1; len < full_end; len += 7) {
     CAPTURE(len);
     write_file_atomic(seg(dir.path(), 0), full.substr(0, len));
+    publish(dir.path(), Offset(4));            // the second append was never acknowledged
     CHECK(read_from(dir.path()).size() == 4);  // the torn batch is invisible
     PartitionWriter w(dir.path(), "p", 1 << 20);
     Appended a = append(w, 100, 1);
@@ -141,6 +150,7 @@ TEST_CASE(
   // Two torn tails cut at the same place: the second quarantine never replaces the first.
   for (int k = 0; k < 3; ++k) {
     write_file_atomic(seg(dir.path(), 0), full.substr(0, good_end + 10 + k));
+    publish(dir.path(), Offset(4));
     PartitionWriter w(dir.path(), "p", 1 << 20);
     append(w, 100, 1);
     CHECK(w.quarantined() ==
@@ -274,6 +284,70 @@ TEST_CASE("scan and repair cut a damaged partition back to its last good batch")
   CHECK(read_from(dir.path()).size() == 3);
 }
 
+TEST_CASE("a torn or suspect batch below the durable end is refused, never cut") {
+  // Acknowledged events: only a repair gives them up, and says where the end goes.
+  for (bool torn : {true, false}) {
+    CAPTURE(torn);
+    test::TempDir dir;
+    {
+      PartitionWriter w(dir.path(), "p", 1 << 20);
+      for (int i = 0; i < 4; ++i) append(w, i * 10, 10);
+    }
+    std::string path = seg(dir.path(), 0);
+    std::string full = read_small_file(path);
+    std::vector<uint64_t> starts = batch_starts(full);
+    std::string bytes = full;
+    if (torn)
+      bytes.resize(starts[3] + 60);
+    else
+      bytes[starts[3] + 100] ^= 0x08;
+    write_file_atomic(path, bytes);
+    CHECK(read_durable_end(dir.path()) == Offset(40));
+    std::string why = append_error(dir.path());
+    CHECK(why.find("topic t partition 0 segment " + path) != std::string::npos);
+    CHECK(read_small_file(path) == bytes);
+    CHECK(quarantine_files(dir.path()).empty());
+    CHECK(read_durable_end(dir.path()) == Offset(40));
+    PartitionScan s = scan_partition(dir.path(), true);
+    CHECK(s.damaged);
+    CHECK_FALSE(s.torn_tail);
+    CHECK(s.end.value == 30);
+    CHECK(s.durable == Offset(40));
+    CHECK(s.damage_position == starts[3]);
+    CHECK(s.damage.find("offsets 30 to 39 were acknowledged") != std::string::npos);
+    repair_partition(dir.path());
+    CHECK(read_durable_end(dir.path()) == Offset(30));
+    CHECK(read_small_file(path) == full.substr(0, starts[3]));
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    CHECK(append(w, 100, 1).base.value == 30);
+  }
+}
+
+TEST_CASE("a log that ends before the durable end is refused; repair gives the rest up") {
+  test::TempDir dir;
+  {
+    PartitionWriter w(dir.path(), "p", 1 << 20);
+    for (int i = 0; i < 4; ++i) append(w, i * 10, 10);
+  }
+  std::string path = seg(dir.path(), 0);
+  std::string full = read_small_file(path);
+  std::vector<uint64_t> starts = batch_starts(full);
+  write_file_atomic(path, full.substr(0, starts[2]));  // two whole batches gone
+  CHECK(append_error(dir.path()).find("the valid data ends at offset 20, the durable end is 40") !=
+        std::string::npos);
+  CHECK(read_small_file(path) == full.substr(0, starts[2]));
+  CHECK(read_durable_end(dir.path()) == Offset(40));
+  PartitionScan s = scan_partition(dir.path(), true);
+  CHECK(s.damaged);
+  CHECK(s.bytes_after_damage == 0);
+  CHECK(s.damage.find("offsets 20 to 39 were acknowledged") != std::string::npos);
+  repair_partition(dir.path());
+  CHECK(read_durable_end(dir.path()) == Offset(20));
+  CHECK_FALSE(scan_partition(dir.path(), true).damaged);
+  PartitionWriter w(dir.path(), "p", 1 << 20);
+  CHECK(append(w, 100, 1).base.value == 20);
+}
+
 TEST_CASE("a torn last batch that the index already points at hides only itself") {
   test::TempDir dir;
   uint64_t last_start;
@@ -286,6 +360,7 @@ TEST_CASE("a torn last batch that the index already points at hides only itself"
   std::string full = read_small_file(seg(dir.path(), 0));
   // The machine crashed: the index page survived, the last batch did not whole.
   write_file_atomic(seg(dir.path(), 0), full.substr(0, last_start + 70));
+  publish(dir.path(), Offset(1600));  // and so did its mark from before the last append
   auto recs = read_from(dir.path());
   CHECK(recs.size() == 1600);
   PartitionReader r(dir.path(), "p");
@@ -374,6 +449,7 @@ TEST_CASE("scan reports a suspect last batch; repair moves it to a quarantine fi
   std::string bytes = full;
   bytes[starts[3] + 100] ^= 0x08;
   write_file_atomic(path, bytes);
+  publish(dir.path(), Offset(30));  // a write a power loss kept the size of, not acknowledged
   PartitionScan s = scan_partition(dir.path(), true);
   CHECK_FALSE(s.damaged);
   CHECK(s.torn_tail);

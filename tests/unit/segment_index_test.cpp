@@ -81,7 +81,7 @@ void age_file(const std::string& path) {
 }
 
 SegmentWriter open_writer(const std::string& dir) {
-  return SegmentWriter(dir, "p", [](uint64_t, const BatchHeader&) { return false; });
+  return SegmentWriter(dir, "p", [](BatchStatus, Offset) { return false; });
 }
 
 }  // namespace
