@@ -47,6 +47,15 @@ std::string seg(const std::string& dir, int64_t base, std::string_view ext = pat
   return paths::segment_file(dir, Offset(base), ext);
 }
 
+// Appends four batches of 10 records (offsets 0..39) and returns the segment's bytes.
+std::string four_batches(const std::string& dir) {
+  {
+    PartitionWriter w(dir, "p", 1 << 20);
+    for (int i = 0; i < 4; ++i) append(w, i * 10, 10);
+  }
+  return read_small_file(seg(dir, 0));
+}
+
 // The start of every complete batch in a segment's bytes.
 std::vector<uint64_t> batch_starts(const std::string& bytes) {
   std::vector<uint64_t> out;
@@ -289,12 +298,8 @@ TEST_CASE("a torn or suspect batch below the durable end is refused, never cut")
   for (bool torn : {true, false}) {
     CAPTURE(torn);
     test::TempDir dir;
-    {
-      PartitionWriter w(dir.path(), "p", 1 << 20);
-      for (int i = 0; i < 4; ++i) append(w, i * 10, 10);
-    }
     std::string path = seg(dir.path(), 0);
-    std::string full = read_small_file(path);
+    std::string full = four_batches(dir.path());
     std::vector<uint64_t> starts = batch_starts(full);
     std::string bytes = full;
     if (torn)
@@ -325,12 +330,8 @@ TEST_CASE("a torn or suspect batch below the durable end is refused, never cut")
 
 TEST_CASE("a log that ends before the durable end is refused; repair gives the rest up") {
   test::TempDir dir;
-  {
-    PartitionWriter w(dir.path(), "p", 1 << 20);
-    for (int i = 0; i < 4; ++i) append(w, i * 10, 10);
-  }
   std::string path = seg(dir.path(), 0);
-  std::string full = read_small_file(path);
+  std::string full = four_batches(dir.path());
   std::vector<uint64_t> starts = batch_starts(full);
   write_file_atomic(path, full.substr(0, starts[2]));  // two whole batches gone
   CHECK(append_error(dir.path()).find("the valid data ends at offset 20, the durable end is 40") !=
@@ -439,12 +440,8 @@ TEST_CASE("a writer refuses a complete last batch with a bad checksum and names 
 
 TEST_CASE("scan reports a suspect last batch; repair moves it to a quarantine file") {
   test::TempDir dir;
-  {
-    PartitionWriter w(dir.path(), "p", 1 << 20);
-    for (int i = 0; i < 4; ++i) append(w, i * 10, 10);
-  }
   std::string path = seg(dir.path(), 0);
-  std::string full = read_small_file(path);
+  std::string full = four_batches(dir.path());
   std::vector<uint64_t> starts = batch_starts(full);
   std::string bytes = full;
   bytes[starts[3] + 100] ^= 0x08;
