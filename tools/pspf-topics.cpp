@@ -213,10 +213,13 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
                       s.end.value));
     else if (s.damaged)
       out.write(fmt::format("{}: {}\n", label, s.damage));
+    // Said once it is so: a repair that fails (no room for the quarantine file) gives
+    // nothing up.
+    std::string lost;
     if (s.damaged && s.durable && *s.durable > s.end)
-      out.write(
-          fmt::format("{}: offsets {} to {} are lost: the durable end goes back from {} to {}\n",
-                      label, s.end.value, s.durable->value - 1, s.durable->value, s.end.value));
+      lost = fmt::format("{}: offsets {} to {} are lost: the durable end goes back from {} to {}\n",
+                         label, s.end.value, s.durable->value - 1, s.durable->value, s.end.value);
+    if (dry_run) out.write(lost);
     if (!s.index_problems.empty())
       out.write(
           fmt::format("{}: rebuilding indexes ({} bad entries)\n", label, s.index_problems.size()));
@@ -229,6 +232,7 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
     if (dry_run) continue;
     for (const auto& q : log.repair(t, PartitionId(p)).quarantined)
       out.write(fmt::format("{}: quarantined in {}\n", label, q));
+    out.write(lost);
   }
   if (dry_run) out.write("dry run: nothing changed\n");
   return unmendable ? tool::kExitFailure : tool::kExitOk;
