@@ -19,15 +19,33 @@ constexpr uint32_t kFormat = 1;
 constexpr size_t kSize = 24;
 }  // namespace
 
-std::optional<Offset> read_durable_end(int fd, const std::string& path) {
+std::optional<int64_t> read_mark(int fd, const std::string& path) {
   char raw[kSize];
   if (pread_full(fd, raw, kSize, 0, path) != kSize) return std::nullopt;
   if (le::load<uint32_t>(raw) != kMagic || le::load<uint32_t>(raw + 4) != kFormat ||
       le::load<uint64_t>(raw + 16) != XXH3_64bits(raw, 16))
     return std::nullopt;
-  int64_t end = le::load<int64_t>(raw + 8);
-  if (end < 0) return std::nullopt;
-  return Offset(end);
+  int64_t value = le::load<int64_t>(raw + 8);
+  if (value < 0) return std::nullopt;
+  return value;
+}
+
+void write_mark(int fd, int64_t value, const std::string& path) {
+  char raw[kSize];
+  le::store<uint32_t>(raw, kMagic);
+  le::store<uint32_t>(raw + 4, kFormat);
+  le::store<int64_t>(raw + 8, value);
+  le::store<uint64_t>(raw + 16, XXH3_64bits(raw, 16));
+  // One 24-byte pwrite at offset 0 stays within one page: readers see the old or the
+  // new mark, and a torn one fails its checksum and reads as "nothing known". Not
+  // synced: a mark lost to a power loss is only behind, and is published again.
+  pwrite_all(fd, raw, kSize, 0, path);
+}
+
+std::optional<Offset> read_durable_end(int fd, const std::string& path) {
+  std::optional<int64_t> end = read_mark(fd, path);
+  if (!end) return std::nullopt;
+  return Offset(*end);
 }
 
 std::optional<Offset> read_durable_end(const std::string& partition_dir) {
@@ -38,15 +56,7 @@ std::optional<Offset> read_durable_end(const std::string& partition_dir) {
 }
 
 void write_durable_end(int fd, Offset end, const std::string& path) {
-  char raw[kSize];
-  le::store<uint32_t>(raw, kMagic);
-  le::store<uint32_t>(raw + 4, kFormat);
-  le::store<int64_t>(raw + 8, end.value);
-  le::store<uint64_t>(raw + 16, XXH3_64bits(raw, 16));
-  // One 24-byte pwrite at offset 0 stays within one page: readers see the old or the
-  // new mark, and a torn one fails its checksum and reads as "nothing known". Not
-  // synced: a mark lost to a power loss is only behind, and is published again.
-  pwrite_all(fd, raw, kSize, 0, path);
+  write_mark(fd, end.value, path);
 }
 
 void check_durable_end(std::optional<Offset> mark, Offset end, const std::string& label) {

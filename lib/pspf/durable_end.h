@@ -42,6 +42,13 @@
 
 namespace pspf {
 
+// The mark itself, for any lock file that publishes how far a file beside it is
+// synced: a partition's durable end (an offset, below), and a group's synced length of
+// offsets.log (bytes, group_offsets.h). nullopt: none, or not valid. `path` names the
+// lock file in messages. Throws Error(io) on a read or write error.
+std::optional<int64_t> read_mark(int fd, const std::string& path);
+void write_mark(int fd, int64_t value, const std::string& path);
+
 // The published durable end in the lock file open as `fd` (nullopt: none, or not
 // valid). `path` names the file in messages. Throws Error(io) on a read error.
 std::optional<Offset> read_durable_end(int fd, const std::string& path);

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "pspf/clock.h"
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/le.h"
 #include "pspf/paths.h"
@@ -26,8 +27,13 @@ uint64_t g_compact_bytes = 1u << 20;
 
 // A record is a simple frame (record_file.h) "PSO1", its XXH3-64 seeded with 0; it
 // holds at least one entry, and a payload of 64 MiB or more is damage.
-const FrameFormat kFormat =
-    simple_frame_format("commit record", 0x314f5350, kFixed, (64u << 20) - 1, false);
+// A suspect last record (complete, checksum failing) is kept apart from a torn one:
+// the synced length tells a record the crash cut short from a damaged synced one.
+const FrameFormat kFormat = [] {
+  FrameFormat f = simple_frame_format("commit record", 0x314f5350, kFixed, (64u << 20) - 1, false);
+  f.suspect_is_torn = false;
+  return f;
+}();
 
 enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3, kPending = 4 };
 
@@ -107,6 +113,22 @@ ScanEnd apply_records(int fd, const std::string& path, uint64_t from,
   });
 }
 
+// Throws Error(corrupt) when the valid records of `path` end (`scan`) before `synced`,
+// the length up to which the group's records were synced: a synced record is damaged
+// or missing, and the group's offsets are not known.
+void check_synced_length(std::optional<int64_t> synced, const ScanEnd& scan,
+                         const std::string& path, const std::string& group) {
+  if (!synced || scan.valid_end >= static_cast<uint64_t>(*synced)) return;
+  std::string what = scan.status == FrameStatus::end ? "the file ends there" : scan.reason;
+  throw Error(Errc::corrupt,
+              fmt::format("{}: synced commit records are damaged or missing: the valid records "
+                          "end at byte {} ({}), but the group's commits were synced up to byte "
+                          "{}. Its committed offsets are not known: pspf-offsets delete -g {} "
+                          "--force drops them, and pspf-offsets reset then sets where the group "
+                          "resumes",
+                          path, scan.valid_end, what, *synced, group));
+}
+
 }  // namespace
 
 GroupOffsets::GroupOffsets(std::string data_dir, std::string group)
@@ -120,15 +142,31 @@ GroupOffsets::~GroupOffsets() = default;
 bool GroupOffsets::exists() const { return path_exists(path_); }
 
 std::map<TopicPartition, Committed> GroupOffsets::load() const {
-  std::map<TopicPartition, Committed> state;
-  Fd fd = open_file_if_exists(path_, O_RDONLY);
-  if (!fd.valid()) return state;
-  uint64_t count = 0;
-  ScanEnd scan = apply_records(fd.get(), path_, 0, state, count);
-  // A torn (or suspect) last record is a commit that never completed: ignored.
-  if (scan.status == FrameStatus::corrupt)
-    throw Error(Errc::corrupt, fmt::format("{}: {}", path_, scan.reason));
-  return state;
+  for (int attempt = 1;; ++attempt) {
+    std::map<TopicPartition, Committed> state;
+    // The file first, then the synced length: what was synced when the length was
+    // read is in the file as opened (a writer publishes a length after its sync, and
+    // lowers it before it replaces the file).
+    Fd fd = open_file_if_exists(path_, O_RDONLY);
+    if (!fd.valid()) return state;
+    std::optional<int64_t> synced;
+    std::string lock_path = paths::group_lock(dir_);
+    if (Fd lock = open_file_if_exists(lock_path, O_RDONLY); lock.valid())
+      synced = read_mark(lock.get(), lock_path);
+    uint64_t count = 0;
+    ScanEnd scan = apply_records(fd.get(), path_, 0, state, count);
+    if (scan.status == FrameStatus::corrupt)
+      throw Error(Errc::corrupt, fmt::format("{}: {}", path_, scan.reason));
+    // A file compacted (replaced) since it was opened: the length may be the new one's.
+    struct stat st;
+    if (synced && scan.valid_end < static_cast<uint64_t>(*synced) && attempt < 3 &&
+        ::fstat(fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_of_path(path_))
+      continue;
+    check_synced_length(synced, scan, path_, group_);
+    // A torn or suspect last record past the synced length is a commit that never
+    // completed: ignored.
+    return state;
+  }
 }
 
 void GroupOffsets::lock_and_catch_up() {
@@ -153,10 +191,16 @@ void GroupOffsets::lock_and_catch_up() {
     records_ = 0;
     state_.clear();
   }
+  std::optional<int64_t> synced = read_mark(lock_.fd(), lock_.path());
   uint64_t size = file_size(fd_.get(), path_);
-  if (size == end_) return;
-  // A committer that died mid-write left a torn record: we hold the lock, so cut it off.
-  end_ = repair_tail(fd_.get(), path_, apply_records(fd_.get(), path_, end_, state_, records_));
+  ScanEnd scan{FrameStatus::end, end_, ""};
+  if (size != end_) scan = apply_records(fd_.get(), path_, end_, state_, records_);
+  if (scan.status != FrameStatus::corrupt) check_synced_length(synced, scan, path_, group_);
+  // Past the synced length (or with none published: a group of an older pspf), a bad
+  // last record is a committer that died between its write and its sync: we hold the
+  // lock, so cut it off.
+  if (scan.status == FrameStatus::suspect) scan.status = FrameStatus::torn;
+  if (size != end_) end_ = repair_tail(fd_.get(), path_, scan);
 }
 
 namespace {
@@ -175,6 +219,9 @@ void GroupOffsets::append(const std::vector<Record>& records) {
   assert(!problem);  // we encoded it
   (void)problem;
   end_ += bytes.size();
+  // Synced: publish the length (not synced itself; lost to a power loss, it is only
+  // behind, as durable_end.h says of a partition's mark).
+  write_mark(lock_.fd(), static_cast<int64_t>(end_), lock_.path());
   maybe_compact();
 }
 
@@ -189,7 +236,13 @@ void GroupOffsets::maybe_compact() {
           Record{kPending, tp.first, tp.second, c.pending_last, c.epoch, c.when.value, c.member});
   }
   std::string bytes = encode_frame(all);
-  write_file_atomic(path_, bytes);  // readers see the old file or the new one
+  // 1. Lower the synced length to the new file's, and sync it: a power loss must not
+  //    leave the new file with the old file's length (read as records lost), while
+  //    the old file with the lower length only checks less.
+  write_mark(lock_.fd(), static_cast<int64_t>(bytes.size()), lock_.path());
+  sync_data(lock_.fd(), lock_.path());
+  // 2. Replace the file: readers see the old file or the new one.
+  write_file_atomic(path_, bytes);
   fd_ = open_file(path_, O_RDWR);
   struct stat st;
   if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);

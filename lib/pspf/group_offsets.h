@@ -2,11 +2,23 @@
 // commit many times a second.
 //
 // groups/<group>/offsets.log is an append-only file of checksummed records (see
-// pspf-log(5)); the latest record for a topic-partition wins. A commit appends one
-// record under the group's lock file and fdatasyncs it: a crash leaves the old or
-// the new commit, never a mix, since a torn last record fails its checksum and is
-// ignored (and cut off by the next writer). When the file has grown well past its
-// live content it is rewritten (temp file, fsync, rename, fsync directory).
+// pspf-log(5)); the latest record for a topic-partition wins. A commit, under the
+// group's lock file:
+//   1. appends one record and fdatasyncs it (on a failed sync it cuts it off again);
+//   2. then publishes the file's synced length in the lock file (durable_end.h's
+//      mark, not synced itself: after a power loss it may be behind, never ahead).
+// A crash leaves the old or the new commit, never a mix. A bad last record that
+// starts at or past the synced length was never acknowledged: readers ignore it and
+// the next writer cuts it off. One that starts below it, or a file that ends before
+// it, is damage to commits the group made: readers and writers fail, naming it,
+// rather than go back to an older commit and hand events out again. (A lock file
+// without a length, from an older pspf, reads as "nothing known".)
+// When the file has grown well past its live content it is rewritten:
+//   1. the synced length is lowered to the new file's, and the lock file synced;
+//   2. temp file, fsync, rename over offsets.log, fsync directory.
+// So a reader that opens the file and then reads the length never finds it past what
+// that file holds (a reader that opened the old file and reads a newer length tries
+// again).
 //
 // Fencing: each topic-partition has an epoch. A member that takes over a partition
 // claims it (epoch + 1) and commits with that epoch; a commit whose epoch is no
@@ -40,7 +52,8 @@ class GroupOffsets {
   bool exists() const;
 
   // Every topic-partition's latest state, read without a lock (a torn last record
-  // is ignored). Throws Error(corrupt) for damage before the end of the file.
+  // past the synced length is ignored). Throws Error(corrupt) for damage before the
+  // end of the file, or below the synced length.
   std::map<TopicPartition, Committed> load() const;
 
   // Claims a topic-partition for `member`: a new epoch, returned with the offset

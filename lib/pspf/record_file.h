@@ -57,11 +57,12 @@ struct FrameFormat {
   // one, a flipped length bit in a middle frame can reach past the end of the file:
   // see the rule above.
   bool header_checked;
-  // True when a suspect frame is reported as torn. Segments keep suspect: a writer
-  // reads the partition's durable end to tell a never-acknowledged write from
-  // damaged acknowledged data. offsets.log and removed-keys have no durable end to
-  // ask, and each frame is synced before it counts, so a last frame that fails its
-  // checksum is treated as a write the crash cut short, as it always was.
+  // True when a suspect frame is reported as torn. Segments and offsets.log keep
+  // suspect: their writers read a mark in the lock file (a partition's durable end, a
+  // group's synced length) to tell a never-acknowledged write from damaged
+  // acknowledged data. removed-keys has no such mark, and each frame is synced
+  // before it counts, so a last frame that fails its checksum is treated as a write
+  // the crash cut short, as it always was.
   bool suspect_is_torn;
   // Simple 16-byte frames (simple_frame_format): payload length bounds.
   uint32_t min_payload = 0;

@@ -7,7 +7,10 @@
 #   exit 1 naming the byte, and the file is left as it was;
 # - a commit whose fdatasync fails exits 1 and is not visible afterwards;
 # - what a commit cuts goes to offsets.log.<position>.quarantine, and when that copy
-#   cannot be synced nothing is cut.
+#   cannot be synced nothing is cut;
+# - a flipped byte in the last record, which was synced (the group's lock file says
+#   how far): damage, not a commit never made: describe, consume and commit exit 1
+#   naming it, nothing is delivered again or cut; delete --force and reset recover.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 [ -x "$PSPF_BIN/pspf-offsets" ] || skip "pspf-offsets is not built"
@@ -24,7 +27,11 @@ f=$(stat -c %s "$log")  # every commit here is one record of the same size
 expect_exit 0 commit 20
 expect_exit 0 commit 30
 expect_eq $((3 * f)) "$(stat -c %s "$log")" "three records"
+lock=$PSPF_DIR/groups/g/lock # holds how far offsets.log was synced
 cp "$log" good.log
+cp "$lock" good.lock
+# good.log as it was, with the synced length it had (a test going back in time).
+restore_good() { cp good.log "$log" && cp good.lock "$lock"; }
 
 # --- 1. a zero-filled tail is torn
 head -c 4096 /dev/zero >>"$log"
@@ -38,7 +45,7 @@ expect_same_file zeros "$log.$((3 * f)).quarantine" "the quarantined zero tail"
 rm "$log.$((3 * f)).quarantine"
 
 # --- 2. a damaged length in the middle record, reaching past the end
-cp good.log "$log"
+restore_good
 put_u32 "$log" $((f + 4)) $((2 * f))
 cp "$log" damaged.log
 want="$log: bad commit record at byte $f: a valid commit record follows at byte $((2 * f))"
@@ -52,7 +59,7 @@ expect_same_file damaged.log "$log" "offsets.log after a refused commit"
 command -v strace >/dev/null || skip "strace is not installed"
 strace -f -o /dev/null -e inject=fdatasync:error=EIO:when=1 true 2>/dev/null ||
   skip "this strace cannot inject faults"
-cp good.log "$log"
+restore_good
 expect_exit 1 strace -f -o /dev/null -e trace=fdatasync -e inject=fdatasync:error=EIO:when=1 \
   pspf-offsets commit -g g --topic t -p 0 --offset 60
 expect_contains "$ERR" "pspf-offsets: error: cannot sync $log: Input/output error"
@@ -71,4 +78,25 @@ expect_exit 0 commit 70
 printf 'torn bytes' >want.q
 expect_same_file want.q "$log.$((3 * f)).quarantine" "the quarantined torn tail"
 expect_eq 70 "$(described)" "offset after the torn tail was moved away"
+
+# --- 5. a flipped byte in the last record, synced: damage, not a commit never made
+restore_good
+flip_byte "$log" $((3 * f - 1))
+cp "$log" flipped.log
+msg="$log: synced commit records are damaged or missing: the valid records end at byte $((2 * f))"
+expect_exit 1 pspf-offsets describe -g g
+expect_contains "$ERR" "$msg"
+expect_contains "$ERR" "pspf-offsets delete -g g --force"
+expect_exit 1 pspf-consume -g g t -e
+expect_contains "$ERR" "$msg"
+expect_empty "$OUT" "events handed out again from the commit before the damaged one"
+expect_exit 1 commit 80
+expect_contains "$ERR" "$msg"
+expect_same_file flipped.log "$log" "offsets.log after a refused commit"
+# The way out the message names: drop the group's offsets, then set them.
+expect_exit 0 pspf-offsets delete -g g --force
+expect_exit 0 pspf-offsets reset -g g --topic t --to-offset 95 --execute
+expect_eq 95 "$(described)" "offset set after the damage"
+expect_exit 0 pspf-consume -g g t -e
+expect_eq "96 97 98 99 100" "$(jq -r .id "$OUT" | paste -sd' ')" "events after the reset"
 echo ok

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/group_offsets.h"
@@ -17,18 +18,30 @@ std::string offsets_file(const test::TempDir& d, const std::string& g) {
   return paths::group_offsets(paths::group_dir(d.path(), g));
 }
 
+// The synced length group g publishes in its lock file (nullopt: none).
+std::optional<int64_t> synced_length(const test::TempDir& d, const std::string& g) {
+  std::string lock = paths::group_lock(paths::group_dir(d.path(), g));
+  return read_mark(open_file(lock, O_RDONLY).get(), lock);
+}
+void set_synced_length(const test::TempDir& d, const std::string& g, int64_t n) {
+  std::string lock = paths::group_lock(paths::group_dir(d.path(), g));
+  write_mark(open_file(lock, O_RDWR).get(), n, lock);
+}
+
 // The commit file of group g cut at every length from `before` up to `after` (a
-// crash inside the records appended since): `check` gets what each one says. Then
-// the file is `after` again.
+// crash inside the records appended since, whose synced length is then still
+// `before`'s): `check` gets what each one says. Then the file is `after` again.
 template <class Check>
 void each_cut(const test::TempDir& d, const std::string& before, const std::string& after,
               Check check) {
   for (size_t len = before.size(); len < after.size(); ++len) {
     CAPTURE(len);
     write_file_atomic(offsets_file(d, "g"), after.substr(0, len));
+    set_synced_length(d, "g", static_cast<int64_t>(before.size()));
     check(GroupOffsets(d.path(), "g").load());
   }
   write_file_atomic(offsets_file(d, "g"), after);
+  set_synced_length(d, "g", static_cast<int64_t>(after.size()));
 }
 }  // namespace
 
@@ -73,10 +86,14 @@ TEST_CASE("a commit file cut at every length reads back as an earlier or the las
   Committed c = g.claim("t", PartitionId(0), "m");
   for (int i = 1; i <= 5; ++i) CHECK(g.commit("t", PartitionId(0), Offset(i * 10), c.epoch, "m"));
   std::string full = read_small_file(offsets_file(dir, "g"));
+  CHECK(synced_length(dir, "g") == static_cast<int64_t>(full.size()));
+  size_t record = full.size() / 6;  // the claim and five commits, all of one size
   int64_t last_seen = -2;
   for (size_t len = 0; len <= full.size(); ++len) {
     CAPTURE(len);
     write_file_atomic(offsets_file(dir, "g"), full.substr(0, len));
+    // A crash in the record being written: the ones before it were synced.
+    set_synced_length(dir, "g", static_cast<int64_t>(len / record * record));
     auto state = GroupOffsets(dir.path(), "g").load();
     int64_t got = state.count({"t", 0}) ? state.at({"t", 0}).offset.value : -2;
     CHECK((got == -2 || got == -1 || got % 10 == 0));
@@ -86,6 +103,7 @@ TEST_CASE("a commit file cut at every length reads back as an earlier or the las
   CHECK(last_seen == 50);
   // The next writer cuts a torn record and appends after the last good one.
   write_file_atomic(offsets_file(dir, "g"), full.substr(0, full.size() - 3));
+  set_synced_length(dir, "g", static_cast<int64_t>(full.size() - record));
   GroupOffsets w(dir.path(), "g");
   CHECK(w.commit("t", PartitionId(0), Offset(60), c.epoch, "m"));
   CHECK(GroupOffsets(dir.path(), "g").load().at({"t", 0}).offset.value == 60);
@@ -103,6 +121,50 @@ TEST_CASE("a damaged record followed by good ones is corruption") {
   CHECK_THROWS_AS(GroupOffsets(dir.path(), "g").load(), Error);
 }
 
+TEST_CASE("a synced record that is damaged or gone is damage, not a commit never made") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  Committed c = g.claim("t", PartitionId(0), "m");
+  REQUIRE(g.commit("t", PartitionId(0), Offset(10), c.epoch, "m"));
+  size_t ten = read_small_file(offsets_file(dir, "g")).size();
+  REQUIRE(g.commit("t", PartitionId(0), Offset(20), c.epoch, "m"));
+  std::string good = read_small_file(offsets_file(dir, "g"));
+  CHECK(synced_length(dir, "g") == static_cast<int64_t>(good.size()));
+  auto offset_read = [&] { return GroupOffsets(dir.path(), "g").load().at({"t", 0}).offset.value; };
+
+  // A flipped byte in the last record, synced: a reader and a writer both fail, naming
+  // it, and the writer leaves the file as it was (no commit 10 read back, then cut).
+  std::string flipped = good;
+  flipped[flipped.size() - 1] = static_cast<char>(flipped.back() ^ 1);
+  write_file_atomic(offsets_file(dir, "g"), flipped);
+  CHECK_THROWS_WITH_AS(offset_read(), doctest::Contains("synced commit records are damaged"),
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      GroupOffsets(dir.path(), "g").commit("t", PartitionId(0), Offset(30), c.epoch, "m"),
+      doctest::Contains("pspf-offsets delete -g g --force"), Error);
+  CHECK(read_small_file(offsets_file(dir, "g")) == flipped);
+
+  // The last record gone whole: the same.
+  write_file_atomic(offsets_file(dir, "g"), good.substr(0, ten));
+  CHECK_THROWS_WITH_AS(offset_read(), doctest::Contains("the file ends there"), Error);
+
+  // The same flip past the synced length (a committer that died before its sync
+  // published it) is a commit never made: read as the one before, then cut.
+  write_file_atomic(offsets_file(dir, "g"), flipped);
+  set_synced_length(dir, "g", static_cast<int64_t>(ten));
+  CHECK(offset_read() == 10);
+  REQUIRE(GroupOffsets(dir.path(), "g").commit("t", PartitionId(0), Offset(30), c.epoch, "m"));
+  CHECK(offset_read() == 30);
+  CHECK(read_small_file(offsets_file(dir, "g") + "." + std::to_string(ten) + ".quarantine") ==
+        flipped.substr(ten));
+
+  // A group of an older pspf publishes no length: as before, a bad last record is
+  // taken for a commit never made.
+  write_file_atomic(offsets_file(dir, "g"), flipped);
+  write_file_atomic(paths::group_lock(paths::group_dir(dir.path(), "g")), "");
+  CHECK(offset_read() == 10);
+}
+
 TEST_CASE("many commits compact the file without changing what it says") {
   test::TempDir dir;
   GroupOffsets::set_compact_threshold_for_tests(16 << 10);
@@ -115,6 +177,8 @@ TEST_CASE("many commits compact the file without changing what it says") {
   }
   Fd fd = open_file(offsets_file(dir, "g"), O_RDONLY);
   CHECK(file_size(fd.get(), "") < (32u << 10));  // 4000 records would be ~200 KiB
+  // The synced length follows the file through compaction.
+  CHECK(synced_length(dir, "g") == static_cast<int64_t>(file_size(fd.get(), "")));
   auto state = GroupOffsets(dir.path(), "g").load();
   CHECK(state.at({"t", 0}).offset.value == 2999);
   CHECK(state.at({"t", 1}).offset.value == 2997);

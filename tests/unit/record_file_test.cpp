@@ -12,6 +12,7 @@
 
 #include "damage.h"
 #include "pspf/clock.h"
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/group_offsets.h"
@@ -141,6 +142,25 @@ struct GroupFixture {
     REQUIRE(bytes.size() == ends.back());
   }
   static uint64_t file_size_of(const std::string& p) { return test::read_bytes(p).size(); }
+  // Publishes `n` as the group's synced length (group_offsets.h), as a committer does
+  // after its sync: a crash inside a frame leaves the length of the frames before it.
+  void synced(uint64_t n) const {
+    std::string lock = paths::group_lock(paths::group_dir(dir.path(), "g"));
+    write_mark(open_file(lock, O_RDWR).get(), static_cast<int64_t>(n), lock);
+  }
+  // The file, now `damaged`, is refused by a reader naming byte `at`; a writer
+  // appends nothing and leaves it as it is.
+  void expect_damage_at(uint64_t at, const std::string& damaged) const {
+    try {
+      GroupOffsets(dir.path(), "g").load();
+      FAIL("no error for damage at byte " << at);
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::corrupt);
+      CHECK(test::names_byte(e.what(), at));
+    }
+    CHECK_THROWS_AS(GroupOffsets(dir.path(), "g").set({{{"u", 0}, Offset(1)}}, "w"), Error);
+    CHECK(test::read_bytes(path) == damaged);
+  }
 };
 
 // ---- removed-keys ----
@@ -265,6 +285,7 @@ TEST_CASE("offsets.log cut at the end of frame k shows exactly commit k; inside 
     CAPTURE(len);
     test::write_bytes(f.path, test::cut_at(f.bytes, len));
     size_t k = whole_frames(f.ends, len);
+    f.synced(k == 0 ? 0 : f.ends[k - 1]);
     CHECK(same(GroupOffsets(f.dir.path(), "g").load(), f.seen[k]));
   }
 }
@@ -276,6 +297,7 @@ TEST_CASE("a group writer cuts a torn offsets.log at the last whole frame and ap
     test::write_bytes(f.path, test::cut_at(f.bytes, len));
     size_t k = whole_frames(f.ends, len);
     uint64_t stop = k == 0 ? 0 : f.ends[k - 1];
+    f.synced(stop);
     GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(42)}}, "w");
     std::string after = test::read_bytes(f.path);
     CHECK(after.compare(0, stop, f.bytes, 0, stop) == 0);  // the whole frames kept as they were
@@ -295,16 +317,29 @@ TEST_CASE("every bit flipped in a middle frame of offsets.log is corruption at i
     CAPTURE(bit);
     std::string damaged = test::flip_bit(f.bytes, bit);
     test::write_bytes(f.path, damaged);
-    try {
-      GroupOffsets(f.dir.path(), "g").load();
-      FAIL("no error for a damaged middle frame");
-    } catch (const Error& e) {
-      CHECK(e.code() == Errc::corrupt);
-      CHECK(test::names_byte(e.what(), start));
-    }
-    // A writer appends nothing after damage.
-    CHECK_THROWS_AS(GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(1)}}, "w"), Error);
-    CHECK(test::read_bytes(f.path) == damaged);
+    f.expect_damage_at(start, damaged);
+  }
+}
+
+TEST_CASE("every bit flipped in the synced last frame of offsets.log is damage, not a torn tail") {
+  GroupFixture f;
+  uint64_t start = f.ends[3], end = f.ends[4];
+  for (uint64_t bit = start * 8; bit < end * 8; ++bit) {
+    CAPTURE(bit);
+    std::string damaged = test::flip_bit(f.bytes, bit);
+    test::write_bytes(f.path, damaged);
+    // Synced (the length published covers it): readers and writers fail, naming where
+    // the valid frames end, and nothing is cut or appended.
+    f.synced(end);
+    f.expect_damage_at(start, damaged);
+    // Not synced yet (a committer that died before publishing it): a bit flipped past
+    // the header reads as the commit never made, and the next writer cuts it.
+    if (bit / 8 < start + kSimpleFrameHeader) continue;
+    f.synced(start);
+    CHECK(same(GroupOffsets(f.dir.path(), "g").load(), f.seen[4]));
+    GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(42)}}, "w");
+    CHECK(test::read_bytes(f.path).compare(0, start, f.bytes, 0, start) == 0);
+    CHECK(GroupOffsets(f.dir.path(), "g").load().at({"u", 0}).offset.value == 42);
   }
 }
 
@@ -328,6 +363,7 @@ TEST_CASE("zeros after the last frame of offsets.log are a torn tail, cut by the
   for (size_t n : {1, 15, 16, 17, 36, 53, 100, 70000}) {
     CAPTURE(n);
     test::write_bytes(f.path, test::zero_tail(f.bytes, n));
+    f.synced(f.bytes.size());  // the file put back as it was before the last commit
     CHECK(same(GroupOffsets(f.dir.path(), "g").load(), f.seen.back()));
     GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(42)}}, "w");
     std::string after = test::read_bytes(f.path);
@@ -444,6 +480,7 @@ TEST_CASE("a torn offsets.log tail cut by the next writer is in its quarantine f
   // Cut again at the same place: a second file, the first one kept.
   std::string again = test::read_bytes(f.path).substr(0, f.bytes.size()) + torn.substr(0, 7);
   test::write_bytes(f.path, again);
+  f.synced(f.bytes.size());  // the file put back as it was before the last commit
   GroupOffsets(f.dir.path(), "g").set({{{"u", 0}, Offset(43)}}, "w");
   CHECK(test::read_bytes(paths::quarantine_of(f.path, f.bytes.size())) == torn);
   CHECK(test::read_bytes(paths::quarantine_of(f.path, f.bytes.size(), 1)) == torn.substr(0, 7));
