@@ -251,8 +251,10 @@ void KeyIndex::update(Slot* s, int64_t offset, int64_t aux) {
 // --------------------------------------------------------------------- IdIndex
 
 namespace {
-constexpr uint32_t kIdKind = 4;  // kinds 1 and 3 were earlier forms of the id index
-}
+// Kinds 1, 3 and 4 were earlier forms of the id index (4: slots without a check); a
+// file of an earlier kind is rebuilt.
+constexpr uint32_t kIdKind = 5;
+}  // namespace
 
 std::unique_ptr<IdIndex> IdIndex::open(const std::string& path) {
   auto m = map_existing(path, kIdKind, sizeof(Slot), false);
@@ -266,13 +268,23 @@ std::unique_ptr<IdIndex> IdIndex::create(const std::string& path, uint64_t capac
       new IdIndex(path, map_new(path, kIdKind, sizeof(Slot), capacity, covered_end, false)));
 }
 
+uint64_t IdIndex::check(uint64_t k, int64_t offset) {
+  return mix(mix(k ^ kSlotSalt) + static_cast<uint64_t>(offset)) >> 48;
+}
+
+void IdIndex::verify(const Slot& s, uint64_t i) const {
+  if ((s.hash & ~kKeyBits) != check(s.hash & kKeyBits, s.offset))
+    throw IndexDamaged(fmt::format("{}: slot {} is damaged", path_, i));
+}
+
 void IdIndex::insert_at(Slot* empty, uint64_t h, int64_t offset) {
-  *empty = Slot{h, offset};
+  uint64_t k = key(h);
+  *empty = Slot{k | check(k, offset), offset};
   count_insert();
 }
 
 void IdIndex::insert(uint64_t h, int64_t offset) {
-  for (uint64_t i = place(h);; i = next(i)) {
+  for (uint64_t i = place(key(h));; i = next(i)) {
     Slot* s = slot(i);
     if (s->hash == 0) return insert_at(s, h, offset);
   }

@@ -159,14 +159,17 @@ class KeyIndex : public MappedTable {
 // key slot takes, in a table of any size (sized up front when the caller knows
 // how many ids are coming: growing costs a copy and fresh pages).
 // Whether an entry is still in the dedup window is decided by its offset (the
-// caller turns a time window into the first offset appended in it). A slot has no
-// check of its own: a damaged one can only make a wrong candidate, which the
-// caller's confirmation against the log rejects, or an endless probe sequence,
-// which find() reports.
+// caller turns a time window into the first offset appended in it).
+// A slot keeps the top 48 bits of the id's hash (its home slot is their fraction of
+// the table) and, in the low 16 bits, a check of those bits and the offset. A lookup
+// verifies every occupied slot it passes: a damaged slot, even the one of the id
+// looked up, throws IndexDamaged (the owner rebuilds the file from the log) instead
+// of reading as a miss, which would let a duplicate in. (Without the check, a flipped
+// offset made the caller's confirmation fail and the id look new.)
 class IdIndex : public MappedTable {
  public:
   struct Slot {
-    uint64_t hash;  // 0: empty
+    uint64_t hash;  // 0: empty; else the id hash's top 48 bits, then the check
     int64_t offset;
   };
 
@@ -174,13 +177,16 @@ class IdIndex : public MappedTable {
   static std::unique_ptr<IdIndex> create(const std::string& path, uint64_t capacity,
                                          int64_t covered_end);
 
-  void prefetch(uint64_t h) { __builtin_prefetch(slot(place(h)), 1); }
+  void prefetch(uint64_t h) { __builtin_prefetch(slot(place(key(h))), 1); }
   // Calls f(offset) for each entry whose hash is h, in probe order, until it
   // returns true; returns that entry's offset. On a miss, `*empty` is the slot
   // insert_at() may fill. Throws IndexDamaged when the probe sequence never ends.
+  // Throws IndexDamaged when a slot passed fails its check, or when the probe
+  // sequence never ends.
   template <typename F>
   std::optional<int64_t> find(uint64_t h, F&& f, Slot** empty = nullptr) {
-    uint64_t i = place(h);
+    uint64_t k = key(h);
+    uint64_t i = place(k);
     for (uint64_t n = 0;; ++n, i = next(i)) {
       Slot* s = slot(i);
       if (s->hash == 0) {
@@ -188,7 +194,8 @@ class IdIndex : public MappedTable {
         return std::nullopt;
       }
       if (n > kMaxProbe) damaged();
-      if (s->hash == h && f(s->offset)) return s->offset;
+      verify(*s, i);
+      if ((s->hash & kKeyBits) == k && f(s->offset)) return s->offset;
     }
   }
   void insert_at(Slot* empty, uint64_t h, int64_t offset);
@@ -202,24 +209,28 @@ class IdIndex : public MappedTable {
       if (i + kAhead < from.slots_)
         if (uint64_t ahead = from.slot(i + kAhead)->hash) prefetch(ahead);
       const Slot* s = from.slot(i);
-      if (s->hash != 0 && keep(s->offset)) insert(s->hash, s->offset);
+      if (s->hash == 0) continue;
+      from.verify(*s, i);
+      if (keep(s->offset)) insert(s->hash, s->offset);
     }
-  }
-  // Calls f(hash, offset) for every entry.
-  template <typename F>
-  void for_each(F&& f) {
-    for (uint64_t i = 0; i < slots_; ++i)
-      if (const Slot* s = slot(i); s->hash != 0) f(s->hash, s->offset);
   }
 
  private:
   static constexpr uint64_t kMaxProbe = 4096;
+  static constexpr uint64_t kKeyBits = ~uint64_t(0xffff);
   using MappedTable::MappedTable;
   Slot* slot(uint64_t i) const { return reinterpret_cast<Slot*>(slot_area()) + i; }
+  // The part of a hash a slot keeps: its top 48 bits, never all zero.
+  static uint64_t key(uint64_t h) {
+    uint64_t k = h & kKeyBits;
+    return k ? k : uint64_t(1) << 16;
+  }
+  static uint64_t check(uint64_t k, int64_t offset);
+  void verify(const Slot& s, uint64_t i) const;
   // Any slot count works (the table is sized to what it will hold, not to a power
-  // of two): a hash's home slot is its fraction of the table.
-  uint64_t place(uint64_t h) const {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(h) * slots_) >> 64);
+  // of two): a key's home slot is its fraction of the table.
+  uint64_t place(uint64_t k) const {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(k) * slots_) >> 64);
   }
   uint64_t next(uint64_t i) const { return i + 1 == slots_ ? 0 : i + 1; }
   [[noreturn]] void damaged() const;

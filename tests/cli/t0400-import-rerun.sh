@@ -6,7 +6,9 @@
 # 10th run starts with the partitions' id, key and producer caches deleted or
 # overwritten with garbage: they are rebuilt from the log with the same answers.
 # At the end each topic holds every input event exactly once, in input order per
-# key, and pspf-topics verify finds nothing wrong. Last, a keyless import resumed.
+# key, and pspf-topics verify finds nothing wrong. Then bytes flipped in occupied
+# slots of the id index (its header left valid): a re-run still appends nothing.
+# Last, a keyless import resumed.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 RANDOM=4711
@@ -100,6 +102,18 @@ for mode in id producer; do
   expect_exit 0 pspf-produce "$topic" --key-field item "${args[@]}" --receipts in.jsonl
   expect_eq "$(appended_in "$OUT")" 0 "$mode: events appended by a run after a complete one"
 done
+
+# Damage inside the id index's slots, its header left valid: each slot carries a check,
+# so a lookup that passes a damaged one rebuilds the index from the log, where a
+# flipped offset or hash used to read as a miss and let the duplicate in.
+for f in "$PSPF_DIR"/topics/imp-id/*/ids.hix; do
+  for pos in $(od -An -v -t u1 -w1 -j 64 "$f" | awk '$1 != 0 && n++ < 40 { print NR - 1 + 64 }'); do
+    flip_byte "$f" "$pos"
+  done
+done
+expect_exit 0 pspf-produce imp-id --key-field item --id-field event_id --receipts in.jsonl
+expect_eq 0 "$(appended_in "$OUT")" "id: events appended after slots of the id index were damaged"
+check imp-id
 
 # Keyless lines: a re-run must send each line to the partition the first run sent
 # it to (by position, not by a per-process sticky partition).

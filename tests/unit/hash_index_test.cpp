@@ -1,4 +1,4 @@
-// hash_index.cpp (KeyIndex): colliding hashes are told apart by the caller's
+// hash_index.cpp (KeyIndex, IdIndex): colliding hashes are told apart by the caller's
 // confirmation, the table says when it must grow, a published table reloads as it was,
 // and a damaged one is refused (header) or reported (slot), never trusted.
 #include <doctest/doctest.h>
@@ -124,5 +124,40 @@ TEST_CASE("a damaged key index is refused at its header and reported at its slot
     auto t = KeyIndex::open(path, kKind);
     REQUIRE(t);
     CHECK_THROWS_AS(t->for_each([](const KeyIndex::Slot&) {}), IndexDamaged);
+  }
+}
+
+TEST_CASE(
+    "a damaged id index slot is reported by a lookup that passes it, never taken for a miss") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/ids.hix";
+  uint64_t h = MappedTable::hash("event-1");
+  {
+    auto t = IdIndex::create(path, 16, 0);
+    t->insert(h, 42);
+    t->set_covered_end(43);
+    t->publish();
+  }
+  std::string good = test::read_bytes(path);
+  auto lookup = [&] {
+    auto t = IdIndex::open(path);
+    REQUIRE(t);
+    return t->find(h, [](int64_t at) { return at == 42; });
+  };
+  CHECK(lookup() == 42);
+  // Every bit of the occupied slot: a miss there would let a duplicate of event-1 in.
+  size_t at = 64;
+  while (at + 16 <= good.size() && good.find_first_not_of('\0', at) >= at + 16) at += 16;
+  REQUIRE(at + 16 <= good.size());
+  for (uint64_t bit = at * 8; bit < (at + 16) * 8; ++bit) {
+    CAPTURE(bit);
+    test::write_bytes(path, test::flip_bit(good, bit));
+    CHECK_THROWS_AS(lookup(), IndexDamaged);
+  }
+  // Every bit of the header: the table is not opened (the owner rebuilds it).
+  for (uint64_t bit = 0; bit < 64 * 8; ++bit) {
+    CAPTURE(bit);
+    test::write_bytes(path, test::flip_bit(good, bit));
+    CHECK(IdIndex::open(path) == nullptr);
   }
 }
