@@ -85,11 +85,15 @@ MappedTable::MappedTable(std::string path, Mapping m)
   // The mapping keeps the file: a descriptor less per partition for a process that
   // writes to hundreds of them.
   fd_.reset();
-  // Lookups land on random pages: map them all, writable, in one call rather than
-  // taking two page faults per page (a read fault, then a write fault) on the way.
+  // A new table (a rebuild, a growth, a first import) is filled at random pages:
+  // map them all, writable, in one call rather than taking two page faults per page
+  // (a read fault, then a write fault) on the way. Never a table that exists: a
+  // write fault marks its page dirty, so populating it writable made every process
+  // that opened the table write all of it back to the disk (a 34 MB id index for
+  // one appended event); its pages are faulted in as lookups reach them.
   // Only an optimisation: older kernels say EINVAL and fault as usual.
 #ifdef MADV_POPULATE_WRITE
-  ::madvise(map_, bytes_, MADV_POPULATE_WRITE);
+  if (!tmp_.empty()) ::madvise(map_, bytes_, MADV_POPULATE_WRITE);
 #endif
 }
 
