@@ -87,13 +87,19 @@ MappedTable::MappedTable(std::string path, Mapping m)
   fd_.reset();
   // A new table (a rebuild, a growth, a first import) is filled at random pages:
   // map them all, writable, in one call rather than taking two page faults per page
-  // (a read fault, then a write fault) on the way. Never a table that exists: a
-  // write fault marks its page dirty, so populating it writable made every process
+  // (a read fault, then a write fault) on the way. Not a table that exists, not yet:
+  // a write fault marks its page dirty, so populating it writable made every process
   // that opened the table write all of it back to the disk (a 34 MB id index for
-  // one appended event); its pages are faulted in as lookups reach them.
+  // one appended event). Its pages are faulted in as lookups reach them, until
+  // expect() or count_insert() sees an import.
+  if (!tmp_.empty()) populate();
+}
+
+void MappedTable::populate() {
+  populated_ = true;
   // Only an optimisation: older kernels say EINVAL and fault as usual.
 #ifdef MADV_POPULATE_WRITE
-  if (!tmp_.empty()) ::madvise(map_, bytes_, MADV_POPULATE_WRITE);
+  ::madvise(map_, bytes_, MADV_POPULATE_WRITE);
 #endif
 }
 
@@ -208,7 +214,14 @@ void MappedTable::set_covered_end(int64_t end) {
 
 uint64_t MappedTable::used() const { return le::load<uint64_t>(map_ + 16); }
 
-void MappedTable::count_insert() { le::store<uint64_t>(map_ + 16, used() + 1); }
+void MappedTable::expect(uint64_t n) {
+  if (!populated_ && n >= bytes_ / 4096) populate();
+}
+
+void MappedTable::count_insert() {
+  le::store<uint64_t>(map_ + 16, used() + 1);
+  if (!populated_ && ++inserts_ > bytes_ / (64 * 4096)) populate();
+}
 
 void MappedTable::seal_header() { le::store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
 

@@ -168,6 +168,8 @@ void PartitionState::reserve_ids(uint64_t more) {
   // file (all duplicates) must not double the table for nothing.
   if (ids_->used() * 2 < more && (ids_->used() + more) * 2 > ids_->slot_count())
     grow_ids(ids_->used() + more);
+  else
+    ids_->expect(more);
 }
 
 void PartitionState::forget_ids() {
