@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -168,24 +169,18 @@ namespace {
 // Bytes of the mappings of `path` in this process that are dirty (smaps), or -1 when
 // smaps does not list it.
 long dirty_bytes_mapped(const std::string& path) {
-  std::string smaps = test::read_bytes("/proc/self/smaps");
+  std::istringstream smaps(test::read_bytes("/proc/self/smaps"));
   long dirty = -1;
   bool in = false;
-  size_t pos = 0;
-  while (pos < smaps.size()) {
-    size_t eol = smaps.find('\n', pos);
-    std::string line = smaps.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
-    pos = eol == std::string::npos ? smaps.size() : eol + 1;
-    bool header = line.find('-') < line.find(' ') && line.find(' ') != std::string::npos &&
-                  line.find(':') > line.find(' ');
-    if (header) {
+  for (std::string line; std::getline(smaps, line);) {
+    std::string first = line.substr(0, line.find(' '));
+    if (first.empty() || first.back() != ':') {  // a mapping: "start-end perms ... path"
       in = line.size() >= path.size() &&
            line.compare(line.size() - path.size(), path.size(), path) == 0;
       if (in && dirty < 0) dirty = 0;
-      continue;
+    } else if (in && (first == "Shared_Dirty:" || first == "Private_Dirty:")) {
+      dirty += std::stol(line.substr(first.size())) * 1024;  // "N kB"
     }
-    if (in && (line.rfind("Shared_Dirty:", 0) == 0 || line.rfind("Private_Dirty:", 0) == 0))
-      dirty += std::stol(line.substr(line.find(':') + 1)) * 1024;
   }
   return dirty;
 }
