@@ -19,9 +19,9 @@ constexpr uint32_t kFormat = 1;
 constexpr size_t kSize = 24;
 }  // namespace
 
-std::optional<int64_t> read_mark(int fd, const std::string& path) {
+std::optional<int64_t> read_mark(int fd, const std::string& path, uint64_t at) {
   char raw[kSize];
-  if (pread_full(fd, raw, kSize, 0, path) != kSize) return std::nullopt;
+  if (pread_full(fd, raw, kSize, at, path) != kSize) return std::nullopt;
   if (le::load<uint32_t>(raw) != kMagic || le::load<uint32_t>(raw + 4) != kFormat ||
       le::load<uint64_t>(raw + 16) != XXH3_64bits(raw, 16))
     return std::nullopt;
@@ -30,16 +30,18 @@ std::optional<int64_t> read_mark(int fd, const std::string& path) {
   return value;
 }
 
-void write_mark(int fd, int64_t value, const std::string& path) {
+void write_mark(int fd, int64_t value, const std::string& path, uint64_t at) {
   char raw[kSize];
   le::store<uint32_t>(raw, kMagic);
   le::store<uint32_t>(raw + 4, kFormat);
   le::store<int64_t>(raw + 8, value);
   le::store<uint64_t>(raw + 16, XXH3_64bits(raw, 16));
-  // One 24-byte pwrite at offset 0 stays within one page: readers see the old or the
-  // new mark, and a torn one fails its checksum and reads as "nothing known". Not
-  // synced: a mark lost to a power loss is only behind, and is published again.
-  pwrite_all(fd, raw, kSize, 0, path);
+  // One 24-byte pwrite in the first page (every mark is there) stays within that
+  // page: readers see the old or the new mark, and a torn one fails its checksum and
+  // reads as "nothing known". Not synced: a mark lost to a power loss is only behind,
+  // and is published again.
+  static_assert(kRemovedKeysMarkAt + kSize <= 4096);
+  pwrite_all(fd, raw, kSize, at, path);
 }
 
 std::optional<Offset> read_durable_end(int fd, const std::string& path) {

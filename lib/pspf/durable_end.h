@@ -43,11 +43,15 @@
 namespace pspf {
 
 // The mark itself, for any lock file that publishes how far a file beside it is
-// synced: a partition's durable end (an offset, below), and a group's synced length of
-// offsets.log (bytes, group_offsets.h). nullopt: none, or not valid. `path` names the
-// lock file in messages. Throws Error(io) on a read or write error.
-std::optional<int64_t> read_mark(int fd, const std::string& path);
-void write_mark(int fd, int64_t value, const std::string& path);
+// synced: a partition's durable end (an offset, below, at byte 0 of its lock file),
+// removed-keys' synced length (bytes, at kRemovedKeysMarkAt of the same file:
+// removed_keys.h), and a group's synced length of offsets.log (bytes, at byte 0 of
+// the group's lock file: group_offsets.h). Each mark is 24 bytes at its own position
+// `at`. nullopt: none, or not valid. `path` names the lock file in messages. Throws
+// Error(io) on a read or write error.
+std::optional<int64_t> read_mark(int fd, const std::string& path, uint64_t at = 0);
+void write_mark(int fd, int64_t value, const std::string& path, uint64_t at = 0);
+constexpr uint64_t kRemovedKeysMarkAt = 24;
 
 // The published durable end in the lock file open as `fd` (nullopt: none, or not
 // valid). `path` names the file in messages. Throws Error(io) on a read error.

@@ -29,11 +29,8 @@ uint64_t g_compact_bytes = 1u << 20;
 // holds at least one entry, and a payload of 64 MiB or more is damage.
 // A suspect last record (complete, checksum failing) is kept apart from a torn one:
 // the synced length tells a record the crash cut short from a damaged synced one.
-const FrameFormat kFormat = [] {
-  FrameFormat f = simple_frame_format("commit record", 0x314f5350, kFixed, (64u << 20) - 1, false);
-  f.suspect_is_torn = false;
-  return f;
-}();
+const FrameFormat kFormat =
+    simple_frame_format("commit record", 0x314f5350, kFixed, (64u << 20) - 1, false);
 
 enum Kind : uint8_t { kCommit = 1, kClaim = 2, kSet = 3, kPending = 4 };
 

@@ -181,8 +181,23 @@ void PartitionState::ids_written(Offset end) { ids_->set_covered_end(end.value);
 
 // ----------------------------------------------------------------------- keys
 
+namespace {
+// removed-keys' counts; damage is named with the partition, as the other refusals
+// to answer a key version are.
+std::unordered_map<std::string, uint64_t> removed_counts(const std::string& dir,
+                                                         const std::string& label) {
+  try {
+    return load_removed_keys(dir);
+  } catch (const Error& e) {
+    if (e.code() != Errc::corrupt) throw;
+    throw Error(Errc::corrupt,
+                fmt::format("{}: cannot work out key versions: {}", label, e.what()));
+  }
+}
+}  // namespace
+
 int64_t PartitionState::key_version(std::string_view key, Offset end) {
-  removed_ = load_removed_keys(dir_);
+  removed_ = removed_counts(dir_, label_);
   if (keys_ && keys_->replaced()) keys_.reset();
   if (!keys_) keys_ = KeyIndex::open(keys_path(dir_), kKeysKind);
   for (int attempt = 0;; ++attempt) {
@@ -205,7 +220,7 @@ int64_t PartitionState::key_version(std::string_view key, Offset end) {
 }
 
 int64_t PartitionState::peek_key_version(std::string_view key, Offset end, Offset log_end) {
-  removed_ = load_removed_keys(dir_);
+  removed_ = removed_counts(dir_, label_);
   auto removed = removed_.find(std::string(key));
   // The version before the first event of the key still in the log.
   int64_t none = removed == removed_.end() ? -1 : static_cast<int64_t>(removed->second) - 1;

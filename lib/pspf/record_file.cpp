@@ -44,12 +44,8 @@ bool frame_checksum_matches(const FrameFormat& f, const char* p, uint64_t length
 
 FrameFormat simple_frame_format(const char* what, uint32_t magic, uint32_t min_payload,
                                 uint32_t max_payload, bool seed_with_length) {
-  FrameFormat f{what,
-                magic,
-                kSimpleFrameHeader,
-                simple_check_header,
-                /*header_checked=*/false,
-                /*suspect_is_torn=*/true};
+  FrameFormat f{what, magic, kSimpleFrameHeader, simple_check_header,
+                /*header_checked=*/false};
   f.min_payload = min_payload;
   f.max_payload = max_payload;
   f.seed_with_length = seed_with_length;
@@ -141,7 +137,6 @@ FrameStatus FrameReader::bad_tail(FrameStatus status) {
       return FrameStatus::corrupt;
     }
   }
-  if (status == FrameStatus::suspect && f_.suspect_is_torn) return FrameStatus::torn;
   return status;
 }
 

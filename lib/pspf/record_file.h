@@ -26,8 +26,9 @@
 //            it as the end, the next writer cuts it off (under its lock)
 //   suspect  a last frame of complete length whose checksum fails: a write a power
 //            loss kept the size of but not the data, or a bit flipped in acknowledged
-//            data. Readers treat it as the end; what a writer does is the format's
-//            (FrameFormat::suspect_is_torn)
+//            data. Readers treat it as the end; a writer asks the mark in its lock
+//            file (a partition's durable end, a synced length): a frame past it was
+//            never acknowledged and is cut as torn, one short of it is damage
 //   corrupt  a bad frame followed by more data. Never skipped: reported with the byte
 //            position.
 #pragma once
@@ -57,13 +58,6 @@ struct FrameFormat {
   // one, a flipped length bit in a middle frame can reach past the end of the file:
   // see the rule above.
   bool header_checked;
-  // True when a suspect frame is reported as torn. Segments and offsets.log keep
-  // suspect: their writers read a mark in the lock file (a partition's durable end, a
-  // group's synced length) to tell a never-acknowledged write from damaged
-  // acknowledged data. removed-keys has no such mark, and each frame is synced
-  // before it counts, so a last frame that fails its checksum is treated as a write
-  // the crash cut short, as it always was.
-  bool suspect_is_torn;
   // Simple 16-byte frames (simple_frame_format): payload length bounds.
   uint32_t min_payload = 0;
   uint32_t max_payload = 0;
@@ -152,8 +146,8 @@ class FrameReader {
   std::string reason_;
 };
 
-// How a scan ended: `status` is end, torn or corrupt (suspect when the format keeps
-// it), `valid_end` the end of the last whole frame, `reason` what is wrong.
+// How a scan ended: `status` is end, torn, suspect or corrupt, `valid_end` the end of the last
+// whole frame, `reason` what is wrong.
 struct ScanEnd {
   FrameStatus status;
   uint64_t valid_end;

@@ -1,12 +1,15 @@
 #include "pspf/removed_keys.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "pspf/buffer.h"
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/le.h"
@@ -61,9 +64,11 @@ bool decode(const char* p, size_t n, RemovalRecord& r) {
   return p == end;
 }
 
-// Reads the frames of the file open as `fd` into `out` (when not null). A torn last
-// frame (record_file.h) is left out; damage throws.
-ScanEnd scan(int fd, const std::string& path, std::vector<RemovalRecord>* out) {
+// Reads the frames of the file open as `fd` into `out` (when not null). A torn or
+// suspect last frame (record_file.h) is left out; damage throws, and so does a valid
+// end short of `synced`, the synced length published for the file.
+ScanEnd scan(int fd, const std::string& path, std::optional<int64_t> synced,
+             std::vector<RemovalRecord>* out) {
   ScanEnd end = scan_frames(kFormat, fd, path, 0, [&](const char* frame, uint64_t length) {
     RemovalRecord r;
     if (!decode(frame + kSimpleFrameHeader, length - kSimpleFrameHeader, r))
@@ -73,17 +78,61 @@ ScanEnd scan(int fd, const std::string& path, std::vector<RemovalRecord>* out) {
   });
   if (end.status == FrameStatus::corrupt)
     throw Error(Errc::corrupt, fmt::format("{}: {}{}", path, end.reason, kHint));
+  if (synced && end.valid_end < static_cast<uint64_t>(*synced)) {
+    std::string what = end.status == FrameStatus::end ? "the file ends there" : end.reason;
+    throw Error(Errc::corrupt,
+                fmt::format("{}: synced records are damaged or missing: the valid records end "
+                            "at byte {} ({}), but they were synced up to byte {}: key versions "
+                            "rebuilt from it would go backwards{}",
+                            path, end.valid_end, what, *synced, kHint));
+  }
   return end;
+}
+
+// The synced length published in the partition's lock file (nullopt: none, as with a
+// partition of an older pspf, or none valid: nothing is known).
+std::optional<int64_t> read_synced(const std::string& partition_dir) {
+  std::string lock_path = paths::partition_lock(partition_dir);
+  Fd lock = open_file_if_exists(lock_path, O_RDONLY);
+  if (!lock.valid()) return std::nullopt;
+  return read_mark(lock.get(), lock_path, kRemovedKeysMarkAt);
+}
+
+// Publishes `length` as the synced length. The caller holds the partition lock, whose
+// file exists; without one (a compacted copy being made), nothing is published.
+void publish_synced(const std::string& partition_dir, uint64_t length, bool sync) {
+  std::string lock_path = paths::partition_lock(partition_dir);
+  Fd lock = open_file_if_exists(lock_path, O_RDWR);
+  if (!lock.valid()) return;
+  write_mark(lock.get(), static_cast<int64_t>(length), lock_path, kRemovedKeysMarkAt);
+  if (sync) sync_data(lock.get(), lock_path);
 }
 
 }  // namespace
 
 std::vector<RemovalRecord> read_removal_records(const std::string& partition_dir) {
   std::string path = paths::removed_keys(partition_dir);
-  std::vector<RemovalRecord> out;
-  Fd fd = open_file_if_exists(path, O_RDONLY);
-  if (fd.valid()) scan(fd.get(), path, &out);
-  return out;
+  for (int attempt = 1;; ++attempt) {
+    std::vector<RemovalRecord> out;
+    // The file first, then the synced length: what was synced when the length was
+    // read is in the file as opened (a writer publishes a length after its sync, and
+    // lowers it before it replaces the file).
+    Fd fd = open_file_if_exists(path, O_RDONLY);
+    if (!fd.valid()) return out;
+    std::optional<int64_t> synced = read_synced(partition_dir);
+    try {
+      scan(fd.get(), path, synced, &out);
+    } catch (const Error& e) {
+      // Replaced since it was opened (rewritten as totals): the length may be the new
+      // file's. Read again.
+      struct stat st;
+      if (e.code() != Errc::corrupt || attempt >= 3 || ::fstat(fd.get(), &st) != 0 ||
+          static_cast<uint64_t>(st.st_ino) == inode_of_path(path))
+        throw;
+      continue;
+    }
+    return out;
+  }
 }
 
 bool removal_applied(const std::string& partition_dir, const RemovalRecord& r) {
@@ -136,12 +185,24 @@ void append_removal_records(const std::string& partition_dir,
   std::string path = paths::removed_keys(partition_dir);
   bool existed = path_exists(path);
   Fd fd = open_file(path, O_RDWR | O_CREAT, 0644);
-  // A torn frame is what a writer killed mid-write leaves: it never committed.
-  uint64_t end = repair_tail(fd.get(), path, scan(fd.get(), path, nullptr), kHint);
+  // 1. Past the synced length (or with none published), a torn or suspect last frame
+  //    is what a writer killed before its sync left: it never committed, and we hold
+  //    the lock, so it is cut off (to quarantine). Short of it, the file is damaged:
+  //    scan throws, and nothing is written.
+  //    A file that was not there has nothing synced, whatever the mark says: a person
+  //    removed it (kHint) and gave the counts up.
+  ScanEnd found =
+      scan(fd.get(), path, existed ? read_synced(partition_dir) : std::nullopt, nullptr);
+  if (found.status == FrameStatus::suspect) found.status = FrameStatus::torn;
+  uint64_t end = repair_tail(fd.get(), path, found, kHint);
+  // 2. Append and sync the frames: the commit point of their changes.
   std::string frames;
   for (const auto& r : records) frames += encode(r);
   append_frames(fd.get(), path, end, frames);
   if (!existed) sync_dir(partition_dir);
+  // 3. Publish the new synced length (not synced itself: lost to a power loss, it is
+  //    only behind, as durable_end.h says of a partition's mark).
+  publish_synced(partition_dir, end + frames.size(), false);
 }
 
 void write_removed_totals(const std::string& partition_dir,
@@ -149,7 +210,16 @@ void write_removed_totals(const std::string& partition_dir,
   RemovalRecord r;
   r.kind = RemovalKind::totals;
   r.counts = counts;
-  write_file_atomic(paths::removed_keys(partition_dir), encode(r));
+  std::string bytes = encode(r);
+  std::string path = paths::removed_keys(partition_dir);
+  // 1. Lower the synced length to what both files hold, and sync it: a power loss
+  //    must leave neither file short of the published length (read as records lost).
+  if (std::optional<int64_t> synced = read_synced(partition_dir))
+    publish_synced(partition_dir, std::min<uint64_t>(*synced, bytes.size()), true);
+  // 2. Replace the file (written, synced, renamed, directory synced).
+  write_file_atomic(path, bytes);
+  // 3. Publish the new file's length.
+  publish_synced(partition_dir, bytes.size(), false);
 }
 
 }  // namespace pspf

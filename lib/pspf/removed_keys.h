@@ -15,6 +15,12 @@
 // segment's .log is gone. Counts accumulate over every applied record; a record not
 // yet applied (a compaction that died between the commit and the rename) does not
 // count until the next compaction finishes it.
+//
+// After each sync, the writer publishes the file's synced length in the partition's
+// lock file (at kRemovedKeysMarkAt: durable_end.h). A bad last frame past it is a
+// write a crash cut short (ignored, and cut by the next writer); short of it, the
+// file is damaged, and readers and writers throw Error(corrupt) rather than count
+// without it (key versions would go backwards).
 #pragma once
 
 #include <cstdint>
@@ -39,11 +45,12 @@ struct RemovalRecord {
 // Per-key counts of removed events over the applied records of the partition in
 // `partition_dir`; empty when the file does not exist. Exact when the caller holds
 // the partition lock (changes are committed and applied under it). Throws
-// Error(corrupt) when the file is damaged (a bad frame followed by more data).
+// Error(corrupt) when the file is damaged (a bad frame followed by more data, or
+// valid frames that end short of the synced length).
 std::unordered_map<std::string, uint64_t> load_removed_keys(const std::string& partition_dir);
 
-// Every whole record of the file in order (a torn last frame is left out). Throws
-// Error(corrupt) as above.
+// Every whole record of the file in order (a torn or suspect last frame past the
+// synced length is left out). Throws Error(corrupt) as above.
 std::vector<RemovalRecord> read_removal_records(const std::string& partition_dir);
 
 // True when `r`'s change is visible in the partition directory (see above).
@@ -61,16 +68,17 @@ bool removal_applied(const std::string& partition_dir, const RemovalRecord& r);
 std::optional<std::string> removal_shortfall(const std::string& partition_dir, Offset first_base,
                                              Offset end, uint64_t missing);
 
-// Appends `records` with one write and syncs the file (and the directory when the
-// file is new); cuts a torn last frame off first. Precondition: the caller holds the
-// partition lock. Throws Error(io), Error(corrupt).
+// Appends `records` with one write, syncs the file (and the directory when the file
+// is new), and publishes the new synced length; cuts a torn or suspect last frame
+// past the old length off first. Precondition: the caller holds the partition lock.
+// Throws Error(io), Error(corrupt) (and then writes nothing).
 void append_removal_records(const std::string& partition_dir,
                             const std::vector<RemovalRecord>& records);
 
-// Replaces the file with one totals record of `counts` (write a temporary, sync,
-// rename, sync the directory). Precondition: the partition lock is held and every
-// record is applied. With `partition_dir` a new partition (a copy), it creates the
-// file.
+// Replaces the file with one totals record of `counts`: lowers the synced length
+// (synced), writes a temporary, syncs it, renames it, syncs the directory, publishes
+// the new length (pspf-log(5), The removed-keys file). Precondition: the partition lock is held and
+// every record is applied. With `partition_dir` a new partition (a copy), it creates the file.
 void write_removed_totals(const std::string& partition_dir,
                           const std::unordered_map<std::string, uint64_t>& counts);
 

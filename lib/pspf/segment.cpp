@@ -19,12 +19,8 @@ std::optional<std::string> batch_check_header(const FrameFormat&, const char* p,
 // The header check covers the length, so a damaged length is a bad header (corrupt
 // unless zeros follow), never a batch reaching past the end. Suspect stays suspect:
 // the writer asks the partition's durable end whether it was ever acknowledged.
-const FrameFormat kBatchFormat{"batch",
-                               kBatchMagic,
-                               kBatchHeaderSize,
-                               batch_check_header,
-                               /*header_checked=*/true,
-                               /*suspect_is_torn=*/false};
+const FrameFormat kBatchFormat{"batch", kBatchMagic, kBatchHeaderSize, batch_check_header,
+                               /*header_checked=*/true};
 
 // Batches of small appends are read 64 KB at a time; those of bulk appends (about
 // 1 MB) one at a time (FrameReader). Each reader's buffer is fresh memory, and on a

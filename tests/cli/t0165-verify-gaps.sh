@@ -121,22 +121,62 @@ expect_exit 0 pspf-topics verify keyed
 expect_eq "topic keyed partition 0: ok, 1 records" "$(cat "$OUT")" "verify after compaction"
 rk="$PSPF_DIR/topics/keyed/0/removed-keys"
 cp "$rk" rk.saved
-flip_byte "$rk" $(($(stat -c %s "$rk") - 1))  # the last frame: it reads as a torn write
+rk_size=$(stat -c %s "$rk")
+flip_byte "$rk" $((rk_size - 1))  # the last frame, synced: damage, not a torn write
 expect_exit 1 pspf-topics verify keyed
-expect_eq "topic keyed partition 0: DAMAGED: $rk: 5 records are missing from offsets 0..5 of the log, but it counts 0 removed there (a record lost or damaged: rebuilt key versions would go backwards) (pspf-topics repair cannot mend this)" \
+expect_eq "topic keyed partition 0: DAMAGED: $rk: synced records are damaged or missing: the valid records end at byte 0 (bad frame at byte 0: checksum mismatch in a complete last frame), but they were synced up to byte $rk_size: key versions rebuilt from it would go backwards (the file may be removed only if key versions need not be exact) (pspf-topics repair cannot mend this)" \
   "$(cat "$OUT")" "verify of a damaged removed-keys"
 expect_exit 1 pspf-topics repair keyed
 expect_contains "$OUT" "cutting the log cannot mend this"
 rm "$PSPF_DIR/topics/keyed/0/keys.hix"
 expect_exit 1 pspf-replay keyed --key gone --current-version
-expect_contains "$ERR" "pspf-replay: error: topic keyed partition 0: cannot work out key versions: $rk: 5 records are missing"
+expect_contains "$ERR" "pspf-replay: error: topic keyed partition 0: cannot work out key versions: $rk: synced records are damaged or missing"
 before=$(tree_digest "$PSPF_DIR/topics/keyed/0")
 echo '{"n":5}' | expect_exit 1 pspf-produce keyed -k gone --expect-version no_stream
-expect_contains "$ERR" "cannot rebuild key versions"
+expect_contains "$ERR" "topic keyed partition 0: cannot work out key versions: $rk: synced records are damaged"
 expect_eq "$before" "$(tree_digest "$PSPF_DIR/topics/keyed/0")" "partition after a refused produce"
 cp rk.saved "$rk"
 expect_exit 0 pspf-replay keyed --key gone --current-version
 expect_eq "4" "$(cat "$OUT")" "version with removed-keys restored"
+
+# --- The last synced frame of removed-keys damaged, then a compaction that would append
+# to it: it refuses, naming the file, and leaves the partition as it found it (before,
+# it cut the frame off as a torn write, exit 0, and the counts were lost for good).
+# Each byte of the frame is tried: header, checksum, payload.
+printf '{"n":%s}\n' 1 2 | expect_exit 0 pspf-produce keyed -k other -q
+echo null | expect_exit 0 pspf-produce keyed -k other -q
+wait_clock_past $(($(now_ms) + 2))
+part="$PSPF_DIR/topics/keyed/0"
+size=$(stat -c %s "$rk")
+for pos in 0 4 8 15 16 $((size - 1)); do
+  cp rk.saved "$rk"
+  flip_byte "$rk" "$pos"
+  before=$(tree_digest "$part")
+  expect_exit 1 pspf-compact keyed --roll
+  if [ "$pos" = 0 ]; then  # no frame magic: corrupt wherever it is
+    expect_contains "$ERR" "pspf-compact: error: $rk: bad frame at byte 0: no frame magic"
+  else  # the length, the checksum, the payload: a frame lost short of the synced length
+    expect_contains "$ERR" "pspf-compact: error: $rk: synced records are damaged or missing: the valid records end at byte 0"
+    expect_contains "$ERR" "but they were synced up to byte $size"
+  fi
+  expect_eq "$before" "$(tree_digest "$part")" "partition after a refused compaction (byte $pos)"
+  expect_exit 1 pspf-topics verify keyed
+  expect_contains "$OUT" "DAMAGED: $rk: "
+done
+# Cut short (a frame lost, not flipped): the same refusal.
+cp rk.saved "$rk"
+truncate -s $((size - 1)) "$rk"
+expect_exit 1 pspf-compact keyed --roll
+expect_contains "$ERR" "but they were synced up to byte $size"
+# Restored, the compaction goes ahead and every key keeps its version.
+cp rk.saved "$rk"
+expect_exit 0 pspf-compact keyed --roll
+expect_exit 0 pspf-topics verify keyed
+expect_exit 0 pspf-replay keyed --key gone --current-version
+expect_eq "4" "$(cat "$OUT")" "version of gone after the second compaction"
+expect_exit 0 pspf-replay keyed --key other --current-version
+expect_eq "2" "$(cat "$OUT")" "version of other after its tombstone was compacted away"
+[ -z "$(find "$part" -name '*quarantine*')" ] || fail "a quarantine file was left in $part"
 
 # --- topic.json: checksum, and partition directories.
 expect_exit 0 pspf-topics create parts -P 2

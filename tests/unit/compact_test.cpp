@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "pspf/compact.h"
+#include "pspf/durable_end.h"
 #include "pspf/error.h"
 #include "pspf/file.h"
 #include "pspf/latest.h"
@@ -257,6 +260,90 @@ TEST_CASE("removed-keys: a torn last frame is ignored, a bad frame before more d
   CHECK(load_removed_keys(tmp.path() + "/nothing-here").empty());
 }
 
+namespace {
+// removed-keys' synced length in the partition lock file of `dir`.
+std::optional<int64_t> removed_synced(const std::string& dir) {
+  std::string lock = paths::partition_lock(dir);
+  return read_mark(open_file(lock, O_RDONLY).get(), lock, kRemovedKeysMarkAt);
+}
+void publish_removed_synced(const std::string& dir, uint64_t n) {
+  std::string lock = paths::partition_lock(dir);
+  write_mark(open_file(lock, O_RDWR).get(), static_cast<int64_t>(n), lock, kRemovedKeysMarkAt);
+}
+RemovalRecord totals_of(const std::string& key, uint64_t n) {
+  RemovalRecord r;
+  r.kind = RemovalKind::totals;
+  r.counts = {{key, n}};
+  return r;
+}
+}  // namespace
+
+TEST_CASE("removed-keys: short of its synced length it is damaged, past it a torn write") {
+  test::TempDir tmp;
+  std::string dir = tmp.path(), path = paths::removed_keys(dir);
+  FileLock lock(paths::partition_lock(dir));  // creates the lock file, as every writer
+  append_removal_records(dir, {totals_of("a", 1)});
+  std::string first = read_small_file(path);
+  CHECK(removed_synced(dir) == int64_t(first.size()));
+  append_removal_records(dir, {totals_of("a", 1)});
+  std::string whole = read_small_file(path);
+  CHECK(removed_synced(dir) == int64_t(whole.size()));
+  CHECK(load_removed_keys(dir).at("a") == 2);
+
+  // Every byte of the synced last frame, flipped or cut off: refused by readers and by
+  // the next writer, which changes nothing.
+  for (size_t at = first.size(); at < whole.size(); ++at) {
+    CAPTURE(at);
+    std::string bad = whole;
+    bad[at] ^= 0x40;
+    for (const std::string& content : {bad, whole.substr(0, at)}) {
+      write_file_atomic(path, content);
+      CHECK_THROWS_AS(load_removed_keys(dir), Error);
+      CHECK_THROWS_AS(append_removal_records(dir, {totals_of("b", 1)}), Error);
+      CHECK(read_small_file(path) == content);
+      CHECK(list_dir(dir).size() == 2);  // no quarantine file: nothing was cut
+    }
+  }
+
+  // The same bytes past the published length are a write the crash cut short: ignored
+  // by readers, cut off (to quarantine) by the next writer, which then appends.
+  publish_removed_synced(dir, first.size());
+  std::string bad = whole;
+  bad[whole.size() - 1] ^= 0x40;
+  write_file_atomic(path, bad);
+  CHECK(load_removed_keys(dir).at("a") == 1);
+  append_removal_records(dir, {totals_of("b", 1)});
+  CHECK(load_removed_keys(dir) == std::unordered_map<std::string, uint64_t>{{"a", 1}, {"b", 1}});
+  CHECK(removed_synced(dir) == int64_t(read_small_file(path).size()));
+  CHECK(list_dir(dir).size() == 3);  // the cut frame, in quarantine
+
+  // Removed by a person who gave the counts up (the error's hint): the next writer
+  // starts a new file, whatever the old mark says.
+  remove_file(path);
+  append_removal_records(dir, {totals_of("c", 1)});
+  CHECK(load_removed_keys(dir) == std::unordered_map<std::string, uint64_t>{{"c", 1}});
+  CHECK(removed_synced(dir) == int64_t(read_small_file(path).size()));
+}
+
+TEST_CASE("removed-keys: rewritten as totals, the synced length follows the new file") {
+  test::TempDir tmp;
+  std::string dir = tmp.path(), path = paths::removed_keys(dir);
+  FileLock lock(paths::partition_lock(dir));
+  for (int i = 0; i < 5; ++i) append_removal_records(dir, {totals_of(fmt::format("k{}", i), 1)});
+  uint64_t before = read_small_file(path).size();
+  write_removed_totals(dir, load_removed_keys(dir));
+  uint64_t after = read_small_file(path).size();
+  REQUIRE(after < before);
+  CHECK(removed_synced(dir) == int64_t(after));
+  CHECK(load_removed_keys(dir).size() == 5);
+  // A crash after step 1 (the length lowered, the old file still there) leaves a file
+  // that reads whole.
+  publish_removed_synced(dir, after);
+  for (int i = 0; i < 5; ++i) append_removal_records(dir, {totals_of(fmt::format("k{}", i), 1)});
+  publish_removed_synced(dir, after);
+  CHECK(load_removed_keys(dir).at("k0") == 2);
+}
+
 TEST_CASE("retention by time and by bytes removes exactly the expected segments") {
   Fixture f(1 << 20, CleanupPolicy{false, true});
   // Six segments of 12 events (the last is the active one).
@@ -349,29 +436,38 @@ TEST_CASE("damage to removed-keys is reported, and key versions are never rebuil
   CHECK(s.problems.empty());
   std::string path = paths::removed_keys(f.dir);
   std::string whole = read_small_file(path);
-  std::string expected = fmt::format(
+  std::string lost = fmt::format(
       "{}: 5 records are missing from offsets 0..5 of the log, but it counts 0 removed there (a "
       "record lost or damaged: rebuilt key versions would go backwards)",
       path);
-  // A flipped byte in the last frame looks like a torn write, and the file gone like a
-  // partition never compacted: either way the removals are no longer counted.
+  std::string damaged = fmt::format(
+      "{}: synced records are damaged or missing: the valid records end at byte 0 (bad frame at "
+      "byte 0: checksum mismatch in a complete last frame), but they were synced up to byte {}: "
+      "key versions rebuilt from it would go backwards (the file may be removed only if key "
+      "versions need not be exact)",
+      path, whole.size());
+  // A flipped byte in the last frame, synced, is damage to acknowledged data; the file
+  // gone looks like a partition never compacted, and the removals are no longer
+  // counted. Either way, no key version is answered.
   std::string flipped = whole;
   flipped.back() = static_cast<char>(flipped.back() ^ 1);
-  for (const std::string* content :
-       {static_cast<const std::string*>(&flipped), static_cast<const std::string*>(nullptr)}) {
-    if (content)
-      write_file_atomic(path, *content);
+  struct Case {
+    const std::string* content;  // nullptr: the file removed
+    std::string problem, refusal;
+  };
+  for (const Case& c : {Case{&flipped, damaged, "cannot work out key versions: " + damaged},
+                        Case{nullptr, lost, "cannot rebuild key versions: " + lost}}) {
+    if (c.content)
+      write_file_atomic(path, *c.content);
     else
       ::unlink(path.c_str());
     s = scan_partition(f.dir, true);
     CHECK_FALSE(s.damaged);
-    CHECK(s.problems == std::vector<std::string>{expected});
+    CHECK(s.problems == std::vector<std::string>{c.problem});
     ::unlink((f.dir + "/keys.hix").c_str());
     auto fresh = f.log.writer(f.t, PartitionId(0));
-    CHECK_THROWS_WITH_AS(
-        fresh->key_version("gone"),
-        fmt::format("topic t partition 0: cannot rebuild key versions: {}", expected).c_str(),
-        Error);
+    CHECK_THROWS_WITH_AS(fresh->key_version("gone"),
+                         fmt::format("topic t partition 0: {}", c.refusal).c_str(), Error);
     CHECK_THROWS_AS(put_expecting(*fresh, "gone", ExpectVersion::no_stream()), Error);
   }
   write_file_atomic(path, whole);
