@@ -231,11 +231,13 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
     out.torn_tail = out.suspect_tail = false;
   }
   // Key versions are rebuilt from the log and removed-keys: the offsets missing from
-  // the log must all be counted there (see removal_shortfall).
+  // the log must all be counted there (see removal_shortfall), and the file must read
+  // whole even when none are missing (the key versions refuse a damaged one).
   if (verify_indexes && !out.damaged && !segs.empty()) {
     uint64_t span = static_cast<uint64_t>(out.end.value - segs.front().value);
     uint64_t missing = span > out.records ? span - out.records : 0;
     try {
+      if (missing == 0) read_removal_records(partition_dir);
       if (auto why = removal_shortfall(partition_dir, segs.front(), out.end, missing))
         out.problems.push_back(*why);
     } catch (const Error& e) {

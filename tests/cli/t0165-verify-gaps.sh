@@ -178,6 +178,27 @@ expect_exit 0 pspf-replay keyed --key other --current-version
 expect_eq "2" "$(cat "$OUT")" "version of other after its tombstone was compacted away"
 [ -z "$(find "$part" -name '*quarantine*')" ] || fail "a quarantine file was left in $part"
 
+# --- removed-keys damaged where no offset is missing from the log (compaction emptied
+# and removed the first segment): verify reads it all the same, and agrees with the
+# key versions, which refuse (before, verify said ok).
+expect_exit 0 pspf-topics create first -P 1 --cleanup compact --delete-retention 0s
+events 4 | expect_exit 0 pspf-produce first -k gone -q
+echo null | expect_exit 0 pspf-produce first -k gone -q
+wait_clock_past $(($(now_ms) + 2))
+expect_exit 0 pspf-compact first --roll
+echo '{"n":9}' | expect_exit 0 pspf-produce first -k kept -q
+part="$PSPF_DIR/topics/first/0"
+[ ! -e "$part/00000000000000000000.log" ] || fail "the emptied first segment is still there"
+expect_exit 0 pspf-topics verify first
+expect_eq "topic first partition 0: ok, 1 records" "$(cat "$OUT")" "verify of an intact partition"
+rk="$part/removed-keys"
+flip_byte "$rk" $(($(stat -c %s "$rk") - 1))
+expect_exit 1 pspf-topics verify first
+expect_contains "$OUT" "topic first partition 0: DAMAGED: $rk: synced records are damaged or missing"
+rm -f "$part/keys.hix"
+expect_exit 1 pspf-replay first --key gone --current-version
+expect_contains "$ERR" "$rk: synced records are damaged or missing"
+
 # --- topic.json: checksum, and partition directories.
 expect_exit 0 pspf-topics create parts -P 2
 echo '{"n":1}' | expect_exit 0 pspf-produce parts -p 1 -q
