@@ -487,6 +487,11 @@ uint64_t inode_of_path(const std::string& path) {
   return stat_path(path, st) ? static_cast<uint64_t>(st.st_ino) : 0;
 }
 
+bool replaced_since_open(int fd, const std::string& path) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_of_path(path);
+}
+
 bool remove_file(const std::string& path) {
   Place pl = locate(path);
   if (pl.missing) return false;

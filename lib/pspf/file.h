@@ -106,6 +106,10 @@ void make_dirs(const std::string& path);
 bool remove_file(const std::string& path);
 // The inode number of `path` (not following a final symlink), or 0 when missing.
 uint64_t inode_of_path(const std::string& path);
+// True when `path` no longer names the file open as `fd`: another process renamed a
+// new file over it, or removed it (false when `fd` cannot be stat'ed). For readers of
+// files that writers replace whole.
+bool replaced_since_open(int fd, const std::string& path);
 // Names in a directory (no "." or ".."), unsorted. Throws Error(not_found) if the
 // directory does not exist.
 std::vector<std::string> list_dir(const std::string& path);

@@ -155,9 +155,8 @@ std::map<TopicPartition, Committed> GroupOffsets::load() const {
     if (scan.status == FrameStatus::corrupt)
       throw Error(Errc::corrupt, fmt::format("{}: {}", path_, scan.reason));
     // A file compacted (replaced) since it was opened: the length may be the new one's.
-    struct stat st;
     if (synced && scan.valid_end < static_cast<uint64_t>(*synced) && attempt < 3 &&
-        ::fstat(fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_of_path(path_))
+        replaced_since_open(fd.get(), path_))
       continue;
     check_synced_length(synced, scan, path_, group_);
     // A torn or suspect last record past the synced length is a commit that never

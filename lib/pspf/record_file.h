@@ -146,8 +146,8 @@ class FrameReader {
   std::string reason_;
 };
 
-// How a scan ended: `status` is end, torn, suspect or corrupt, `valid_end` the end of the last
-// whole frame, `reason` what is wrong.
+// How a scan ended: `status` is end, torn, suspect or corrupt, `valid_end` the end of
+// the last whole frame, `reason` what is wrong.
 struct ScanEnd {
   FrameStatus status;
   uint64_t valid_end;

@@ -1,7 +1,6 @@
 #include "pspf/removed_keys.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -125,10 +124,7 @@ std::vector<RemovalRecord> read_removal_records(const std::string& partition_dir
     } catch (const Error& e) {
       // Replaced since it was opened (rewritten as totals): the length may be the new
       // file's. Read again.
-      struct stat st;
-      if (e.code() != Errc::corrupt || attempt >= 3 || ::fstat(fd.get(), &st) != 0 ||
-          static_cast<uint64_t>(st.st_ino) == inode_of_path(path))
-        throw;
+      if (e.code() != Errc::corrupt || attempt >= 3 || !replaced_since_open(fd.get(), path)) throw;
       continue;
     }
     return out;

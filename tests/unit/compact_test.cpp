@@ -330,18 +330,21 @@ TEST_CASE("removed-keys: rewritten as totals, the synced length follows the new 
   std::string dir = tmp.path(), path = paths::removed_keys(dir);
   FileLock lock(paths::partition_lock(dir));
   for (int i = 0; i < 5; ++i) append_removal_records(dir, {totals_of(fmt::format("k{}", i), 1)});
-  uint64_t before = read_small_file(path).size();
+  std::string old = read_small_file(path);
+  CHECK(removed_synced(dir) == int64_t(old.size()));
   write_removed_totals(dir, load_removed_keys(dir));
   uint64_t after = read_small_file(path).size();
-  REQUIRE(after < before);
+  REQUIRE(after < old.size());
   CHECK(removed_synced(dir) == int64_t(after));
   CHECK(load_removed_keys(dir).size() == 5);
-  // A crash after step 1 (the length lowered, the old file still there) leaves a file
-  // that reads whole.
-  publish_removed_synced(dir, after);
-  for (int i = 0; i < 5; ++i) append_removal_records(dir, {totals_of(fmt::format("k{}", i), 1)});
-  publish_removed_synced(dir, after);
+  // A crash after step 1 (the length lowered to the new file's, the old file still
+  // there): the old file reads whole, and the next writer appends to it.
+  write_file_atomic(path, old);
+  CHECK(load_removed_keys(dir).size() == 5);
+  append_removal_records(dir, {totals_of("k0", 1)});
   CHECK(load_removed_keys(dir).at("k0") == 2);
+  // (the old file held five frames of one key each, as long as the one appended)
+  CHECK(removed_synced(dir) == int64_t(old.size() + old.size() / 5));
 }
 
 TEST_CASE("retention by time and by bytes removes exactly the expected segments") {
