@@ -45,13 +45,14 @@ bool LineReader::fill() {
     cap_ = bigger;
   }
   for (;;) {
+    if (stop_ && *stop_) {
+      stopped_ = true;
+      eof_ = true;
+      return false;
+    }
     ssize_t n = ::read(fd_, buf_.get() + end_, cap_ - end_);
     if (n < 0) {
-      if (errno == EINTR && stop_ && *stop_) {
-        eof_ = true;
-        return false;
-      }
-      if (errno == EINTR) continue;
+      if (errno == EINTR) continue;  // the flag is looked at again above
       throw_errno("cannot read " + name_);
     }
     if (n == 0) {
@@ -63,6 +64,11 @@ bool LineReader::fill() {
     std::memset(buf_.get() + end_, 0, kJsonPadding);
     return true;
   }
+}
+
+void LineReader::finish() {
+  eof_ = true;
+  start_ = end_;
 }
 
 LineReader::Status LineReader::next(std::string_view& line) {
@@ -79,6 +85,7 @@ LineReader::Status LineReader::next(std::string_view& line) {
       if (len > 0 && begin[len - 1] == '\r') --len;
       if (len > max_line_) {
         line = {begin, len};
+        if (stop_at_long_) finish();
         return Status::too_long;
       }
       line = {begin, len};
@@ -88,6 +95,10 @@ LineReader::Status LineReader::next(std::string_view& line) {
       // Too long to hold: pass it on and skip to the next newline.
       ++line_no_;
       line = {};
+      if (stop_at_long_) {
+        finish();
+        return Status::too_long;
+      }
       if (overflow_) overflow_({buf_.get() + start_, end_ - start_});
       for (;;) {
         start_ = end_ = 0;
@@ -103,6 +114,7 @@ LineReader::Status LineReader::next(std::string_view& line) {
     }
     size_t scanned = end_ - start_;
     if (!fill()) {
+      if (stopped_) start_ = end_;  // a line cut short by the stop is not handed out
       if (end_ == start_) return Status::end;
       // Last line without a newline.
       ++line_no_;

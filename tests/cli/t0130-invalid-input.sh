@@ -2,7 +2,9 @@
 # Each kind of invalid input line stops pspf-produce with exit 65 and
 # "NAME:LINE: why" on stderr; the lines before it are appended (and readable), the
 # bad line and those after it are not. --skip-invalid --reject-file goes on and
-# keeps exactly the bad lines. Empty lines are skipped, CRLF is accepted.
+# keeps exactly the bad lines. Empty lines are skipped, CRLF is accepted. A line
+# found too long ends the import at once (no reading on to a newline that may never
+# come); a signal ends it too, and a line not yet whole is never appended.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -109,6 +111,58 @@ expect_exit 0 pspf-produce maxok --max-record-bytes 10 -q "$T/ten.jsonl"
 printf '"%s"\n' 123456789 >"$T/eleven.jsonl"
 expect_exit 65 pspf-produce maxbad --max-record-bytes 10 -q "$T/eleven.jsonl"
 expect_contains "$ERR" "$T/eleven.jsonl:1: "
+
+# A line over the limit stops the import as soon as it passes the limit, not at its
+# newline: an input without a newline (a binary file given by mistake, /dev/zero)
+# fails at once instead of being read to its end, which may never come. (The
+# timeout only turns a hang into a failure.)
+expect_exit 0 pspf-produce endless --partitions 1 -q <<<'{"before":1}'
+expect_exit 65 timeout -s KILL 60 pspf-produce endless --max-record-bytes 1000 -q </dev/zero
+expect_contains "$ERR" "pspf-produce: error: stdin:1: line longer than --max-record-bytes (1000)"
+expect_exit 0 pspf-replay endless
+expect_eq '{"before":1}' "$(cat "$OUT")" "the topic after an endless line"
+
+# With --skip-invalid such a line is skipped through its newline; SIGTERM stops that
+# too, though reading a file is never interrupted by a signal. A sparse file of 1 TiB
+# stands for the endless input: its read position shows that reading has begun.
+truncate -s 1T "$T/zeros"
+bg_start pspf-produce endless --skip-invalid --max-record-bytes 1000 "$T/zeros" 2>"$T/zeros.err"
+pid=$BG_PID
+reading_zeros() {
+  local fd
+  for fd in /proc/"$pid"/fd/*; do
+    [ "$(readlink "$fd")" = "$T/zeros" ] || continue
+    [ "$(awk '/^pos:/ {print $2}' /proc/"$pid"/fdinfo/"${fd##*/}")" -gt 0 ] && return 0
+  done
+  return 1
+}
+wait_until 20 "pspf-produce to read the long line" reading_zeros
+kill -TERM "$pid"
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+wait_until 20 "pspf-produce to stop after SIGTERM" gone
+rc=0
+wait "$pid" || rc=$?
+expect_eq 143 "$rc" "exit status of an import stopped while skipping a long line"
+expect_contains "$T/zeros.err" "stopped by signal 15"
+expect_exit 0 pspf-replay endless
+expect_eq '{"before":1}' "$(cat "$OUT")" "the topic after a skipped endless line"
+rm -f "$T/zeros"
+
+# A signal while a line is only partly read (here "23", the rest of "234" yet to
+# come): that part is not taken for a whole last line and appended.
+mkfifo "$T/fifo"
+exec {fifo_w}<>"$T/fifo"  # held open: the reader waits for more, as on a live pipe
+printf '1\n23' >&"$fifo_w"
+bg_start pspf-produce halfline --partitions 1 --receipts "$T/fifo" >"$T/half.out" 2>"$T/half.err"
+pid=$BG_PID
+wait_until 20 "the receipt of line 1 (the import then waits for the rest of line 2)" test -s "$T/half.out"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+exec {fifo_w}>&-
+expect_eq 143 "$rc" "exit status of an import stopped inside a line"
+expect_exit 0 pspf-replay halfline
+expect_eq 1 "$(cat "$OUT")" "the topic after a signal inside line 2"
 
 # Standard input is named "stdin"; line numbers count empty lines too.
 expect_exit 65 pspf-produce stdin1 -q --partitions 1 < <(printf '{"a":1}\n\n{"a":2}\n\nnope\n{"a":3}\n')

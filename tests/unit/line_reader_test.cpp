@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <string>
 #include <vector>
@@ -88,6 +89,110 @@ TEST_CASE("a line longer than the buffer is skipped through its newline, its byt
   CHECK(r.numbers == std::vector<uint64_t>{1, 2, 3});
   CHECK(r.overflow.size() == huge.size());
   CHECK(r.overflow == huge);
+}
+
+namespace {
+// Where the reader stands in `fd`'s file: how much of it was read.
+off_t read_so_far(int fd) { return ::lseek(fd, 0, SEEK_CUR); }
+
+// A file of `n` bytes of 'x' with no newline, then "\nafter\n".
+std::string long_line_file(const test::TempDir& tmp, size_t n) {
+  std::string path = tmp.path() + "/long";
+  write_file_atomic(path, std::string(n, 'x') + "\nafter\n");
+  return path;
+}
+}  // namespace
+
+TEST_CASE("with stop_at_long_line, a line too long to hold is reported at once, not read through") {
+  test::TempDir tmp;
+  const size_t n = 64u << 20;  // far past the 4 MiB buffer
+  std::string path = long_line_file(tmp, n);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  {
+    LineReader r(fd, "long", 1024);
+    r.stop_at_long_line();
+    std::string sunk;
+    r.on_overflow([&](std::string_view b) { sunk += b; });
+    std::string_view line;
+    CHECK(r.next(line) == LineReader::Status::too_long);
+    CHECK(line.empty());
+    CHECK(r.line_number() == 1);
+    // One buffer's worth read, not the 64 MiB up to the newline (an endless line,
+    // /dev/zero say, would never end).
+    CHECK(read_so_far(fd) <= off_t(8u << 20));
+    CHECK(sunk.empty());  // nothing is skipped, so nothing goes to the sink
+    // The reader stops there: the caller stops at its first bad line.
+    CHECK(r.next(line) == LineReader::Status::end);
+  }
+  ::close(fd);
+}
+
+TEST_CASE("a line that fits the buffer but is over the limit is reported whole either way") {
+  test::TempDir tmp;
+  std::string path = tmp.path() + "/in";
+  write_file_atomic(path, "ok\n" + std::string(3000, 'y') + "\nafter\n");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  {
+    LineReader r(fd, "in", 1024);
+    r.stop_at_long_line();
+    std::string_view line;
+    CHECK(r.next(line) == LineReader::Status::line);
+    CHECK(line == "ok");
+    CHECK(r.next(line) == LineReader::Status::too_long);
+    CHECK(r.line_number() == 2);
+    CHECK(r.next(line) == LineReader::Status::end);
+  }
+  ::close(fd);
+}
+
+TEST_CASE("a stop signal ends the skipping of a long line; the input ends there") {
+  test::TempDir tmp;
+  const size_t n = 64u << 20;
+  std::string path = long_line_file(tmp, n);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  {
+    volatile std::sig_atomic_t stop = 0;
+    LineReader r(fd, "long", 1024);
+    r.stop_when(&stop);
+    size_t sunk = 0;
+    // The signal comes while the line is being skipped (a read of a regular file or
+    // of /dev/zero is not interrupted: the flag must be looked at between reads).
+    r.on_overflow([&](std::string_view b) {
+      sunk += b.size();
+      stop = 1;
+    });
+    std::string_view line;
+    CHECK(r.next(line) == LineReader::Status::too_long);
+    CHECK(read_so_far(fd) < off_t(n));
+    CHECK(sunk < n);
+    CHECK(r.next(line) == LineReader::Status::end);  // "after" is not read: input ended
+  }
+  ::close(fd);
+}
+
+TEST_CASE("once the stop flag is set nothing more is read, and a line not yet whole is dropped") {
+  test::TempDir tmp;
+  std::string path = tmp.path() + "/in";
+  // "1234" would be read whole at the end of the file; stopped after "1", the "23"
+  // buffered with it must not come out as a line of its own (a record cut short).
+  write_file_atomic(path, "1\n23");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  {
+    volatile std::sig_atomic_t stop = 0;
+    LineReader r(fd, "in", 100);
+    r.stop_when(&stop);
+    std::string_view line;
+    REQUIRE(r.next(line) == LineReader::Status::line);
+    CHECK(line == "1");
+    stop = 1;
+    CHECK(r.next(line) == LineReader::Status::end);
+    CHECK(r.line_number() == 1);
+  }
+  ::close(fd);
 }
 
 TEST_CASE("lines split across reads of a pipe come out whole") {

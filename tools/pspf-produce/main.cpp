@@ -144,6 +144,9 @@ int main(int argc, char** argv) {
         LineReader in(f == "-" ? STDIN_FILENO : fd.get(), f == "-" ? "stdin" : f,
                       o.max_record_bytes);
         in.stop_when(tool::stop_flag());
+        // Without --skip-invalid the first bad line ends the import: a line found too
+        // long is not read on to its newline, which may be gigabytes away, or never.
+        if (!o.skip_invalid) in.stop_at_long_line();
         importer.import(in);
         importer.next_file(in);
       }
