@@ -45,6 +45,13 @@ class Consumer {
   // many. Throws Error(corrupt) on damage.
   virtual size_t poll(PartitionId p, size_t max,
                       const std::function<void(const RecordView&)>& fn) = 0;
+  // Hands the records of p below `until` (from the read position on) to `fn`, as
+  // poll() does, for the batch announced for p (announced()). Once none below `until`
+  // is left (compaction may have removed the last ones, or all), the read position
+  // moves to `until`: position(p) >= until says the batch is whole. Consumers that
+  // announce no batches throw.
+  virtual size_t poll_until(PartitionId p, Offset until,
+                            const std::function<void(const RecordView&)>& fn);
   // The next offset to read, and the offset committed for p.
   virtual Offset position(PartitionId p) const = 0;
   virtual Offset committed(PartitionId p) const = 0;
@@ -62,9 +69,13 @@ class Consumer {
   // The last offset of a batch announced (by this or an earlier member) and not yet
   // committed: the next batch of p must be exactly [committed, that offset].
   virtual std::optional<Offset> announced(PartitionId p) const = 0;
-  // Announces the batch [committed, last] of p before processing it. Returns false
-  // (and releases p) when p was taken over.
-  virtual bool announce(PartitionId p, Offset last) = 0;
+  // Announces the batch of p whose records run from `first` to `last` before
+  // processing it. Its range is [committed, last]: a gap before `first` (records
+  // compaction removed) is committed first, so that the range starts at the batch's
+  // first record and a member that hands the batch out again after a crash names it
+  // the same, even if compaction removes that record too. Returns false (and
+  // releases p) when p was taken over.
+  virtual bool announce(PartitionId p, Offset first, Offset last) = 0;
   // Releases p (after committing what was processed).
   virtual void release(PartitionId p) = 0;
   // True while an owned partition has an offset that commit() accepted but the

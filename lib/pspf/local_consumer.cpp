@@ -7,6 +7,7 @@
 #include <cassert>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -185,9 +186,22 @@ void LocalConsumer::take(const std::vector<PartitionId>& ps) {
 
 size_t LocalConsumer::poll(PartitionId p, size_t max,
                            const std::function<void(const RecordView&)>& fn) {
+  return read(p, max, std::nullopt, fn);
+}
+
+size_t LocalConsumer::poll_until(PartitionId p, Offset until,
+                                 const std::function<void(const RecordView&)>& fn) {
+  return read(p, std::numeric_limits<size_t>::max(), until, fn);
+}
+
+size_t LocalConsumer::read(PartitionId p, size_t max, std::optional<Offset> until,
+                           const std::function<void(const RecordView&)>& fn) {
   Part& s = part(p);
   size_t n = 0;
+  // An announced batch was handed out before, so its records lie below the durable
+  // end; a bound past it (the log cut by a power loss since) waits for the log.
   Offset end = durable_end(p, s);
+  if (until && *until < end) end = *until;
   while (n < max && s.position < end) {
     if (!s.pending) {
       RecordView r;
@@ -199,9 +213,10 @@ size_t LocalConsumer::poll(PartitionId p, size_t max,
         if (s.records) s.position = std::max(s.position, s.batch.header.next_offset());
         s.records.reset();
         if (!s.reader->next(s.batch)) {
-          // Everything below the end bound was in the log when we started: finding
-          // nothing more means the rest up to it is a compaction gap.
-          if (stop_at_start_end_)
+          // Everything below the end bound was in the log when we started (for an
+          // announced batch, when it was first handed out): finding nothing more
+          // means the rest up to it is a compaction gap.
+          if (stop_at_start_end_ || until)
             s.position = std::max(s.position, end);
           else
             check_stalled(p, s, end);
@@ -211,7 +226,11 @@ size_t LocalConsumer::poll(PartitionId p, size_t max,
         continue;
       }
     }
-    if (s.pending->offset >= end) break;
+    if (s.pending->offset >= end) {
+      // The next record lies past the bound: nothing is left below it.
+      if (until && end == *until) s.position = std::max(s.position, end);
+      break;
+    }
     fn(*s.pending);
     s.position = Offset(s.pending->offset.value + 1);
     s.pending.reset();
@@ -265,8 +284,9 @@ std::optional<Offset> LocalConsumer::announced(PartitionId p) const {
   return Offset(s.announced_last);
 }
 
-bool LocalConsumer::announce(PartitionId p, Offset last) {
+bool LocalConsumer::announce(PartitionId p, Offset first, Offset last) {
   Part& s = part(p);
+  if (first > s.committed && !commit(p, first)) return false;  // the gap (consumer.h)
   if (!offsets_->announce(topic_.name, p, last, s.epoch, member_->id())) {
     release(p);
     return false;

@@ -48,6 +48,8 @@ class LocalConsumer final : public Consumer {
   std::vector<PartitionId> owned() const override { return member_->owned(); }
   const std::string& member_id() const override { return member_->id(); }
   size_t poll(PartitionId p, size_t max, const std::function<void(const RecordView&)>& fn) override;
+  size_t poll_until(PartitionId p, Offset until,
+                    const std::function<void(const RecordView&)>& fn) override;
   Offset position(PartitionId p) const override;
   Offset committed(PartitionId p) const override;
   void rewind(PartitionId p, Offset to) override;
@@ -55,7 +57,7 @@ class LocalConsumer final : public Consumer {
   std::vector<PartitionId> commit_all(
       const std::vector<std::pair<PartitionId, Offset>>& next) override;
   std::optional<Offset> announced(PartitionId p) const override;
-  bool announce(PartitionId p, Offset last) override;
+  bool announce(PartitionId p, Offset first, Offset last) override;
   void release(PartitionId p) override;
   bool at_end(PartitionId p) const override;
   bool finished() override;
@@ -77,6 +79,9 @@ class LocalConsumer final : public Consumer {
   // Called when p's reader found nothing more below `durable`, the durable end:
   // throws Error(corrupt) when the log ends before it (checked every kSettleEvery).
   void check_stalled(PartitionId p, Part& s, Offset durable);
+  // poll() and poll_until(): at most `max` records, below `until` if given.
+  size_t read(PartitionId p, size_t max, std::optional<Offset> until,
+              const std::function<void(const RecordView&)>& fn);
 
   const LocalLog& log_;  // borrowed: outlives the consumer
   TopicConfig topic_;

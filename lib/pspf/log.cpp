@@ -49,6 +49,10 @@ std::vector<PartitionId> Consumer::commit_all(
   return refused;
 }
 
+size_t Consumer::poll_until(PartitionId, Offset, const std::function<void(const RecordView&)>&) {
+  throw Error(Errc::usage, "this consumer announces no batches");
+}
+
 InputCommit Producer::commit_input(Consumer& input, PartitionId p, Offset next) {
   flush();
   InputCommit c;

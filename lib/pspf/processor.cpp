@@ -58,20 +58,33 @@ bool Processor::step() {
     if (b.job) continue;
     size_t room = o_.batch - b.count;
     if (o_.count) room = std::min<size_t>(room, *o_.count - delivered_ - pending_count());
-    // A batch announced before a crash is handed out again exactly as it was.
+    // A batch announced before a crash is handed out again as it was: the records of
+    // its range [committed, announced] that are left (compaction may have removed
+    // some since, or all), under the same name.
     std::optional<Offset> announced = output_ ? c_.announced(p) : std::nullopt;
+    auto add_to_b = [&](const RecordView& r) { add(b, p, r); };
+    size_t n = 0;
     if (announced)
-      room = static_cast<size_t>(std::max<int64_t>(announced->value + 1 - c_.position(p).value, 0));
-    size_t n = room ? c_.poll(p, room, [&](const RecordView& r) { add(b, p, r); }) : 0;
+      n = c_.poll_until(p, Offset(announced->value + 1), add_to_b);
+    else if (room)
+      n = c_.poll(p, room, add_to_b);
     any = any || n > 0;
+    bool whole = announced && c_.position(p).value > announced->value;
+    if (whole && b.count == 0) {  // nothing of it is left: done, without a run
+      commit_emptied(p, Offset(announced->value + 1));
+      batches_.erase(p.value);
+      any = true;
+      continue;
+    }
     if (b.count == 0) {
       batches_.erase(p.value);
       continue;
     }
+    if (announced) b.start = c_.committed(p);  // its name, whatever record comes first now
+    if (whole) b.next = Offset(announced->value + 1);
     bool full = b.count >= o_.batch || (o_.count && delivered_ + pending_count() >= *o_.count);
     bool waited = Clock::now() - b.started >= milliseconds(o_.batch_ms);
-    if (announced ? b.next.value == announced->value + 1 : full || waited || c_.at_end(p))
-      ready.push_back(p);
+    if (announced ? whole : full || waited || c_.at_end(p)) ready.push_back(p);
   }
   // Partitions take turns: of the ready batches, those of the partitions served
   // longest ago start first, so none waits for another's backlog to drain.
@@ -95,9 +108,29 @@ void Processor::finish_running() {
     }
 }
 
+void Processor::note_lost(PartitionId p) {
+  note_(fmt::format("partition {} was taken over by another member or reset; stopped reading it",
+                    p.value));
+}
+
+// An announced batch whose records compaction all removed: there is nothing to run,
+// and what its first run appended (if anything) stands. Its range is committed as a
+// batch without output would be.
+void Processor::commit_emptied(PartitionId p, Offset next) {
+  TransformOutput::Delivery d = output_->deliver(c_, p, c_.committed(p), next, "");
+  if (d.failed)
+    note_(
+        fmt::format("partition {}: the announced batch {}..{} is gone from the log (compacted), "
+                    "and committing past it failed: {}",
+                    p.value, c_.committed(p).value, next.value - 1, *d.failed));
+  else if (!d.committed)
+    note_lost(p);
+}
+
 void Processor::add(Batch& b, PartitionId p, const RecordView& r) {
   if (b.count == 0) {
     b.first = r.offset;
+    b.start = r.offset;
     b.started = Clock::now();
   }
   write_record_line(c_.topic().name, p, r, o_.envelope, b.lines);
@@ -110,11 +143,9 @@ void Processor::add(Batch& b, PartitionId p, const RecordView& r) {
 // Starts (or restarts) the job on b. Returns false when p was lost to another member
 // before anything started: the batch is dropped.
 bool Processor::start(PartitionId p, Batch& b) {
-  if (output_ && b.attempts == 0 && !c_.announced(p) && !c_.announce(p, Offset(b.next.value - 1))) {
-    note_(
-        fmt::format("partition {} was taken over by another member or reset; stopped "
-                    "reading it",
-                    p.value));
+  if (output_ && b.attempts == 0 && !c_.announced(p) &&
+      !c_.announce(p, b.first, Offset(b.next.value - 1))) {
+    note_lost(p);
     return false;
   }
   if (!b.job) b.job = jobs_(b.lines.view(), output_ != nullptr);
@@ -132,7 +163,7 @@ bool Processor::settle(PartitionId p, Batch& b) {
   std::optional<std::string> bad_output;
   bool committed = false;
   if (status == 0 && output_) {
-    TransformOutput::Delivery d = output_->deliver(c_, p, b.first, b.next, b.job->output());
+    TransformOutput::Delivery d = output_->deliver(c_, p, b.start, b.next, b.job->output());
     bad_output = d.failed;
     committed = d.committed;
   } else if (status == 0) {

@@ -4,10 +4,12 @@
 // once inside the log:
 //
 //   1. Gather up to `batch` records of an owned partition, or wait `batch_ms` for
-//      more. A batch announced before a crash is gathered again exactly as it was.
-//   2. With an output topic: announce [first, last] before anything runs
+//      more. A batch announced before a crash is gathered again from its offset
+//      range: the same records, less any that compaction removed since (none left:
+//      the range is committed without a run).
+//   2. With an output topic: announce [committed, last] before anything runs
 //      (Consumer::announce), so that a restarted member re-forms the same batch and
-//      its output gets the same derived ids (TransformOutput).
+//      its output gets the same derived ids (TransformOutput), named by that range.
 //   3. Start the job on the batch's JSON lines. Several partitions may run at once
 //      (`parallel`); of the batches ready, the partition served longest ago starts
 //      first, so none waits for another's backlog.
@@ -130,7 +132,11 @@ class Processor {
   struct Batch {
     Buffer lines;
     BatchBuilder records;
-    Offset first{-1}, next{-1};
+    // first: the first record's offset; next: one past the batch (past its last
+    // record, or past the announced range); start: where the batch's range begins,
+    // which names its output (TransformOutput ids): its first record, or for a batch
+    // announced before a crash the committed offset (Consumer::announce).
+    Offset first{-1}, next{-1}, start{-1};
     size_t count = 0;
     Clock::time_point started;
     std::unique_ptr<BatchJob> job;  // set once the job first started on it
@@ -141,6 +147,8 @@ class Processor {
   void add(Batch& b, PartitionId p, const RecordView& r);
   bool start(PartitionId p, Batch& b);
   bool settle(PartitionId p, Batch& b);
+  void commit_emptied(PartitionId p, Offset next);
+  void note_lost(PartitionId p);
   void dead_letter(PartitionId p, Batch& b, const std::string& why);
   void add_error_headers(const RecordView& r, PartitionId p, const std::string& why, Buffer& out);
   int running() const;

@@ -70,14 +70,14 @@ TEST_CASE("a member commits, announces and rewinds; the next member starts at th
     CHECK(poll(*c, 3) == std::vector<int64_t>{0, 1, 2});
     CHECK(c->position(p0).value == 3);
     CHECK_FALSE(c->announced(p0));
-    REQUIRE(c->announce(p0, Offset(2)));
+    REQUIRE(c->announce(p0, Offset(0), Offset(2)));
     CHECK(c->announced(p0) == Offset(2));
     REQUIRE(c->commit(p0, Offset(3)));
     CHECK(c->committed(p0).value == 3);
     CHECK(poll(*c, 2) == std::vector<int64_t>{3, 4});
     c->rewind(p0, Offset(3));  // the batch 3..4 failed: hand it out again
     CHECK(poll(*c, 2) == std::vector<int64_t>{3, 4});
-    REQUIRE(c->announce(p0, Offset(5)));  // announced, never committed
+    REQUIRE(c->announce(p0, Offset(3), Offset(5)));  // announced, never committed
   }
   auto next = make_consumer(f, {Position::Kind::end, 0});
   CHECK(next->committed(p0).value == 3);
@@ -96,7 +96,7 @@ TEST_CASE("a member whose partition was taken over cannot commit or announce") {
   CHECK(GroupOffsets(f.dir.path(), "g").load().at({"t", 0}).offset.value == 0);
   auto d = make_consumer(f, {Position::Kind::beginning, 0});
   GroupOffsets(f.dir.path(), "g").claim("t", p0, "another");
-  CHECK_FALSE(d->announce(p0, Offset(3)));
+  CHECK_FALSE(d->announce(p0, Offset(0), Offset(3)));
   CHECK(GroupOffsets(f.dir.path(), "g").load().at({"t", 0}).pending_last == -1);
 }
 

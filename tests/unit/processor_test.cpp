@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "log_util.h"
+#include "pspf/compact.h"
 #include "pspf/group_offsets.h"
 #include "pspf/local_consumer.h"
 #include "pspf/local_log.h"
@@ -68,6 +70,53 @@ class FakeJob : public BatchJob {
 
 TopicConfig make_topic(LocalLog& log, int n) {
   return test::filled_topic(const_cast<LocalLog&>(log), "in", n);
+}
+
+// A compacted one-partition topic "in" with one record per key, at offsets 0, 1, ...
+// (values "v0", "v1", ...).
+TopicConfig keyed_topic(LocalLog& log, const std::vector<std::string>& keys) {
+  TopicConfig c;
+  c.name = "in";
+  c.partitions = 1;
+  c.cleanup = CleanupPolicy{true, false};
+  TopicConfig t = log.create_topic(c);
+  std::unique_ptr<Producer> p = log.producer(t, SyncMode::batch);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::string v = test::value_of(static_cast<int>(i));
+    std::string_view k = keys[i];
+    p->add(PartitionId(0), &k, nullptr, {}, v);
+  }
+  p->flush();
+  return t;
+}
+
+// Compacts topic t (its active segment too): the latest record of each key is kept.
+void compact_all(LocalLog& log, const TopicConfig& t) {
+  CompactOptions o;
+  o.roll = true;
+  log.compact(t, o);
+}
+
+// A job that succeeds and prints `text`, every time.
+FakeJob::Decide prints(std::string text) {
+  return [text](const BatchInfo&, std::string_view) { return Outcome{0, text}; };
+}
+
+// A member that announces the batch [0, last] of in/0 and is gone before it commits.
+void announce_and_crash(LocalLog& log, const TopicConfig& t, Offset last) {
+  LocalConsumer c(log, "g", t, Position{}, true);
+  c.rebalance([](PartitionId) { return false; });
+  REQUIRE(c.announce(PartitionId(0), Offset(0), last));
+}
+
+// Offsets of the records of in/0.
+std::vector<int64_t> offsets_of(const LocalLog& log, const TopicConfig& t) {
+  std::vector<int64_t> out;
+  LocalTopicReader reader(log, t, ReadOptions{});
+  PartitionId p;
+  RecordView r;
+  while (reader.next(p, r)) out.push_back(r.offset.value);
+  return out;
 }
 
 // "offset/announced last" of group g for in/0 (-1: no announce that counts), or "-".
@@ -186,24 +235,81 @@ TEST_CASE(
   LocalLog log(d.path());
   TopicConfig t = make_topic(log, 5);
   // The crashed member had announced [0, 2] and appended its output.
-  {
-    LocalConsumer c(log, "g", t, Position{}, true);
-    c.rebalance([](PartitionId) { return false; });
-    REQUIRE(c.announce(PartitionId(0), Offset(2)));
-  }
+  announce_and_crash(log, t, Offset(2));
   TransformOutput first(log, "out", 1, "", "g", "in");
   REQUIRE_FALSE(first.append(PartitionId(0), Offset(0), Offset(2), "{\"a\":1}\n").has_value());
   TransformOutput out(log, "out", 1, "", "g", "in");
-  Run r = run(
-      log, t, options(4),
-      [](const BatchInfo&, std::string_view) {
-        return Outcome{0, "{\"a\":1}\n"};
-      },
-      &out);
+  Run r = run(log, t, options(4), prints("{\"a\":1}\n"), &out);
   // The batch size is 4, but the announced batch is 0..2, as before the crash.
   CHECK(r.starts == std::vector<std::string>{"0 0..2 attempt 1 [0/2]", "0 3..4 attempt 1 [3/4]"});
   CHECK(out.duplicates() == 1);
   CHECK(records_of(log, "out") == std::vector<std::string>{"-|g/in/0/0-2/0|4", "-|g/in/0/3-4/0|4"});
+}
+
+TEST_CASE(
+    "an announced batch that compaction thinned is gathered from what is left of its range, "
+    "with the same ids") {
+  // pspf-consume --to stalled for good here: the member waited for a batch ending
+  // exactly at the announced offset, which compaction had removed, while the
+  // records past it filled the batch instead.
+  test::TempDir d;
+  LocalLog log(d.path());
+  // Offsets 0..5; compaction removes 0 (a comes again at 3) and 2 (c again at 4).
+  TopicConfig t = keyed_topic(log, {"a", "b", "c", "a", "c", "d"});
+  announce_and_crash(log, t, Offset(2));  // the batch [0, 2], then a crash
+  // The crashed member had appended its output for [0, 2].
+  TransformOutput first(log, "out", 1, "", "g", "in");
+  REQUIRE_FALSE(first.append(PartitionId(0), Offset(0), Offset(2), "{\"a\":1}\n").has_value());
+  compact_all(log, t);
+  REQUIRE(offsets_of(log, t) == std::vector<int64_t>{1, 3, 4, 5});
+  TransformOutput out(log, "out", 1, "", "g", "in");
+  Run r = run(
+      log, t, options(4),
+      [](const BatchInfo&, std::string_view input) {
+        return Outcome{
+            0, fmt::format("{{\"lines\":{}}}\n", std::count(input.begin(), input.end(), '\n'))};
+      },
+      &out);
+  // The announced batch is what is left of [0, 2]: offset 1 alone, under the ids of
+  // [0, 2] (so the output appended before the crash is recognised), committed past 2.
+  REQUIRE(r.starts.size() == 2);
+  CHECK(r.starts[0] == "0 1..2 attempt 1 [0/2]");
+  CHECK(r.starts[1] == "0 3..5 attempt 1 [3/5]");
+  CHECK(out.duplicates() == 1);
+  CHECK(records_of(log, "out") == std::vector<std::string>{"-|g/in/0/0-2/0|4", "-|g/in/0/3-5/0|8"});
+  CHECK(group_state(d.path()) == "6/-1");
+}
+
+TEST_CASE("an announced batch whose records compaction all removed is committed without a run") {
+  test::TempDir d;
+  LocalLog log(d.path());
+  // Offsets 0..3; compaction removes 0 and 1 (a and b come again at 2 and 3).
+  TopicConfig t = keyed_topic(log, {"a", "b", "a", "b"});
+  announce_and_crash(log, t, Offset(1));
+  compact_all(log, t);
+  REQUIRE(offsets_of(log, t) == std::vector<int64_t>{2, 3});
+  TransformOutput out(log, "out", 1, "", "g", "in");
+  Run r = run(log, t, options(4), prints("{}\n"), &out);
+  CHECK(r.starts == std::vector<std::string>{"0 2..3 attempt 1 [2/3]"});
+  CHECK(records_of(log, "out") == std::vector<std::string>{"-|g/in/0/2-3/0|1"});
+  CHECK(group_state(d.path()) == "4/-1");
+}
+
+TEST_CASE("a gap before a batch is committed before the batch is announced") {
+  // So the announced range starts at the batch's first record, and a member that
+  // hands it out again names it the same even if compaction removes that record.
+  test::TempDir d;
+  LocalLog log(d.path());
+  TopicConfig t = keyed_topic(log, {"a", "b", "a", "c"});
+  compact_all(log, t);  // 0 goes (a comes again at 2)
+  REQUIRE(offsets_of(log, t) == std::vector<int64_t>{1, 2, 3});
+  TransformOutput out(log, "out", 1, "", "g", "in");
+  Run r = run(log, t, options(2), prints("{}\n"), &out);
+  // The group starts at 0; the first batch is 1..2, announced as [1, 2] after 1 was
+  // committed.
+  CHECK(r.starts == std::vector<std::string>{"0 1..2 attempt 1 [1/2]", "0 3..3 attempt 1 [3/3]"});
+  CHECK(records_of(log, "out") == std::vector<std::string>{"-|g/in/0/1-2/0|1", "-|g/in/0/3-3/0|1"});
+  CHECK(group_state(d.path()) == "4/-1");
 }
 
 TEST_CASE("a failed attempt is retried; output that is not JSON counts as a failure") {

@@ -266,7 +266,7 @@ class KafkaConsumer : public Consumer, public TransactionInput {
   }
 
   std::optional<Offset> announced(PartitionId) const override { return std::nullopt; }
-  bool announce(PartitionId p, Offset) override {
+  bool announce(PartitionId p, Offset, Offset) override {
     return parts_[static_cast<size_t>(p.value)].owned;
   }
 
