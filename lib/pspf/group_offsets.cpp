@@ -275,19 +275,24 @@ std::vector<Committed> GroupOffsets::claim(const std::string& topic,
   return now;
 }
 
-bool GroupOffsets::append_if_current(uint8_t kind, const std::string& topic, PartitionId p,
-                                     int64_t offset, uint64_t epoch, const std::string& member) {
+bool GroupOffsets::append_if_current(const std::vector<std::pair<uint8_t, int64_t>>& entries,
+                                     const std::string& topic, PartitionId p, uint64_t epoch,
+                                     const std::string& member) {
   lock_and_catch_up();
   UnlockOnExit unlock(lock_);
   auto it = state_.find({topic, p.value});
   if (it == state_.end() || it->second.epoch != epoch) return false;  // fenced
-  append({Record{static_cast<Kind>(kind), topic, p.value, offset, epoch, now_ms().value, member}});
+  int64_t when = now_ms().value;
+  std::vector<Record> records;
+  for (const auto& [kind, offset] : entries)
+    records.push_back(Record{static_cast<Kind>(kind), topic, p.value, offset, epoch, when, member});
+  append(records);
   return true;
 }
 
 bool GroupOffsets::commit(const std::string& topic, PartitionId p, Offset offset, uint64_t epoch,
                           const std::string& member) {
-  return append_if_current(kCommit, topic, p, offset.value, epoch, member);
+  return append_if_current({{kCommit, offset.value}}, topic, p, epoch, member);
 }
 
 std::vector<PartitionId> GroupOffsets::commit(const std::string& topic,
@@ -311,8 +316,11 @@ std::vector<PartitionId> GroupOffsets::commit(const std::string& topic,
 }
 
 bool GroupOffsets::announce(const std::string& topic, PartitionId p, Offset last, uint64_t epoch,
-                            const std::string& member) {
-  return append_if_current(kPending, topic, p, last.value, epoch, member);
+                            const std::string& member, std::optional<Offset> from) {
+  std::vector<std::pair<uint8_t, int64_t>> entries;
+  if (from) entries.emplace_back(kCommit, from->value);
+  entries.emplace_back(kPending, last.value);
+  return append_if_current(entries, topic, p, epoch, member);
 }
 
 void GroupOffsets::set(const std::vector<std::pair<TopicPartition, Offset>>& offsets,

@@ -83,10 +83,11 @@ class GroupOffsets {
 
   // Announces the batch [committed offset, last] before it is processed, if `epoch`
   // is still the latest: whoever processes the partition next must hand out exactly
-  // that batch first (so outputs derived from it get the same ids). Returns false
-  // when fenced. Durable on return.
+  // that batch first (so outputs derived from it get the same ids). With `from`,
+  // first commits `from` (a gap before the batch), in the same entry and sync: the
+  // batch is then [from, last]. Returns false when fenced. Durable on return.
   bool announce(const std::string& topic, PartitionId p, Offset last, uint64_t epoch,
-                const std::string& member);
+                const std::string& member, std::optional<Offset> from = std::nullopt);
 
   // Sets offsets administratively (pspf-offsets reset/commit): bumps each epoch so
   // that a member still holding the old one can no longer commit. All of them are one
@@ -110,9 +111,11 @@ class GroupOffsets {
  private:
   void lock_and_catch_up();
   void append(const std::vector<Record>& records);
-  // Appends one entry of `kind` if `epoch` is still the latest of the partition.
-  bool append_if_current(uint8_t kind, const std::string& topic, PartitionId p, int64_t offset,
-                         uint64_t epoch, const std::string& member);
+  // Appends entries of (kind, offset) for p, in one frame, if `epoch` is still the
+  // latest of the partition.
+  bool append_if_current(const std::vector<std::pair<uint8_t, int64_t>>& entries,
+                         const std::string& topic, PartitionId p, uint64_t epoch,
+                         const std::string& member);
   void maybe_compact();
 
   std::string data_dir_;

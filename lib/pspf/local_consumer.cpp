@@ -286,11 +286,14 @@ std::optional<Offset> LocalConsumer::announced(PartitionId p) const {
 
 bool LocalConsumer::announce(PartitionId p, Offset first, Offset last) {
   Part& s = part(p);
-  if (first > s.committed && !commit(p, first)) return false;  // the gap (consumer.h)
-  if (!offsets_->announce(topic_.name, p, last, s.epoch, member_->id())) {
+  // A gap before the batch (consumer.h) is committed with the announcement.
+  std::optional<Offset> gap_end;
+  if (first > s.committed) gap_end = first;
+  if (!offsets_->announce(topic_.name, p, last, s.epoch, member_->id(), gap_end)) {
     release(p);
     return false;
   }
+  if (gap_end) s.committed = *gap_end;
   s.announced_last = last.value;
   return true;
 }

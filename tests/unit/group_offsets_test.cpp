@@ -236,6 +236,27 @@ TEST_CASE("an announced batch survives a take-over and compaction, and a reset c
   CHECK(GroupOffsets(dir.path(), "g").load()[{"t", 1}].pending_last == -1);
 }
 
+TEST_CASE("an announce after a gap commits the gap in the same record, or nothing when fenced") {
+  test::TempDir dir;
+  GroupOffsets g(dir.path(), "g");
+  Committed c = g.claim("t", PartitionId(0), "m1");
+  REQUIRE(g.commit("t", PartitionId(0), Offset(10), c.epoch, "m1"));
+  auto size = [&] { return file_size(open_file(offsets_file(dir, "g"), O_RDONLY).get(), ""); };
+  uint64_t before = size();
+  REQUIRE(g.announce("t", PartitionId(0), Offset(19), c.epoch, "m1", Offset(15)));
+  auto state = GroupOffsets(dir.path(), "g").load();
+  CHECK(state[{"t", 0}].offset.value == 15);
+  CHECK(state[{"t", 0}].pending_last == 19);
+  // One record (16 bytes of frame header) of two entries (36 bytes and "t", "m1").
+  CHECK(size() - before == 16 + 2 * (36 + 1 + 2));
+  Committed taken = GroupOffsets(dir.path(), "g").claim("t", PartitionId(0), "m2");
+  CHECK_FALSE(g.announce("t", PartitionId(0), Offset(29), c.epoch, "m1", Offset(25)));  // fenced
+  state = GroupOffsets(dir.path(), "g").load();
+  CHECK(state[{"t", 0}].offset.value == 15);
+  CHECK(state[{"t", 0}].pending_last == 19);
+  CHECK(taken.offset.value == 15);
+}
+
 TEST_CASE(
     "a commit of several partitions is one record: whole or not at all, fenced ones left out") {
   test::TempDir dir;
