@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 top=$(pwd)
 
-packages=(meson ninja-build g++ pkg-config libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev
+packages=(meson ninja-build g++ pkg-config libmsgpack-cxx-dev nlohmann-json3-dev
   libfmt-dev doctest-dev libsimdjson-dev libxxhash-dev jq sqlite3 shellcheck clang-format
   time gnuplot-nox libsqlite3-dev redis-server librdkafka-dev kcat)
 missing=()

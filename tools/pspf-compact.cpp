@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> into, now_text;
   bool all = false, dry_run = false, as_json = false, roll = false, no_wait = false, quiet = false;
 
-  CLI::App app{
+  tool::cli::App app{
       "Compact topics (latest record per key) and apply retention, while producers and "
       "consumers run.",
       "pspf-compact"};
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-wait", no_wait, "exit 75 when a compaction of the topic is running");
   app.add_flag("-q,--quiet", quiet, "no summary on stderr");
   app.add_option("--now", now_text, "measure retention and horizons against this time (@TIME)")
-      ->group("");  // for tests
+      ->hidden();  // for tests
 
   return tool::run_tool("pspf-compact", app, argc, argv, [&]() -> int {
     if (all == !topics.empty())

@@ -99,13 +99,12 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> count;
   bool no_merge = false, envelope = false, follow = false, latest = false, current_version = false;
 
-  CLI::App app{"Print the events of a topic as JSON lines.", "pspf-replay"};
+  tool::cli::App app{"Print the events of a topic as JSON lines.", "pspf-replay"};
   tool::add_common_options(app, dir);
   app.add_option("topic", topic_name, "topic to read")->required();
   app.add_option("-o,--from", from, "start: beginning, end, N, -N, @TIME (default beginning)");
   app.add_option("--until", until, "stop before this position (same forms as --from)");
-  app.add_option("-p,--partition", partitions, "only these partitions (repeatable, or 0,2)")
-      ->allow_extra_args(false);
+  app.add_option("-p,--partition", partitions, "only these partitions (repeatable, or 0,2)");
   app.add_option("--key", key, "only events with this key");
   app.add_option("-c,--count", count, "stop after N events")->check(tool::whole_number());
   app.add_flag("--no-merge", no_merge, "partition by partition instead of merged by time");

@@ -250,10 +250,10 @@ int main(int argc, char** argv) {
       delete_retention, min_lag;
   bool if_not_exists = false, as_json = false, dry_run = false;
 
-  CLI::App app{"Create, alter, list, describe, delete, verify and repair topics.", "pspf-topics"};
+  tool::cli::App app{"Create, alter, list, describe, delete, verify and repair topics.",
+                     "pspf-topics"};
   tool::add_common_options(app, dir);
-  app.require_subcommand(1);
-  app.fallthrough();  // -d/--dir may also follow the command, as with pspf-offsets
+  app.require_subcommand();
   auto* create = app.add_subcommand("create", "create a topic");
   create->add_option("topic", name, "topic name")->required();
   create->add_option("-P,--partitions", partitions, "number of partitions")->required();
@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   create->add_option("--dedup-window", dedup_window,
                      "how long an event id is remembered: a duration (7d, the default) or a "
                      "number of events");
-  auto cleanup_options = [&](CLI::App* sub) {
+  auto cleanup_options = [&](tool::cli::App* sub) {
     sub->add_option("--cleanup", cleanup,
                     "cleanup policy: delete (the default), compact, "
                     "compact,delete");

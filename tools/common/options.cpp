@@ -79,25 +79,20 @@ std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
   return out;
 }
 
-CLI::Validator whole_number_in(int64_t lo, int64_t hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& v) -> std::string {
-        std::optional<int64_t> n = parse_int<int64_t>(v);
-        if (!n || *n < lo || *n > hi)
-          return fmt::format("'{}' is not a whole number from {} to {}", v, lo, hi);
-        return {};
-      },
-      "N");
+cli::Check whole_number_in(int64_t lo, int64_t hi) {
+  return [lo, hi](const std::string& v) -> std::string {
+    std::optional<int64_t> n = parse_int<int64_t>(v);
+    if (!n || *n < lo || *n > hi)
+      return fmt::format("'{}' is not a whole number from {} to {}", v, lo, hi);
+    return {};
+  };
 }
 
-CLI::Validator whole_number() {
-  return CLI::Validator(
-      [](std::string& v) -> std::string {
-        if (!parse_int<uint64_t>(v))
-          return fmt::format("'{}' is not a whole number of 0 or more", v);
-        return {};
-      },
-      "N");
+cli::Check whole_number() {
+  return [](const std::string& v) -> std::string {
+    if (!parse_int<uint64_t>(v)) return fmt::format("'{}' is not a whole number of 0 or more", v);
+    return {};
+  };
 }
 
 namespace {

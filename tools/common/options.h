@@ -1,36 +1,19 @@
 // Option values shared by several commands, parsed the same way everywhere.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/command_line.h"
 #include "pspf/append.h"
 #include "pspf/log.h"
 #include "pspf/topic.h"
 
 namespace pspf::tool {
 
-// A CLI11 transformer from the words of `words` to their enum values, with a plain
-// message ("--sync: 'x' is not one of none, batch, always"). Use with
-// ->transform() on an enum option, and ->type_name() to show the words in --help.
-template <typename E>
-CLI::Validator one_of(std::map<std::string, E> words) {
-  std::string names;
-  for (const auto& [w, e] : words) names += (names.empty() ? "" : ", ") + w;
-  return CLI::Validator(
-      [words = std::move(words), names](std::string& v) -> std::string {
-        auto it = words.find(v);
-        if (it == words.end()) return "'" + v + "' is not one of " + names;
-        v = std::to_string(static_cast<int64_t>(it->second));
-        return {};
-      },
-      "");
-}
 // --expect-version: any, no_stream, exists or a version number from -1 (-1 is
 // no_stream). Throws Error(usage).
 ExpectVersion parse_expect_version(std::string_view text);
@@ -49,7 +32,6 @@ std::vector<PartitionId> parse_partition_list(std::string_view list, const Topic
 std::vector<PartitionId> parse_partitions(const std::vector<std::string>& specs,
                                           const TopicConfig& topic);
 
-// CLI11 checks with plain messages: a whole number >= 0, and one in [lo, hi].
 // The log the command line names: the Kafka cluster of -b/--brokers (with its -X
 // settings), else the data directory of -d/--dir. Throws Error(usage) for -d with
 // -b, a malformed -X, -X without -b (unless `x_for_target`: the -X settings are for
@@ -59,7 +41,8 @@ std::unique_ptr<Log> open_log(const std::string& dir, bool x_for_target = false)
 // settings.
 std::unique_ptr<Log> open_target_cluster(const std::string& brokers);
 
-CLI::Validator whole_number();
-CLI::Validator whole_number_in(int64_t lo, int64_t hi);
+// Checks with plain messages: a whole number >= 0, and one in [lo, hi].
+cli::Check whole_number();
+cli::Check whole_number_in(int64_t lo, int64_t hi);
 
 }  // namespace pspf::tool

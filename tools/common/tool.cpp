@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -34,30 +33,49 @@ int exit_code_for(Errc c) {
 
 LogPlace g_place;
 std::string* g_dir = nullptr;
+const cli::Option* g_dir_option = nullptr;
+const cli::Option* g_brokers_option = nullptr;
+
+// Writes `text` to stderr in one call, so that lines of processes sharing it do not
+// mix.
+void say(const std::string& text) {
+  std::fflush(stdout);
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+// Writes --help's or --version's text to stdout: a write error there is an error,
+// except a reader that went away.
+int print(const std::string& name, const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0)
+    return kExitOk;
+  if (errno == EPIPE) return kExitOk;
+  say(fmt::format("{}: error: cannot write to standard output: {}\n", name, std::strerror(errno)));
+  return kExitFailure;
+}
 
 }  // namespace
 
-void add_common_options(CLI::App& app, std::string& dir) {
+void add_common_options(cli::App& app, std::string& dir) {
   const char* env = std::getenv("PSPF_DIR");
   dir = env && *env ? env : "./pspf-data";
   g_dir = &dir;
-  app.add_option("-d,--dir", dir, "data directory (default: $PSPF_DIR, else ./pspf-data)")
-      ->each([](const std::string&) { g_place.dir_given = true; });
+  g_dir_option =
+      app.add_option("-d,--dir", dir, "data directory (default: $PSPF_DIR, else ./pspf-data)");
   const char* brokers = std::getenv("PSPF_BROKERS");
   if (brokers && *brokers) g_place.brokers = brokers;
-  app.add_option("-b,--brokers", g_place.brokers,
-                 "Kafka cluster HOST:PORT[,...] instead of a data directory "
-                 "(default: $PSPF_BROKERS)")
-      ->each([](const std::string&) { g_place.brokers_given = true; });
+  g_brokers_option = app.add_option("-b,--brokers", g_place.brokers,
+                                    "Kafka cluster HOST:PORT[,...] instead of a data directory "
+                                    "(default: $PSPF_BROKERS)");
   app.add_option("-X", g_place.kafka_config,
                  "with -b: a librdkafka setting NAME=VALUE (repeatable)")
-      ->type_name("NAME=VALUE")
-      ->allow_extra_args(false);
-  app.set_version_flag("--version", std::string(PSPF_VERSION));
+      ->type_name("NAME=VALUE");
+  app.set_version(PSPF_VERSION);
 }
 
 const LogPlace& log_place() {
   if (g_dir) g_place.dir = *g_dir;
+  g_place.dir_given = g_dir_option && g_dir_option->count() > 0;
+  g_place.brokers_given = g_brokers_option && g_brokers_option->count() > 0;
   return g_place;
 }
 
@@ -70,12 +88,9 @@ std::string log_name() {
   return on_kafka() ? "Kafka cluster " + *log_place().brokers : "data directory " + log_place().dir;
 }
 
-void note(const std::string& message) {
-  std::fflush(stdout);
-  std::cerr << g_name << ": " << message << std::endl;
-}
+void note(const std::string& message) { say(g_name + ": " + message + "\n"); }
 
-int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
+int run_tool(const std::string& name, cli::App& app, int argc, char** argv,
              const std::function<int()>& body) {
   g_name = name;
   // A process may hold a few descriptors per partition (lock, segment, indexes), and
@@ -88,39 +103,14 @@ int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
   // A closed pipe must show up as EPIPE from write(), not kill the process, so that
   // the tool can stop cleanly and commit only what was written.
   ::signal(SIGPIPE, SIG_IGN);
-  // --help and --version write to stdout too: a write error there is an error.
-  auto flushed = [&](int rc) {
-    std::cout.flush();
-    if (!std::cout && errno != EPIPE) {
-      std::cerr << name << ": error: cannot write to standard output: " << std::strerror(errno)
-                << "\n";
-      return kExitFailure;
-    }
-    return rc;
-  };
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return flushed(app.exit(e));
-  } catch (const CLI::CallForAllHelp& e) {
-    return flushed(app.exit(e));
-  } catch (const CLI::CallForVersion& e) {
-    std::cout << name << " " << PSPF_VERSION << "\n";
-    return flushed(kExitOk);
-  } catch (const CLI::ParseError& e) {
-    std::string why = e.what();
-    // A misspelt command reads as a stray argument, and CLI11 only says that a
-    // command is missing: name the word and the commands there are.
-    auto commands = app.get_subcommands([](const CLI::App*) { return true; });
-    auto rest = app.remaining();
-    if (!commands.empty() && app.get_subcommands().empty() && !rest.empty() &&
-        !rest.front().starts_with('-')) {
-      std::vector<std::string> names;
-      for (const auto* c : commands) names.push_back(c->get_name());
-      why = fmt::format("unknown command '{}' (the commands are {})", rest.front(),
-                        fmt::join(names, ", "));
+    switch (app.parse(argc, argv)) {
+      case cli::Parsed::help: return print(name, app.help());
+      case cli::Parsed::version: return print(name, name + " " + app.version() + "\n");
+      case cli::Parsed::run: break;
     }
-    std::cerr << name << ": error: " << why << " (see " << name << " --help)\n";
+  } catch (const cli::UsageError& e) {
+    say(fmt::format("{}: error: {} (see {} --help)\n", name, e.message, e.command));
     return kExitUsage;
   }
   try {
@@ -129,7 +119,7 @@ int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
     return rc;
   } catch (const OutputClosed& e) {
     if (e.broken_pipe) return kExitOk;
-    std::cerr << name << ": error: cannot write to standard output: " << e.what() << "\n";
+    say(fmt::format("{}: error: cannot write to standard output: {}\n", name, e.what()));
     return kExitFailure;
   } catch (const Error& e) {
     try {
@@ -137,10 +127,10 @@ int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
     } catch (...) {
       // stdout is already failing; the error below is the one to report.
     }
-    std::cerr << name << ": error: " << e.what() << "\n";
+    say(fmt::format("{}: error: {}\n", name, e.what()));
     return exit_code_for(e.code());
   } catch (const std::exception& e) {
-    std::cerr << name << ": error: " << e.what() << "\n";
+    say(fmt::format("{}: error: {}\n", name, e.what()));
     return kExitFailure;
   }
 }

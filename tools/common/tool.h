@@ -3,12 +3,12 @@
 // "pspf-NAME: error: ..." message on stderr.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "common/command_line.h"
 
 namespace pspf::tool {
 
@@ -24,7 +24,7 @@ inline constexpr int kExitBusy = 75;
 // $PSPF_BROKERS), -X NAME=VALUE and --version to `app`. -b selects the Kafka
 // backend (open_log, options.h); -d and -b together are a usage error, but an
 // explicit -d wins over $PSPF_BROKERS.
-void add_common_options(CLI::App& app, std::string& dir);
+void add_common_options(cli::App& app, std::string& dir);
 
 // Where the log the command line names is (filled in by parsing the options
 // add_common_options added).
@@ -41,10 +41,11 @@ bool on_kafka();
 // How messages name the log: "data directory D" or "Kafka cluster B".
 std::string log_name();
 
-// Parses argv into `app` and runs `body`. Returns the exit code: body's, 2 for a
-// usage error, the code matching an Error's Errc otherwise, 0 when stdout was
-// closed by its reader (EPIPE). Writes one line to stderr for every failure.
-int run_tool(const std::string& name, CLI::App& app, int argc, char** argv,
+// Parses argv into `app` and runs `body`, or prints --help or --version. Returns the
+// exit code: body's, 2 for a usage error, the code matching an Error's Errc
+// otherwise, 0 when stdout was closed by its reader (EPIPE). Writes one line to
+// stderr for every failure.
+int run_tool(const std::string& name, cli::App& app, int argc, char** argv,
              const std::function<int()>& body);
 
 // Prints "pspf-NAME: <message>" on stderr (notes and summaries).

@@ -19,7 +19,7 @@ using namespace pspf;
 
 int main(int argc, char** argv) {
   tool::ConsumeOptions o;
-  CLI::App app{"Read a topic as a member of a consumer group.", "pspf-consume"};
+  tool::cli::App app{"Read a topic as a member of a consumer group.", "pspf-consume"};
   tool::add_common_options(app, o.dir);
   app.add_option("-g,--group", o.group, "consumer group")->required();
   app.add_option("topic", o.topic, "topic to read")->required();

@@ -11,12 +11,12 @@ using namespace pspf;
 
 int main(int argc, char** argv) {
   tool::OffsetsOptions o;
-  CLI::App app{"List consumer groups, describe their lag, reset, set or delete their offsets.",
-               "pspf-offsets"};
+  tool::cli::App app{
+      "List consumer groups, describe their lag, reset, set or delete their offsets.",
+      "pspf-offsets"};
   tool::add_common_options(app, o.dir);
-  app.require_subcommand(1);
-  app.fallthrough();  // -d/--dir may also follow the command
-  auto group = [&](CLI::App* c) {
+  app.require_subcommand();
+  auto group = [&](tool::cli::App* c) {
     c->add_option("-g,--group", o.group, "consumer group")->required();
   };
   auto* list_cmd = app.add_subcommand("list", "list the consumer groups");
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   desc->add_flag("--json", o.as_json, "JSON output");
   auto* rst = app.add_subcommand("reset", "move committed offsets (a dry run unless --execute)");
   group(rst);
-  rst->add_option("--topic", o.topics, "T or T:0,2 or T:1-3 (repeatable)")->allow_extra_args(false);
+  rst->add_option("--topic", o.topics, "T or T:0,2 or T:1-3 (repeatable)");
   rst->add_flag("--all-topics", o.all_topics, "every topic the group has offsets for")
       ->excludes("--topic");
   o.modes = {

@@ -4,12 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
-#include <iostream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -209,9 +208,14 @@ ResetMode reset_mode(const OffsetsOptions& o) {
 
 std::string read_input(const std::string& path) {
   if (path == "-") {  // a pipe: read as a stream, not by position
-    std::ostringstream text;
-    text << std::cin.rdbuf();
-    return text.str();
+    std::string text;
+    char chunk[65536];
+    for (;;) {
+      ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n == 0) return text;
+      if (n < 0 && errno != EINTR) throw_errno("cannot read stdin");
+      if (n > 0) text.append(chunk, static_cast<size_t>(n));
+    }
   }
   // The user's own file, named on the command line: a symlink is followed, as by
   // any command-line tool (only the data directory refuses them).
@@ -290,7 +294,7 @@ void print_plan(const OffsetsOptions& o, const std::vector<ResetTarget>& plan) {
 
 int reset_cmd(const Log& log, const OffsetsOptions& o) {
   size_t given =
-      std::count_if(o.modes.begin(), o.modes.end(), [](CLI::Option* m) { return m->count() > 0; });
+      std::count_if(o.modes.begin(), o.modes.end(), [](cli::Option* m) { return m->count() > 0; });
   if (given != 1)
     throw Error(Errc::usage,
                 fmt::format("reset: {}: give exactly one of --to-earliest, --to-latest, "

@@ -2,12 +2,11 @@
 // commit and delete a consumer group's offsets.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/command_line.h"
 #include "pspf/log.h"
 
 namespace pspf::tool {
@@ -20,7 +19,7 @@ struct OffsetsOptions {
   int32_t partition = 0;
   bool to_earliest = false, to_latest = false;
   bool as_json = false, all_topics = false, execute = false, export_csv = false, force = false;
-  std::vector<CLI::Option*> modes;  // the reset modes, exactly one of which must be given
+  std::vector<cli::Option*> modes;  // the reset modes, exactly one of which must be given
 };
 
 // Each returns the exit status.

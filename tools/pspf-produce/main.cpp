@@ -21,7 +21,7 @@ using namespace pspf;
 
 int main(int argc, char** argv) {
   tool::ImportOptions o;
-  CLI::App app{"Append JSON lines from stdin or files to a topic.", "pspf-produce"};
+  tool::cli::App app{"Append JSON lines from stdin or files to a topic.", "pspf-produce"};
   tool::add_common_options(app, o.dir);
   app.add_option("topic", o.topic, "topic to append to")->required();
   app.add_option("files", o.files, "input files (default: stdin; - is stdin)");
@@ -45,16 +45,13 @@ int main(int argc, char** argv) {
   app.add_option("--expect-version", o.expect_version,
                  "append only if the key's version is V: any, "
                  "no_stream, exists or a number (exit 3 otherwise)");
-  app.add_option("-H,--header", o.headers, "add header NAME=VALUE to every record (repeatable)")
-      ->allow_extra_args(false);
+  app.add_option("-H,--header", o.headers, "add header NAME=VALUE to every record (repeatable)");
   app.add_flag("-J,--envelope", o.envelope,
                "input lines are envelopes as printed by pspf-replay -J");
   app.add_option("--partitions", o.partitions,
                  "partitions of the topic if it must be created (default 4)")
       ->check(tool::whole_number_in(1, kMaxPartitions));
-  app.add_option("--sync", o.sync, "none, batch (default) or always")
-      ->transform(tool::one_of(tool::sync_modes()))
-      ->type_name("WORD");
+  app.add_choice("--sync", o.sync, tool::sync_modes(), "none, batch (default) or always");
   static_assert(kMaxRecordBytes == 267386880,
                 "update --max-record-bytes' help and pspf-produce(1)");
   app.add_option("--max-record-bytes", o.max_record_bytes,
