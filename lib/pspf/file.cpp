@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -437,9 +436,17 @@ bool make_dir(const std::string& path) {
 void make_dirs(const std::string& path) {
   auto c = split_confined(path);
   if (!c) {
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) throw Error(Errc::io, "cannot create directory " + path + ": " + ec.message());
+    // Outside any data directory the path is the user's own: like mkdir -p, each
+    // directory on the way is made, and symlinks on the way are followed.
+    for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+      std::string part = path.substr(0, slash);
+      if (part.back() != '/' && ::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST)
+        throw_errno("cannot create directory " + part);
+      if (slash == std::string::npos) break;
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) throw_errno("cannot create directory " + path);
+    if (!S_ISDIR(st.st_mode)) throw_errno("cannot create directory " + path, ENOTDIR);
     return;
   }
   make_dirs(c->first);  // the root: not confined to itself
@@ -549,13 +556,7 @@ void remove_in(int dirfd, const std::string& name, const std::string& path) {
 void remove_tree(const std::string& path) {
   Place pl = locate(path);
   if (pl.missing) return;
-  if (!pl.confined) {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-    if (ec) throw Error(Errc::io, "cannot remove " + path + ": " + ec.message());
-    return;
-  }
-  remove_in(pl.dirfd, pl.name, path);
+  remove_in(pl.dirfd, pl.name, path);  // (AT_FDCWD and the path, when not confined)
 }
 
 void remove_tree_at_once(const std::string& path, const std::string& away) {

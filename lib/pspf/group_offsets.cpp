@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
-#include <filesystem>
 
 #include <fmt/format.h>
 

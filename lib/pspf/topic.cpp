@@ -1,11 +1,11 @@
 #include "pspf/topic.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
@@ -350,9 +350,8 @@ PartitionDirs check_partition_dirs(const std::string& dir, const TopicConfig& t)
     // A partition directory is named by its number, written the usual way.
     bool canonical = name.size() <= 5 && (name == "0" || name[0] != '0');
     int32_t p = canonical ? std::stoi(name) : -1;
-    std::error_code ec;
-    bool dir_entry =
-        std::filesystem::is_directory(std::filesystem::symlink_status(topic + "/" + name, ec));
+    struct stat st;
+    bool dir_entry = ::lstat((topic + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     if (p >= 0 && p < t.partitions && dir_entry)
       seen[static_cast<size_t>(p)] = true;
     else

@@ -4,6 +4,9 @@
 # default, meson_options.txt static_runtime: libstdc++ is then inside each tool), a
 # tool must load libc alone (and ld.so, which glibc's TLS calls name): no libstdc++,
 # libm, libfmt, libxxhash, nor librdkafka, which only -b opens, with dlopen.
+# Nor may a tool carry libstdc++'s iostream or locale set-up, which a static
+# libstdc++ runs at every start when anything links it in (<iostream>, std::locale,
+# std::filesystem; tests/bench/README.md, start-up): a dozen page faults a start.
 # A build without the static runtime (libstdc++ among the needs) is skipped.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +25,14 @@ for exe in "$PSPF_BIN"/pspf-*; do
   extra=$(grep -v -e '^libc\.so\.' -e '^ld-linux' "$T/needed" | tr '\n' ' ' || true)
   [ -z "$extra" ] || fail "$tool loads more than libc at each start: $extra"
   grep -q '^libc\.so\.' "$T/needed" || fail "$tool: libc is not among its needs: $(cat "$T/needed")"
+  if command -v nm >/dev/null; then
+    nm "$exe" >"$T/symbols" || fail "$tool: nm cannot read it"
+    [ -s "$T/symbols" ] || fail "$tool: nm found no symbols (stripped?)"
+    # std::ios_base::Init::Init() and std::locale::locale(): the set-up's entry points.
+    set_up=$(grep -E ' _ZNSt8ios_base4InitC[12]Ev$| _ZNSt6localeC[12]Ev$' "$T/symbols" | tr '\n' ' ' || true)
+    [ -z "$set_up" ] || fail "$tool carries libstdc++'s iostream or locale set-up: $set_up"
+  fi
   checked=$((checked + 1))
 done
 [ "$checked" -gt 0 ] || skip "no tool built with the static runtime"
-echo "ok: $checked tools load libc alone"
+echo "ok: $checked tools load libc alone, without iostream or locale set-up"

@@ -91,6 +91,30 @@ TEST_CASE("remove_tree removes a symlink inside the tree, not what it points to"
   CHECK(read_small_file(s.victim) == "precious\n");
 }
 
+TEST_CASE("outside any data directory, make_dirs and remove_tree work as mkdir -p and rm -rf") {
+  Setup s;  // `outside` is not beneath the confined root
+  std::string deep = s.outside + "/a/b//c/";
+  make_dirs(deep);
+  make_dirs(deep);  // again: nothing to do
+  CHECK(list_dir(s.outside + "/a/b/c").empty());
+  // A symlink on the way is followed, as mkdir -p does: the path is the user's.
+  s.symlink(s.outside + "/a", s.outside + "/via");
+  make_dirs(s.outside + "/via/b/d");
+  CHECK(path_exists(s.outside + "/a/b/d"));
+  CHECK(message_of([&] { make_dirs(s.victim + "/x"); }) ==
+        "cannot create directory " + s.victim + "/x: Not a directory");
+  CHECK(message_of([&] { make_dirs(s.victim); }) ==
+        "cannot create directory " + s.victim + ": Not a directory");
+  // remove_tree removes a symlink in the tree, and the tree given, not their targets.
+  s.symlink(s.victim, s.outside + "/a/b/c/link");
+  remove_tree(s.outside + "/via");
+  CHECK(path_exists(s.outside + "/a/b/c/link"));
+  remove_tree(s.outside + "/a");
+  CHECK_FALSE(path_exists(s.outside + "/a"));
+  remove_tree(s.outside + "/a");  // missing is fine
+  CHECK(read_small_file(s.victim) == "precious\n");
+}
+
 TEST_CASE("a FIFO where a file belongs is refused at once, not waited on") {
   Setup s;
   std::string fifo = s.data + "/seg.log";
