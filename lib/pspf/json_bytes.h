@@ -2,6 +2,7 @@
 // internal to lib/pspf, not part of the library's interface.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -26,6 +27,45 @@ inline void copy_bytes(char* d, const char* s, size_t n) {
   if (n >= 8) return store(d, load<uint64_t>(s)), store(d + n - 8, load<uint64_t>(s + n - 8));
   if (n >= 4) return store(d, load<uint32_t>(s)), store(d + n - 4, load<uint32_t>(s + n - 4));
   for (size_t i = 0; i < n; ++i) d[i] = s[i];
+}
+
+// The 8 decimal digits of x < 10^8, most significant first, one per byte (0 to 9)
+// of a little-endian word: the two halves of 4 digits, their halves of 2, and those
+// digits, split in all lanes at once (each quotient by a multiply and shift that is
+// exact in its range: y * 10486 >> 20 is y / 100 below 43,699, y * 103 >> 10 is
+// y / 10 below 179).
+inline uint64_t decimal8(uint64_t x) {
+  uint64_t m = (x / 10000) | ((x % 10000) << 32);
+  uint64_t h = ((m * 10486) >> 20) & 0x0000007F0000007F;
+  m = h | ((m - 100 * h) << 16);
+  uint64_t t = ((m * 103) >> 10) & 0x000F000F000F000F;
+  return t | ((m - 10 * t) << 8);
+}
+
+// Writes v in decimal at w and returns the end, as std::to_chars does, 8 digits a
+// step instead of fmt's 2 (a 13-digit timestamp in 3 multiplies, not 6 divisions).
+// Little-endian only; room for 24 bytes at w (whole words are stored).
+inline char* write_decimal(char* w, uint64_t v) {
+  static_assert(std::endian::native == std::endian::little);
+  constexpr uint64_t k8 = 100000000, zeros = 0x3030303030303030;
+  uint64_t head = v, mid = 0, low = 0;
+  int words = 0;  // full 8-digit words after the head
+  if (v >= k8) {
+    low = v % k8, head = v / k8, words = 1;
+    if (head >= k8) mid = head % k8, head /= k8, words = 2;
+  }
+  uint64_t d = decimal8(head);
+  int skip = d ? std::countr_zero(d) / 8 : 7;  // the head's leading zeros (v = 0 keeps one)
+  store(w, (d >> (8 * skip)) | zeros);
+  w += 8 - skip;
+  if (words == 2) store(w, decimal8(mid) | zeros), w += 8;
+  if (words >= 1) store(w, decimal8(low) | zeros), w += 8;
+  return w;
+}
+inline char* write_decimal(char* w, int64_t v) {
+  if (v >= 0) return write_decimal(w, uint64_t(v));
+  *w = '-';
+  return write_decimal(w + 1, 0 - uint64_t(v));
 }
 
 // Four hex digits at p (before e) as a number, or -1 (a \u escape).

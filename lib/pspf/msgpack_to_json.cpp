@@ -14,6 +14,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "pspf/json_bytes.h"
 #include "pspf/json_codec.h"
@@ -308,7 +309,12 @@ bool fast_json(const uint8_t*& p_in, const uint8_t* end, char*& w_in) {
     p += n;
     return true;
   };
-  auto integer = [&](auto v) { return w = fmt::format_to(w, FMT_COMPILE("{}"), v), true; };
+  auto integer = [&](auto v) {
+    if constexpr (std::is_signed_v<decltype(v)>)
+      return w = write_decimal(w, int64_t(v)), true;
+    else
+      return w = write_decimal(w, uint64_t(v)), true;
+  };
   auto put = [&](std::string_view t) {
     return copy_bytes(w, t.data(), t.size()), w += t.size(), true;
   };

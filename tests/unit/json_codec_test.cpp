@@ -2,10 +2,12 @@
 // chosen for each number, rejection of every kind of invalid line, key field
 // captures, and MessagePack decoding that never reads out of bounds on damaged bytes.
 #include "pspf/json_codec.h"
+#include "pspf/json_bytes.h"
 
 #include <doctest/doctest.h>
 
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -295,6 +297,35 @@ TEST_CASE("64-bit integer limits round trip exactly") {
   for (const char* n : {"9223372036854775807", "-9223372036854775808", "18446744073709551615",
                         "9223372036854775808", "-9223372036854775807", "1764000000123"})
     CHECK(round_trip(n) == n);
+}
+
+TEST_CASE("write_decimal prints what std::to_chars prints, for every width of number") {
+  auto check = [](auto v) {
+    char want[32], got[40];
+    char* end = std::to_chars(want, want + sizeof want, v).ptr;
+    std::memset(got, 'x', sizeof got);
+    char* w = json_detail::write_decimal(got, v);
+    REQUIRE(std::string_view(got, size_t(w - got)) == std::string_view(want, size_t(end - want)));
+    // Whole words are stored, at most 24 bytes from the start (the room it asks for).
+    CHECK(got[25] == 'x');
+  };
+  for (uint64_t v = 0; v < 200000; ++v) check(v);
+  uint64_t p = 1;
+  for (int e = 0; e <= 19; ++e, p *= 10)
+    for (uint64_t v : {p - 1, p, p + 1, 2 * p - 1, 9 * p, p * 10 - 1}) {
+      check(v);
+      check(int64_t(v));
+      check(-int64_t(v >> 1));
+    }
+  check(UINT64_MAX);
+  check(INT64_MAX);
+  check(INT64_MIN);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 200000; ++i) {
+    uint64_t v = rng() >> (rng() % 64);
+    check(v);
+    check(int64_t(v));
+  }
 }
 
 TEST_CASE("integers beyond 64 bits are kept as their text in ext kJsonNumberExt") {
