@@ -597,6 +597,27 @@ TEST_CASE("an id capture's errors name the id field") {
   CHECK(error == "id field order_id is an object");
 }
 
+TEST_CASE("a capture's path changed between calls is followed, even in place") {
+  FieldCapture caps[2];
+  std::string path = "a.b";  // a path is a view: of this string
+  caps[0].path = path;
+  caps[1].path = "x";
+  std::string_view line = R"({"a":{"b":1,"c":2,"b.c":3},"x":4,"y":{"":5}})";
+  REQUIRE(to_msgpack(line, nullptr, caps));
+  CHECK(caps[0].text == "1");
+  path[2] = 'c';  // the same bytes changed, the same length: "a.c"
+  REQUIRE(to_msgpack(line, nullptr, caps));
+  CHECK(caps[0].text == "2");
+  caps[0].path = R"(a.b\.c)";
+  REQUIRE(to_msgpack(line, nullptr, caps));
+  CHECK(caps[0].text == "3");
+  caps[0].path = "y.";  // an empty last segment: the member named ""
+  caps[1].path = "";    // no path: nothing is captured
+  REQUIRE(to_msgpack(line, nullptr, caps));
+  CHECK(caps[0].text == "5");
+  CHECK_FALSE(caps[1].found);
+}
+
 TEST_CASE("captures are reset on every call, and a failed line leaves none found") {
   FieldCapture caps[1];
   caps[0].path = "id";
