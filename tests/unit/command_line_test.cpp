@@ -236,6 +236,7 @@ TEST_CASE("--help: the command chosen, its usage, positionals, options and comma
   CHECK(h.find("  -g,--group TEXT REQUIRED    group\n") != std::string::npos);
   CHECK(h.find("Positionals:\n  topic TEXT") != std::string::npos);
   CHECK(h.find("--json") == std::string::npos);
+  CHECK(h.ends_with("\nThe options of tool (see tool --help) may be given here too.\n"));
 
   Tool u;
   REQUIRE(parse(u.app, {"--help"}) == Parsed::help);

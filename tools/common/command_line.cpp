@@ -274,6 +274,9 @@ std::string App::own_help() const {
     out += "\nSubcommands:\n";
     for (const auto& c : commands_) line(out, c->name_, c->description_);
   }
+  if (parent_)
+    out += fmt::format("\nThe options of {} (see {} --help) may be given here too.\n",
+                       parent_->path(), parent_->path());
   return out;
 }
 
