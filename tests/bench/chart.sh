@@ -16,16 +16,16 @@ trap 'rm -rf -- "$work"' EXIT
 gp="$work/chart.gp"
 esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 {
-  printf 'set terminal pngcairo size 1500,2000 font "DejaVu Sans,12"\n'
+  printf 'set terminal pngcairo size 1500,2500 font "DejaVu Sans,12"\n'
   printf 'set output "%s"\n' "$(esc "$png.tmp")"
   printf 'set datafile separator "\\t"\n'
   # (The second line is folded: one line of it ran off the picture's sides.)
-  printf 'set multiplot layout 4,2 title "pspf (orange) against its peers (grey) and the physical floor (blue)\\n%s" font "DejaVu Sans,14"\n' \
+  printf 'set multiplot layout 5,2 title "pspf (orange) against its peers (grey) and the physical floor (blue)\\n%s" font "DejaVu Sans,14"\n' \
     "$(esc "$subtitle" | fold -s -w 120 | awk '{ printf "%s%s", (NR > 1 ? "\\n" : ""), $0 }')"
   printf 'set style fill solid 0.9 noborder\nset logscale x\nset format x "10^{%%L}"\nset grid xtics mxtics lc rgb "#dddddd"\n'
   printf 'set key off\nset ytics nomirror scale 0\nset xtics nomirror\nset lmargin 34\nset rmargin 10\n'
 } >"$gp"
-for op in ingest readout single lat50 lat99 rss bytes; do
+for op in ingest readout single startup lat50 lat99 rss bytes; do
   dat="$work/$op.dat"
   awk -F'\t' -v OFS='\t' -v op="$op" '
     $1 == op && $6 !~ /^(skip|fail):/ {
@@ -50,6 +50,7 @@ for op in ingest readout single lat50 lat99 rss bytes; do
     ingest) title="Ingest: events/s (higher is better)" ;;
     readout) title="Read-out: events/s (higher is better)" ;;
     single) title="One process per event: ms per event (lower is better)" ;;
+    startup) title="Start-up and one key lookup: ms (lower is better)" ;;
     lat50) title="End-to-end latency p50: ms (lower is better)" ;;
     lat99) title="End-to-end latency p99: ms (lower is better)" ;;
     rss) title="Peak RSS while ingesting: MiB (lower is better)" ;;
@@ -64,7 +65,7 @@ plot "$dat" using ($lo):1:($lo):2:(\$1-0.38):(\$1+0.38):5:ytic(6) with boxxyerro
      "" using 4:1:(" ".stringcolumn(7)) with labels left font "DejaVu Sans,11"
 EOF
 done
-# The eighth panel: how to read the others.
+# The last panel: how to read the others.
 cat >>"$gp" <<'EOF'
 unset title
 unset border
@@ -80,7 +81,7 @@ set object 2 rect from 0.02,0.70 to 0.08,0.76 fc rgb "#999999" fs solid noborder
 set object 3 rect from 0.02,0.60 to 0.08,0.66 fc rgb "#4a6d8c" fs solid noborder
 set label 1 "pspf" at 0.11,0.83 font "DejaVu Sans,13"
 set label 2 "peers: SQLite, Redis Streams, NATS JetStream, kcat" at 0.11,0.73 font "DejaVu Sans,13"
-set label 3 "the physical floor: cat, dd, /bin/echo" at 0.11,0.63 font "DejaVu Sans,13"
+set label 3 "the physical floor: cat, dd, /bin/true, /bin/echo" at 0.11,0.63 font "DejaVu Sans,13"
 set label 4 "Bars: the median of the runs; whiskers: min to max.\nLog scales. Durability differs per row:\nsee the table (bench-results.md)." at 0.02,0.42 font "DejaVu Sans,12"
 plot NaN
 unset multiplot

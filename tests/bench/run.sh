@@ -807,6 +807,57 @@ measure_single floor "/bin/echo >> file" "page cache only, no fsync" file_setup 
 rm -f -- "$single_file"
 rm -rf -- "$single_data"
 
+# ---------------------------------------------------------------- start-up
+# One process that only starts, or starts and looks one key up in the 1M-event log
+# the read-outs used, against /bin/true and /bin/echo: a bash loop of $startups
+# invocations each, its stdout checked. The key index (keys.hix) is made by a
+# writer only, so the indexed row reads a copy of that log with one more event of
+# the key appended with --expect-version (the log itself stays as the smoke test
+# replays it).
+startups=$((singles < 500 ? singles : 500))
+key=$(sed -n '1s/.*"item":{"id":"\([^"]*\)".*/\1/p' -- "$ev")
+[ -n "$key" ] || die "start-up: no item.id in the first event of $ev"
+key_events=$(grep -c -F -- "\"item\":{\"id\":\"$key\"" "$ev")
+note "start-up: pspf-produce --version, pspf-replay --key $key, /bin/true, /bin/echo ($startups processes each)"
+keyed_data="$W/keyed-data"
+rm -rf -- "$keyed_data"
+cp -R -- "$data" "$keyed_data" || die "cannot copy $data"
+head -n 1 -- "$ev" | "$bin/pspf-produce" -d "$keyed_data" inv --key-field item.id \
+  --expect-version any -q || die "start-up: cannot append to $keyed_data"
+# measure_startup KIND LABEL EXPECTED CMD...: CMD $startups times; each must print
+# EXPECTED (a file) and nothing else; row startup in milliseconds per process.
+measure_startup() {
+  local kind=$1 label=$2 expected=$3 i j t0 t1 vals=""
+  shift 3
+  for ((i = 1; i <= runs; i++)); do
+    t0=$EPOCHREALTIME
+    for ((j = 0; j < startups; j++)); do
+      "$@" >"$W/startup.out" || die "$label: exit status $?"
+    done
+    t1=$EPOCHREALTIME
+    cmp -s -- "$W/startup.out" "$expected" || die "$label: printed $(head -c 200 -- "$W/startup.out")"
+    append vals "$(div "$((${t1/./} - ${t0/./}))" "$((startups * 1000))")"
+    note "  $label, run $i: $(div "$((${t1/./} - ${t0/./}))" 1e6) s"
+  done
+  record startup "$kind" "$label" "—" "$vals"
+}
+"$bin/pspf-produce" --version >"$W/want.version"
+echo "$((key_events - 1))" >"$W/want.cv"
+echo "$key_events" >"$W/want.cv-keyed"
+"$bin/pspf-replay" -d "$data" inv --key "$key" >"$W/want.key"
+[ "$(wc -l <"$W/want.key")" = "$key_events" ] || die "pspf-replay --key $key: $(wc -l <"$W/want.key") events, expected $key_events"
+: >"$W/want.none"
+measure_startup pspf "pspf-produce --version" "$W/want.version" "$bin/pspf-produce" --version
+measure_startup pspf "pspf-replay --current-version (key index)" "$W/want.cv-keyed" \
+  "$bin/pspf-replay" -d "$keyed_data" inv --key "$key" --current-version
+measure_startup pspf "pspf-replay --current-version (no index)" "$W/want.cv" \
+  "$bin/pspf-replay" -d "$data" inv --key "$key" --current-version
+measure_startup pspf "pspf-replay --key K" "$W/want.key" "$bin/pspf-replay" -d "$data" inv --key "$key"
+measure_startup floor "/bin/true" "$W/want.none" /bin/true
+echo "$key_events" >"$W/want.echo"
+measure_startup floor "/bin/echo" "$W/want.echo" /bin/echo "$key_events"
+rm -rf -- "$keyed_data"
+
 # ---------------------------------------------------------------- pspf latency
 if [ -x "$probe" ] && command -v jq >/dev/null; then
   note "latency: pspf-produce fed line by line → pspf-consume follower ($lat_events events)"
@@ -828,7 +879,7 @@ fi
 # the skip reason in the median column.
 awk -F'\t' -v OFS='\t' '
   BEGIN {
-    split("ingest readout single lat50 lat99 rss bytes", ops, " ")
+    split("ingest readout single startup lat50 lat99 rss bytes", ops, " ")
     for (i in ops) rank[ops[i]] = i
     hi["ingest"] = hi["readout"] = 1 # higher is better; the others lower
   }
@@ -901,6 +952,7 @@ png="$out_dir/bench-results.png"
     BEGIN {
       t["ingest"] = "ingest, events/s ↑"; t["readout"] = "read-out, events/s ↑"
       t["single"] = "one process per event, ms ↓"; t["lat50"] = "end-to-end latency p50, ms ↓"
+      t["startup"] = "one process: start-up, one key lookup, ms ↓"
       t["lat99"] = "end-to-end latency p99, ms ↓"; t["rss"] = "peak RSS while ingesting, MiB ↓"
       t["bytes"] = "bytes on disk per event ↓"
     }

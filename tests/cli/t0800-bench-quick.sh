@@ -54,6 +54,11 @@ for sys in "**pspf-produce**" "redis-cli XADD" "sqlite3 INSERT" "floor: dd oflag
   "floor: /bin/echo >> file"; do
   want+=("one process per event, ms|$sys")
 done
+for sys in "**pspf-produce --version**" "**pspf-replay --current-version (key index)**" \
+  "**pspf-replay --current-version (no index)**" "**pspf-replay --key K**" "floor: /bin/true" \
+  "floor: /bin/echo"; do
+  want+=("one process: start-up, one key lookup, ms|$sys")
+done
 kafka_rows=()
 for sys in "**pspf-produce -b (mock Kafka)**" "**pspf-produce -b --key-field (mock Kafka)**" \
   "kcat -P (mock Kafka)" "kcat -P -K (mock Kafka)"; do
