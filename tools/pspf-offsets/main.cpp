@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
   o.modes = {
       rst->add_flag("--to-earliest", o.to_earliest, "to the first offset in the log"),
       rst->add_flag("--to-latest", o.to_latest, "to the log end (skip everything)"),
-      rst->add_option("--to-offset", o.to_offset, "to offset N")
-          ->check(tool::whole_number_in(INT64_MIN, INT64_MAX)),  // (no saturating)
+      rst->add_option("--to-offset", o.to_offset, "to offset N"),  // int64: beyond is refused
       rst->add_option("--shift-by", o.shift_by, "move by N (negative: back)"),
       rst->add_option("--to-datetime", o.to_datetime,
                       "to the first event appended at or after an ISO 8601 time"),
@@ -53,9 +52,7 @@ int main(int argc, char** argv) {
   cmt->add_option("-p,--partition", o.partition, "partition")->required();
   // Beyond int64 is refused, not saturated (as --from-file does); below 0 is
   // refused with its own message by commit_offset.
-  cmt->add_option("--offset", o.offset, "the next offset to read")
-      ->required()
-      ->check(tool::whole_number_in(INT64_MIN, INT64_MAX));
+  cmt->add_option("--offset", o.offset, "the next offset to read")->required();
   cmt->add_flag("--force", o.force, "commit even while a member owns the partition");
   auto* del = app.add_subcommand("delete", "delete a group and its offsets");
   group(del);
