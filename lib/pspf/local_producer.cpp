@@ -8,7 +8,7 @@
 
 #include "pspf/error.h"
 #include "pspf/file.h"
-#include "pspf/murmur2.h"
+#include "pspf/quiet_thread.h"
 
 namespace pspf {
 
@@ -125,7 +125,7 @@ void LocalProducer::start_sync(bool last) {
     run_sync_job(files);
     return;
   }
-  if (!syncer_.joinable()) syncer_ = std::thread([this] { sync_thread(); });
+  if (!syncer_.joinable()) syncer_ = quiet_thread([this] { sync_thread(); });
   {
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_.push_back(std::move(files));
@@ -216,33 +216,42 @@ void LocalProducer::drain_after_failure() noexcept {
 
 PartitionId LocalProducer::route(const std::string_view* key, const std::string_view* id,
                                  uint64_t seq) {
-  if (key) return partition_for_key(*key, topic_.partitions);
-  if (id) return partition_for_key(*id, topic_.partitions);
-  // A resumable import must send a record with neither key nor id where the first
-  // run sent it: by its position in the input, not by the (per-process) sticky
-  // partition.
-  if (!producer_id_.empty() && seq > 0)
-    return PartitionId(static_cast<int32_t>((seq - 1) / kResumeSpread % topic_.partitions));
-  return PartitionId(sticky_);
+  return route_fixed(key, id, seq, !producer_id_.empty(), topic_.partitions)
+      .value_or(PartitionId(sticky_));
 }
 
 bool LocalProducer::appended_before(PartitionId p, uint64_t seq) {
   return !producer_id_.empty() && seq <= producer_seq(p);
 }
 
-std::optional<std::string> LocalProducer::oversized(PartitionId p, const std::string_view* key,
-                                                    const std::string_view* id,
-                                                    std::string_view headers, size_t value_size,
-                                                    uint64_t seq) const {
-  size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
+std::optional<std::string> LocalProducer::too_big_alone(const std::string& producer_id,
+                                                        const std::string_view* key,
+                                                        const std::string_view* id,
+                                                        std::string_view headers, size_t value_size,
+                                                        uint64_t seq) {
+  // Every field's MessagePack header takes at most 5 bytes, and a record has 6 fields
+  // (BatchBuilder::add): a record far below the limit needs no exact count.
+  size_t fields = (key ? key->size() : 0) + (id ? id->size() : 0) + headers.size() + value_size;
+  if (kBatchHeaderSize + fields + producer_id.size() + 64 <= kMaxBatchBytes) return std::nullopt;
+  size_t mark = producer_id.empty() ? 0 : BatchBuilder::mark_bytes(producer_id, seq);
   size_t alone = BatchBuilder::record_bytes(0, key, id, headers, value_size);
   if (kBatchHeaderSize + alone + mark > kMaxBatchBytes)
     return fmt::format(
         "record of {} bytes does not fit in a batch (at most {} bytes, see "
         "pspf-log(5))",
         alone, kMaxBatchBytes);
+  return std::nullopt;
+}
+
+std::optional<std::string> LocalProducer::oversized(PartitionId p, const std::string_view* key,
+                                                    const std::string_view* id,
+                                                    std::string_view headers, size_t value_size,
+                                                    uint64_t seq) const {
+  if (auto why = too_big_alone(producer_id_, key, id, headers, value_size, seq)) return why;
+  if (!expect_) return std::nullopt;
+  size_t mark = producer_id_.empty() ? 0 : BatchBuilder::mark_bytes(producer_id_, seq);
   const Slot* slot = slots_[static_cast<size_t>(p.value)].get();
-  if (expect_ && slot &&
+  if (slot &&
       slot->batch.size() +
               BatchBuilder::record_bytes(slot->batch.count(), key, id, headers, value_size) + mark >
           kMaxBatchBytes)

@@ -49,6 +49,13 @@ class LocalProducer final : public Producer {
   std::optional<std::string> oversized(PartitionId p, const std::string_view* key,
                                        const std::string_view* id, std::string_view headers,
                                        size_t value_size, uint64_t seq = 0) const override;
+  // oversized() without an expected version: the record cannot fit in a batch even
+  // alone, with the mark of `producer_id` (empty: none). It reads no state.
+  static std::optional<std::string> too_big_alone(const std::string& producer_id,
+                                                  const std::string_view* key,
+                                                  const std::string_view* id,
+                                                  std::string_view headers, size_t value_size,
+                                                  uint64_t seq);
   void add(PartitionId p, const std::string_view* key, const std::string_view* id,
            std::string_view headers, std::string_view value, uint64_t seq = 0) override;
   uint64_t producer_seq(PartitionId p) override;

@@ -8,6 +8,7 @@
 
 #include "pspf/consumer.h"
 #include "pspf/error.h"
+#include "pspf/murmur2.h"
 
 namespace pspf {
 
@@ -35,6 +36,18 @@ TopicConfig create_routed_topic(std::function<TopicConfig()>& create, const Topi
                                           "with {} partitions instead of {}",
                                           t.name, t.partitions, routed.partitions));
   return t;
+}
+
+std::optional<PartitionId> route_fixed(const std::string_view* key, const std::string_view* id,
+                                       uint64_t seq, bool resumable, int32_t partitions) {
+  if (key) return partition_for_key(*key, partitions);
+  if (id) return partition_for_key(*id, partitions);
+  // A resumable import must send a record with neither key nor id where the first
+  // run sent it: by its position in the input, not by the (per-process) sticky
+  // partition.
+  if (resumable && seq > 0)
+    return PartitionId(static_cast<int32_t>((seq - 1) / Producer::kResumeSpread % partitions));
+  return std::nullopt;
 }
 
 std::string Log::label(const TopicConfig& t, PartitionId p) {

@@ -39,6 +39,11 @@ struct InputCommit {
 // partition count than `routed`, the one records were already routed by.
 TopicConfig create_routed_topic(std::function<TopicConfig()>& create, const TopicConfig& routed);
 
+// Producer::route() for a record with a key or an id, or of a resumable import
+// (`resumable` and seq > 0); nullopt: the producer's sticky partition takes it.
+std::optional<PartitionId> route_fixed(const std::string_view* key, const std::string_view* id,
+                                       uint64_t seq, bool resumable, int32_t partitions);
+
 class Producer {
  public:
   // Called after each append with the partition, what the append did, and the

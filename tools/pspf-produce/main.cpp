@@ -15,6 +15,7 @@
 #include "pspf/file.h"
 #include "pspf/line_reader.h"
 #include "pspf/log.h"
+#include "pspf/pipelined_producer.h"
 #include "pspf/producer.h"
 
 using namespace pspf;
@@ -110,6 +111,12 @@ int main(int argc, char** argv) {
                     "-X transactional.id is for pspf-consume --exec --to, whose output goes "
                     "into transactions; pspf-produce writes without them");
     std::unique_ptr<Producer> made = log.producer(topic, sync);
+    // A bulk import uses both cores: this thread reads and converts, a second one
+    // appends (pspf/pipelined_producer.h). Kafka's client has threads of its own; an
+    // expected version makes the input one batch; --sync none and always keep the
+    // order of one thread.
+    if (!tool::on_kafka() && sync == SyncMode::batch && !o.expect_version)
+      made = std::make_unique<PipelinedProducer>(std::move(made));
     Producer& producer = *made;
     if (!found)
       producer.create_on_first_write([&] {
