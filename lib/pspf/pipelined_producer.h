@@ -20,6 +20,9 @@
 //   5. The thread starts with the first full chunk: a run of a few records (one
 //      process per event) never starts it, and flush() applies what is left in the
 //      caller's thread.
+//   6. A chunk the appender has applied goes back to the caller evicted from the
+//      caches, so that refilling it does not wait on the appender's core (see
+//      evict() in the .cpp for the figures).
 // Routing (key, id, resumable position, sticky partition) is done here, without the
 // inner producer, as Producer::route() says. With expect_version() everything is
 // passed straight through: that one batch is appended at flush() anyway.
@@ -55,7 +58,7 @@ class PipelinedProducer final : public Producer {
   PipelinedProducer& operator=(const PipelinedProducer&) = delete;
 
   // How many chunks may wait for the appender before add() waits.
-  static constexpr size_t kMaxQueued = 4;
+  static constexpr size_t kMaxQueued = 2;
 
   void on_append(AppendHook hook) override;
   void create_on_first_write(std::function<TopicConfig()> create) override;

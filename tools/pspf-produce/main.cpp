@@ -111,12 +111,11 @@ int main(int argc, char** argv) {
                     "-X transactional.id is for pspf-consume --exec --to, whose output goes "
                     "into transactions; pspf-produce writes without them");
     std::unique_ptr<Producer> made = log.producer(topic, sync);
-    // An import with ids uses both cores: this thread reads and converts, a second
-    // one appends and looks the ids up (pspf/pipelined_producer.h). Without ids the
-    // appending is too little to pay for moving every record to the other core
-    // (tests/bench/README.md). Kafka's client has threads of its own; an expected
-    // version makes the input one batch; --sync none and always keep one thread.
-    if (o.id_field && !tool::on_kafka() && sync == SyncMode::batch && !o.expect_version)
+    // A bulk import uses both cores: this thread reads and converts, a second one
+    // appends (pspf/pipelined_producer.h). Kafka's client has threads of its own; an
+    // expected version makes the input one batch; --sync none and always keep the
+    // order of one thread.
+    if (!tool::on_kafka() && sync == SyncMode::batch && !o.expect_version)
       made = std::make_unique<PipelinedProducer>(std::move(made));
     Producer& producer = *made;
     if (!found)
