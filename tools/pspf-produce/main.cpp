@@ -112,10 +112,9 @@ int main(int argc, char** argv) {
                     "into transactions; pspf-produce writes without them");
     std::unique_ptr<Producer> made = log.producer(topic, sync);
     // A bulk import uses both cores: this thread reads and converts, a second one
-    // appends (pspf/pipelined_producer.h). Kafka's client has threads of its own; an
-    // expected version makes the input one batch; --sync none and always keep the
-    // order of one thread.
-    if (!tool::on_kafka() && sync == SyncMode::batch && !o.expect_version)
+    // appends (pspf/pipelined_producer.h), in every sync mode. Kafka's client has
+    // threads of its own; an expected version makes the input one batch.
+    if (!tool::on_kafka() && !o.expect_version)
       made = std::make_unique<PipelinedProducer>(std::move(made));
     Producer& producer = *made;
     if (!found)
