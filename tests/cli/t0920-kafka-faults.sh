@@ -122,6 +122,8 @@ rc=0
 wait "$late" || rc=$?
 expect_eq 1 "$rc" "exit status of a member whose brokers went away"
 [ $(($(now_ms) - start)) -lt 30000 ] || fail "the member took more than 30s to give up"
-grep -qE "Kafka cluster .*(no broker answered for 2000 ms|Broker transport failure|timed out)" "$T/late.err" ||
+# The brokers may go before the member has read the topic's metadata: librdkafka then
+# says "Local: Timed out" (seen once in CI), which is the same failure, told earlier.
+grep -qiE "Kafka cluster .*(no broker answered for 2000 ms|Broker transport failure|timed out)" "$T/late.err" ||
   fail "late member: $(cat "$T/late.err")"
 echo "ok: $TEST_NAME"
