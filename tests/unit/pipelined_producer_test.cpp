@@ -269,10 +269,17 @@ TEST_CASE("a record too big for a batch is refused by add() itself, before it is
   CHECK_THROWS_AS(p.add(PartitionId(0), nullptr, nullptr, {}, big), Error);
   REQUIRE(p.flush());
   CHECK(inner.added.empty());
-  // The same record a few bytes smaller fits.
-  std::string fits(kMaxBatchBytes - 64, 'x');
-  CHECK(p.oversized(PartitionId(0), nullptr, nullptr, {}, fits.size()) ==
-        LocalProducer::too_big_alone("", nullptr, nullptr, {}, fits.size(), 0));
+  // The largest value that fits: the batch header, then a record of six fields
+  // (array header, offset delta, timestamp delta, nil key, nil id, no headers: a byte
+  // each) whose value takes a 5-byte bin32 header. One byte more does not fit.
+  size_t largest = kMaxBatchBytes - kBatchHeaderSize - 6 - 5;
+  CHECK_FALSE(p.oversized(PartitionId(0), nullptr, nullptr, {}, largest).has_value());
+  CHECK(p.oversized(PartitionId(0), nullptr, nullptr, {}, largest + 1).has_value());
+  std::string fits(largest, 'x');
+  p.add(PartitionId(0), nullptr, nullptr, {}, fits);
+  REQUIRE(p.flush());
+  REQUIRE(inner.added.size() == 1);
+  CHECK(inner.added[0].value.size() == largest);
 }
 
 TEST_CASE("on the local log: the records of a pipelined import are the same, ids deduplicated") {
