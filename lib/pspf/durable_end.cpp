@@ -40,8 +40,14 @@ void write_mark(int fd, int64_t value, const std::string& path, uint64_t at) {
   // page: readers see the old or the new mark, and a torn one fails its checksum and
   // reads as "nothing known". Not synced: a mark lost to a power loss is only behind,
   // and is published again.
-  static_assert(kRemovedKeysMarkAt + kSize <= 4096);
+  static_assert(kRemovedKeysMarkAt + kSize <= kCutPendingMarkAt);
+  static_assert(kCutPendingMarkAt + kSize <= 4096);
   pwrite_all(fd, raw, kSize, at, path);
+}
+
+void clear_mark(int fd, const std::string& path, uint64_t at) {
+  const char zeroes[kSize] = {};
+  pwrite_all(fd, zeroes, kSize, at, path);
 }
 
 std::optional<Offset> read_durable_end(int fd, const std::string& path) {
@@ -80,17 +86,59 @@ void sync_segments_from(const std::string& partition_dir, Offset from) {
   }
 }
 
+void cut_past_durable_end(const std::string& partition_dir, int lock_fd,
+                          const std::string& lock_path, Offset to, std::optional<LogPlace> place) {
+  // 1. Note the cut. From here on, whoever takes the lock finishes it before it
+  //    syncs anything (settle_past_mark), so a kill in step 2 cannot leave records
+  //    that a later sync, on a new descriptor, would report durable falsely.
+  write_mark(lock_fd, to.value, lock_path, kCutPendingMarkAt);
+  // 2. Cut: the segments past `to` go, highest first, and the segment holding it is
+  //    truncated. Repeating any part of it is harmless.
+  cut_back(partition_dir, place ? *place : place_of(partition_dir, to));
+  // 3. Clear the note. A kill before this only makes the next holder cut nothing.
+  clear_mark(lock_fd, lock_path, kCutPendingMarkAt);
+}
+
+Offset settle_past_mark(const std::string& partition_dir, int lock_fd, const std::string& lock_path,
+                        Offset end, const std::string& label) {
+  if (std::optional<int64_t> to = read_mark(lock_fd, lock_path, kCutPendingMarkAt)) {
+    // A holder of the lock was killed while it cut after a failed sync: finish it.
+    cut_past_durable_end(partition_dir, lock_fd, lock_path, Offset(*to));
+    end = std::min(end, Offset(*to));
+  }
+  std::optional<Offset> mark = read_durable_end(lock_fd, lock_path);
+  if (mark == end) return end;
+  check_durable_end(mark, end, label);
+  // 1. Note a cut back to the mark before the sync: a sync that fails in a process
+  //    killed before it could cut must not be followed by one on a new descriptor,
+  //    which may report success for pages that are gone. So until step 3, whoever
+  //    takes the lock next cuts the records instead (they were never acknowledged).
+  //    Without a mark there is nothing to cut back to.
+  if (mark) write_mark(lock_fd, mark->value, lock_path, kCutPendingMarkAt);
+  // 2. Sync. On failure, cut (the note is made again, then cleared).
+  try {
+    sync_segments_from(partition_dir, mark.value_or(Offset(0)));
+  } catch (const Error& e) {
+    if (!mark) throw;
+    cut_past_durable_end(partition_dir, lock_fd, lock_path, *mark);
+    throw Error(e.code(), fmt::format("{} (offsets {} to {} of {}, which a writer that died "
+                                      "left unsynced and which were never acknowledged, "
+                                      "were cut: the sync that failed covered them)",
+                                      e.what(), mark->value, end.value - 1, label));
+  }
+  // 3. Clear the note, and only then 4. publish: a note never stands below a
+  //    published end, so a cut never reaches records that were handed out.
+  if (mark) clear_mark(lock_fd, lock_path, kCutPendingMarkAt);
+  write_durable_end(lock_fd, end, lock_path);
+  return end;
+}
+
 Offset settle_durable_end(const std::string& partition_dir, const std::string& label) {
   FileLock lock(paths::partition_lock(partition_dir));
   if (!lock.lock(false)) return read_durable_end(lock.fd(), lock.path()).value_or(Offset(0));
   UnlockOnExit unlock(lock);
-  std::optional<Offset> mark = read_durable_end(lock.fd(), lock.path());
-  Offset end = PartitionReader(partition_dir, label).log_end();
-  if (mark == end) return end;
-  check_durable_end(mark, end, label);
-  sync_segments_from(partition_dir, mark.value_or(Offset(0)));
-  write_durable_end(lock.fd(), end, lock.path());
-  return end;
+  return settle_past_mark(partition_dir, lock.fd(), lock.path(),
+                          PartitionReader(partition_dir, label).log_end(), label);
 }
 
 }  // namespace pspf

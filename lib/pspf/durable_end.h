@@ -20,7 +20,20 @@
 //   3. After a failed fdatasync the writer cuts the records it covered before it
 //      releases the lock (PostgreSQL's rule: the pages may be gone, and a second
 //      fsync could report success falsely). They are never published or answered
-//      from.
+//      from. The same holds for the sync of a dead writer's leftovers (2): whoever
+//      saw it fail cuts them back to the mark before letting the lock go
+//      (settle_past_mark()). Without a valid mark nothing is cut, because nothing
+//      tells the leftovers from acknowledged records, and destroying those is worse.
+//      A cut takes several calls (segments removed, one truncated). So that a kill
+//      half-way does not leave records a later sync would publish, the cut is noted
+//      in the lock file first (the cut-pending mark) and cleared after its last call;
+//      whoever takes the lock next finishes a noted cut before anything else. A
+//      settle notes the cut before its sync, and clears it after: a process killed
+//      between a failed sync and its cut leaves it noted. A writer notes it after
+//      its own sync failed (before every sync, a kill would cut what the next
+//      writer is meant to settle): a kill in the few calls between its failed sync
+//      and the note is the one case left, and the kernel reports a writeback error
+//      that nobody has seen to the next sync of the file, on any descriptor.
 //   4. With --sync none the writer publishes without syncing: the user gave the
 //      guarantee up (pspf-produce(1), --sync).
 //   5. No command lowers the mark on its own. A mark past the end of the valid data
@@ -32,12 +45,15 @@
 //
 // The mark is 24 bytes at the start of the lock file: "PDUR", a format number (1),
 // the end offset (int64, little-endian), and XXH3-64 of those 16 bytes. A missing,
-// short or damaged mark reads as "nothing known" (offset 0): never too far.
+// short or damaged mark reads as "nothing known" (offset 0): never too far. The
+// cut-pending mark has the same format, at kCutPendingMarkAt; zeroes there (or a
+// file too short to hold it) mean no cut is pending.
 #pragma once
 
 #include <optional>
 #include <string>
 
+#include "pspf/partition.h"
 #include "pspf/types.h"
 
 namespace pspf {
@@ -51,7 +67,10 @@ namespace pspf {
 // Error(io) on a read or write error.
 std::optional<int64_t> read_mark(int fd, const std::string& path, uint64_t at = 0);
 void write_mark(int fd, int64_t value, const std::string& path, uint64_t at = 0);
+// Overwrites the mark at `at` with zeroes: none.
+void clear_mark(int fd, const std::string& path, uint64_t at);
 constexpr uint64_t kRemovedKeysMarkAt = 24;
+constexpr uint64_t kCutPendingMarkAt = 48;
 
 // The published durable end in the lock file open as `fd` (nullopt: none, or not
 // valid). `path` names the file in messages. Throws Error(io) on a read error.
@@ -70,13 +89,33 @@ void check_durable_end(std::optional<Offset> mark, Offset end, const std::string
 // `from`. Throws Error(io) when a sync fails.
 void sync_segments_from(const std::string& partition_dir, Offset from);
 
+// Cuts every record at or past the durable end `to` (invariant 3), for the holder of
+// the partition lock open as `lock_fd` (`lock_path`) whose sync of them failed:
+// notes the cut (the cut-pending mark), cuts the partition back to `place` (where
+// `to` lies; found when not given), then clears the note. Throws Error(io) when the
+// cut fails (the note stays, for the next holder of the lock).
+void cut_past_durable_end(const std::string& partition_dir, int lock_fd,
+                          const std::string& lock_path, Offset to,
+                          std::optional<LogPlace> place = std::nullopt);
+
+// Brings the partition to a settled state for the caller that just took its lock
+// (open as `lock_fd`, `lock_path`), `end` being the end of its valid data, and
+// returns the end then: first finishes a cut that a process killed half-way left
+// noted (the end is then the cut's); then syncs the records past the published end,
+// a dead writer's leftovers (invariant 2), and publishes the end. When that sync
+// fails, cuts them back to the published end (invariant 3) and throws the sync's
+// Error(io), saying so. Throws Error(corrupt) when the log ends before the published
+// end (invariant 5). `label` names the partition in messages.
+Offset settle_past_mark(const std::string& partition_dir, int lock_fd, const std::string& lock_path,
+                        Offset end, const std::string& label);
+
 // For readers whose position reached the published end: takes the partition lock
 // without waiting. When it gets it, no writer is live, so records past the published
 // end are a dead writer's leftovers (invariant 2): syncs them, publishes the log end
 // and returns it. When a writer holds the lock, returns the published end (that
 // writer publishes its own). `label` names the partition in messages. Throws
 // Error(corrupt) on damage at the tail or when the log ends before the mark
-// (invariant 5), Error(io) when a sync fails.
+// (invariant 5), Error(io) when a sync fails (having cut what it covered).
 Offset settle_durable_end(const std::string& partition_dir, const std::string& label);
 
 }  // namespace pspf

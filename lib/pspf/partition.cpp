@@ -49,6 +49,46 @@ std::vector<Offset> list_segments(const std::string& partition_dir) {
   return out;
 }
 
+LogPlace place_of(const std::string& partition_dir, Offset end) {
+  std::vector<Offset> segs = list_segments(partition_dir);
+  auto it = std::upper_bound(segs.begin(), segs.end(), end);
+  if (it == segs.begin()) return {segs.empty() ? Offset(0) : segs.front(), 0};
+  Offset base = *std::prev(it);
+  std::string path = paths::segment_file(partition_dir, base, paths::kLogExt);
+  Fd fd = open_file(path, O_RDONLY);
+  SegmentReader reader(fd.get(), path);
+  reader.expect_offset_at_least(base);
+  IndexEntry e = SegmentIndex(partition_dir, base).floor_offset(end);
+  if (e.position > 0 &&
+      batch_starts_at(fd.get(), path, e.position, Offset(base.value + e.rel_offset)))
+    reader.seek(e.position);
+  BatchHeader h;
+  while (reader.skip(h) == BatchStatus::ok)
+    if (h.base_offset >= end) return {base, reader.batch_position()};
+  return {base, reader.position()};
+}
+
+void cut_back(const std::string& partition_dir, LogPlace at) {
+  std::vector<Offset> segs = list_segments(partition_dir);
+  for (auto it = segs.rbegin(); it != segs.rend() && *it > at.segment; ++it)
+    for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
+      remove_file(paths::segment_file(partition_dir, *it, ext));
+  std::string path = paths::segment_file(partition_dir, at.segment, paths::kLogExt);
+  Fd fd = open_file(path, O_RDWR);
+  truncate_file(fd.get(), at.position, path);
+  SegmentIndex(partition_dir, at.segment).truncate_from(at.position);
+  // The cut is what keeps the records from being answered from; making it durable
+  // is a courtesy that may fail on the same bad disk: if a power loss undoes the
+  // cut, the records come back from the disk itself, durable, and a later writer
+  // publishes them (durable_end.h, 2). The caller reports the failure that made it
+  // cut.
+  try {
+    sync_data(fd.get(), path);
+    sync_dir(partition_dir);
+  } catch (const Error&) {
+  }
+}
+
 // ---------------------------------------------------------------- PartitionWriter
 
 PartitionWriter::PartitionWriter(std::string partition_dir, std::string label,
@@ -91,15 +131,24 @@ bool PartitionWriter::acquire(bool wait) {
 }
 
 void PartitionWriter::settle_unsynced() {
-  std::optional<Offset> mark = read_durable_end(lock_.fd(), lock_.path());
-  if (mark != tail_.next_offset()) {
-    check_durable_end(mark, tail_.next_offset(), label_);  // acknowledged records gone
-    // Records past the published end, and nobody else holds the lock: a writer died
-    // between its write and its sync. Nobody acknowledged them and no sync of them
-    // failed (a failed writer cuts before it lets go), so syncing them now makes
-    // them durable truthfully; only then may this writer answer from them.
-    sync_segments_from(dir_, mark.value_or(Offset(0)));
-    write_durable_end(lock_.fd(), tail_.next_offset(), lock_.path());
+  // Records past the published end, and nobody else holds the lock: a writer died
+  // between its write and its sync. Nobody acknowledged them and no sync of them
+  // failed (a failed writer cuts before it lets go), so syncing them now makes them
+  // durable truthfully; only then may this writer answer from them.
+  Offset end;
+  try {
+    end = settle_past_mark(dir_, lock_.fd(), lock_.path(), tail_.next_offset(), label_);
+  } catch (const Error& e) {
+    if (e.code() == Errc::io) {  // the tail may have been cut: read it again
+      tail_.close(Offset(0));
+      state_.reset();
+    }
+    throw;
+  }
+  if (end != tail_.next_offset()) {  // a noted cut was finished: read the tail again
+    tail_.close(end);
+    state_.reset();
+    tail_.refresh();
   }
   durable_ = end_point();
 }
@@ -150,31 +199,12 @@ void PartitionWriter::sync_failed() {
   // created since (by a roll) hold nothing else and go; the segment of the durable
   // end is cut back to it.
   unsynced_.clear();
-  std::vector<Offset> segs = list_segments(dir_);
   tail_.close(durable_.end);  // the next append reopens the tail from the disk
   state_.reset();  // its caches noted ids past the cut: they rebuild as "ahead of the log"
   std::exception_ptr error;
   try {
-    for (Offset base : segs) {
-      if (base <= durable_.segment) continue;
-      for (auto ext : {paths::kLogExt, paths::kIndexExt, paths::kTimeIndexExt})
-        remove_file(paths::segment_file(dir_, base, ext));
-    }
-    std::string path = paths::segment_file(dir_, durable_.segment, paths::kLogExt);
-    Fd fd = open_file(path, O_RDWR);
-    truncate_file(fd.get(), durable_.position, path);
-    SegmentIndex(dir_, durable_.segment).truncate_from(durable_.position);
-    // The cut is what keeps the records from being answered from; making it durable
-    // is a courtesy that may fail on the same bad disk: if a power loss undoes the
-    // cut, the records come back from the disk itself, durable, and a later writer
-    // publishes them (durable_end.h, 2).
-    try {
-      sync_data(fd.get(), path);
-      sync_dir(dir_);
-    } catch (const Error&) {
-      // (see above: the cut itself is what matters; the sync's failure is reported
-      // by the caller's own error)
-    }
+    cut_past_durable_end(dir_, lock_.fd(), lock_.path(), durable_.end,
+                         LogPlace{durable_.segment, durable_.position});
   } catch (...) {
     error = std::current_exception();
   }

@@ -47,6 +47,23 @@ namespace pspf {
 // Base offsets of the segments in a partition directory, ascending.
 std::vector<Offset> list_segments(const std::string& partition_dir);
 
+// A place in a partition's data: byte `position` of the segment with base offset
+// `segment`.
+struct LogPlace {
+  Offset segment{0};
+  uint64_t position = 0;
+};
+// Where the records at or past offset `end` start: the first batch whose base offset
+// is `end` or more, else the end of the valid data of the segment that holds `end`.
+// A batch that straddles `end` stays before the place. Throws Error(io).
+LogPlace place_of(const std::string& partition_dir, Offset end);
+// Cuts the partition back to `at`: the segments after it go (highest first, so that a
+// crash in between leaves no gap), and its segment and indexes are truncated there.
+// Only under the partition lock, and only over records never acknowledged
+// (durable_end.h, 3). The cut is made durable when the disk lets it (failures of that
+// sync are not thrown: the .cpp says why). Throws Error(io) when the cut itself fails.
+void cut_back(const std::string& partition_dir, LogPlace at);
+
 class PartitionState;
 
 class PartitionWriter {

@@ -622,3 +622,58 @@ TEST_CASE("checksum-valid batches whose offsets repeat, go back or overflow are 
     CHECK(s.end.value == 3);
   }
 }
+
+TEST_CASE("place_of finds where records at an offset start; cut_back cuts there cleanly") {
+  test::TempDir dir;
+  std::string bytes = four_batches(dir.path());  // batches of offsets 0, 10, 20, 30
+  std::vector<uint64_t> starts = batch_starts(bytes);
+  REQUIRE(starts.size() == 4);
+  auto place = [&](int64_t end) { return place_of(dir.path(), Offset(end)); };
+  // With the index and without it (the index only shortens the walk).
+  for (bool indexed : {true, false}) {
+    CAPTURE(indexed);
+    if (!indexed) {
+      remove_file(seg(dir.path(), 0, paths::kIndexExt));
+      remove_file(seg(dir.path(), 0, paths::kTimeIndexExt));
+    }
+    CHECK(place(0).position == 0);
+    CHECK(place(20).position == starts[2]);
+    CHECK(place(30).position == starts[3]);
+    CHECK(place(25).position == starts[3]);  // a straddling batch stays before the place
+    CHECK(place(40).position == bytes.size());
+    CHECK(place(1000).position == bytes.size());
+    CHECK(place(20).segment == Offset(0));
+  }
+
+  // Several segments: an end at a segment's base is that segment's start.
+  test::TempDir rolled;
+  {
+    PartitionWriter w(rolled.path(), "p", 1024);
+    for (int i = 0; i < 30; ++i) append(w, i * 10, 10);
+  }
+  std::vector<Offset> segs = list_segments(rolled.path());
+  REQUIRE(segs.size() > 3);
+  LogPlace at_base = place_of(rolled.path(), segs[2]);
+  CHECK(at_base.segment == segs[2]);
+  CHECK(at_base.position == 0);
+  LogPlace inside = place_of(rolled.path(), Offset(segs[1].value + 10));
+  CHECK(inside.segment == segs[1]);
+  CHECK(inside.position > 0);
+
+  // The cut: later segments go with their indexes; what is left reads and verifies
+  // clean, and a writer continues from the cut. (The records cut are a dead writer's:
+  // the durable end is the place's offset.)
+  publish(rolled.path(), Offset(segs[1].value + 10));
+  cut_back(rolled.path(), inside);
+  CHECK(list_segments(rolled.path()) == std::vector<Offset>{segs[0], segs[1]});
+  CHECK_FALSE(path_exists(seg(rolled.path(), segs[2].value, paths::kIndexExt)));
+  auto recs = read_from(rolled.path());
+  REQUIRE(recs.size() == static_cast<size_t>(segs[1].value + 10));
+  CHECK(recs.back().first == segs[1].value + 9);
+  PartitionScan s = scan_partition(rolled.path(), true);
+  CHECK_FALSE(s.damaged);
+  CHECK(s.index_problems.empty());
+  CHECK(s.end == Offset(segs[1].value + 10));
+  PartitionWriter w(rolled.path(), "p", 1024);
+  CHECK(append(w, 0, 1).base == Offset(segs[1].value + 10));
+}
