@@ -158,6 +158,14 @@ int verify(const Log& log, std::vector<std::string> names, bool as_json) {
       } else {
         line = fmt::format("{}: ok, {} records", label, s.records);
       }
+      if (s.cut_pending) {
+        j["cut_pending"] = s.cut_pending->value;
+        line += fmt::format(
+            "; note: the records from offset {} on are being cut (a sync of them failed, "
+            "and the process cutting them was stopped; the next writer or member, or "
+            "pspf-topics repair, finishes the cut)",
+            s.cut_pending->value);
+      }
       if (!s.index_problems.empty()) {
         bad = true;
         std::string problems = fmt::format("{} (pspf-topics repair {} rebuilds the indexes)",
@@ -223,7 +231,12 @@ int repair(const Log& log, const std::string& name, bool dry_run) {
     if (!s.index_problems.empty())
       out.write(
           fmt::format("{}: rebuilding indexes ({} bad entries)\n", label, s.index_problems.size()));
-    if (!s.damaged && !s.torn_tail && s.index_problems.empty()) {
+    if (s.cut_pending)
+      out.write(
+          fmt::format("{}: finishing the cut of the records from offset {} on, which a "
+                      "failed sync covered\n",
+                      label, s.cut_pending->value));
+    if (!s.damaged && !s.torn_tail && s.index_problems.empty() && !s.cut_pending) {
       if (!s.problems.empty()) continue;
       out.write(fmt::format("{}: ok, nothing to repair\n", label));
       continue;

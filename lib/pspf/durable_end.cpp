@@ -63,6 +63,15 @@ std::optional<Offset> read_durable_end(const std::string& partition_dir) {
   return read_durable_end(fd.get(), path);
 }
 
+std::optional<Offset> read_cut_pending(const std::string& partition_dir) {
+  std::string path = paths::partition_lock(partition_dir);
+  Fd fd = open_file_if_exists(path, O_RDONLY);
+  if (!fd.valid()) return std::nullopt;
+  std::optional<int64_t> to = read_mark(fd.get(), path, kCutPendingMarkAt);
+  if (!to) return std::nullopt;
+  return Offset(*to);
+}
+
 void write_durable_end(int fd, Offset end, const std::string& path) {
   write_mark(fd, end.value, path);
 }
@@ -99,13 +108,19 @@ void cut_past_durable_end(const std::string& partition_dir, int lock_fd,
   clear_mark(lock_fd, lock_path, kCutPendingMarkAt);
 }
 
+std::optional<Offset> finish_noted_cut(const std::string& partition_dir, int lock_fd,
+                                       const std::string& lock_path) {
+  std::optional<int64_t> to = read_mark(lock_fd, lock_path, kCutPendingMarkAt);
+  if (!to) return std::nullopt;
+  // A holder of the lock was killed while it cut after a failed sync: finish it.
+  cut_past_durable_end(partition_dir, lock_fd, lock_path, Offset(*to));
+  return Offset(*to);
+}
+
 Offset settle_past_mark(const std::string& partition_dir, int lock_fd, const std::string& lock_path,
                         Offset end, const std::string& label) {
-  if (std::optional<int64_t> to = read_mark(lock_fd, lock_path, kCutPendingMarkAt)) {
-    // A holder of the lock was killed while it cut after a failed sync: finish it.
-    cut_past_durable_end(partition_dir, lock_fd, lock_path, Offset(*to));
-    end = std::min(end, Offset(*to));
-  }
+  if (std::optional<Offset> to = finish_noted_cut(partition_dir, lock_fd, lock_path))
+    end = std::min(end, *to);
   std::optional<Offset> mark = read_durable_end(lock_fd, lock_path);
   if (mark == end) return end;
   check_durable_end(mark, end, label);

@@ -77,6 +77,8 @@ constexpr uint64_t kCutPendingMarkAt = 48;
 std::optional<Offset> read_durable_end(int fd, const std::string& path);
 // The same, from a partition directory (opens its lock file; none: nullopt).
 std::optional<Offset> read_durable_end(const std::string& partition_dir);
+// The cut noted in a partition's lock file and not finished (nullopt: none).
+std::optional<Offset> read_cut_pending(const std::string& partition_dir);
 // Publishes `end` in the lock file open as `fd`. Precondition: the caller holds the
 // partition lock and every record below `end` is synced (or the sync mode is none).
 void write_durable_end(int fd, Offset end, const std::string& path);
@@ -97,6 +99,11 @@ void sync_segments_from(const std::string& partition_dir, Offset from);
 void cut_past_durable_end(const std::string& partition_dir, int lock_fd,
                           const std::string& lock_path, Offset to,
                           std::optional<LogPlace> place = std::nullopt);
+
+// Finishes the cut noted in the lock file open as `lock_fd` (`lock_path`), if any
+// (the caller holds the partition lock), and returns the offset it cut back to.
+std::optional<Offset> finish_noted_cut(const std::string& partition_dir, int lock_fd,
+                                       const std::string& lock_path);
 
 // Brings the partition to a settled state for the caller that just took its lock
 // (open as `lock_fd`, `lock_path`), `end` being the end of its valid data, and

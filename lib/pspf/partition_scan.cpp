@@ -76,6 +76,7 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
   // Read before the segments: it only grows, and only over records already written,
   // so a writer appending meanwhile never puts it past what the scan sees.
   out.durable = read_durable_end(partition_dir);
+  out.cut_pending = read_cut_pending(partition_dir);
   auto segs = list_segments(partition_dir);
   out.segments = static_cast<uint32_t>(segs.size());
   if (!segs.empty()) out.start = out.end = segs.front();
@@ -251,6 +252,7 @@ PartitionScan scan_partition(const std::string& partition_dir, bool verify_index
 PartitionScan repair_partition(const std::string& partition_dir) {
   FileLock lock(paths::partition_lock(partition_dir));
   lock.lock();
+  finish_noted_cut(partition_dir, lock.fd(), lock.path());  // before the scan: it is no damage
   PartitionScan before = scan_partition(partition_dir, true);
   auto segs = list_segments(partition_dir);
   bool cut = before.damaged || before.torn_tail;

@@ -17,6 +17,10 @@ struct PartitionScan {
   Offset start{0};
   Offset end{0};                  // of the valid data
   std::optional<Offset> durable;  // the published durable end (durable_end.h)
+  // A cut back to this offset is noted and not finished (durable_end.h, 3): a process
+  // was killed cutting records a failed sync covered; the next holder of the lock
+  // finishes it.
+  std::optional<Offset> cut_pending;
   uint64_t records = 0;
   uint64_t batches = 0;
   uint64_t bytes = 0;

@@ -18,7 +18,9 @@
 #     tell acknowledged records from the dead writer's, so it cuts nothing.
 #  4. Killed at each of its calls while it settles or cuts: the next member finishes
 #     the cut.
-#  5. A writer finishes such a cut too, before it appends.
+#  5. pspf-topics verify notes such an unfinished cut (exit 0: nothing acknowledged
+#     is touched); a writer finishes it before it appends.
+#  6. So does pspf-topics repair.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip "strace is not installed"
@@ -154,10 +156,22 @@ strace -f -o /dev/null -e inject=fdatasync:error=EIO:when=1 -e inject=ftruncate:
   pspf-consume -g g t -e >/dev/null 2>&1 || rc=$?
 expect_eq 137 "$rc" "the member killed in its cut"
 [ "$(pspf-replay t | wc -l)" -gt 1 ] || fail "the kill left no half-cut partition to test with"
+cp -a "$PSPF_DIR" "$T/halfcut"
+expect_exit 0 pspf-topics verify t
+expect_contains "$OUT" "from offset 1 on are being cut" "verify names the unfinished cut"
+expect_exit 0 pspf-topics verify t --json
+expect_eq 1 "$(jq '.[0].cut_pending' "$OUT")" "verify --json: cut_pending"
 expect_exit 0 pspf-produce t --key-field id --id-field id --receipts in.jsonl
 expect_eq 0 "$(jq -r 'select(.duplicate_of != null) | .key' "$OUT" | wc -l)" \
   "events answered as duplicates of records a noted cut removes"
 expect_eq 3001 "$(pspf-replay t | wc -l)" "every event once after the writer finished the cut"
 expect_eq 3001 "$(i64_at "$lock" 8)" "durable end after the import"
 expect_exit 0 pspf-topics verify t
+expect_not_contains "$OUT" "being cut" "verify after the writer finished the cut"
+
+# --- 6. pspf-topics repair finishes such a cut too.
+rm -rf "$PSPF_DIR" && cp -a "$T/halfcut" "$PSPF_DIR"
+expect_exit 0 pspf-topics repair t
+expect_contains "$OUT" "finishing the cut of the records from offset 1 on" "repair says it"
+only_the_seed "a repair that finished the cut"
 echo "ok: $points kill points"
