@@ -231,19 +231,35 @@ void GroupOffsets::maybe_compact() {
           Record{kPending, tp.first, tp.second, c.pending_last, c.epoch, c.when.value, c.member});
   }
   std::string bytes = encode_frame(all);
-  // 1. Lower the synced length to the new file's, and sync it: a power loss must not
-  //    leave the new file with the old file's length (read as records lost), while
-  //    the old file with the lower length only checks less.
-  write_mark(lock_.fd(), static_cast<int64_t>(bytes.size()), lock_.path());
-  sync_data(lock_.fd(), lock_.path());
-  // 2. Replace the file: readers see the old file or the new one.
-  write_file_atomic(path_, bytes);
-  fd_ = open_file(path_, O_RDWR);
-  struct stat st;
-  if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
-  ino_ = static_cast<uint64_t>(st.st_ino);
-  end_ = bytes.size();
-  records_ = state_.size();
+  try {
+    // 1. Lower the synced length to the new file's, and sync it: a power loss must
+    //    not leave the new file with the old file's length (read as records lost),
+    //    while the old file with the lower length only checks less.
+    write_mark(lock_.fd(), static_cast<int64_t>(bytes.size()), lock_.path());
+    sync_data(lock_.fd(), lock_.path());
+    // 2. Replace the file: readers see the old file or the new one.
+    write_file_atomic(path_, bytes);
+    fd_ = open_file(path_, O_RDWR);
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
+    ino_ = static_cast<uint64_t>(st.st_ino);
+    end_ = bytes.size();
+    records_ = state_.size();
+  } catch (const Error&) {
+    // 3. A failure (a full disk, an I/O error) is not the commit's: that is synced
+    //    and published already, and reporting it failed would have a caller hand
+    //    its events out again, or drop them. The next commit compacts again. If the
+    //    old file is still in place, publish its synced length again (all of it is
+    //    synced); if the new one is (the rename was made, the directory's sync
+    //    failed), its length is the one published, and the next commit follows the
+    //    path to it as it follows another process's compaction (lock_and_catch_up).
+    try {
+      if (inode_of_path(path_) == ino_)
+        write_mark(lock_.fd(), static_cast<int64_t>(end_), lock_.path());
+    } catch (const Error&) {
+      // (the lowered length stands: it only makes readers check less)
+    }
+  }
 }
 
 Committed GroupOffsets::claim(const std::string& topic, PartitionId p, const std::string& member) {

@@ -13,12 +13,14 @@
 // it, is damage to commits the group made: readers and writers fail, naming it,
 // rather than go back to an older commit and hand events out again. (A lock file
 // without a length, from an older pspf, reads as "nothing known".)
-// When the file has grown well past its live content it is rewritten:
+// When the file has grown well past its live content it is rewritten, after a commit:
 //   1. the synced length is lowered to the new file's, and the lock file synced;
 //   2. temp file, fsync, rename over offsets.log, fsync directory.
 // So a reader that opens the file and then reads the length never finds it past what
 // that file holds (a reader that opened the old file and reads a newer length tries
-// again).
+// again). The commit before it is durable: a rewrite that fails is not reported (the
+// commit succeeded); the length of the file then in place is published again, and
+// the next commit reopens the file and rewrites it.
 //
 // Fencing: each topic-partition has an epoch. A member that takes over a partition
 // claims it (epoch + 1) and commits with that epoch; a commit whose epoch is no
