@@ -120,7 +120,7 @@ cp -a "$PSPF_DIR" "$base"
 points=0
 for sc in pwrite64 unlink unlinkat openat ftruncate fsync; do
   rm -rf "$PSPF_DIR" && cp -a "$base" "$PSPF_DIR"
-  strace -f -o "$T/count" -e trace=fdatasync,"$sc" -e inject=fdatasync:error=EIO:when=1 \
+  strace -f --seccomp-bpf -o "$T/count" -e trace=fdatasync,"$sc" -e inject=fdatasync:error=EIO:when=1 \
     pspf-consume -g g t -e >/dev/null 2>&1 || true
   calls=$(grep -c "^[0-9]* *$sc(" "$T/count" || true)
   [ "$calls" -gt 0 ] || continue
@@ -134,7 +134,7 @@ for sc in pwrite64 unlink unlinkat openat ftruncate fsync; do
   }
   for n in $(points_of); do
     rm -rf "$PSPF_DIR" && cp -a "$base" "$PSPF_DIR"
-    strace -f -o "$T/kill.trace" -e trace=fdatasync,pwrite64,"$sc" \
+    strace -f --seccomp-bpf -o "$T/kill.trace" -e trace=fdatasync,pwrite64,"$sc" \
       -e inject=fdatasync:error=EIO:when=1 -e inject="$sc":signal=KILL:when="$n" \
       pspf-consume -g g t -e >/dev/null 2>&1 || true
     points=$((points + 1))
