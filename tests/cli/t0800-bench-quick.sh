@@ -31,6 +31,9 @@ png="$T/out/bench-results.png"
 [ -s "$md" ] || fail "no $md"
 expect_contains "$md" "100000 events"
 expect_contains "$md" "Reproduce: "
+# shellcheck disable=SC2016  # the backquotes are Markdown
+grep -Eq '^`pspf-produce --id-field` took [0-9]+[.][0-9]{2}× the time of the same import without ids' "$md" ||
+  fail "bench-results.md does not give --id-field's time against plain pspf-produce"
 
 # Every row is there, once: "operation|system" (the system as printed, pspf in bold).
 rows="$T/rows"
@@ -42,6 +45,9 @@ for op in "ingest, events/s" "peak RSS while ingesting, MiB" "bytes on disk per 
     "Redis AOF everysec" "NATS JetStream" "floor: cat > file; sync file"; do
     want+=("$op|$sys")
   done
+done
+for op in "ingest, events/s" "peak RSS while ingesting, MiB" "bytes on disk per event"; do
+  want+=("$op|**pspf-produce --id-field**")
 done
 for sys in "**pspf-produce --sync none**" "SQLite C API, OFF" "floor: dd bs=1M conv=fsync"; do
   want+=("ingest, events/s|$sys" "peak RSS while ingesting, MiB|$sys")
