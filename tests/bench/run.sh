@@ -386,6 +386,8 @@ sync_fs
 note "read-out: pspf-replay, pspf-consume"
 measure_read pspf "pspf-replay > file" "reads the log as written" same_events \
   "$bin/pspf-replay" -d "$data" inv
+measure_read pspf "pspf-replay --no-merge > file" "reads the log as written" same_events \
+  "$bin/pspf-replay" -d "$data" inv --no-merge
 consume_setup_check() {
   same_events "$@"
   "$bin/pspf-offsets" -d "$data" delete -g bench --force >/dev/null 2>&1 || true
@@ -948,12 +950,18 @@ png="$out_dir/bench-results.png"
   printf 'Reproduce: `bash scripts/build.sh && %s` (as root it installs the peers).\n\n' "$cmdline"
   echo '"vs best peer" and "vs floor" are pspf'"'"'s figure against the best SQLite/Redis/NATS row and the best floor row (cat, dd, /bin/echo) of the same operation: above 1× pspf is better, below it is worse, whichever way the figure points.'
   echo
-  # The price of exactly-once by id, pspf against itself (median rates of the two rows).
+  # pspf against itself (median rates): the price of exactly-once by id, and of the
+  # merge of the partitions by time.
   awk -F'\t' '$1 == "ingest" && $4 == "pspf-produce" { plain = $6 }
     $1 == "ingest" && $4 == "pspf-produce --id-field" { ids = $6 }
+    $1 == "readout" && $4 == "pspf-replay > file" { merged = $6 }
+    $1 == "readout" && $4 == "pspf-replay --no-merge > file" { unmerged = $6 }
     END {
       if (plain + 0 > 0 && ids + 0 > 0)
-        printf "`pspf-produce --id-field` took %.2f× the time of the same import without ids (`pspf-produce`).\n\n", plain / ids
+        printf "`pspf-produce --id-field` took %.2f× the time of the same import without ids (`pspf-produce`).", plain / ids
+      if (merged + 0 > 0 && unmerged + 0 > 0)
+        printf " `pspf-replay` took %.2f× the time of `pspf-replay --no-merge` (the merge of the partitions by time).", unmerged / merged
+      print "\n"
     }' "$W/summary.tsv"
   # shellcheck disable=SC2016  # the backquotes are Markdown
   printf 'The "(mock Kafka)" rows run pspf'"'"'s Kafka backend (`-b`) and kcat %s against librdkafka'"'"'s mock cluster (3 brokers on 127.0.0.1, in memory, a fresh topic of 4 partitions for each ingest run, a new group for each pspf-consume run): they compare clients, not Kafka. %s\n' \

@@ -34,6 +34,9 @@ expect_contains "$md" "Reproduce: "
 # shellcheck disable=SC2016  # the backquotes are Markdown
 grep -Eq '^`pspf-produce --id-field` took [0-9]+[.][0-9]{2}× the time of the same import without ids' "$md" ||
   fail "bench-results.md does not give --id-field's time against plain pspf-produce"
+# shellcheck disable=SC2016
+grep -Eq ' `pspf-replay` took [0-9]+[.][0-9]{2}× the time of `pspf-replay --no-merge`' "$md" ||
+  fail "bench-results.md does not give the merge's cost"
 
 # Every row is there, once: "operation|system" (the system as printed, pspf in bold).
 rows="$T/rows"
@@ -52,7 +55,8 @@ done
 for sys in "**pspf-produce --sync none**" "SQLite C API, OFF" "floor: dd bs=1M conv=fsync"; do
   want+=("ingest, events/s|$sys" "peak RSS while ingesting, MiB|$sys")
 done
-for sys in "**pspf-replay > file**" "**pspf-consume -e > file**" "sqlite3 CLI SELECT" "SQLite C API SELECT" \
+for sys in "**pspf-replay > file**" "**pspf-replay --no-merge > file**" "**pspf-consume -e > file**" \
+  "sqlite3 CLI SELECT" "SQLite C API SELECT" \
   "Redis XRANGE" "Redis XREADGROUP + XACK" "NATS pull consumer + ack" "floor: cat file > file"; do
   want+=("read-out, events/s|$sys")
 done
