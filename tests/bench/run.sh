@@ -286,27 +286,53 @@ measure_ingest() {
   ING_SETUP=no_op ING_CHECK=no_op ING_SIZE="" ING_RSS=""
 }
 
-# measure_read KIND LABEL DURABILITY CHECK CMD...: row read-out, CMD's stdout to
-# $W/read.out, CHECK (a function: FILE RUN) after each run. Run 0 is a warm-up, checked
-# but not recorded: after the phase before (an ingest, or the last check's sort of the
-# whole output) the first run of every reader was up to 2x slower than the next two
-# (cat 0.087 s against 0.046 and 0.039 s, pspf-replay 0.20 s against 0.116 and 0.114 s,
-# SQLite's C API 0.51 s against 0.31 and 0.30 s), which a median of 3 does not always
-# hide.
-measure_read() {
-  local kind=$1 label=$2 dur=$3 check=$4 i rates=""
+# read_row KIND LABEL DURABILITY CHECK CMD...: queues a read-out row; run_read_rows
+# runs the rows queued. CMD's stdout goes to a file of its row, CHECK (a function:
+# FILE RUN) is called after each run.
+# - Run 0 is a warm-up, checked but not recorded: after the phase before (an ingest,
+#   or a check's sort of a whole output) the first run of every reader was up to 2x
+#   slower than the next two (cat 0.087 s against 0.046 and 0.039 s, pspf-replay
+#   0.20 s against 0.116 and 0.114 s, SQLite's C API 0.51 s against 0.31 and 0.30 s).
+# - The rows run in turn: run 1 of each, then run 2 of each... A disturbance of some
+#   seconds (pspf-replay's runs 1 and 2 just after the ingests took 0.19 and 0.17 s,
+#   run 3 0.115 s, and the --no-merge row after it 0.118, 0.117 and 0.126 s) then
+#   slows one run of several rows, not the median of one.
+# - The last runs are checked after all of them: a check that sorts a whole output
+#   would otherwise be such a disturbance for the next row.
+rr_kind=() rr_label=() rr_dur=() rr_check=() rr_cmd=()
+read_row() {
+  local fn="read_row_${#rr_label[@]}"
+  rr_kind+=("$1") rr_label+=("$2") rr_dur+=("$3") rr_check+=("$4") rr_cmd+=("$fn")
   shift 4
+  # CMD as a function of its own, which timed runs as it is (bash has no array of
+  # arrays to keep each row's words in).
+  eval "$fn() { $(printf '%q ' "$@"); }"
+}
+run_read_rows() {
+  local i k out rates=()
   for ((i = 0; i <= runs; i++)); do
-    rm -f -- "$W/read.out"
-    sync_fs
-    timed /dev/null "$W/read.out" "$@" || die "$label: '$*' exited $?"
-    "$check" "$W/read.out" "$i"
-    [ "$i" -gt 0 ] || continue
-    append rates "$(div "$((events * 1000000))" "$us")"
-    note "  $label, run $i: $(div "$us" 1e6) s"
+    for k in "${!rr_label[@]}"; do
+      out="$W/read.out.$k"
+      rm -f -- "$out"
+      sync_fs
+      timed /dev/null "$out" "${rr_cmd[k]}" || die "${rr_label[k]}: '$(declare -f "${rr_cmd[k]}" | sed -n 3p)' exited $?"
+      [ "$i" -eq "$runs" ] || "${rr_check[k]}" "$out" "$i"
+      [ "$i" -gt 0 ] || continue
+      rates[k]+="${rates[k]:+,}$(div "$((events * 1000000))" "$us")"
+      note "  ${rr_label[k]}, run $i: $(div "$us" 1e6) s"
+    done
   done
-  record readout "$kind" "$label" "$dur" "$rates"
-  rm -f -- "$W/read.out"
+  for k in "${!rr_label[@]}"; do
+    "${rr_check[k]}" "$W/read.out.$k" "$runs"
+    rm -f -- "$W/read.out.$k"
+    record readout "${rr_kind[k]}" "${rr_label[k]}" "${rr_dur[k]}" "${rates[k]}"
+  done
+  rr_kind=() rr_label=() rr_dur=() rr_check=() rr_cmd=()
+}
+# measure_read KIND LABEL DURABILITY CHECK CMD...: one read-out row alone.
+measure_read() {
+  read_row "$@"
+  run_read_rows
 }
 same_bytes() { cmp -s -- "$1" "$ev" || die "read-out: $1 differs from the input"; }
 # The same multiset of lines as the input, and each key's events in input order.
@@ -390,16 +416,17 @@ measure_ingest pspf "pspf-produce --sync none" "$D_NONE" "$events" "$ev" \
 # The read-outs read the log of the last run; sync it first, as the batch runs did.
 sync_fs
 note "read-out: pspf-replay, pspf-consume"
-measure_read pspf "pspf-replay > file" "reads the log as written" same_events \
+read_row pspf "pspf-replay > file" "reads the log as written" same_events \
   "$bin/pspf-replay" -d "$data" inv
-measure_read pspf "pspf-replay --no-merge > file" "reads the log as written" same_events \
+read_row pspf "pspf-replay --no-merge > file" "reads the log as written" same_events \
   "$bin/pspf-replay" -d "$data" inv --no-merge
 consume_setup_check() {
   same_events "$@"
   "$bin/pspf-offsets" -d "$data" delete -g bench --force >/dev/null 2>&1 || true
 }
-measure_read pspf "pspf-consume -e > file" "group offsets committed (fsynced)" consume_setup_check \
+read_row pspf "pspf-consume -e > file" "group offsets committed (fsynced)" consume_setup_check \
   "$bin/pspf-consume" -d "$data" -g bench inv -e
+run_read_rows
 # The smoke test compares a replay of this log with the input itself.
 [ -n "$tmp" ] || cp -- "$ev" "$W/pspf-input.jsonl"
 
