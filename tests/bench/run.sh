@@ -299,14 +299,20 @@ measure_ingest() {
 #   slows one run of several rows, not the median of one.
 # - The last runs are checked after all of them: a check that sorts a whole output
 #   would otherwise be such a disturbance for the next row.
+# row_command NAME CMD...: defines the function NAME, which runs CMD with its words as
+# given. Rows queued to run in turn keep their commands so: bash has no array of arrays
+# for their words, and a function is called without parsing anything again.
+row_command() {
+  local fn=$1
+  shift
+  eval "$fn() { $(printf '%q ' "$@"); }"
+}
 rr_kind=() rr_label=() rr_dur=() rr_check=() rr_cmd=()
 read_row() {
   local fn="read_row_${#rr_label[@]}"
   rr_kind+=("$1") rr_label+=("$2") rr_dur+=("$3") rr_check+=("$4") rr_cmd+=("$fn")
   shift 4
-  # CMD as a function of its own, which timed runs as it is (bash has no array of
-  # arrays to keep each row's words in).
-  eval "$fn() { $(printf '%q ' "$@"); }"
+  row_command "$fn" "$@"  # timed runs a function as it is
 }
 run_read_rows() {
   local i k out rates=()
@@ -874,9 +880,10 @@ head -n 1 -- "$ev" | "$bin/pspf-produce" -d "$keyed_data" inv --key-field item.i
 # must print EXPECTED (a file) and nothing else; row startup in ms per process.
 su_kind=() su_label=() su_expected=() su_cmd=()
 startup_row() {
-  su_kind+=("$1") su_label+=("$2") su_expected+=("$3")
+  local fn="startup_row_${#su_label[@]}"
+  su_kind+=("$1") su_label+=("$2") su_expected+=("$3") su_cmd+=("$fn")
   shift 3
-  su_cmd+=("$(printf '%q ' "$@")")
+  row_command "$fn" "$@"
 }
 run_startup_rows() {
   local i j k t0 t1 vals=()
@@ -884,7 +891,7 @@ run_startup_rows() {
     for k in "${!su_label[@]}"; do
       t0=$EPOCHREALTIME
       for ((j = 0; j < startups; j++)); do
-        eval "${su_cmd[k]}" >"$W/startup.out" || die "${su_label[k]}: exit status $?"
+        "${su_cmd[k]}" >"$W/startup.out" || die "${su_label[k]}: exit status $?"
       done
       t1=$EPOCHREALTIME
       cmp -s -- "$W/startup.out" "${su_expected[k]}" ||
