@@ -17,17 +17,33 @@ command -v strace >/dev/null || skip "strace is not installed"
 strace -f --seccomp-bpf -o /dev/null -e trace=fdatasync -e inject=fdatasync:error=EIO:when=1 true \
   2>/dev/null || skip "this strace cannot inject faults"
 
-# A topic of 1000 partitions with one event in partition 0: each reset writes one
-# record of 1000 entries (about 57 KB), so 18 of them bring offsets.log near the
-# size (1 MiB) at which the next commit compacts it.
+# A topic of 1000 partitions with one event in partition 0: each reset of it writes
+# one record of 1000 entries. offsets.log is filled to just under the size (1 MiB) at
+# which a commit compacts it, close enough that the next reset of "big" passes it.
+# An entry is 36 bytes, the topic's name and the member's ("pspf-offsets:PID", 14 to
+# 20 bytes: the pid has 1 to 7 digits), and a record adds a 16-byte header. So the
+# fill cannot be a fixed number of resets (with 3-digit pids, 19 of them stay under
+# 1 MiB): it takes resets of "big" while one more cannot pass the size, then resets
+# of "small" (100 partitions, at most 5916 bytes each) until one of "big" must.
 pspf-topics create big -P 1000 >/dev/null
+pspf-topics create small -P 100 >/dev/null
 echo '{"a":1}' | pspf-produce -q big -p 0
-reset() { pspf-offsets reset -g g --topic big "--to-$1" --execute; }
-for ((i = 0; i < 18; i++)); do reset earliest >/dev/null 2>&1 || fail "reset $i"; done
+reset() { pspf-offsets reset -g g --topic "${2:-big}" "--to-$1" --execute; }
 log=$PSPF_DIR/groups/g/offsets.log
 lock=$PSPF_DIR/groups/g/lock
-size=$(stat -c %s "$log")
-if [ "$size" -le 900000 ] || [ "$size" -ge 1048576 ]; then
+limit=$((1 << 20)) big_min=$((1000 * (36 + 3 + 14) + 16)) big_max=$((1000 * (36 + 3 + 20) + 16))
+size=0
+for ((i = 0; size + big_max < limit; i++)); do
+  ((i < 40)) || fail "offsets.log is $size bytes after $i resets of big"
+  reset earliest >/dev/null 2>&1 || fail "reset $i of big"
+  size=$(stat -c %s "$log")
+done
+for ((i = 0; size + big_min < limit; i++)); do
+  ((i < 40)) || fail "offsets.log is $size bytes after $i resets of small"
+  reset earliest small >/dev/null 2>&1 || fail "reset $i of small"
+  size=$(stat -c %s "$log")
+done
+if [ "$size" -le 900000 ] || [ "$size" -ge "$limit" ]; then
   fail "offsets.log is $size bytes before the test"
 fi
 base=$T/base
@@ -35,7 +51,7 @@ cp -a "$PSPF_DIR" "$base"
 
 # offset_of_p0: the committed offset of partition 0 (latest: 1, earliest: 0).
 offset_of_p0() {
-  pspf-offsets describe -g g --json | jq -r '.[] | select(.partition == 0) | .current_offset'
+  pspf-offsets describe -g g --json | jq -r '.[] | select(.topic == "big" and .partition == 0) | .current_offset'
 }
 # check_state WHAT: the published synced length is the size of the file in place,
 # and no temporary file is left.
