@@ -225,6 +225,14 @@ void MappedTable::count_insert() {
 
 void MappedTable::seal_header() { le::store<uint64_t>(map_ + 56, XXH3_64bits(map_, 56)); }
 
+void MappedTable::unseal_header() {
+  uint64_t check = XXH3_64bits(map_, 56);
+  if (le::load<uint64_t>(map_ + 56) != check) return;  // stale already
+  le::store<uint64_t>(map_ + 56, ~check);
+  // Before any slot changes (the compiler must not move the stores that follow).
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
 // ------------------------------------------------------------------ KeyIndex
 
 std::unique_ptr<KeyIndex> KeyIndex::open(const std::string& path, uint32_t kind, bool read_only) {
@@ -257,6 +265,10 @@ void KeyIndex::insert(uint64_t h, int64_t offset, int64_t aux) {
 }
 
 void KeyIndex::update(Slot* s, int64_t offset, int64_t aux) {
+  // The header first: the slot will count records past the covered end until
+  // set_covered_end() moves it, and a process that dies in between must leave a table
+  // the next writer rebuilds, not one whose catch-up counts those records again.
+  unseal_header();
   s->offset = offset;
   // The offset first: a reader without the lock reads aux, then offset, and takes a
   // slot whose offset reaches past the covered end it read as being updated.

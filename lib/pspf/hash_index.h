@@ -17,7 +17,9 @@
 //
 // Writers hold the partition lock; the file is never synced. A process crash loses
 // nothing (the pages live in the kernel), and after a machine crash the boot stamp no
-// longer matches and the index is rebuilt.
+// longer matches and the index is rebuilt. A change to the slots is made between
+// unseal_header() (or the count of count_insert()) and seal_header(): a writer that
+// dies in between leaves a header that fails its check, and the next one rebuilds.
 #pragma once
 
 #include <cstdint>
@@ -92,6 +94,9 @@ class MappedTable {
                          uint64_t capacity, int64_t covered_end, bool power_of_two);
   MappedTable(std::string path, Mapping m);
   char* slot_area() const { return map_ + 64; }
+  // Makes the header's check fail until seal_header(), unless it fails already: the
+  // first step of a change that count_insert() does not mark (KeyIndex::update()).
+  void unseal_header();
   // Counts an entry in the header. A table that exists is mapped writable all at once
   // (as a new one is from the start) when this process has inserted into it one entry
   // for every 64 of its pages: the inserts of an import reach every page, and
