@@ -94,6 +94,15 @@ class MappedTable {
                          uint64_t capacity, int64_t covered_end, bool power_of_two);
   MappedTable(std::string path, Mapping m);
   char* slot_area() const { return map_ + 64; }
+  // Every change to the file goes through here. A table populated (below) takes it
+  // as a store into the mapping: its pages are all dirty already. Any other goes to
+  // the file with pwrite(2), opened again for the purpose until seal_header() ends the
+  // append. A page of the cache is marked dirty whole, and an import leaves the table
+  // in 2 MB pages (populate()): one store into such a page had it written back whole,
+  // where ext4 writes back only the blocks that a write(2) changed. So a process that
+  // appends one event writes back a few KB of the table, not 2 MB for the slot and 2 MB
+  // for the header (20 single appends after an import: 264 KB against 26.8 MB).
+  void write(void* at, const void* bytes, size_t n);
   // Makes the header's check fail until seal_header(), unless it fails already: the
   // first step of a change that count_insert() does not mark (KeyIndex::update()).
   void unseal_header();
@@ -110,11 +119,14 @@ class MappedTable {
 
  private:
   void populate();
+  // Opens writes_ unless open; false when the path is no longer the file mapped.
+  bool open_for_writes();
 
   std::string tmp_;         // the name it has until publish()
   uint64_t inserts_ = 0;    // by this process, until populated_
   bool populated_ = false;  // every page mapped writable
   Fd fd_;
+  Fd writes_;  // see write()
   char* map_;
   uint64_t bytes_;
   uint64_t inode_ = 0;
