@@ -356,23 +356,40 @@ same_events() {
     }' "$1" >"$W/order.err" || die "read-out: per-key order differs from the input: $(cat "$W/order.err")"
 }
 
-# measure_single KIND LABEL DURABILITY SETUP CHECK FUNC: one process per event, FUNC
-# LINE for each of the singles; row single in milliseconds per event.
-measure_single() {
-  local kind=$1 label=$2 dur=$3 setup=$4 check=$5 fn=$6 i line t0 t1 vals=""
+# single_row KIND LABEL DURABILITY SETUP CHECK FUNC: queues a row of one process per
+# event, FUNC LINE for each of the singles (SETUP before each run, CHECK after it);
+# run_single_rows runs the queued rows in turn (run 1 of each, then run 2, ...), so
+# that a slow stretch of the machine or of its disk's fsyncs falls on all of them,
+# and records row single of each in milliseconds per event.
+s_kind=() s_label=() s_dur=() s_setup=() s_check=() s_fn=()
+single_row() {
+  s_kind+=("$1") s_label+=("$2") s_dur+=("$3") s_setup+=("$4") s_check+=("$5") s_fn+=("$6")
+}
+run_single_rows() {
+  local i k line t0 t1 vals=()
   for ((i = 1; i <= runs; i++)); do
-    "$setup"
-    sync_fs
-    t0=$EPOCHREALTIME
-    while IFS= read -r line; do
-      "$fn" "$line" || die "$label: failed on: $line"
-    done <"$singles_file"
-    t1=$EPOCHREALTIME
-    "$check"
-    append vals "$(div "$((${t1/./} - ${t0/./}))" "$((singles * 1000))")"
-    note "  $label, run $i: $(div "$((${t1/./} - ${t0/./}))" 1e6) s"
+    for k in "${!s_label[@]}"; do
+      "${s_setup[k]}"
+      sync_fs
+      t0=$EPOCHREALTIME
+      while IFS= read -r line; do
+        "${s_fn[k]}" "$line" || die "${s_label[k]}: failed on: $line"
+      done <"$singles_file"
+      t1=$EPOCHREALTIME
+      "${s_check[k]}"
+      vals[k]+="${vals[k]:+,}$(div "$((${t1/./} - ${t0/./}))" "$((singles * 1000))")"
+      note "  ${s_label[k]}, run $i: $(div "$((${t1/./} - ${t0/./}))" 1e6) s"
+    done
   done
-  record single "$kind" "$label" "$dur" "$vals"
+  for k in "${!s_label[@]}"; do
+    record single "${s_kind[k]}" "${s_label[k]}" "${s_dur[k]}" "${vals[k]}"
+  done
+  s_kind=() s_label=() s_dur=() s_setup=() s_check=() s_fn=()
+}
+# measure_single KIND LABEL DURABILITY SETUP CHECK FUNC: one such row alone.
+measure_single() {
+  single_row "$@"
+  run_single_rows
 }
 expect_count() { # WHAT GOT WANT
   [ "$2" = "$3" ] || die "$1: $2, expected $3"
@@ -826,7 +843,7 @@ single_file="$W/single.out"
 pspf_single() { "$bin/pspf-produce" -d "$single_data" single --key-field item.id -q <<<"$1"; }
 pspf_single_setup() { rm -rf -- "$single_data"; }
 pspf_single_check() { expect_count "pspf-produce single: records" "$(pspf_records "$single_data" single)" "$singles"; }
-measure_single pspf "pspf-produce" "$D_BATCH" pspf_single_setup pspf_single_check pspf_single
+single_row pspf "pspf-produce" "$D_BATCH" pspf_single_setup pspf_single_check pspf_single
 if command -v sqlite3 >/dev/null; then
   # Each event a process and an autocommit transaction; the line holds no quote.
   sqlite_single() {
@@ -837,8 +854,7 @@ if command -v sqlite3 >/dev/null; then
     sqlite3 "$db" 'PRAGMA journal_mode=WAL; CREATE TABLE ev(seq INTEGER PRIMARY KEY, key TEXT, body TEXT NOT NULL);' >/dev/null
   }
   sqlite_single_check() { expect_count "sqlite3 single: keyed rows" "$(sqlite3 "$db" 'SELECT count(key) FROM ev')" "$singles"; }
-  measure_single peer "sqlite3 INSERT" "$D_SQFULL" sqlite_single_setup sqlite_single_check sqlite_single
-  sq_setup
+  single_row peer "sqlite3 INSERT" "$D_SQFULL" sqlite_single_setup sqlite_single_check sqlite_single
 else
   skip_rows peer "sqlite3 INSERT" "$D_SQFULL" "sqlite3 not installed" single
 fi
@@ -849,8 +865,10 @@ dd_single() { dd of="$single_file" oflag=append conv=notrunc,fsync status=none <
 # same shell-side cost per event as the other rows.
 # shellcheck disable=SC2217
 echo_single() { /bin/echo "$1" >>"$single_file" <<<"$1"; }
-measure_single floor "dd oflag=append conv=fsync" "fsync of the file" file_setup file_check dd_single
-measure_single floor "/bin/echo >> file" "page cache only, no fsync" file_setup file_check echo_single
+single_row floor "dd oflag=append conv=fsync" "fsync of the file" file_setup file_check dd_single
+single_row floor "/bin/echo >> file" "page cache only, no fsync" file_setup file_check echo_single
+run_single_rows
+sq_setup
 rm -f -- "$single_file"
 rm -rf -- "$single_data"
 
