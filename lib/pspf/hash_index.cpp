@@ -223,9 +223,7 @@ std::optional<int64_t> MappedTable::sealed_covered_end() const {
 }
 
 void MappedTable::set_covered_end(int64_t end) {
-  char b[8];
-  le::store<int64_t>(b, end);
-  write(map_ + 24, b, sizeof b);
+  write_header_u64(24, static_cast<uint64_t>(end));
   seal_header();
 }
 
@@ -236,25 +234,19 @@ void MappedTable::expect(uint64_t n) {
 }
 
 void MappedTable::count_insert() {
-  char b[8];
-  le::store<uint64_t>(b, used() + 1);
-  write(map_ + 16, b, sizeof b);
+  write_header_u64(16, used() + 1);
   if (!populated_ && ++inserts_ > bytes_ / (64 * 4096)) populate();
 }
 
 void MappedTable::seal_header() {
-  char b[8];
-  le::store<uint64_t>(b, XXH3_64bits(map_, 56));
-  write(map_ + 56, b, sizeof b);
+  write_header_u64(56, XXH3_64bits(map_, 56));
   writes_.reset();  // the end of an append's writes
 }
 
 void MappedTable::unseal_header() {
   uint64_t check = XXH3_64bits(map_, 56);
   if (le::load<uint64_t>(map_ + 56) != check) return;  // stale already
-  char b[8];
-  le::store<uint64_t>(b, ~check);
-  write(map_ + 56, b, sizeof b);
+  write_header_u64(56, ~check);
   // Before any slot changes (the compiler must not move the stores that follow).
   std::atomic_thread_fence(std::memory_order_release);
 }
@@ -272,6 +264,12 @@ void MappedTable::write(void* at, const void* bytes, size_t n) {
     writes_.reset();
   }
   std::memcpy(at, bytes, n);
+}
+
+void MappedTable::write_header_u64(uint64_t at, uint64_t value) {
+  char b[8];
+  le::store<uint64_t>(b, value);
+  write(map_ + at, b, sizeof b);
 }
 
 bool MappedTable::open_for_writes() {

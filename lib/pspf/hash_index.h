@@ -119,6 +119,8 @@ class MappedTable {
 
  private:
   void populate();
+  // write() of a little-endian u64 at byte `at` of the header.
+  void write_header_u64(uint64_t at, uint64_t value);
   // Opens writes_ unless open; false when the path is no longer the file mapped.
   bool open_for_writes();
 

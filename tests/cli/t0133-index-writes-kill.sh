@@ -6,9 +6,9 @@
 # --expect-version, killed at each of its calls of pwrite64 and openat in turn, and
 # with EIO at each pwrite64 (one on an index falls back to a store into the mapping;
 # one on the log fails the run). After every run: verify finds nothing wrong; a
-# re-run leaves the event in the
-# log once; an id of the import is still refused as a duplicate; the key's version
-# counts its events; and an append that expects that version is taken.
+# re-run leaves the event in the log once; an id of the import is still refused as a
+# duplicate; the key's version counts its events; and an append that expects that
+# version is taken.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip "strace is not installed"
