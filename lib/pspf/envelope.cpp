@@ -99,12 +99,15 @@ void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, 
     const char* h = r.headers.data();
     if (!msgpack_to_json(&h, h + r.headers.size(), out))
       throw Error(Errc::corrupt,
-                  fmt::format("record at offset {} has bad headers", r.offset.value));
+                  fmt::format("topic {} partition {}: record at offset {} has bad headers", topic,
+                              p.value, r.offset.value));
   }
   out.append(R"(,"value":)");
   const char* v = r.value.data();
   if (!msgpack_to_json(&v, v + r.value.size(), out))
-    throw Error(Errc::corrupt, fmt::format("record at offset {} has a bad value", r.offset.value));
+    throw Error(Errc::corrupt,
+                fmt::format("topic {} partition {}: record at offset {} has a bad value", topic,
+                            p.value, r.offset.value));
   out.push_back('}');
 }
 
@@ -115,7 +118,16 @@ namespace pspf {
 void write_record_line(std::string_view topic, PartitionId p, const RecordView& r, bool envelope,
                        Buffer& out) {
   if (envelope) {
-    write_envelope(topic, p, r, out);
+    // An envelope is written field by field: one whose headers or value cannot print
+    // takes back what it wrote, or the tool's flush on the way out would print half a
+    // line before the error.
+    size_t start = out.size();
+    try {
+      write_envelope(topic, p, r, out);
+    } catch (...) {
+      out.resize(start);
+      throw;
+    }
   } else {
     const char* v = r.value.data();
     if (!msgpack_to_json(&v, v + r.value.size(), out))

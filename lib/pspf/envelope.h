@@ -34,12 +34,13 @@ struct EnvelopeFields {
 // "key" not a string, a header value not a string...), nullopt when it is.
 std::optional<std::string> parse_envelope(std::string_view msgpack, EnvelopeFields& out);
 
-// Appends the envelope JSON of a record (no newline).
+// Appends the envelope JSON of a record (no newline). Throws Error(corrupt) naming the
+// topic, partition and offset for malformed headers or value, after writing part of it.
 void write_envelope(std::string_view topic, PartitionId p, const RecordView& r, Buffer& out);
 
 // Appends a record as one output line: its value, or with `envelope` the whole
 // envelope, then '\n'. Throws Error(corrupt) naming the topic, partition and offset
-// for a malformed value.
+// for a malformed value (or headers), with `out` as it was before the call.
 void write_record_line(std::string_view topic, PartitionId p, const RecordView& r, bool envelope,
                        Buffer& out);
 

@@ -71,6 +71,12 @@ write_bytes "$seg" $((second + len - 4)) c1
 size=$(stat -c %s "$seg")
 expect_exit 1 pspf-replay vals
 expect_contains "$ERR" "record at offset 1 has a bad value"
+expect_eq '{"n":0}' "$(cat "$OUT")" "replay prints the events before the bad value"
+# An envelope is written field by field: none of the bad record's line may show.
+expect_exit 1 pspf-replay -J vals
+expect_eq "pspf-replay: error: topic vals partition 0: record at offset 1 has a bad value" \
+  "$(cat "$ERR")" "replay -J names the topic and partition of a bad value"
+expect_eq 0 "$(jq -c .offset "$OUT")" "replay -J prints whole lines only, up to the bad value"
 expect_exit 1 pspf-topics verify vals
 expect_eq "topic vals partition 0: DAMAGED: segment $seg: bad batch at byte $second: record at offset 1 has a bad value ($((size - second)) bytes from there on; pspf-topics repair vals cuts them off)" \
   "$(cat "$OUT")" "verify of a value that does not decode"

@@ -8,6 +8,7 @@
 
 #include "pspf/buffer.h"
 #include "pspf/envelope.h"
+#include "pspf/error.h"
 #include "pspf/msgpack.h"
 
 using namespace pspf;
@@ -80,6 +81,30 @@ TEST_CASE("a record prints as its value line, or as its whole envelope") {
   CHECK(out.view() ==
         "{\"topic\":\"t\",\"partition\":0,\"offset\":0,\"timestamp\":0,"
         "\"key\":null,\"id\":null,\"headers\":{},\"value\":42}");
+}
+
+TEST_CASE("a record that cannot print leaves no part of its line behind") {
+  std::string bad_headers = "\x81\xa1h", bad_value = "\xc1";  // cut short; never used
+  for (bool envelope : {false, true})
+    for (int which = 0; which < 2; ++which) {
+      if (!envelope && which == 0) continue;  // without an envelope headers are not printed
+      RecordView r;
+      r.offset = Offset(7);
+      r.has_key = true;
+      r.key = "k";
+      std::string h = headers(), v = int_of(1);
+      r.headers = which == 0 ? std::string_view(bad_headers) : std::string_view(h);
+      r.value = which == 1 ? std::string_view(bad_value) : std::string_view(v);
+      Buffer out;
+      out.append("1\n");  // the line before, already printed into the buffer
+      CAPTURE(envelope);
+      CAPTURE(which);
+      CHECK_THROWS_WITH_AS(write_record_line("t", PartitionId(2), r, envelope, out),
+                           which == 0 ? "topic t partition 2: record at offset 7 has bad headers"
+                                      : "topic t partition 2: record at offset 7 has a bad value",
+                           Error);
+      CHECK(out.view() == "1\n");
+    }
 }
 
 TEST_CASE("an envelope reads back as its fields; topic, offset and time are ignored") {
