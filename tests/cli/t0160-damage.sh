@@ -4,7 +4,9 @@
 #   partition, segment and byte; verify exits 1 and reports it; produce refuses to
 #   append behind it; repair --dry-run changes nothing; repair cuts it (and drops
 #   later segments), after which verify passes, replay prints exactly the events
-#   before the damage and the next append gets the next offset;
+#   before the damage and the next append gets the next offset; a group member
+#   prints and commits the events before the damage, exits 1, and after the repair
+#   goes on from there without printing them again;
 # - a torn tail (the last batch cut short, or zeros after the last batch) is
 #   invisible: replay exits 0 with everything before it, verify exits 0 with a note,
 #   and the next append cuts it off and takes the next offset;
@@ -31,7 +33,7 @@ part_digest() { tree_digest "$PSPF_DIR/topics/$1"; }
 # check_corrupt TOPIC SEGMENT POS GOOD WHY: the damage at byte POS of SEGMENT, with
 # GOOD events before it, is reported and repaired as it must be.
 check_corrupt() {
-  local topic=$1 seg=$2 pos=$3 good=$4 why=$5 size before
+  local topic=$1 seg=$2 pos=$3 good=$4 why=$5 size before printed
   size=$(stat -c %s "$seg")
   # replay: exit 1, names the place; prints no event from the damage on.
   expect_exit 1 pspf-replay "$topic"
@@ -47,6 +49,15 @@ check_corrupt() {
   expect_exit 1 pspf-topics verify "$topic" --json
   expect_eq "[{\"status\":\"damaged\",\"segment\":\"$seg\",\"position\":$pos,\"records\":$good}]" \
     "$(jq -c '[.[] | {status,segment,position,records}]' "$OUT")" "verify --json of a corrupt partition"
+  # consume: exit 1 at the damage (found up front when it lies in the segment the
+  # log's end is read from), with what it printed before committed.
+  expect_exit 1 pspf-consume "$topic" -g "dmg-$topic" -e
+  expect_contains "$ERR" "bad batch at byte $pos: $why" "consume of a corrupt partition"
+  printed=$(line_count "$OUT")
+  head -n "$printed" "$T/good" >"$T/prefix"
+  expect_same_file "$T/prefix" "$OUT" "what consume printed before failing"
+  expect_exit 0 pspf-offsets describe -g "dmg-$topic" --json
+  expect_eq "$printed" "$(jq '.[0].current_offset // 0' "$OUT")" "consume commits what it printed"
   before=$(part_digest "$topic")
   # produce: refuses to append behind the damage.
   expect_exit 1 pspf-produce "$topic" <<<'{"n":"late"}'
@@ -71,6 +82,9 @@ check_corrupt() {
   expect_eq "0 $good" "$(jq -r '"\(.partition) \(.offset)"' "$OUT")" "the append after repair"
   expect_exit 0 pspf-replay "$topic" --from "$good"
   expect_eq '{"n":"next"}' "$(cat "$OUT")" "the appended event"
+  expect_exit 0 pspf-consume "$topic" -g "dmg-$topic" -e
+  { tail -n +$((printed + 1)) "$T/want" && echo '{"n":"next"}'; } >"$T/rest"
+  expect_same_file "$T/rest" "$OUT" "consume after repair goes on from its commit"
   expect_eq 0 "$(jq -n "$size - $pos - $(stat -c %s "$seg") + $pos > 0 | if . then 0 else 1 end")" "bytes cut"
 }
 
@@ -110,6 +124,11 @@ first=$((10#$(basename "${segs[1]}" .log)))  # offset of the second segment's fi
 flip_byte "${segs[1]}" $((pos[1] + 100))
 expect_exit 1 pspf-replay multi
 expect_contains "$ERR" "topic multi partition 0 segment ${segs[1]}: bad batch at byte ${pos[1]}: checksum mismatch"
+# A member prints the events before the damage, commits them, and stops (exit 1).
+expect_exit 1 pspf-consume multi -g m -e
+expect_contains "$ERR" "segment ${segs[1]}: bad batch at byte ${pos[1]}: checksum mismatch"
+head -n $((first + 1)) "$T/multi.in" >"$T/multi.good"
+expect_same_file "$T/multi.good" "$OUT" "what consume printed before the damaged segment"
 expect_exit 1 pspf-topics verify multi
 expect_contains "$OUT" "DAMAGED: segment ${segs[1]}: bad batch at byte ${pos[1]}: checksum mismatch"
 before=$(part_digest multi)
@@ -125,6 +144,10 @@ expect_eq "$(basename "${segs[0]}" .log) $(basename "${segs[1]}" .log)" \
 expect_eq 0 "$(find "$PSPF_DIR/topics/multi/0" -name '*index' | grep -cv -e "$(basename "${segs[0]}" .log)" \
   -e "$(basename "${segs[1]}" .log)" || true)" "index files of dropped segments"
 expect_exit 0 pspf-topics verify multi
+expect_exit 0 pspf-offsets describe -g m --json
+expect_eq $((first + 1)) "$(jq '.[0].current_offset' "$OUT")" "consume committed what it printed"
+expect_exit 0 pspf-consume multi -g m -e
+expect_eq "" "$(cat "$OUT")" "consume after repair: nothing printed again"
 expect_exit 0 pspf-replay multi
 expect_eq "$(seq 0 "$first" | paste -sd' ')" "$(jq -r .n "$OUT" | paste -sd' ')" "replay after repair"
 expect_exit 0 pspf-produce multi --receipts -q <<<'{"n":"next"}'

@@ -3,7 +3,8 @@
 # invariant, with verify's exact line and exit status:
 # - a middle segment emptied or lost: offsets are dense at append, only the last
 #   segment may be empty, and only compaction leaves holes (removed-keys says so);
-# - a checksum-valid batch whose value does not decode (replay fails on it): verify
+# - a checksum-valid batch whose value does not decode (replay and consume fail on
+#   it, after whole lines of the events before it, which consume commits): verify
 #   names segment, byte and offset, and repair has something to cut;
 # - checksum-valid batches whose offsets repeat, or overflow;
 # - after a compaction removed a deleted key's events, the key keeps its version;
@@ -77,6 +78,14 @@ expect_exit 1 pspf-replay -J vals
 expect_eq "pspf-replay: error: topic vals partition 0: record at offset 1 has a bad value" \
   "$(cat "$ERR")" "replay -J names the topic and partition of a bad value"
 expect_eq 0 "$(jq -c .offset "$OUT")" "replay -J prints whole lines only, up to the bad value"
+# A member stops at the bad value (exit 1) with the event before it printed and
+# committed: after a repair it goes on from there instead of printing it again.
+expect_exit 1 pspf-consume vals -g g -e
+expect_eq '{"n":0}' "$(cat "$OUT")" "consume prints the events before the bad value"
+expect_eq "pspf-consume: error: topic vals partition 0: record at offset 1 has a bad value" \
+  "$(cat "$ERR")" "consume names the bad value"
+expect_exit 0 pspf-offsets describe -g g --json
+expect_eq 1 "$(jq '.[0].current_offset' "$OUT")" "consume commits what it printed before the bad value"
 expect_exit 1 pspf-topics verify vals
 expect_eq "topic vals partition 0: DAMAGED: segment $seg: bad batch at byte $second: record at offset 1 has a bad value ($((size - second)) bytes from there on; pspf-topics repair vals cuts them off)" \
   "$(cat "$OUT")" "verify of a value that does not decode"

@@ -100,16 +100,25 @@ class Worker {
   bool step_plain() {
     auto& out = stdout_output();
     bool any = false;
-    for (PartitionId p : c_.owned()) {
-      size_t max = kPlainTurn;
-      if (o_.count) max = std::min<size_t>(max, *o_.count - delivered_);
-      if (max == 0) break;
-      size_t n = c_.poll(p, max, [&](const RecordView& r) {
-        write_record_line(c_.topic().name, p, r, o_.envelope, out.buffer());
-        if (out.buffer().size() >= kOutputChunk) out.flush();  // big writes, flat memory
-      });
-      delivered_ += n;
-      any = any || n > 0;
+    try {
+      for (PartitionId p : c_.owned()) {
+        size_t max = kPlainTurn;
+        if (o_.count) max = std::min<size_t>(max, *o_.count - delivered_);
+        if (max == 0) break;
+        size_t n = c_.poll(p, max, [&](const RecordView& r) {
+          write_record_line(c_.topic().name, p, r, o_.envelope, out.buffer());
+          if (out.buffer().size() >= kOutputChunk) out.flush();  // big writes, flat memory
+        });
+        delivered_ += n;
+        any = any || n > 0;
+      }
+    } catch (const Error& e) {
+      // Damage in the log, or a value that cannot print, stops the member (exit 1).
+      // The events printed before it were delivered: commit them (the position stops
+      // before the record that failed), so that a run after pspf-topics repair goes on
+      // from there instead of printing them again.
+      if (e.code() == Errc::corrupt) commit_plain();
+      throw;
     }
     if (any) out.flush();
     if (Clock::now() - last_commit_ >= kPlainCommitEvery) commit_plain();
