@@ -145,19 +145,25 @@ void PartitionState::catch_up_ids(Offset end) {
         return other && *other == r.id;
       });
       if (found) return;  // noted by the writer that appended it
-      if (ids_->full()) grow_ids();
+      if (ids_->full()) grow_ids(end);
       ids_->insert(h, r.offset.value);
     });
   }
   ids_->set_covered_end(end.value);  // seals the header
 }
 
-void PartitionState::grow_ids(uint64_t capacity) {
-  // Sized for every entry, in the window or not (counting them first would cost a
-  // pass over the table): the ones that left the window are simply not copied.
+void PartitionState::grow_ids(Offset upto, uint64_t more) {
+  // Sized for the entries still in the window, bounded without a pass over the table:
+  // at most one per record from the window's start up to `upto`, and at most what
+  // the table holds. (Sized for every entry held, a window of N events doubled the
+  // table each time it filled, and the file grew with the log.) An entry at `upto` or
+  // past it names no record (its append failed) and is left behind.
+  uint64_t records = static_cast<uint64_t>(std::max<int64_t>(upto.value - window_start_.value, 0));
+  uint64_t live = std::min(ids_->used(), records);
   auto bigger =
-      IdIndex::create(ids_path(dir_), std::max(capacity, ids_->used() * 2), ids_->covered_end());
-  bigger->copy_from(*ids_, [&](int64_t at) { return at >= window_start_.value; });
+      IdIndex::create(ids_path(dir_), std::max(live * 2, live + more), ids_->covered_end());
+  bigger->copy_from(*ids_,
+                    [&](int64_t at) { return at >= window_start_.value && at < upto.value; });
   bigger->seal_header();
   bigger->publish();
   ids_ = std::move(bigger);
@@ -167,7 +173,7 @@ void PartitionState::reserve_ids(uint64_t more) {
   // Only for an import large next to what the window holds: a re-run of the same
   // file (all duplicates) must not double the table for nothing.
   if (ids_->used() * 2 < more && (ids_->used() + more) * 2 > ids_->slot_count())
-    grow_ids(ids_->used() + more);
+    grow_ids(end_, more);
   else
     ids_->expect(more);
 }

@@ -95,7 +95,9 @@ class PartitionState {
   Offset window_start(Offset end);
   void rebuild_ids(Offset end);
   void catch_up_ids(Offset end);
-  void grow_ids(uint64_t capacity = 0);
+  // Moves the ids still in the window, at offsets below `upto`, to a new table with
+  // room for `more` (and at least as many again as it holds).
+  void grow_ids(Offset upto, uint64_t more = 0);
   void rebuild_keys(Offset end);
   // Returns the number of records read (keyed or not).
   uint64_t catch_up_keys(Offset end);
@@ -140,7 +142,7 @@ template <typename Pending>
 std::optional<Offset> PartitionState::find_or_add_id(std::string_view id, uint64_t h, Offset offset,
                                                      Timestamp ts, Pending&& pending) {
   (void)ts;
-  if (ids_->full()) grow_ids();
+  if (ids_->full()) grow_ids(offset);
   IdIndex::Slot* empty = nullptr;
   auto found = ids_->find(
       h,

@@ -150,6 +150,28 @@ TEST_CASE("the id index grows and keeps every id of the window") {
   CHECK(put(w, {{"k", "r0-0"}, {"k", "fresh"}}).appended.count == 1);
 }
 
+TEST_CASE("the id index of a window by events stays sized for the window, however long the log") {
+  test::TempDir d;
+  const std::string index = d.path() + "/ids.hix";
+  constexpr uint64_t kWindow = 1000, kBatch = 500;
+  // The most a table may need: the window and one batch of ids, with room for as many
+  // again before it fills (a table fills at half its slots), in 16-byte slots.
+  constexpr uint64_t kMostBytes = 64 + 16 * 2 * 2 * (kWindow + kBatch);
+  PartitionWriter w(d.path(), "test", 1 << 20, DedupWindow{0, kWindow});
+  for (int round = 0; round < 40; ++round) {
+    std::vector<Ev> evs;
+    for (uint64_t i = 0; i < kBatch; ++i) evs.push_back({"k", fmt::format("r{}-{}", round, i)});
+    REQUIRE(put(w, evs).appended.count == kBatch);
+    // Ids that left the window are dropped when the table fills (the table used to
+    // double each time, to 512 KiB by round 39).
+    uint64_t bytes = file_size(open_file(index, O_RDONLY).get(), index);
+    CHECK_MESSAGE(bytes <= kMostBytes, "round ", round, ": ", bytes, " bytes");
+  }
+  // The window still holds: the last 1000 ids are duplicates, older ones are not.
+  CHECK(put(w, {{"k", "r39-0"}, {"k", "r38-0"}}).appended.count == 0);
+  CHECK(put(w, {{"k", "r37-499"}}).appended.count == 1);
+}
+
 TEST_CASE("expected versions: any, no_stream, exists, exact; a mismatch writes nothing") {
   test::TempDir d;
   PartitionWriter w(d.path(), "test", 1 << 20);
