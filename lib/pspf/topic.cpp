@@ -252,6 +252,30 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
     if (j.value("format", 1) != 1)
       throw Error(Errc::corrupt, path + ": format " + std::to_string(j.value("format", 1)) +
                                      " is newer than this pspf understands");
+    // A field this pspf does not know is read past when the checksum covers it (a
+    // newer pspf added it). In a file without one (written before checksums, when
+    // every field was known) it is damage, such as a flipped bit in "checksum" that
+    // would leave the file unchecked, or a misspelling that would fall back to the
+    // default: refused.
+    static constexpr std::string_view kFields[] = {"format",
+                                                   "name",
+                                                   "partitions",
+                                                   "created",
+                                                   "segment_bytes",
+                                                   "dedup_window_ms",
+                                                   "dedup_window_events",
+                                                   "cleanup_policy",
+                                                   "retention_ms",
+                                                   "retention_bytes",
+                                                   "delete_retention_ms",
+                                                   "min_compaction_lag_ms"};
+    if (!j.contains("checksum"))
+      for (const auto& [key, value] : j.items())
+        if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields))
+          throw Error(Errc::corrupt,
+                      fmt::format("{}: unknown field \"{}\" in a file without a checksum (a "
+                                  "damaged or hand-edited file: pspf-log(5) lists the fields)",
+                                  path, key));
     check_ranges(t, path);
     return t;
   } catch (const nlohmann::json::exception& e) {

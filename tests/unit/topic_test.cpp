@@ -128,6 +128,43 @@ TEST_CASE("topic.json carries a checksum: a changed field is refused, an old fil
   CHECK(load_topic(dir.path(), "t").segment_bytes == 8192);
 }
 
+TEST_CASE("a field pspf does not know is read past under a checksum, else refused") {
+  test::TempDir dir;
+  TopicConfig cfg;
+  cfg.name = "t";
+  create_topic(dir.path(), cfg);
+  std::string meta = paths::topic_meta(dir.path(), "t");
+  std::string text = read_small_file(meta);
+  auto refused = [&](const std::string& changed, const std::string& field) {
+    write_file_atomic(meta, changed);
+    CHECK_THROWS_WITH_AS(load_topic(dir.path(), "t"),
+                         (meta + ": unknown field \"" + field +
+                          "\" in a file without a checksum (a damaged or hand-edited file: "
+                          "pspf-log(5) lists the fields)")
+                             .c_str(),
+                         Error);
+  };
+  // One flipped bit in the name "checksum" (h ^ 1 = i) left a file read unchecked:
+  // a second flip in a field would then go unseen.
+  std::string flipped = text;
+  flipped[flipped.find("\"checksum\"") + 2] ^= 1;
+  refused(flipped, "ciecksum");
+  // A misspelt field in a hand-written file would otherwise fall back to its default.
+  refused(R"({"format":1,"name":"t","partitions":1,"segment_byts":4096})", "segment_byts");
+  // A field a newer pspf added, under a checksum that covers it: read past.
+  auto j = nlohmann::ordered_json::parse(text);
+  j.erase("checksum");
+  j["added_later"] = 7;
+  std::string fields = j.dump(2) + "\n";
+  j["checksum"] = fmt::format("{:016x}", XXH3_64bits(fields.data(), fields.size()));
+  write_file_atomic(meta, j.dump(2) + "\n");
+  CHECK(load_topic(dir.path(), "t").partitions == cfg.partitions);
+  // The same field with the checksum's name damaged: refused.
+  std::string named = j.dump(2) + "\n";
+  named[named.find("\"checksum\"") + 2] ^= 1;
+  refused(named, "added_later");
+}
+
 TEST_CASE("partition directories that disagree with the partition count are found") {
   test::TempDir dir;
   TopicConfig cfg;
