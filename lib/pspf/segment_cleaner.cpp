@@ -41,9 +41,9 @@ void for_each_batch(const std::string& path, Offset base, const CleanRules& rule
     if (s == BatchStatus::end) break;
     if (s != BatchStatus::ok) {
       // Only the snapshot end of a live last segment may be torn (a write in progress)
-      // or suspect (left for the writers and repair to decide).
-      if ((s == BatchStatus::torn || s == BatchStatus::suspect) && rules.end.value != INT64_MAX)
-        break;
+      // or suspect (left for the writers and repair to decide). A closed segment that
+      // ends so is damaged: stopping there would write its copy without the batch.
+      if ((s == BatchStatus::torn || s == BatchStatus::suspect) && rules.live_tail) break;
       throw Error(Errc::corrupt,
                   fmt::format("segment {}: {} (pspf-topics verify and repair)", path, r.reason()));
     }

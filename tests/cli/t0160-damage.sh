@@ -7,6 +7,8 @@
 #   before the damage and the next append gets the next offset; a group member
 #   prints and commits the events before the damage, exits 1, and after the repair
 #   goes on from there without printing them again;
+# - a damaged last batch of a closed segment: pspf-compact (compaction and
+#   retention) exits 1 naming the segment and leaves it as it is;
 # - a torn tail (the last batch cut short, or zeros after the last batch) is
 #   invisible: replay exits 0 with everything before it, verify exits 0 with a note,
 #   and the next append cuts it off and takes the next offset;
@@ -321,5 +323,27 @@ expect_contains "$ERR" "cut off a torn tail of 70 bytes"
 expect_exit 0 pspf-topics verify tornix
 expect_exit 0 pspf-replay tornix --from -1
 expect_eq '{"n":"next"}' "$(cat "$OUT")" "the last event after the append"
+
+# The last batch of a closed segment damaged: pspf-compact and retention refuse it
+# (exit 1, naming the segment) and leave it as it is. Compaction used to stop reading
+# there, write the segment's copy without that batch and exit 0: the events were
+# gone, and replay and verify clean again.
+for policy in compact delete; do
+  expect_exit 0 pspf-topics create "closed-$policy" -P 1 --segment-bytes 1024 --cleanup "$policy" \
+    --retention-time 1s
+  for ((r = 0; r < 12; r++)); do
+    seq 0 4 | sed "s/.*/{\"k\":\"k&\",\"r\":$r}/" >"$T/closed.in"
+    expect_exit 0 pspf-produce "closed-$policy" --key-field k -q "$T/closed.in"
+  done
+  seg=$(segment_path "closed-$policy" 0 0)
+  [ -f "$(segment_path "closed-$policy" 0 35)" ] || fail "closed-$policy: segment 0 is not closed"
+  flip_byte "$seg" $(($(stat -c %s "$seg") - 5))
+  cp "$seg" "$T/closed.before"
+  wait_clock_past $(($(now_ms) + 1100))  # segment 0 past retention
+  expect_exit 1 pspf-compact "closed-$policy"
+  expect_contains "$ERR" "pspf-compact: error: segment $seg: bad batch at byte"
+  expect_same_file "$T/closed.before" "$seg" "closed-$policy: the damaged segment"
+  expect_exit 1 pspf-topics verify "closed-$policy"
+done
 
 echo "ok: corruption, torn tails and indexes"

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "damage.h"
 #include "pspf/compact.h"
 #include "pspf/durable_end.h"
 #include "pspf/error.h"
@@ -475,4 +476,35 @@ TEST_CASE("damage to removed-keys is reported, and key versions are never rebuil
   }
   write_file_atomic(path, whole);
   CHECK(f.log.writer(f.t, PartitionId(0))->key_version("gone") == 4);
+}
+
+TEST_CASE("a damaged last batch of a closed segment stops compaction and retention, untouched") {
+  // The reader calls a bad last batch of a file "suspect" (it may be a write in
+  // progress), which only the live last segment can have. Compaction used to stop
+  // reading a closed segment there without a word, write the copy without that batch
+  // and exit 0: the damage was destroyed, the events gone, and replay clean again.
+  for (bool retention : {false, true}) {
+    CAPTURE(retention);
+    Fixture f(4096, CleanupPolicy{!retention, retention});
+    f.t.retention_ms = retention ? 1000 : -1;
+    for (int b = 0; b < 3; ++b)
+      f.add({{"k1", test::value_of(b), ""}, {"k2", test::value_of(b), ""}});
+    f.w->roll_active();
+    f.add({{"k3", test::value_of(9), ""}});
+    auto segs = list_segments(f.dir);
+    REQUIRE(segs.size() == 2);
+    std::string path = paths::segment_file(f.dir, segs[0], paths::kLogExt);
+    std::string bytes = test::read_bytes(path);
+    bytes[bytes.size() - 2] ^= 1;  // a value of the last batch: its checksum fails
+    test::write_bytes(path, bytes);
+    std::string what;
+    try {
+      f.compact(retention ? 3'600'000 : 0, false);
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    CHECK(what.find(fmt::format("segment {}: ", path)) != std::string::npos);
+    CHECK(test::read_bytes(path) == bytes);  // left for verify and repair to see
+    CHECK(list_segments(f.dir) == segs);
+  }
 }
