@@ -172,6 +172,28 @@ TEST_CASE("the id index of a window by events stays sized for the window, howeve
   CHECK(put(w, {{"k", "r37-499"}}).appended.count == 1);
 }
 
+TEST_CASE("the id index of a window by time stays sized for the ids appended within it") {
+  test::TempDir d;
+  const std::string index = d.path() + "/ids.hix";
+  constexpr uint64_t kBatch = 500;
+  // Each round is a minute after the last, so only the round before is in the window:
+  // two batches of ids, with room for as many again, in 16-byte slots.
+  constexpr uint64_t kMostBytes = 64 + 16 * 2 * 2 * (2 * kBatch);
+  PartitionWriter w(d.path(), "test", 1 << 20, DedupWindow{90'000, 0});
+  for (int round = 0; round < 40; ++round) {
+    set_clock_skew_for_tests(int64_t(round) * 60'000);
+    std::vector<Ev> evs;
+    for (uint64_t i = 0; i < kBatch; ++i) evs.push_back({"k", fmt::format("r{}-{}", round, i)});
+    REQUIRE(put(w, evs).appended.count == kBatch);
+    // The table used to double each time it filled: 512 KiB by round 39.
+    uint64_t bytes = file_size(open_file(index, O_RDONLY).get(), index);
+    CHECK_MESSAGE(bytes <= kMostBytes, "round ", round, ": ", bytes, " bytes");
+  }
+  CHECK(put(w, {{"k", "r39-0"}, {"k", "r38-499"}}).appended.count == 0);
+  CHECK(put(w, {{"k", "r37-0"}}).appended.count == 1);  // 2 minutes back: outside
+  set_clock_skew_for_tests(0);
+}
+
 TEST_CASE("expected versions: any, no_stream, exists, exact; a mismatch writes nothing") {
   test::TempDir d;
   PartitionWriter w(d.path(), "test", 1 << 20);
