@@ -43,9 +43,11 @@ void for_each_batch(const std::string& path, Offset base, const CleanRules& rule
       // Only the snapshot end of a live last segment may be torn (a write in progress)
       // or suspect (left for the writers and repair to decide). A closed segment that
       // ends so is damaged: stopping there would write its copy without the batch.
-      if ((s == BatchStatus::torn || s == BatchStatus::suspect) && rules.live_tail) break;
+      bool tail = s == BatchStatus::torn || s == BatchStatus::suspect;
+      if (tail && rules.live_tail) break;
       throw Error(Errc::corrupt,
-                  fmt::format("segment {}: {} (pspf-topics verify and repair)", path, r.reason()));
+                  fmt::format("segment {}: {}{} (pspf-topics verify and repair)", path, r.reason(),
+                              tail ? " in a segment that is not the last" : ""));
     }
     if (h.base_offset >= rules.end) break;
     st.bytes_in += h.length;
