@@ -107,6 +107,8 @@ PartitionReport compact_partition(Job& job, int32_t p) {
   rules.stop = o.stop;
   rules.progress = [&job](uint64_t n) { job.progress(n); };
   rules.tombstones_before = job.now - t.delete_retention_ms;
+  // Only the active segment, read in a copy or a dry run of --roll, is live.
+  if (active_too) rules.live_segment = segs.back();
   if (t.dedup_window.events > 0)
     rules.ids_from_offset = end.value - static_cast<int64_t>(t.dedup_window.events);
   else if (t.dedup_window.ms > 0)
@@ -118,10 +120,7 @@ PartitionReport compact_partition(Job& job, int32_t p) {
   // Retention: count the keys of what goes (for key versions), then remove it.
   rules.mode = CleanRules::Mode::drop_all;
   KeyMap none;
-  // Only the active segment, read in a copy or a dry run of --roll, may be live.
-  auto live = [&](size_t i) { return active_too && i + 1 == segs.size(); };
   for (size_t i = 0; i < n_del; ++i) {
-    rules.live_tail = live(i);
     SegmentStats st = clean_segment(path_of(segs[i]), segs[i], none, rules, "", "", "");
     rep.segments_deleted++;
     rep.bytes_deleted += tails[i].bytes;
@@ -134,16 +133,12 @@ PartitionReport compact_partition(Job& job, int32_t p) {
   // Compaction: pass 1 maps every key to its latest offset, pass 2 writes the copies.
   KeyMap map;
   rules.mode = CleanRules::Mode::compact;
-  for (size_t i = n_del; i < n_clean; ++i) {
-    rules.live_tail = live(i);
-    map_segment(path_of(segs[i]), segs[i], rules, map);
-  }
+  for (size_t i = n_del; i < n_clean; ++i) map_segment(path_of(segs[i]), segs[i], rules, map);
   rep.keys = map.size();
   for (size_t i = n_del; i < segs.size(); ++i) {
     if (i >= n_clean && !job.into()) break;
     // In a copy, the segments too young to compact are copied as they are.
     rules.mode = i < n_clean ? CleanRules::Mode::compact : CleanRules::Mode::keep_all;
-    rules.live_tail = live(i);
     std::string out_log = job.out(segs[i], paths::kLogExt);
     if (!out_log.empty() && !job.into()) job.written.push_back(out_log);
     SegmentStats st =

@@ -44,7 +44,7 @@ void for_each_batch(const std::string& path, Offset base, const CleanRules& rule
       // or suspect (left for the writers and repair to decide). A closed segment that
       // ends so is damaged: stopping there would write its copy without the batch.
       bool tail = s == BatchStatus::torn || s == BatchStatus::suspect;
-      if (tail && rules.live_tail) break;
+      if (tail && base == rules.live_segment) break;
       throw Error(Errc::corrupt,
                   fmt::format("segment {}: {}{} (pspf-topics verify and repair)", path, r.reason(),
                               tail ? " in a segment that is not the last" : ""));

@@ -40,10 +40,10 @@ struct CleanRules {
   int64_t ids_from_time = INT64_MAX;      // keep records with an id appended at/after (ms)
   int64_t ids_from_offset = INT64_MAX;    // ... or at/after this offset
   Offset end{INT64_MAX};                  // read only batches below this offset
-  // The segment is the live last one (a copy reads it up to `end`): a torn or suspect
-  // batch at its end is a write in progress, where reading stops. In any other
-  // segment it is damage.
-  bool live_tail = false;
+  // The base of the live last segment, if it is read (a copy reads it up to `end`): a
+  // torn or suspect batch at its end is a write in progress, where reading stops. In
+  // any other segment it is damage.
+  Offset live_segment{-1};
   const volatile std::sig_atomic_t* stop = nullptr;
   std::function<void(uint64_t)> progress;  // bytes of input read, now and then
 };

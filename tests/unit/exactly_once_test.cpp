@@ -150,23 +150,32 @@ TEST_CASE("the id index grows and keeps every id of the window") {
   CHECK(put(w, {{"k", "r0-0"}, {"k", "fresh"}}).appended.count == 1);
 }
 
+// Appends 40 rounds of `batch` new ids ("r<round>-<i>"), calling before(round) ahead
+// of each, and checks after each that the partition's ids.hix holds at most `most` bytes.
+template <typename Before>
+void append_rounds(PartitionWriter& w, const std::string& dir, uint64_t batch, uint64_t most,
+                   Before before) {
+  const std::string index = dir + "/ids.hix";
+  for (int round = 0; round < 40; ++round) {
+    before(round);
+    std::vector<Ev> evs;
+    for (uint64_t i = 0; i < batch; ++i) evs.push_back({"k", fmt::format("r{}-{}", round, i)});
+    REQUIRE(put(w, evs).appended.count == batch);
+    uint64_t bytes = file_size(open_file(index, O_RDONLY).get(), index);
+    CHECK_MESSAGE(bytes <= most, "round ", round, ": ", bytes, " bytes");
+  }
+}
+
 TEST_CASE("the id index of a window by events stays sized for the window, however long the log") {
   test::TempDir d;
-  const std::string index = d.path() + "/ids.hix";
   constexpr uint64_t kWindow = 1000, kBatch = 500;
   // The most a table may need: the window and one batch of ids, with room for as many
   // again before it fills (a table fills at half its slots), in 16-byte slots.
   constexpr uint64_t kMostBytes = 64 + 16 * 2 * 2 * (kWindow + kBatch);
   PartitionWriter w(d.path(), "test", 1 << 20, DedupWindow{0, kWindow});
-  for (int round = 0; round < 40; ++round) {
-    std::vector<Ev> evs;
-    for (uint64_t i = 0; i < kBatch; ++i) evs.push_back({"k", fmt::format("r{}-{}", round, i)});
-    REQUIRE(put(w, evs).appended.count == kBatch);
-    // Ids that left the window are dropped when the table fills (the table used to
-    // double each time, to 512 KiB by round 39).
-    uint64_t bytes = file_size(open_file(index, O_RDONLY).get(), index);
-    CHECK_MESSAGE(bytes <= kMostBytes, "round ", round, ": ", bytes, " bytes");
-  }
+  // Ids that left the window are dropped when the table fills (the table used to
+  // double each time, to 512 KiB by round 39).
+  append_rounds(w, d.path(), kBatch, kMostBytes, [](int) {});
   // The window still holds: the last 1000 ids are duplicates, older ones are not.
   CHECK(put(w, {{"k", "r39-0"}, {"k", "r38-0"}}).appended.count == 0);
   CHECK(put(w, {{"k", "r37-499"}}).appended.count == 1);
@@ -174,21 +183,14 @@ TEST_CASE("the id index of a window by events stays sized for the window, howeve
 
 TEST_CASE("the id index of a window by time stays sized for the ids appended within it") {
   test::TempDir d;
-  const std::string index = d.path() + "/ids.hix";
   constexpr uint64_t kBatch = 500;
   // Each round is a minute after the last, so only the round before is in the window:
   // two batches of ids, with room for as many again, in 16-byte slots.
   constexpr uint64_t kMostBytes = 64 + 16 * 2 * 2 * (2 * kBatch);
   PartitionWriter w(d.path(), "test", 1 << 20, DedupWindow{90'000, 0});
-  for (int round = 0; round < 40; ++round) {
-    set_clock_skew_for_tests(int64_t(round) * 60'000);
-    std::vector<Ev> evs;
-    for (uint64_t i = 0; i < kBatch; ++i) evs.push_back({"k", fmt::format("r{}-{}", round, i)});
-    REQUIRE(put(w, evs).appended.count == kBatch);
-    // The table used to double each time it filled: 512 KiB by round 39.
-    uint64_t bytes = file_size(open_file(index, O_RDONLY).get(), index);
-    CHECK_MESSAGE(bytes <= kMostBytes, "round ", round, ": ", bytes, " bytes");
-  }
+  // The table used to double each time it filled: 512 KiB by round 39.
+  append_rounds(w, d.path(), kBatch, kMostBytes,
+                [](int round) { set_clock_skew_for_tests(int64_t(round) * 60'000); });
   CHECK(put(w, {{"k", "r39-0"}, {"k", "r38-499"}}).appended.count == 0);
   CHECK(put(w, {{"k", "r37-0"}}).appended.count == 1);  // 2 minutes back: outside
   set_clock_skew_for_tests(0);
