@@ -28,7 +28,7 @@ struct Job {
   uint64_t token = 0;
   uint64_t done = 0;
   uint64_t total = 0;
-  std::vector<std::string> written;  // swap files written, removed on failure
+  std::vector<std::string> written;  // swap files written, removed on a failure before the commit
 
   bool into() const { return !out_dir.empty(); }
   void progress(uint64_t n) {
@@ -189,8 +189,9 @@ PartitionReport compact_partition(Job& job, int32_t p) {
     sync_dir(job.out_dir);
     return rep;
   }
-  commit_segment_changes(job.dir, std::move(changes));
-  job.written.clear();
+  // The swap files are the commit's from its first written byte on: a failure after
+  // that leaves them to the next compaction (segment_swap.h says why).
+  commit_segment_changes(job.dir, std::move(changes), [&] { job.written.clear(); });
   return rep;
 }
 

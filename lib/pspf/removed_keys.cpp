@@ -176,7 +176,8 @@ std::optional<std::string> removal_shortfall(const std::string& partition_dir, O
 }
 
 void append_removal_records(const std::string& partition_dir,
-                            const std::vector<RemovalRecord>& records) {
+                            const std::vector<RemovalRecord>& records,
+                            const std::function<void()>& writing) {
   if (records.empty()) return;
   std::string path = paths::removed_keys(partition_dir);
   bool existed = path_exists(path);
@@ -194,6 +195,7 @@ void append_removal_records(const std::string& partition_dir,
   // 2. Append and sync the frames: the commit point of their changes.
   std::string frames;
   for (const auto& r : records) frames += encode(r);
+  if (writing) writing();
   append_frames(fd.get(), path, end, frames);
   if (!existed) sync_dir(partition_dir);
   // 3. Publish the new synced length (not synced itself: lost to a power loss, it is

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -72,8 +73,12 @@ std::optional<std::string> removal_shortfall(const std::string& partition_dir, O
 // is new), and publishes the new synced length; cuts a torn or suspect last frame
 // past the old length off first. Precondition: the caller holds the partition lock.
 // Throws Error(io), Error(corrupt) (and then writes nothing).
+// `writing`, when given, is called just before the records are written: a failure
+// after it may leave them committed (synced, whatever failed next); one before it
+// wrote nothing.
 void append_removal_records(const std::string& partition_dir,
-                            const std::vector<RemovalRecord>& records);
+                            const std::vector<RemovalRecord>& records,
+                            const std::function<void()>& writing = {});
 
 // Replaces the file with one totals record of `counts`: lowers the synced length
 // (synced), writes a temporary, syncs it, renames it, syncs the directory, publishes

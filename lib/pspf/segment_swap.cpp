@@ -1,5 +1,6 @@
 #include "pspf/segment_swap.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,14 +71,15 @@ uint64_t new_swap_token() {
   return t;
 }
 
-void commit_segment_changes(const std::string& partition_dir, std::vector<RemovalRecord> changes) {
+void commit_segment_changes(const std::string& partition_dir, std::vector<RemovalRecord> changes,
+                            const std::function<void()>& committing) {
   if (changes.empty()) return;
   std::sort(changes.begin(), changes.end(),
             [](const RemovalRecord& a, const RemovalRecord& b) { return a.base < b.base; });
   FileLock lock(paths::partition_lock(partition_dir));
   lock.lock();
   UnlockOnExit unlock(lock);
-  append_removal_records(partition_dir, changes);  // the commit point
+  append_removal_records(partition_dir, changes, committing);  // the commit point
   for (const auto& r : changes) apply(partition_dir, r);
   // Renames and removals live in the directory: sync it so that they survive a crash.
   sync_dir(partition_dir);
@@ -95,6 +97,7 @@ Leftovers finish_leftovers(const std::string& partition_dir, bool dry_run) {
   if (!dry_run) lock.lock();
   auto records = read_removal_records(partition_dir);
   std::set<std::pair<uint64_t, int64_t>> committed;  // (token, base) of swap records
+  bool synced = false;
   for (const auto& r : records) {
     if (r.kind == RemovalKind::swap) committed.insert({r.token, r.base.value});
     bool pending =
@@ -104,7 +107,18 @@ Leftovers finish_leftovers(const std::string& partition_dir, bool dry_run) {
           path_exists(paths::swap_file(partition_dir, r.base, paths::kTimeIndexExt, r.token))));
     if (!pending) continue;
     ++out.finished;
-    if (!dry_run) apply(partition_dir, r);
+    if (dry_run) continue;
+    if (!synced) {
+      // A compaction that failed after writing its record (commit_segment_changes)
+      // may have left it short of durable: its directory's sync failed, say. Make it
+      // durable before applying it, or a crash could keep the change and lose the
+      // record that counts the removed events.
+      Fd fd = open_file(paths::removed_keys(partition_dir), O_RDONLY);
+      sync_data(fd.get(), paths::removed_keys(partition_dir));
+      sync_dir(partition_dir);
+      synced = true;
+    }
+    apply(partition_dir, r);
   }
   for (const auto& name : swaps) {
     auto s = paths::parse_swap_name(name);

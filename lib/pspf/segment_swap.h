@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,16 @@ uint64_t new_swap_token();
 // Commits and applies `changes` (kinds swap and del; the swap files of `token` are
 // written) as described above, then rewrites the removed-keys file as one totals
 // record when it has grown past 1 MiB. Takes the partition lock for the commit only.
-// Throws Error(io); a failure after the commit leaves a state the next compaction
-// finishes.
-void commit_segment_changes(const std::string& partition_dir, std::vector<RemovalRecord> changes);
+// Throws Error(io). `committing` is called just before the records of step 2 are
+// written. A failure before it changed nothing: the caller removes its swap files.
+// A failure after it may follow the commit point (a record synced, then its
+// directory's sync, the published length, a rename or a removal failed): the swap
+// files must then stay, for the next compaction applies a committed record from
+// them (and removes those of a record that never made it). Removing them would leave
+// a committed record whose removed events stay in the log, counted twice in their
+// keys' versions.
+void commit_segment_changes(const std::string& partition_dir, std::vector<RemovalRecord> changes,
+                            const std::function<void()>& committing);
 
 struct Leftovers {
   size_t finished = 0;     // committed changes applied now

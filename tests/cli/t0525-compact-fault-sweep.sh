@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# pspf-compact killed, or failed with EIO, at each of its calls that change files
+# (pwrite64, write, fdatasync, fsync, ftruncate, renameat, unlinkat) in turn, on a
+# compacted topic of several segments with tombstones and keyless events. After
+# every run: verify finds nothing wrong, every key keeps its version and its latest
+# value; the next pspf-compact leaves no swap file and the very log a compaction
+# that never failed leaves (the same records at the same offsets), with the same
+# versions.
+#
+# Before 2026-12-04 an EIO after the removed-keys record was written (syncing the
+# directory of a new removed-keys file, publishing its synced length, a rename or
+# an unlink of the swap itself) made pspf-compact remove its swap files: the
+# committed record then counted removed events that stayed in the log, and every
+# key's version was too high for good.
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+command -v strace >/dev/null || skip "strace is not installed"
+strace -f -o /dev/null -e inject=fsync:signal=KILL:when=1 true 2>/dev/null ||
+  skip "this strace cannot inject faults"
+
+base=$T/base
+export PSPF_DIR=$base
+expect_exit 0 pspf-topics create t -P 1 --segment-bytes 1024 --cleanup compact \
+  --delete-retention 0s --min-compaction-lag 0ms
+# 15 appends of 20 events over 7 keys: 5 segments of 3 appends each. Every third append ends k5 with a
+# tombstone; every fifth holds a keyless event.
+for ((i = 0; i < 15; i++)); do
+  for ((j = 1; j <= 20; j++)); do
+    if ((j == 20 && i % 3 == 0)); then printf '{"key":"k5","value":null}\n'
+    elif ((j == 10 && i % 5 == 0)); then printf '{"value":{"i":%d,"j":%d}}\n' "$i" "$j"
+    else printf '{"key":"k%d","value":{"i":%d,"j":%d}}\n' $((j % 7)) "$i" "$j"; fi
+  done | pspf-produce -q t -J || fail "append $i failed"
+done
+[ "$(find "$base/topics/t/0" -name '*.log' | wc -l)" -ge 4 ] || fail "too few segments"
+
+keys=(k0 k1 k2 k3 k4 k5 k6)
+versions() {
+  local k
+  for k in "${keys[@]}"; do pspf-replay t --key "$k" --current-version; done | tr '\n' ' '
+}
+latest() { pspf-replay t --latest | sort; }
+swap_files() { find "$PSPF_DIR/topics/t" -name '*.cleaned' | wc -l | tr -d ' '; }
+want_versions=$(versions)
+want_latest=$(latest)
+
+# The reference: a compaction that never failed.
+export PSPF_DIR=$T/ref
+cp -a "$base" "$PSPF_DIR"
+expect_exit 0 pspf-compact t
+pspf-replay t -J >"$T/ref.log"
+expect_eq "$want_versions" "$(versions)" "versions after a clean compaction"
+[ "$(wc -l <"$T/ref.log")" -lt 100 ] || fail "the clean compaction removed too little"
+
+export PSPF_DIR=$T/data
+check() {  # WHAT
+  expect_exit 0 pspf-topics verify t
+  expect_eq "$want_versions" "$(versions)" "versions after $1"
+  expect_eq "$want_latest" "$(latest)" "latest values after $1"
+  expect_exit 0 pspf-compact t
+  expect_eq 0 "$(swap_files)" "swap files after $1 and a second compaction"
+  pspf-replay t -J >"$T/now.log"
+  expect_same_file "$T/ref.log" "$T/now.log" "the log after $1 and a second compaction"
+  expect_eq "$want_versions" "$(versions)" "versions after $1 and a second compaction"
+}
+
+points=0
+for sc in pwrite64 write fdatasync fsync ftruncate renameat unlinkat; do
+  rm -rf "$PSPF_DIR" && cp -a "$base" "$PSPF_DIR"
+  strace -f -o "$T/count" -e trace="$sc" pspf-compact t 2>/dev/null || fail "counting $sc"
+  calls=$(grep -c "^[0-9]* *$sc(" "$T/count" || true)
+  for ((n = 1; n <= calls; n++)); do
+    for inject in signal=KILL error=EIO; do
+      rm -rf "$PSPF_DIR" && cp -a "$base" "$PSPF_DIR"
+      (strace -f -o /dev/null -e inject="$sc:$inject:when=$n" pspf-compact t || true) >/dev/null 2>&1
+      check "$inject at $sc #$n"
+      points=$((points + 1))
+    done
+  done
+done
+[ "$points" -ge 40 ] || fail "only $points points were swept"
+echo "ok: $points points"
