@@ -210,16 +210,21 @@ TopicReport compact_topic(const LocalLog& log, const TopicConfig& t, const Compa
                                           t.name));
   }
   if (o.into) confine_to(*o.into);  // a second data directory: the same rules inside it
-  if (o.into && !o.dry_run) {
-    TopicConfig copy = t;
-    create_topic(*o.into, copy);
-  }
+  // A copy is built whole under tmp/ of --into and becomes a topic only once every
+  // partition is written and synced (topic.h, stage_topic): a copy that failed or
+  // died half-way is never there to be taken for a snapshot.
+  TopicConfig copy = t;
+  std::string staged;
+  if (o.into && !o.dry_run) staged = stage_topic(*o.into, copy);
   uint64_t token = new_swap_token();
   int64_t now = o.now ? o.now->value : now_ms().value;
   for (int32_t p = 0; p < t.partitions; ++p) {
     Job job;
     job.dir = paths::partition_dir(log.dir(), t.name, PartitionId(p));
-    if (o.into) job.out_dir = paths::partition_dir(*o.into, t.name, PartitionId(p));
+    if (!staged.empty())
+      job.out_dir = fmt::format("{}/{}", staged, p);
+    else if (o.into)  // a dry run: nothing is written there
+      job.out_dir = paths::partition_dir(*o.into, t.name, PartitionId(p));
     job.label = Log::label(t, PartitionId(p));
     job.t = &t;
     job.o = &o;
@@ -229,9 +234,16 @@ TopicReport compact_topic(const LocalLog& log, const TopicConfig& t, const Compa
       report.partitions.push_back(compact_partition(job, p));
     } catch (...) {
       remove_written(job);  // uncommitted swap files: the topic stays as it was
+      if (!staged.empty()) {
+        try {
+          remove_tree(staged);
+        } catch (const Error&) {  // (left in tmp/; the first failure is the one reported)
+        }
+      }
       throw;
     }
   }
+  if (!staged.empty()) publish_topic(*o.into, staged, copy);
   return report;
 }
 

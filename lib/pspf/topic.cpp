@@ -284,6 +284,12 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path) {
 }
 
 TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
+  std::string staged = stage_topic(dir, cfg);
+  publish_topic(dir, staged, cfg);
+  return cfg;
+}
+
+std::string stage_topic(const std::string& dir, TopicConfig& cfg) {
   paths::check_name(cfg.name);
   if (cfg.partitions < 1 || cfg.partitions > kMaxPartitions)
     throw Error(Errc::usage, fmt::format("invalid partition count {}: must be 1..{}",
@@ -295,13 +301,12 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
     make_dirs(dir);
     sync_dir(dir + "/..");
   }
-  std::string topics = paths::topics_dir(dir);
-  if (make_dir(topics)) sync_dir(dir);
-  std::string final_dir = paths::topic_dir(dir, cfg.name);
-  if (path_exists(final_dir))
+  if (make_dir(paths::topics_dir(dir))) sync_dir(dir);
+  if (path_exists(paths::topic_dir(dir, cfg.name)))
     throw Error(Errc::exists, fmt::format("topic '{}' already exists", cfg.name));
   cfg.created_ms = now_ms().value;
-  // Build the whole topic under a name no reader looks at, then rename it into place.
+  // Build the whole topic under a name no reader looks at (publish_topic renames it
+  // into place).
   // Temporaries live outside topics/ so that no topic name can collide with them.
   std::string tmp_root = paths::tmp_dir(dir);
   if (make_dir(tmp_root)) sync_dir(dir);
@@ -312,16 +317,19 @@ TopicConfig create_topic(const std::string& dir, TopicConfig cfg) {
   write_file_atomic(tmp + "/topic.json", topic_to_json(cfg));
   for (int32_t p = 0; p < cfg.partitions; ++p) sync_dir(fmt::format("{}/{}", tmp, p));
   sync_dir(tmp);
+  return tmp;
+}
+
+void publish_topic(const std::string& dir, const std::string& staged, const TopicConfig& cfg) {
   try {
-    rename_path(tmp, final_dir, false);
+    rename_path(staged, paths::topic_dir(dir, cfg.name), false);
   } catch (const Error& e) {
-    remove_tree(tmp);
+    remove_tree(staged);
     if (e.code() == Errc::exists)
       throw Error(Errc::exists, fmt::format("topic '{}' already exists", cfg.name));
     throw;
   }
-  sync_dir(topics);
-  return cfg;
+  sync_dir(paths::topics_dir(dir));
 }
 
 std::optional<TopicConfig> find_topic(const std::string& dir, std::string_view name) {

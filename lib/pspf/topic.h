@@ -78,7 +78,20 @@ TopicConfig topic_from_json(std::string_view text, const std::string& path);
 
 // Creates a topic in data directory `dir` (creating `dir` itself if needed). Throws
 // Error(exists) when it exists, Error(usage) for a bad name or partition count.
+// The same as stage_topic() then publish_topic() with nothing in between.
 TopicConfig create_topic(const std::string& dir, TopicConfig cfg);
+// A topic made whole where no reader looks, to be filled before it appears:
+//   1. stage_topic() builds it in a new directory under `dir`/tmp (topic.json and
+//      the empty partition directories, synced; `cfg` gets its creation time) and
+//      returns that directory, laid out as topics/NAME is;
+//   2. the caller fills its partitions and syncs what it wrote;
+//   3. publish_topic() renames it to topics/NAME, never over a topic that is there
+//      (Error(exists)), and syncs topics/.
+// A process that dies before 3 leaves a directory in tmp/, never a topic; on a
+// failure, the caller removes the staged directory (remove_tree).
+// stage_topic() throws as create_topic() does.
+std::string stage_topic(const std::string& dir, TopicConfig& cfg);
+void publish_topic(const std::string& dir, const std::string& staged, const TopicConfig& cfg);
 // The topic's settings, or nullopt when it does not exist.
 std::optional<TopicConfig> find_topic(const std::string& dir, std::string_view name);
 // Like find_topic but throws Error(not_found).

@@ -305,3 +305,35 @@ unpublished() {
 tree_digest() {
   (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) | sha256sum
 }
+
+# fault_sweep "SYSCALLS" PREPARE CHECK CMD...: kills CMD, and fails it with EIO, at
+# each of its calls of each syscall in SYSCALLS in turn. For each syscall, PREPARE
+# (a function) sets the scene and strace counts CMD's calls; then, for each call N
+# and each fault, PREPARE runs again, CMD runs with that fault at call N (its output
+# discarded), and CHECK RC WHAT (a function) judges what it left: RC is CMD's exit
+# status, WHAT names the point ("error=EIO at fsync #3"). Sets SWEPT to the number of
+# points. Skips the test when strace cannot inject faults.
+fault_sweep() {
+  local syscalls=$1 prepare=$2 check=$3 sc n calls inject rc
+  shift 3
+  command -v strace >/dev/null || skip "strace is not installed"
+  strace -f -o /dev/null -e inject=fsync:signal=KILL:when=1 true 2>/dev/null ||
+    skip "this strace cannot inject faults"
+  SWEPT=0
+  for sc in $syscalls; do
+    "$prepare"
+    strace -f -o "$T/.count" -e trace="$sc" "$@" >/dev/null 2>&1 || fail "counting $sc: $* failed"
+    calls=$(grep -c "^[0-9]* *$sc(" "$T/.count" || true)
+    for ((n = 1; n <= calls; n++)); do
+      for inject in signal=KILL error=EIO; do
+        "$prepare"
+        rc=0
+        # (in a subshell, so that bash's "Killed" goes to /dev/null too)
+        (strace -f -o /dev/null -e inject="$sc:$inject:when=$n" "$@" || exit $?) >/dev/null 2>&1 ||
+          rc=$?
+        "$check" "$rc" "$inject at $sc #$n"
+        SWEPT=$((SWEPT + 1))
+      done
+    done
+  done
+}

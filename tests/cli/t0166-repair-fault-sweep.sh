@@ -9,9 +9,6 @@
 # that never failed leaves, and the next append takes the first offset cut.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace is not installed"
-strace -f -o /dev/null -e inject=fsync:signal=KILL:when=1 true 2>/dev/null ||
-  skip "this strace cannot inject faults"
 
 base=$T/base
 export PSPF_DIR=$base
@@ -61,7 +58,8 @@ conserved() {  # WHAT
 }
 
 export PSPF_DIR=$T/data
-check() {  # WHAT
+check() {  # RC WHAT
+  shift
   conserved "$1"
   expect_exit 0 pspf-topics repair t
   conserved "$1 and a second repair"
@@ -72,19 +70,9 @@ check() {  # WHAT
   expect_eq 140 "$(jq .offset "$OUT")" "offset of the append after $1"
 }
 
-points=0
-for sc in pwrite64 write fdatasync fsync ftruncate renameat unlinkat; do
-  rm -rf "$PSPF_DIR" && cp -a "$base" "$PSPF_DIR"
-  strace -f -o "$T/count" -e trace="$sc" pspf-topics repair t >/dev/null || fail "counting $sc"
-  calls=$(grep -c "^[0-9]* *$sc(" "$T/count" || true)
-  for ((n = 1; n <= calls; n++)); do
-    for inject in signal=KILL error=EIO; do
-      rm -rf "$PSPF_DIR" && cp -a "$base" "$PSPF_DIR"
-      (strace -f -o /dev/null -e inject="$sc:$inject:when=$n" pspf-topics repair t || true) >/dev/null 2>&1
-      check "$inject at $sc #$n"
-      points=$((points + 1))
-    done
-  done
-done
+fresh() { rm -rf "$PSPF_DIR" && cp -a "$base" "$PSPF_DIR"; }
+fault_sweep "pwrite64 write fdatasync fsync ftruncate renameat unlinkat" fresh check \
+  pspf-topics repair t
+points=$SWEPT
 [ "$points" -ge 20 ] || fail "only $points points were swept"
 echo "ok: $points points"
