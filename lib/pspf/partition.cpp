@@ -320,6 +320,7 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
     }
   }
   Offset before = tail_.next_offset();
+  const uint64_t at = tail_.end_pos();
   std::string_view bytes = out->seal(tail_.next_offset(), ts);
   // Readers call a longer batch damage and writers then refuse the partition: never
   // write one (the Producer splits batches below the limit; this is the last guard).
@@ -333,23 +334,35 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
       if (!own.valid()) throw_errno("cannot duplicate the descriptor of " + tail_.path());
       unsynced_.emplace_back(tail_.path(), std::move(own));
     }
-    pwrite_all(tail_.fd(), bytes.data(), bytes.size(), tail_.end_pos(), tail_.path());
+    pwrite_all(tail_.fd(), bytes.data(), bytes.size(), at, tail_.path());
   } catch (...) {
     // Never leave a partial batch behind us: cut back to the last good end.
-    ::ftruncate(tail_.fd(), static_cast<off_t>(tail_.end_pos()));
+    ::ftruncate(tail_.fd(), static_cast<off_t>(at));
     throw;
   }
   // Start writing back now; with a deferred sync, the sync later only waits for what
   // is left.
   if (sync != SyncMode::none && defer_sync)
-    ::sync_file_range(tail_.fd(), static_cast<off_t>(tail_.end_pos()),
-                      static_cast<off_t>(bytes.size()), SYNC_FILE_RANGE_WRITE);
-  result.appended = Appended{tail_.next_offset(), ts, out->count()};
-  tail_.appended(bytes.size(), out->count(), ts);
-  if (batch.id_count() > 0) state_->ids_written(tail_.next_offset());
-  Offset next = tail_.next_offset();
-  if (expect) state_->key_appended(key, Offset(next.value - 1), next);
-  if (const auto& mark = out->producer_mark()) state().producer_appended(*mark, before, next);
+    ::sync_file_range(tail_.fd(), static_cast<off_t>(at), static_cast<off_t>(bytes.size()),
+                      SYNC_FILE_RANGE_WRITE);
+  result.appended = Appended{before, ts, out->count()};
+  Offset next(before.value + out->count());
+  try {
+    tail_.appended(bytes.size(), out->count(), ts);  // notes the batch in the segment's index
+    if (batch.id_count() > 0) state_->ids_written(next);
+    if (expect) state_->key_appended(key, Offset(next.value - 1), next);
+    if (const auto& mark = out->producer_mark()) state().producer_appended(*mark, before, next);
+  } catch (...) {
+    // The batch is written but the books that follow it failed (an index, the id or
+    // key index, producers.json: a write error). The caller takes the append as not
+    // made and may append the same records again (salvage): cut the batch off, as
+    // after a failed write, or they would be there twice. Nobody was told of it and no
+    // sync covered it. The tail and the caches are read again from the disk.
+    ::ftruncate(tail_.fd(), static_cast<off_t>(at));
+    tail_.close(before);
+    state_.reset();
+    throw;
+  }
   if (sync == SyncMode::none) {
     // The user gave durability up: publish at once, so that consumers see the records.
     synced(end_point());

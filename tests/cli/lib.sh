@@ -310,7 +310,8 @@ tree_digest() {
 # each of its calls of each syscall in SYSCALLS in turn. For each syscall, PREPARE
 # (a function) sets the scene and strace counts CMD's calls; then, for each call N
 # and each fault, PREPARE runs again, CMD runs with that fault at call N (its output
-# discarded), and CHECK RC WHAT (a function) judges what it left: RC is CMD's exit
+# in $T/fault.out and $T/fault.err), and CHECK RC WHAT (a function) judges what it
+# left: RC is CMD's exit
 # status, WHAT names the point ("error=EIO at fsync #3"). Sets SWEPT to the number of
 # points. Skips the test when strace cannot inject faults.
 fault_sweep() {
@@ -328,9 +329,9 @@ fault_sweep() {
       for inject in signal=KILL error=EIO; do
         "$prepare"
         rc=0
-        # (in a subshell, so that bash's "Killed" goes to /dev/null too)
-        (strace -f -o /dev/null -e inject="$sc:$inject:when=$n" "$@" || exit $?) >/dev/null 2>&1 ||
-          rc=$?
+        # (in a subshell, so that bash's "Killed" goes to /dev/null)
+        (strace -f -o /dev/null -e inject="$sc:$inject:when=$n" "$@" >"$T/fault.out" \
+          2>"$T/fault.err" || exit $?) 2>/dev/null || rc=$?
         "$check" "$rc" "$inject at $sc #$n"
         SWEPT=$((SWEPT + 1))
       done
