@@ -146,14 +146,34 @@ void LocalProducer::report_synced(bool all) {
   // The jobs before a failed one succeeded: publish their points, report their
   // records. Nothing from the failed job on is ever reported.
   uint64_t good = failed ? std::min(done, failed - 1) : done;
+  // A partition whose durable end could not be written cut its records of that job
+  // (PartitionWriter::synced): they are not reported, and nothing after that job is.
+  std::vector<PartitionId> unpublished;
   while (sync_reported_ < good) {
-    for (auto& [p, point] : points_.front())
-      slots_[static_cast<size_t>(p.value)]->writer->synced(point);
+    for (auto& [p, point] : points_.front()) {
+      try {
+        slots_[static_cast<size_t>(p.value)]->writer->synced(point);
+      } catch (const std::exception&) {
+        unpublished.push_back(p);
+        if (!error) error = std::current_exception();
+      }
+    }
     points_.pop_front();
     ++sync_reported_;
+    if (!unpublished.empty()) {
+      good = sync_reported_;
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!sync_error_) sync_error_ = error, failed_job_ = sync_reported_ + 1;
+      break;
+    }
   }
   while (!unsynced_.empty() && unsynced_.front().job != 0 && unsynced_.front().job <= good) {
     Unsynced& u = unsynced_.front();
+    if (u.job == sync_reported_ &&
+        std::find(unpublished.begin(), unpublished.end(), u.partition) != unpublished.end()) {
+      unsynced_.pop_front();
+      continue;
+    }
     if (hook_) hook_(u.partition, u.result, u.batch);
     appended_ += u.result.appended.count;
     if (u.result.appended.count) slots_[static_cast<size_t>(u.partition.value)]->appended = true;

@@ -187,7 +187,19 @@ PartitionWriter::Handoff PartitionWriter::take_unsynced() {
 
 void PartitionWriter::synced(const SyncPoint& point) {
   assert(lock_.locked() && point.end >= durable_.end && point.end <= tail_.next_offset());
-  write_durable_end(lock_.fd(), point.end, lock_.path());
+  try {
+    write_durable_end(lock_.fd(), point.end, lock_.path());
+  } catch (...) {
+    // Synced but not published, so not reported: the caller reports this failure and
+    // takes the records as not written (a re-run appends them again). Cut them, as
+    // after a failed sync, so that they are not there twice; the write's error is the
+    // one reported.
+    try {
+      sync_failed();
+    } catch (const Error&) {
+    }
+    throw;
+  }
   durable_ = point;
   release_if_idle();
 }

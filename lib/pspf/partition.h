@@ -132,7 +132,9 @@ class PartitionWriter {
   // `files` is empty when nothing was appended since the last handoff.
   Handoff take_unsynced();
   // The sync of a handoff succeeded: publishes its end, and releases the lock when
-  // nothing appended since is waiting for a sync.
+  // nothing appended since is waiting for a sync. When the durable end cannot be
+  // written, does what sync_failed() does (the records were never reported: they
+  // are cut) and rethrows the write's error.
   void synced(const SyncPoint& point);
   // A sync failed: cuts every record not yet published (they are treated as lost,
   // never acknowledged: a second fsync may report success falsely), and releases the

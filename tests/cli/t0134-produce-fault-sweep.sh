@@ -36,4 +36,29 @@ check() {  # RC WHAT
 }
 fault_sweep "pwrite64 write fdatasync ftruncate" fresh check "${import[@]}"
 [ "$SWEPT" -ge 20 ] || fail "only $SWEPT points were swept"
-echo "ok: $SWEPT points"
+
+# --- the durable end cannot be written -------------------------------------------------
+# EIO at each write of one partition's durable end (its lock file), in an import that
+# syncs both partitions in one job. Before 2026-12-04 the other partition's point was
+# published again on the way out (salvage) and pspf-produce died on an assertion
+# (exit 134); without assertions it would have released a lock it did not hold.
+fresh
+"${import[@]}" >/dev/null || fail "the clean import failed"
+marks=0
+for p in 0 1; do
+  fresh
+  strace -f -o "$T/count" -P "$PSPF_DIR/topics/t/$p/lock" -e trace=pwrite64 "${import[@]}" >/dev/null ||
+    fail "counting the writes of partition $p's lock"
+  calls=$(grep -c "pwrite64(" "$T/count" || true)
+  [ "$calls" -ge 1 ] || fail "no write of partition $p's durable end"
+  for ((n = 1; n <= calls; n++)); do
+    fresh
+    rc=0
+    strace -f -o /dev/null -P "$PSPF_DIR/topics/t/$p/lock" -e inject=pwrite64:error=EIO:when=$n \
+      "${import[@]}" >"$T/fault.out" 2>"$T/fault.err" || rc=$?
+    expect_eq 1 "$rc" "exit status with EIO at write #$n of partition $p's durable end ($(tail -1 "$T/fault.err"))"
+    check "$rc" "EIO at write #$n of partition $p's durable end"
+    marks=$((marks + 1))
+  done
+done
+echo "ok: $SWEPT points, $marks failed writes of a durable end"
