@@ -5,9 +5,10 @@
 # every run: verify finds nothing wrong, every key keeps its version and its latest
 # value; the next pspf-compact leaves no swap file and the very log a compaction
 # that never failed leaves (the same records at the same offsets), with the same
-# versions. Then pspf-compact --into, killed or failed at each call that writes or
-# names its copy: the copy's directory holds the whole copy (always, when it exits 0),
-# or no topic, and then a second run makes the whole copy.
+# versions. Then pspf-compact --into, killed or failed at each pwrite64, fsync,
+# renameat and mkdirat (the writes of its copy, the syncs of its directories, the
+# rename that makes it a topic): the copy's directory holds the whole copy (always,
+# when it exits 0), or no topic, and then a second run makes the whole copy.
 #
 # Before 2026-12-04 an EIO after the removed-keys record was written (syncing the
 # directory of a new removed-keys file, publishing its synced length, a rename or
@@ -89,7 +90,7 @@ check_copy() {  # RC WHAT (a topic there must be whole, whatever the exit status
   expect_exit 0 pspf-topics verify t
 }
 no_copy() { rm -rf "$copy"; }
-fault_sweep "pwrite64 fdatasync fsync renameat mkdirat" no_copy check_copy pspf-compact t --into "$copy"
+fault_sweep "pwrite64 fsync renameat mkdirat" no_copy check_copy pspf-compact t --into "$copy"
 copies=$SWEPT
 [ "$copies" -ge 20 ] || fail "only $copies copies were swept"
 echo "ok: $points points, $copies copies"
