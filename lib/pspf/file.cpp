@@ -565,7 +565,15 @@ void remove_tree_at_once(const std::string& path, const std::string& away) {
   // could be lost with it.
   if (std::string dir = parent_of(away); make_dir(dir)) sync_dir(parent_of(dir));
   rename_path(path, away);
-  remove_tree(away);
+  try {
+    remove_tree(away);
+  } catch (const Error& e) {
+    // The tree is gone from `path` already: say so, or a re-run would be told that
+    // it does not exist with nothing to explain it.
+    throw Error(e.code(), path + " is removed (moved to " + away +
+                              " first), but its files there could not all be deleted: " + e.what() +
+                              "; delete " + away + " by hand");
+  }
 }
 
 FileLock::FileLock(const std::string& path)

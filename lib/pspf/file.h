@@ -123,7 +123,8 @@ void remove_tree(const std::string& path);
 // Takes the tree at `path` away at once, then removes it: renames it to `away` (making
 // away's directory when missing), syncing the directories so that it stays gone after
 // a power loss, then remove_tree(away). A crash in between leaves the whole tree under
-// `away`, never part of it at `path`. Throws Error(not_found) when `path` is missing.
+// `away`, never part of it at `path`. Throws Error(not_found) when `path` is missing;
+// an error removing `away` says that `path` is removed and `away` is left.
 void remove_tree_at_once(const std::string& path, const std::string& away);
 
 // An exclusive flock(2) on a lock file, released on destruction (or when the process
