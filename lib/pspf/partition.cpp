@@ -180,6 +180,9 @@ void PartitionWriter::sync() {
 PartitionWriter::Handoff PartitionWriter::take_unsynced() {
   Handoff h;
   if (!lock_.locked()) return h;
+  // A failed append may have left the tail closed (append_checked): its point is read
+  // from the disk again.
+  if (!tail_.is_open()) tail_.refresh();
   h.files = std::exchange(unsynced_, {});
   h.point = end_point();
   return h;
@@ -370,9 +373,15 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
     // made and may append the same records again (salvage): cut the batch off, as
     // after a failed write, or they would be there twice. Nobody was told of it and no
     // sync covered it. The tail and the caches are read again from the disk.
+    // Batches appended before it and not yet synced stay, as after a failed write: the
+    // caller still syncs and reports them, so the tail is opened again at once.
     ::ftruncate(tail_.fd(), static_cast<off_t>(at));
     tail_.close(before);
     state_.reset();
+    try {
+      tail_.refresh();
+    } catch (const Error&) {  // (take_unsynced() tries again; this failure is reported)
+    }
     throw;
   }
   if (sync == SyncMode::none) {
