@@ -5,7 +5,11 @@
 # another (pspf/pipelined_producer.h), each batch writing the segment, its indexes
 # and the producer's mark. After every run: verify finds nothing wrong, no event is
 # in the log twice and every receipt printed names an event that is there; the same
-# command run again exits 0 and leaves every event exactly once.
+# command run again exits 0 and leaves every event exactly once. The same with EIO at
+# each write of either partition's durable end, and, in a one-partition import of
+# 40,000 events whose batches are synced a few at a time, at each write of the
+# segment's index files: the count the error gives is what the log holds, one
+# receipt each.
 #
 # Before 2026-12-04 an EIO writing a segment's index, after its batch was written,
 # failed the append with the batch left in the segment; the producer then appended
@@ -61,4 +65,39 @@ for p in 0 1; do
     marks=$((marks + 1))
   done
 done
-echo "ok: $SWEPT points, $marks failed writes of a durable end"
+
+# --- an index entry cannot be written, batches before it waiting for their sync --------
+# One partition, 40,000 events (about 5 MB: several batches, synced a few at a time):
+# EIO at each write of the segment's .index and .timeindex. The batches before the
+# failed one are synced and reported, the failed one is cut, and a re-run adds the rest.
+expect_exit 0 pspf-topics -d "$base" create one -P 1
+echo '{"n":0}' | PSPF_DIR=$base pspf-produce -q one  # (the index files exist from here on)
+seq 1 40000 | jq -c --arg pad "$pad" '{n: ., pad: $pad}' >big.jsonl
+big=(pspf-produce one --producer-id imp --receipts -q big.jsonl)
+entries=0
+for f in 00000000000000000000.index 00000000000000000000.timeindex; do
+  fresh
+  strace -f -o "$T/count" -P "$PSPF_DIR/topics/one/0/$f" -e trace=pwrite64 "${big[@]}" >/dev/null ||
+    fail "counting the writes of $f"
+  calls=$(grep -c "pwrite64(" "$T/count" || true)
+  [ "$calls" -ge 2 ] || fail "only $calls writes of $f"
+  for ((n = 1; n < calls; n++)); do  # (the last write comes after the last sync)
+    fresh
+    rc=0
+    strace -f -o /dev/null -P "$PSPF_DIR/topics/one/0/$f" -e inject=pwrite64:error=EIO:when=$n \
+      "${big[@]}" >"$T/fault.out" 2>"$T/fault.err" || rc=$?
+    expect_eq 1 "$rc" "exit status with EIO at write #$n of $f"
+    expect_exit 0 pspf-topics verify one
+    pspf-replay one | jq -r .n | sort -n >"$T/have"
+    expect_eq "" "$(uniq -d "$T/have" | head -3)" "events twice after EIO at write #$n of $f"
+    said=$(sed -n 's/.*; \([0-9]*\) events* were appended and durable.*/\1/p' "$T/fault.err")
+    expect_eq "$((1 + said))" "$(wc -l <"$T/have")" "events in the log, against the count said ($f #$n)"
+    expect_eq "$said" "$(wc -l <"$T/fault.out")" "receipts after EIO at write #$n of $f"
+    expect_exit 0 "${big[@]}"
+    pspf-replay one | jq -r .n | sort -n | uniq >"$T/have"
+    expect_eq 40001 "$(wc -l <"$T/have")" "distinct events after EIO at write #$n of $f and a re-run"
+    expect_eq 40001 "$(pspf-replay one | wc -l)" "events after EIO at write #$n of $f and a re-run"
+    entries=$((entries + 1))
+  done
+done
+echo "ok: $SWEPT points, $marks failed writes of a durable end, $entries of an index entry"
