@@ -371,10 +371,10 @@ AppendResult PartitionWriter::append_checked(BatchBuilder& batch, SyncMode sync,
     // The batch is written but the books that follow it failed (an index, the id or
     // key index, producers.json: a write error). The caller takes the append as not
     // made and may append the same records again (salvage): cut the batch off, as
-    // after a failed write, or they would be there twice. Nobody was told of it and no
-    // sync covered it. The tail and the caches are read again from the disk.
-    // Batches appended before it and not yet synced stay, as after a failed write: the
-    // caller still syncs and reports them, so the tail is opened again at once.
+    // after a failed write, or they would be there twice (nobody was told of it, no
+    // sync covered it). Batches before it that wait for their sync stay, and the
+    // caller still syncs and reports them: the tail is reopened from the disk at once,
+    // and the caches are read again from the log.
     ::ftruncate(tail_.fd(), static_cast<off_t>(at));
     tail_.close(before);
     state_.reset();
