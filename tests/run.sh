@@ -54,17 +54,32 @@ for exe in "$build"/tests/*_test; do
 done
 
 # CLI tests and example checks: scripts that exit 0 (pass), 77 (skip) or else (fail).
+# They run PSPF_TEST_JOBS at a time (default: one per core): each works in its own
+# temp dir, with its own processes and, for the Kafka tests, its own mock cluster on
+# ports the system picks; none measures time. Results are printed as tests end.
 export PSPF_BIN="$bin"
 export PATH="$bin:$PATH"
-for t in "$top"/tests/cli/t[0-9]*.sh; do
-  [ -f "$t" ] || continue
+jobs=${PSPF_TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || jobs=1
+declare -A running=()  # pid -> script
+cli_done() {  # waits for one script to end and records it
+  local pid status t name log
+  status=0
+  wait -n -p pid || status=$?
+  t=${running[$pid]}
+  unset "running[$pid]"
   name=cli/$(basename "$t" .sh)
   log="$build/$(basename "$t" .sh).log"
-  timeout 300 bash "$t" >"$log" 2>&1
-  status=$?
   [ $status -ne 0 ] && [ $status -ne 77 ] && tail -n 30 "$log"
   record "$name" $status
+}
+for t in "$top"/tests/cli/t[0-9]*.sh; do
+  [ -f "$t" ] || continue
+  while [ ${#running[@]} -ge "$jobs" ]; do cli_done; done
+  timeout 300 bash "$t" >"$build/$(basename "$t" .sh).log" 2>&1 &
+  running[$!]=$t
 done
+while [ ${#running[@]} -gt 0 ]; do cli_done; done
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo "failed: ${failures[*]}"
