@@ -62,6 +62,9 @@ export PATH="$bin:$PATH"
 jobs=${PSPF_TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || jobs=1
 declare -A running=()  # pid -> script
+# Interrupted: the scripts running are stopped too (timeout passes the TERM on, and
+# each script's cleanup stops what it started).
+trap 'kill -TERM "${!running[@]}" 2>/dev/null; exit 130' INT TERM
 cli_done() {  # waits for one script to end and records it
   local pid status t name log
   status=0
