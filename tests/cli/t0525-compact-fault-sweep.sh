@@ -9,6 +9,8 @@
 # renameat and mkdirat (the writes of its copy, the syncs of its directories, the
 # rename that makes it a topic): the copy's directory holds the whole copy (always,
 # when it exits 0), or no topic, and then a second run makes the whole copy.
+# Last, the first part's sweep (pwrite64, fdatasync, fsync and renameat) on a
+# compaction that rewrites removed-keys as one totals record, past 1 MiB.
 #
 # Before 2026-12-04 an EIO after the removed-keys record was written (syncing the
 # directory of a new removed-keys file, publishing its synced length, a rename or
@@ -93,4 +95,46 @@ no_copy() { rm -rf "$copy"; }
 fault_sweep "pwrite64 fsync renameat mkdirat" no_copy check_copy pspf-compact t --into "$copy"
 copies=$SWEPT
 [ "$copies" -ge 20 ] || fail "only $copies copies were swept"
-echo "ok: $points points, $copies copies"
+
+# --- the rewrite of removed-keys ----------------------------------------------------
+# A compaction whose removed-keys file outgrows 1 MiB rewrites it as one totals record
+# once every change is applied (segment_swap.cpp): the synced length lowered and
+# synced, the new file written, synced and renamed over the old one, its length
+# published. No part above reaches it: it takes a megabyte of removed keys. The same
+# sweep and checks as the first part, on a topic of 10,000 keys of 120 bytes with 4
+# events each: a first compaction (before the sweep) counts about 6,000 removed
+# events (750 KB); the one swept counts more than 10,000 more, and rewrites the file.
+base=$T/rewrite-base
+export PSPF_DIR=$base
+expect_exit 0 pspf-topics create t -P 1 --segment-bytes 700000 --cleanup compact \
+  --delete-retention 0s --min-compaction-lag 0ms
+pad=$(printf '%0110d' 0)
+for v in 1 2 3 4; do  # (files, not pipes: then the batches and segments are the same each run)
+  seq -w 1 10000 | awk -v pad="$pad" -v v="$v" \
+    '{printf "{\"key\":\"k-%s-%s\",\"value\":{\"v\":%d}}\n", pad, $1, v}' >"$T/events.$v"
+done
+expect_exit 0 pspf-produce -q t -J "$T/events.1" "$T/events.2"
+expect_exit 0 pspf-compact t
+expect_exit 0 pspf-produce -q t -J "$T/events.3" "$T/events.4"
+before=$(stat -c %s "$base/topics/t/0/removed-keys")
+[ "$before" -ge 600000 ] || fail "the first compaction counted only $before bytes of removed keys"
+keys=("k-$pad-00001" "k-$pad-00002" "k-$pad-05000" "k-$pad-09999" "k-$pad-10000")
+want_versions=$(versions)
+expect_eq "3 3 3 3 3 " "$want_versions" "versions before the compaction"
+want_latest=$(latest)
+# The reference, which did rewrite the file: its totals name each key once (at most
+# 140 bytes each), where the records of both compactions would name every key at
+# least twice.
+export PSPF_DIR=$T/rewrite-ref
+cp -a "$base" "$PSPF_DIR"
+expect_exit 0 pspf-compact t
+after=$(stat -c %s "$PSPF_DIR/topics/t/0/removed-keys")
+[ "$after" -le 1400000 ] ||
+  fail "the clean compaction did not rewrite removed-keys ($before bytes, then $after)"
+pspf-replay t -J >"$T/ref.log"
+expect_eq "$want_versions" "$(versions)" "versions after a clean compaction"
+export PSPF_DIR=$T/data
+fault_sweep "pwrite64 fdatasync fsync renameat" fresh check pspf-compact t
+rewrites=$SWEPT
+[ "$rewrites" -ge 30 ] || fail "only $rewrites points of the rewrite were swept"
+echo "ok: $points points, $copies copies, $rewrites points of the rewrite"
