@@ -19,16 +19,17 @@ fi
 passed=0
 failed=0
 failures=()
-record() {  # name status
+record() {  # name status [seconds]
+  local took=${3:+ (${3} s)}
   if [ "$2" -eq 0 ]; then
     passed=$((passed + 1))
-    echo "PASS $1"
+    echo "PASS $1$took"
   elif [ "$2" -eq 77 ]; then
-    echo "SKIP $1"
+    echo "SKIP $1$took"
   else
     failed=$((failed + 1))
     failures+=("$1")
-    echo "FAIL $1 (exit $2)"
+    echo "FAIL $1 (exit $2)$took"
   fi
 }
 
@@ -61,7 +62,7 @@ export PSPF_BIN="$bin"
 export PATH="$bin:$PATH"
 jobs=${PSPF_TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || jobs=1
-declare -A running=()  # pid -> script
+declare -A running=() started=()  # pid -> script, and the second it started
 # Interrupted: the scripts running are stopped too (timeout passes the TERM on, and
 # each script's cleanup stops what it started).
 trap 'kill -TERM "${!running[@]}" 2>/dev/null; exit 130' INT TERM
@@ -74,13 +75,14 @@ cli_done() {  # waits for one script to end and records it
   name=cli/$(basename "$t" .sh)
   log="$build/$(basename "$t" .sh).log"
   [ $status -ne 0 ] && [ $status -ne 77 ] && tail -n 30 "$log"
-  record "$name" $status
+  record "$name" $status $((SECONDS - started[$pid]))
+  unset "started[$pid]"
 }
 for t in "$top"/tests/cli/t[0-9]*.sh; do
   [ -f "$t" ] || continue
   while [ ${#running[@]} -ge "$jobs" ]; do cli_done; done
   timeout 300 bash "$t" >"$build/$(basename "$t" .sh).log" 2>&1 &
-  running[$!]=$t
+  running[$!]=$t started[$!]=$SECONDS
 done
 while [ ${#running[@]} -gt 0 ]; do cli_done; done
 
