@@ -13,10 +13,13 @@
 base=$T/base
 export PSPF_DIR=$base
 expect_exit 0 pspf-topics create t -P 1 --segment-bytes 2048
-# 15 appends of 20 events: segments of 5 batches (offsets 0, 100 and 200).
+# 15 appends of 20 events: segments of 5 batches (offsets 0, 100 and 200). Each
+# append reads a file: from a pipe, a pause in the input (a busy machine) would end
+# a batch early and change the layout.
 for ((i = 0; i < 15; i++)); do
-  for ((j = 1; j <= 20; j++)); do printf '{"k":"k%d","n":%d}\n' $((j % 7)) $((100 * i + j)); done |
-    pspf-produce -q t --key-field k || fail "append $i failed"
+  for ((j = 1; j <= 20; j++)); do printf '{"k":"k%d","n":%d}\n' $((j % 7)) $((100 * i + j)); done \
+    >"$T/append.in"
+  pspf-produce -q t --key-field k "$T/append.in" || fail "append $i failed"
 done
 P=$base/topics/t/0
 mapfile -t segs < <(cd "$P" && ls -- *.log)
