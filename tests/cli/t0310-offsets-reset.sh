@@ -22,11 +22,12 @@ offsets() {
 table() {
   awk '{ $1 = $1; print }' "$OUT"
 }
-# produce_batch TOPIC PARTITION FIRST LAST: one batch of "TOPIC-PARTITION-N" strings.
+# produce_batch TOPIC PARTITION FIRST LAST: one batch of "TOPIC-PARTITION-N" strings
+# (from a file: through a pipe, a pause in the input would end the batch early).
 produce_batch() {
   local i
-  for ((i = $3; i <= $4; i++)); do printf '"%s%s-%d"\n' "$1" "$2" "$i"; done |
-    pspf-produce -q "$1" -p "$2"
+  for ((i = $3; i <= $4; i++)); do printf '"%s%s-%d"\n' "$1" "$2" "$i"; done >"$T/batch.in"
+  pspf-produce -q "$1" -p "$2" "$T/batch.in"
 }
 ts_of() {  # TOPIC PARTITION OFFSET: the append time pspf-replay reports
   pspf-replay "$1" -J -p "$2" --from "$3" -c 1 | jq -r .timestamp
@@ -222,9 +223,10 @@ expect_eq "pspf-offsets: error: group 'nosuch' does not exist (pspf-offsets list
 
 # --- a log start above 0 (the first segment removed, as retention does) -------------
 expect_exit 0 pspf-topics create z -P 1 --segment-bytes 1024
-for b in 0 1 2; do
-  for i in 0 1 2 3 4 5 6 7 8 9; do printf '"z-%d-%d-padpadpadpadpadpadpadpadpadpadpadpad"\n' "$b" "$i"; done |
-    pspf-produce -q z
+for b in 0 1 2; do  # one batch each (from a file, as produce_batch)
+  for i in 0 1 2 3 4 5 6 7 8 9; do printf '"z-%d-%d-padpadpadpadpadpadpadpadpadpadpadpad"\n' "$b" "$i"; done \
+    >"$T/batch.in"
+  pspf-produce -q z "$T/batch.in"
 done
 seg2=$(segment_path z 0 20)
 [ -f "$seg2" ] || fail "expected a second segment at offset 20: $(ls "$PSPF_DIR/topics/z/0")"
